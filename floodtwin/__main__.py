@@ -1,0 +1,3 @@
+from floodtwin.cli import main
+
+main()

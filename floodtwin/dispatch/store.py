@@ -1,0 +1,139 @@
+"""The floodtwin database: one SQLite file in WAL mode, versioned schemas, safe transactions.
+
+Several components keep tables in the same file (``dispatch``, ``sensors``, ``alerts``); each
+registers its own ordered list of migrations and has its own row in ``schema_version``. Opening
+an older database upgrades it; a database written by a newer floodtwin is refused.
+Every write goes through :func:`transaction`, which takes the write lock up front
+(``BEGIN IMMEDIATE``) and retries while another process holds it, so concurrent writers
+serialise instead of losing updates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from floodtwin.errors import DataError
+
+#: How long one attempt waits on a locked database (ms), and how many attempts a transaction makes.
+BUSY_TIMEOUT_MS = 5000
+MAX_ATTEMPTS = 20
+
+
+def default_db_path() -> Path:
+    """``$FLOODTWIN_DB``, else ``$XDG_DATA_HOME/floodtwin/floodtwin.sqlite`` (~/.local/share)."""
+    env = os.environ.get("FLOODTWIN_DB")
+    if env:
+        return Path(env)
+    base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "floodtwin" / "floodtwin.sqlite"
+
+
+def connect(path: str | Path | None = None) -> sqlite3.Connection:
+    """Open (creating if needed) the database at ``path`` in WAL mode with foreign keys on.
+
+    The connection is in autocommit mode (``isolation_level=None``): transactions are explicit,
+    through :func:`transaction`. A file that is not a SQLite database raises DataError.
+    """
+    path = Path(path) if path is not None else default_db_path()
+    if path.exists() and path.is_dir():
+        raise DataError(f"{path}: is a directory, expected a SQLite database file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version ("
+                     " component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+    except sqlite3.DatabaseError as exc:
+        raise DataError(f"{path}: cannot open database: {exc}") from None
+    if str(mode).lower() != "wal":
+        raise DataError(f"{path}: could not switch the database to WAL mode (got {mode})")
+    conn.db_path = str(path)  # type: ignore[attr-defined]
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: ``BEGIN IMMEDIATE`` with retry on a busy database; commit or roll back.
+
+    Nothing is half-written: an exception inside the block rolls everything back and propagates.
+    """
+    path = getattr(conn, "db_path", "database")
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise DataError(f"{path}: {exc}") from None
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+    else:
+        raise DataError(f"{path}: database is locked by another process (gave up after {MAX_ATTEMPTS} tries)")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            with contextlib.suppress(sqlite3.DatabaseError):
+                conn.execute("ROLLBACK")
+            raise DataError(f"{path}: commit failed: {exc}") from None
+
+
+def schema_version(conn: sqlite3.Connection, component: str) -> int:
+    """Schema version of ``component`` in this database (0 when it has no tables yet)."""
+    row = conn.execute("SELECT version FROM schema_version WHERE component = ?", (component,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: sqlite3.Connection, component: str, migrations: Sequence[str]) -> int:
+    """Bring ``component``'s tables up to ``len(migrations)``; return the version now in the file.
+
+    ``migrations[k]`` is the SQL script that upgrades version k to k+1; scripts are applied in
+    order, each in its own transaction together with the version bump. A database whose version
+    is newer than this code knows is refused with DataError rather than touched.
+    """
+    path = getattr(conn, "db_path", "database")
+    target = len(migrations)
+    try:
+        current = schema_version(conn, component)
+    except sqlite3.DatabaseError as exc:
+        raise DataError(f"{path}: not a floodtwin database: {exc}") from None
+    if current > target:
+        raise DataError(f"{path}: {component} schema version {current} is newer than this floodtwin "
+                        f"understands ({target}); upgrade floodtwin")
+    for version in range(current, target):
+        with transaction(conn):
+            # executescript would COMMIT implicitly; run statements one by one inside our transaction
+            for statement in _split_sql(migrations[version]):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version(component, version) VALUES (?, ?) "
+                         "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+                         (component, version + 1))
+    return target
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script into complete statements (sqlite3.complete_statement aware)."""
+    statements, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return statements

@@ -1,0 +1,51 @@
+"""One table of result variables: name -> CF standard_name, long_name and units.
+
+Every result Dataset is annotated from here (``annotate``), so a variable has the same name,
+units and meaning in the 1D model, the 2D model, the flood-map library and the NetCDF files.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+VARIABLES: dict[str, dict[str, str]] = {
+    "elevation": {"standard_name": "height_above_reference_ellipsoid", "long_name": "ground elevation above datum", "units": "m"},
+    "bed": {"standard_name": "bedrock_altitude", "long_name": "bed elevation above datum", "units": "m"},
+    "depth": {"standard_name": "sea_floor_depth_below_sea_surface", "long_name": "water depth", "units": "m"},
+    "stage": {"standard_name": "water_surface_height_above_reference_datum", "long_name": "water surface elevation", "units": "m"},
+    "discharge": {"standard_name": "water_volume_transport_in_river_channel", "long_name": "discharge", "units": "m3 s-1"},
+    "velocity_x": {"standard_name": "eastward_water_velocity", "long_name": "depth-averaged velocity, x component", "units": "m s-1"},
+    "velocity_y": {"standard_name": "northward_water_velocity", "long_name": "depth-averaged velocity, y component", "units": "m s-1"},
+    "max_depth": {"long_name": "maximum water depth over the run", "units": "m"},
+    "max_speed": {"long_name": "maximum depth-averaged speed over the run", "units": "m s-1"},
+    "max_stage": {"long_name": "maximum water surface elevation over the run", "units": "m"},
+    "time_of_max_depth": {"long_name": "time of maximum depth since the start of the run", "units": "s"},
+    "time_of_max_stage": {"long_name": "time of maximum stage since the start of the run", "units": "s"},
+    "arrival_time": {"long_name": "time when the depth first exceeds the arrival threshold", "units": "s"},
+    "velocity": {"long_name": "cross-section mean velocity", "units": "m s-1"},
+    "area": {"long_name": "wetted cross-section area", "units": "m2"},
+    "top_width": {"long_name": "water surface width", "units": "m"},
+    "froude": {"long_name": "Froude number", "units": "1"},
+    "freeboard": {"long_name": "dike crest minus water level", "units": "m"},
+    "time": {"standard_name": "time", "long_name": "time since the start of the run", "units": "s"},
+    "x": {"standard_name": "projection_x_coordinate", "long_name": "easting", "units": "m"},
+    "y": {"standard_name": "projection_y_coordinate", "long_name": "northing", "units": "m"},
+    "chainage": {"long_name": "distance along the reach from its upstream end", "units": "m"},
+}
+
+
+def attrs_for(name: str) -> dict[str, str]:
+    """CF attributes for a variable name (a KeyError names the missing variable)."""
+    return dict(VARIABLES[name])
+
+
+def annotate(ds: Any) -> Any:
+    """Set CF attributes on every variable and coordinate of ``ds`` that the table knows; return ds."""
+    for name in list(ds.variables):
+        if name in VARIABLES:
+            for key, value in VARIABLES[name].items():
+                # encoding-owned keys (units of a time coordinate) must not be duplicated in attrs
+                if key == "units" and "units" in ds[name].encoding:
+                    continue
+                ds[name].attrs.setdefault(key, value)
+    return ds
