@@ -1,0 +1,16 @@
+"""The reach: parameters (YAML), the built GeoPackage layers and DEM, and their validation.
+
+``load_reach`` and ``Reach`` are the public entry points; ``build_reach`` regenerates the
+GeoPackage and DEM from data/dikes/<reach>.yaml.
+"""
+
+from floodtwin.reach.load import LAYER_SCHEMAS, Reach, load_reach, validate_layers
+
+__all__ = ["LAYER_SCHEMAS", "Reach", "load_reach", "validate_layers", "build_reach"]
+
+
+def build_reach(*args, **kwargs):
+    """See :func:`floodtwin.reach.build.build_reach`."""
+    from floodtwin.reach.build import build_reach as _build
+
+    return _build(*args, **kwargs)

@@ -1,0 +1,283 @@
+"""Load a reach (GeoPackage layers + DEM) and validate it.
+
+``load_reach("huayuankou")`` reads data/dikes/huayuankou.gpkg and the DEM at the requested
+resolution (built from the parameter file when that resolution has no NetCDF yet). Every layer is
+checked on load: a missing layer or column, a wrong geometry type, a reference to an unknown grid or
+works, a stone off its works' spurs, a staff member in no grid — each raises a DataError whose one
+line names the layer, the feature and the problem. A user with survey data replaces a layer or the
+DEM file; the checks tell them what the rest of floodtwin relies on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from floodtwin.config import DATA_DIR
+from floodtwin.errors import DataError, InputError
+
+#: layer -> (geometry type, required columns)
+LAYER_SCHEMAS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "centerline": ("LineString", ("name", "length_m")),
+    "channel": ("Polygon", ("name",)),
+    "dikes": ("LineString", ("segment_id", "dike_id", "bank", "chainage_from_m", "chainage_to_m", "post_from",
+                             "post_to", "crest_elevation_m", "design_flood_level_m", "toe_elevation_m",
+                             "land_elevation_m")),
+    "works": ("Polygon", ("works_id", "name_zh", "name_en", "kind", "bank", "chainage_from_m", "chainage_to_m",
+                          "n_structures", "n_spurs", "n_short_spurs", "n_revetments", "n_stones")),
+    "spurs": ("LineString", ("spur_id", "works_id", "number", "kind", "chainage_m", "crest_elevation_m",
+                             "root_depth_m")),
+    "grids": ("Polygon", ("grid_id", "name_zh", "name_en", "level", "kind", "parent", "leader_id", "covers",
+                          "area_km2")),
+    "staff": ("Point", ("staff_id", "role", "grid_id", "shift", "on_duty")),
+    "stones": ("Point", ("stone_id", "works_id", "spur_id", "spur_number", "install_depth_m",
+                         "baseline_roll_deg", "baseline_pitch_deg", "report_interval_min")),
+    "villages": ("Point", ("village_id", "name_zh", "name_en", "grid_id", "chainage_m", "ground_elevation_m",
+                           "population", "households", "special_attention", "farmers_crop",
+                           "farmers_livestock", "farmers_other", "evacuation_point", "evac_x", "evac_y")),
+    "depots": ("Point", ("depot_id", "name_zh", "name_en", "works_id", "grid_id", "stone_m3", "gabions",
+                         "sandbags", "life_jackets")),
+    "gauges": ("Point", ("gauge_id", "name_zh", "name_en", "stcd", "chainage_m")),
+    "key_points": ("Point", ("point_id", "name_zh", "name_en", "kind", "works_id", "grid_id", "chainage_m")),
+}
+
+STAFF_ROLES = ("grid_leader", "micro_grid_leader", "grid_member", "team_member")
+#: a stone may sit at most this far (m) from its spur's line
+STONE_TOLERANCE_M = 1.0
+
+
+@dataclass
+class Reach:
+    """A validated reach: one GeoDataFrame per layer, the DEM and the parameters, all in one CRS."""
+
+    name: str
+    crs: Any
+    dem: Any  # xarray.DataArray (y, x), metres
+    layers: dict[str, Any]
+    params: Any = None  # ReachParams when the parameter file is available
+    source: Path | None = None
+    _terrain: Any = field(default=None, repr=False)
+
+    def __getattr__(self, item: str):
+        layers = self.__dict__.get("layers", {})
+        if item in layers:
+            return layers[item]
+        raise AttributeError(f"Reach has no attribute or layer {item!r}")
+
+    @property
+    def resolution_m(self) -> float:
+        return float(abs(self.dem.x.values[1] - self.dem.x.values[0]))
+
+    @property
+    def terrain(self):
+        """The parametric terrain model behind the DEM (needs the parameter file)."""
+        if self._terrain is None:
+            if self.params is None:
+                raise DataError(f"reach {self.name}: no parameter file, so no terrain model")
+            from floodtwin.terrain import ReachTerrain
+
+            self._terrain = ReachTerrain(self.params)
+        return self._terrain
+
+    @cached_property
+    def gauge_chainage_m(self) -> float:
+        """Chainage (m) of the Huayuankou gauge (the first gauge of the layer)."""
+        return float(self.gauges["chainage_m"].iloc[0])
+
+    def stage_at_gauge_m(self, discharge_m3s: float) -> float:
+        """Uniform-flow stage (m) at the gauge for a discharge, from the reach's own compound section.
+
+        The channel is fitted to the Huayuankou rating points, so in-bank stages follow the rating;
+        above bankfull the floodplain conveys. It is the conservative fallback used when no hydraulic
+        run is at hand; the calibrated 1D model supersedes it.
+        """
+        return self.terrain.normal_stage_m(self.gauge_chainage_m, float(discharge_m3s))
+
+    def fallback_water_level_m(self, discharge_m3s: float, chainage_m: float) -> float:
+        """Water level (m) at a chainage: the gauge stage shifted along the reach by the bed slope."""
+        stage = self.stage_at_gauge_m(discharge_m3s)
+        return float(stage - self.terrain.slope * (float(chainage_m) - self.gauge_chainage_m))
+
+
+def _reach_paths(name_or_path: str | Path) -> tuple[Path, Path | None, str]:
+    """(gpkg path, yaml path or None, reach name) for a reach name or a GeoPackage path."""
+    p = Path(name_or_path)
+    if p.suffix == ".gpkg":
+        yaml_path = p.with_suffix(".yaml")
+        return p, (yaml_path if yaml_path.is_file() else None), p.stem
+    gpkg = DATA_DIR / "dikes" / f"{name_or_path}.gpkg"
+    yaml_path = DATA_DIR / "dikes" / f"{name_or_path}.yaml"
+    return gpkg, (yaml_path if yaml_path.is_file() else None), str(name_or_path)
+
+
+def load_reach(name_or_path: str | Path = "huayuankou", resolution_m: float = 50, *,
+               dem_path: str | Path | None = None) -> Reach:
+    """Load and validate a reach: its GeoPackage layers (EPSG:4547) and its DEM at ``resolution_m``.
+
+    ``name_or_path`` is a reach name under data/dikes/ or a path to a ``.gpkg`` (with its ``.yaml``
+    beside it when the DEM must be built). ``dem_path`` replaces the DEM by a NetCDF of your own
+    (variable ``elevation`` on ``y``/``x`` in the reach CRS).
+    """
+    import pyogrio
+
+    from floodtwin.reach.build import dem_filename
+    from floodtwin.reach.params import load_params
+
+    gpkg, yaml_path, name = _reach_paths(name_or_path)
+    if not gpkg.is_file():
+        raise DataError(f"{gpkg}: reach GeoPackage not found (run `floodtwin reach build`)")
+    if resolution_m <= 0:
+        raise InputError(f"resolution_m = {resolution_m} must be positive")
+    try:
+        present = {row[0] for row in pyogrio.list_layers(gpkg)}
+    except Exception as exc:  # pyogrio raises its own DataSourceError for non-GeoPackages
+        raise DataError(f"{gpkg}: cannot read as a GeoPackage: {str(exc).splitlines()[0]}") from None
+    layers = {}
+    for layer in LAYER_SCHEMAS:
+        if layer not in present:
+            raise DataError(f"{gpkg}: layer '{layer}' is missing")
+        layers[layer] = pyogrio.read_dataframe(gpkg, layer=layer)
+    params = load_params(yaml_path) if yaml_path is not None else None
+    crs = validate_layers(layers, source=str(gpkg.name))
+    if dem_path is None:
+        dem_path = gpkg.parent / dem_filename(name, float(resolution_m))
+    dem_path = Path(dem_path)
+    if dem_path.is_file():
+        dem = read_dem(dem_path)
+    elif params is not None:
+        from floodtwin.terrain import ReachTerrain, build_dem
+
+        dem = build_dem(ReachTerrain(params), float(resolution_m))
+    else:
+        raise DataError(f"{dem_path}: DEM not found and no parameter file to build it from")
+    validate_dem(dem, crs, source=dem_path.name)
+    return Reach(name=name, crs=crs, dem=dem, layers=layers, params=params, source=gpkg)
+
+
+def read_dem(path: Path):
+    """Read a DEM NetCDF (variable ``elevation``) as a DataArray; DataError when it is not one."""
+    import xarray as xr
+
+    try:
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            if "elevation" not in ds:
+                raise DataError(f"{path.name}: no 'elevation' variable in the DEM file")
+            return ds["elevation"].load()
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path.name}: cannot read the DEM: {str(exc).splitlines()[0]}") from None
+
+
+def validate_dem(dem, crs, *, source: str) -> None:
+    """The DEM must be 2D (y, x), square cells, and not all NaN."""
+    if dem.dims != ("y", "x"):
+        raise DataError(f"{source}: DEM dimensions are {dem.dims}, expected ('y', 'x')")
+    if dem.sizes["x"] < 2 or dem.sizes["y"] < 2:
+        raise DataError(f"{source}: DEM has fewer than 2 cells along an axis")
+    dx = np.diff(dem.x.values)
+    dy = np.diff(dem.y.values)
+    if not (np.allclose(dx, dx[0]) and np.allclose(np.abs(dy), abs(dx[0]))):
+        raise DataError(f"{source}: DEM cells are not square and regular")
+    if not np.isfinite(dem.values).any():
+        raise DataError(f"{source}: DEM has no finite elevation")
+
+
+def _fail(source: str, layer: str, feature: Any, problem: str) -> None:
+    who = f" feature {feature}" if feature is not None else ""
+    raise DataError(f"{source}: layer '{layer}'{who}: {problem}")
+
+
+def validate_layers(layers: dict[str, Any], *, source: str = "reach"):
+    """Check schemas and cross-references of all layers; return their common CRS."""
+    from pyproj import CRS
+
+    crs = None
+    for layer, (geom_type, columns) in LAYER_SCHEMAS.items():
+        gdf = layers[layer]
+        for col in columns:
+            if col not in gdf.columns:
+                _fail(source, layer, None, f"column '{col}' is missing")
+        if len(gdf) == 0:
+            _fail(source, layer, None, "has no features")
+        if gdf.crs is None:
+            _fail(source, layer, None, "has no CRS")
+        if crs is None:
+            crs = CRS.from_user_input(gdf.crs)
+        elif CRS.from_user_input(gdf.crs) != crs:
+            _fail(source, layer, None, f"CRS {gdf.crs.to_string()} differs from the other layers ({crs.to_string()})")
+        types = gdf.geometry.geom_type
+        bad = types != geom_type
+        if bad.any():
+            i = int(np.argmax(bad.values))
+            _fail(source, layer, _feature_id(gdf, i), f"geometry is {types.iloc[i]}, expected {geom_type}")
+        empty = gdf.geometry.is_empty | gdf.geometry.isna()
+        if empty.any():
+            _fail(source, layer, _feature_id(gdf, int(np.argmax(empty.values))), "has an empty geometry")
+        id_col = columns[0] if layer not in ("centerline", "channel") else None
+        if id_col is not None:
+            dup = gdf[id_col].duplicated()
+            if dup.any():
+                _fail(source, layer, gdf[id_col][dup].iloc[0], f"duplicate {id_col}")
+    if crs.to_epsg() != 4547:
+        raise DataError(f"{source}: reach CRS is {crs.to_string()}, expected EPSG:4547 (CGCS2000 / 3-degree GK CM 114E)")
+    _validate_references(layers, source)
+    return crs
+
+
+def _feature_id(gdf, i: int) -> str:
+    first = gdf.columns[0]
+    return str(gdf[first].iloc[i]) if first != "geometry" else str(i)
+
+
+def _validate_references(layers: dict[str, Any], source: str) -> None:
+    grids = set(layers["grids"]["grid_id"])
+    works = set(layers["works"]["works_id"])
+    staff = layers["staff"]
+    for _, row in staff.iterrows():
+        if row["grid_id"] not in grids:
+            _fail(source, "staff", row["staff_id"], f"is in no grid (grid_id '{row['grid_id']}' does not exist)")
+        if row["role"] not in STAFF_ROLES:
+            _fail(source, "staff", row["staff_id"], f"role '{row['role']}' is not one of {', '.join(STAFF_ROLES)}")
+    staff_ids = set(staff["staff_id"])
+    for _, row in layers["grids"].iterrows():
+        if row["leader_id"] not in staff_ids:
+            _fail(source, "grids", row["grid_id"], f"leader '{row['leader_id']}' is not in the staff layer")
+        if row["level"] == "exclusive" and row["parent"] and row["parent"] not in grids:
+            _fail(source, "grids", row["grid_id"], f"parent grid '{row['parent']}' does not exist")
+    for layer, col in (("villages", "grid_id"), ("depots", "grid_id"), ("key_points", "grid_id"),
+                       ("gauges", "grid_id")):
+        gdf = layers[layer]
+        if col not in gdf.columns:
+            continue
+        for _, row in gdf.iterrows():
+            value = row[col]
+            if layer == "villages" and value not in grids:
+                _fail(source, layer, row.iloc[0], f"grid '{value}' does not exist")
+            if value and value not in grids:
+                _fail(source, layer, row.iloc[0], f"grid '{value}' does not exist")
+    for layer in ("spurs", "stones", "depots", "key_points"):
+        gdf = layers[layer]
+        for _, row in gdf.iterrows():
+            value = row["works_id"]
+            if (layer in ("spurs", "stones") or value) and value not in works:
+                _fail(source, layer, row.iloc[0], f"works '{value}' does not exist")
+    spurs = layers["spurs"].set_index("spur_id")
+    works_geom = layers["works"].set_index("works_id").geometry
+    for _, row in layers["stones"].iterrows():
+        sid = row["spur_id"]
+        if sid not in spurs.index:
+            _fail(source, "stones", row["stone_id"], f"spur '{sid}' does not exist")
+        spur = spurs.loc[sid]
+        if spur["works_id"] != row["works_id"]:
+            _fail(source, "stones", row["stone_id"], f"spur {sid} belongs to works {spur['works_id']}, "
+                                                     f"not {row['works_id']}")
+        if spur.geometry.distance(row.geometry) > STONE_TOLERANCE_M:
+            _fail(source, "stones", row["stone_id"], f"lies {spur.geometry.distance(row.geometry):.1f} m from "
+                                                     f"spur {sid} of its works {row['works_id']}")
+        if not works_geom[row["works_id"]].buffer(STONE_TOLERANCE_M).contains(row.geometry):
+            _fail(source, "stones", row["stone_id"], f"lies outside its works {row['works_id']}")
