@@ -24,6 +24,12 @@ BUSY_TIMEOUT_MS = 5000
 MAX_ATTEMPTS = 20
 
 
+class Connection(sqlite3.Connection):
+    """A sqlite3 connection that remembers its file (``db_path``) for error messages."""
+
+    db_path: str = "database"
+
+
 def default_db_path() -> Path:
     """``$FLOODTWIN_DB``, else ``$XDG_DATA_HOME/floodtwin/floodtwin.sqlite`` (~/.local/share)."""
     env = os.environ.get("FLOODTWIN_DB")
@@ -33,7 +39,7 @@ def default_db_path() -> Path:
     return base / "floodtwin" / "floodtwin.sqlite"
 
 
-def connect(path: str | Path | None = None) -> sqlite3.Connection:
+def connect(path: str | Path | None = None) -> Connection:
     """Open (creating if needed) the database at ``path`` in WAL mode with foreign keys on.
 
     The connection is in autocommit mode (``isolation_level=None``): transactions are explicit,
@@ -45,7 +51,7 @@ def connect(path: str | Path | None = None) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               check_same_thread=False)
+                               check_same_thread=False, factory=Connection)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -57,7 +63,7 @@ def connect(path: str | Path | None = None) -> sqlite3.Connection:
         raise DataError(f"{path}: cannot open database: {exc}") from None
     if str(mode).lower() != "wal":
         raise DataError(f"{path}: could not switch the database to WAL mode (got {mode})")
-    conn.db_path = str(path)  # type: ignore[attr-defined]
+    conn.db_path = str(path)
     return conn
 
 

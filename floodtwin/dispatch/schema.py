@@ -1,0 +1,219 @@
+"""The dispatch tables (component ``dispatch`` of the floodtwin database) and their migrations.
+
+``MIGRATIONS[k]`` upgrades version k to k+1; never edit a released step, append a new one.
+Times are stored as UTC text ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` so that text order is time order.
+The event log is append-only: triggers refuse UPDATE and DELETE on it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+from floodtwin.dispatch.store import migrate
+from floodtwin.errors import InputError
+
+COMPONENT = "dispatch"
+
+_V1 = """
+CREATE TABLE roster_grids (
+    grid_id     TEXT PRIMARY KEY,
+    name_zh     TEXT,
+    name_en     TEXT,
+    level       TEXT NOT NULL,
+    parent      TEXT,
+    leader_id   TEXT,
+    cx          REAL,
+    cy          REAL
+);
+CREATE TABLE roster_staff (
+    staff_id    TEXT PRIMARY KEY,
+    role        TEXT NOT NULL,
+    grid_id     TEXT,
+    shift       TEXT,
+    on_duty     INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX roster_staff_grid ON roster_staff(grid_id, role);
+
+CREATE TABLE activations (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    tier        TEXT,
+    colour      TEXT,
+    decision    TEXT,
+    n_tasks     INTEGER NOT NULL,
+    n_created   INTEGER NOT NULL,
+    n_stood_down INTEGER NOT NULL
+);
+
+CREATE TABLE tasks (
+    key             TEXT PRIMARY KEY,
+    template_id     TEXT NOT NULL,
+    category        TEXT NOT NULL,
+    tier            TEXT NOT NULL,
+    owner_role      TEXT NOT NULL,
+    title_zh        TEXT NOT NULL,
+    title_en        TEXT NOT NULL,
+    deadline_min    REAL NOT NULL,
+    scope_kind      TEXT,
+    scope_id        TEXT,
+    grid_id         TEXT,
+    works_id        TEXT,
+    repeat_min      REAL,
+    depends_on      TEXT NOT NULL DEFAULT '[]',
+    materials       TEXT NOT NULL DEFAULT '[]',
+    x               REAL,
+    y               REAL,
+    note_zh         TEXT NOT NULL DEFAULT '',
+    note_en         TEXT NOT NULL DEFAULT '',
+    source          TEXT NOT NULL,
+    extra           TEXT NOT NULL DEFAULT '{}',
+    state           TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    dispatched_at   TEXT,
+    acknowledged_at TEXT,
+    started_at      TEXT,
+    on_site_at      TEXT,
+    done_at         TEXT,
+    verified_at     TEXT,
+    closed_at       TEXT,
+    ended_at        TEXT,
+    handle_due_at   TEXT,
+    escalation_level INTEGER NOT NULL DEFAULT 0,
+    activation_id   INTEGER REFERENCES activations(id),
+    version         INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX tasks_state ON tasks(state);
+CREATE INDEX tasks_grid ON tasks(grid_id);
+
+CREATE TABLE assignments (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_key    TEXT NOT NULL REFERENCES tasks(key),
+    staff_id    TEXT NOT NULL,
+    role        TEXT NOT NULL,
+    level       INTEGER NOT NULL,
+    assigned_at TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    active      INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX assignments_task ON assignments(task_key);
+CREATE INDEX assignments_staff ON assignments(staff_id, active);
+
+CREATE TABLE sla_misses (
+    task_key    TEXT NOT NULL REFERENCES tasks(key),
+    timer       TEXT NOT NULL,
+    due_at      TEXT NOT NULL,
+    detected_at TEXT NOT NULL,
+    escalated_to TEXT NOT NULL,
+    level       INTEGER NOT NULL,
+    PRIMARY KEY (task_key, timer)
+);
+
+CREATE TABLE events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    task_key    TEXT,
+    report_id   TEXT,
+    from_state  TEXT,
+    to_state    TEXT,
+    reason      TEXT NOT NULL DEFAULT '',
+    data        TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX events_task ON events(task_key);
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+
+CREATE TABLE reports (
+    report_id   TEXT PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    observed_at TEXT,
+    status      TEXT NOT NULL,
+    reject_reason TEXT,
+    kind        TEXT,
+    danger_kind TEXT,
+    severity    TEXT,
+    lon         REAL,
+    lat         REAL,
+    x           REAL,
+    y           REAL,
+    works_id    TEXT,
+    spur_id     TEXT,
+    dike_id     TEXT,
+    chainage_m  REAL,
+    grid_id     TEXT,
+    reporter    TEXT,
+    photo       TEXT,
+    text        TEXT,
+    raw         TEXT NOT NULL,
+    resolved_at TEXT,
+    task_keys   TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX reports_status ON reports(status, danger_kind);
+
+CREATE TABLE outbox (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    idem_key    TEXT NOT NULL UNIQUE,
+    notifier    TEXT NOT NULL,
+    recipient   TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    task_key    TEXT,
+    event_id    INTEGER REFERENCES events(id),
+    payload     TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    status      TEXT NOT NULL DEFAULT 'pending',
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    lease_until TEXT,
+    last_error  TEXT,
+    sent_at     TEXT
+);
+CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+
+CREATE TABLE alert_runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    status      TEXT NOT NULL,
+    discharge_m3s REAL,
+    tier        TEXT,
+    reason      TEXT NOT NULL DEFAULT '',
+    summary     TEXT NOT NULL DEFAULT '{}'
+);
+"""
+
+MIGRATIONS: list[str] = [_V1]
+
+
+def ensure_schema(conn: sqlite3.Connection) -> int:
+    """Create or upgrade the dispatch tables in ``conn``; return the schema version now in the file."""
+    return migrate(conn, COMPONENT, MIGRATIONS)
+
+
+def ts(now: datetime) -> str:
+    """``now`` (tz-aware) as the stored UTC text form; naive datetimes are refused."""
+    if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
+        raise InputError(f"time {now!r} must be a timezone-aware datetime")
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_ts(text: str) -> datetime:
+    """The stored UTC text form back to an aware datetime."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def parse_now(text: str | None) -> datetime:
+    """A CLI ``--now`` value (ISO 8601 with offset; naive means UTC) or the current UTC time."""
+    if text is None or text == "":
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"--now {text!r}: expected an ISO 8601 time such as 2026-07-20T08:00:00+08:00") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -1,0 +1,148 @@
+"""Dispatch configuration: SLA timers, duty shifts, the town command, notifiers, delivery retries.
+
+One YAML file, given by ``--config`` or ``$FLOODTWIN_CONFIG``, else the example shipped in
+``data/config/dispatch.yaml``. The dispatch settings live under ``dispatch:`` and the notifiers
+under ``notifiers:``; both are validated strictly (unknown keys are errors). Other top-level
+sections are left to the components that own them, so one file can configure a whole station.
+Relative paths (log files) resolve against the folder of the database.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field, ValidationError, field_validator
+
+from floodtwin.config import DATA_DIR, StrictModel, format_validation_error, read_yaml
+from floodtwin.errors import ConfigError
+
+#: Message kinds a notifier can subscribe to.
+MESSAGE_KINDS = ("dispatched", "reopened", "escalated", "stood_down", "cancelled", "push", "danger_report")
+
+
+class SlaSettings(StrictModel):
+    """The grid model's emergency timing rule (minutes after dispatch)."""
+
+    ack_min: float = Field(gt=0)
+    set_out_min: float = Field(gt=0)
+    on_site_min: float = Field(gt=0)
+    handle_min: float = Field(gt=0)
+    #: categories whose tasks need someone on site (set-out and on-site timers apply)
+    field_categories: tuple[str, ...]
+
+
+class ShiftSettings(StrictModel):
+    """One duty shift in local time; ``end`` before ``start`` wraps past midnight."""
+
+    id: str
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class TownCommand(StrictModel):
+    """The fallback (兜底) unit every escalation ends at."""
+
+    id: str
+    name_zh: str
+    name_en: str
+
+
+class DeliverySettings(StrictModel):
+    """Outbox delivery: attempts and exponential backoff between them."""
+
+    max_attempts: int = Field(ge=1)
+    backoff_base_s: float = Field(gt=0)
+    backoff_max_s: float = Field(gt=0)
+    lease_s: float = Field(gt=0)
+
+
+class DispatchSettings(StrictModel):
+    sla: SlaSettings
+    utc_offset_h: float = Field(ge=-12, le=14)
+    shifts: tuple[ShiftSettings, ...] = Field(min_length=1)
+    town_command: TownCommand
+    delivery: DeliverySettings
+
+
+class _NotifierBase(StrictModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    #: message kinds this notifier receives (default: all)
+    events: tuple[Literal[MESSAGE_KINDS], ...] = MESSAGE_KINDS  # type: ignore[valid-type]
+
+
+class WebhookNotifier(_NotifierBase):
+    kind: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://")
+    timeout_s: float = Field(default=5.0, gt=0)
+    #: shared secret for the HMAC-SHA256 signature, inline or (better) from an environment variable
+    secret: str | None = None
+    secret_env: str | None = None
+
+    def shared_secret(self) -> bytes:
+        """The signing secret; a configured but unset environment variable is an error."""
+        if self.secret_env:
+            value = os.environ.get(self.secret_env)
+            if not value:
+                raise ConfigError(f"notifier {self.name}: environment variable {self.secret_env} is not set")
+            return value.encode("utf-8")
+        if self.secret:
+            return self.secret.encode("utf-8")
+        raise ConfigError(f"notifier {self.name}: webhook needs secret or secret_env")
+
+
+class LogNotifier(_NotifierBase):
+    kind: Literal["log"]
+    path: str
+
+
+class SmtpNotifier(_NotifierBase):
+    kind: Literal["smtp"]
+    host: str
+    port: int = Field(default=25, ge=1, le=65535)
+    sender: str
+    to: tuple[str, ...] = Field(min_length=1)
+    timeout_s: float = Field(default=10.0, gt=0)
+    starttls: bool = False
+    username: str | None = None
+    password_env: str | None = None
+
+
+Notifier = Annotated[WebhookNotifier | LogNotifier | SmtpNotifier, Field(discriminator="kind")]
+
+
+class DispatchConfig(StrictModel):
+    """The parts of the station configuration that dispatch reads."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    dispatch: DispatchSettings
+    notifiers: tuple[Notifier, ...] = ()
+
+    @field_validator("notifiers")
+    @classmethod
+    def _unique_names(cls, value: tuple) -> tuple:
+        names = [n.name for n in value]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"notifier names must be unique, repeated: {', '.join(dup)}")
+        return value
+
+
+def default_config_path() -> Path:
+    """``$FLOODTWIN_CONFIG``, else the example configuration in the repository data folder."""
+    env = os.environ.get("FLOODTWIN_CONFIG")
+    return Path(env) if env else DATA_DIR / "config" / "dispatch.yaml"
+
+
+def load_config(path: str | Path | None = None) -> DispatchConfig:
+    """Read and validate the dispatch configuration (ConfigError naming file:line: key on problems)."""
+    path = Path(path) if path is not None else default_config_path()
+    data, lines = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with dispatch: and notifiers:")
+    try:
+        return DispatchConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, exc, lines)) from None

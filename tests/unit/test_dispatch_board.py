@@ -1,0 +1,281 @@
+"""Unit tests of the task board: assignment, idempotent submit, activation diffs, states, SLA timers."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from floodtwin.dispatch import board
+from floodtwin.dispatch.roster import Roster, load_roster
+from floodtwin.dispatch.schema import MIGRATIONS, ensure_schema
+from floodtwin.dispatch.settings import load_config
+from floodtwin.dispatch.store import connect, migrate, schema_version
+from floodtwin.errors import DataError, InputError
+from floodtwin.tasks import TaskInstruction, task_key
+
+# 10:00 in Zhengzhou (UTC+8): shift A (08:00-20:00 local) is on duty
+T0 = datetime(2026, 7, 20, 2, 0, tzinfo=UTC)
+
+
+def small_roster() -> Roster:
+    grids = [
+        {"grid_id": "G01", "level": "grid", "parent": None, "leader_id": "L1", "cx": 100.0, "cy": 200.0},
+        {"grid_id": "G02", "level": "grid", "parent": None, "leader_id": "L2", "cx": 300.0, "cy": 200.0},
+        {"grid_id": "X01", "level": "exclusive", "parent": "G01", "leader_id": "LX", "cx": 150.0, "cy": 250.0},
+    ]
+    staff = [
+        {"staff_id": "L1", "role": "grid_leader", "grid_id": "G01", "shift": "A", "on_duty": True},
+        {"staff_id": "M1", "role": "grid_member", "grid_id": "G01", "shift": "A", "on_duty": True},
+        {"staff_id": "M2", "role": "grid_member", "grid_id": "G01", "shift": "A", "on_duty": True},
+        {"staff_id": "M3", "role": "grid_member", "grid_id": "G01", "shift": "B", "on_duty": True},
+        {"staff_id": "M4", "role": "grid_member", "grid_id": "G01", "shift": "A", "on_duty": False},
+        {"staff_id": "L2", "role": "grid_leader", "grid_id": "G02", "shift": "A", "on_duty": False},
+        {"staff_id": "N1", "role": "grid_member", "grid_id": "G02", "shift": "B", "on_duty": True},
+        {"staff_id": "LX", "role": "grid_leader", "grid_id": "X01", "shift": "A", "on_duty": True},
+        {"staff_id": "T1", "role": "team_member", "grid_id": "X01", "shift": "A", "on_duty": True},
+    ]
+    return Roster.from_records(staff, grids)
+
+
+def instr(n: int, grid: str | None = "G01", role: str = "grid_member", category: str = "patrol",
+          deadline: float = 30.0, source: str = "preplan", tier: str = "I", **kw) -> TaskInstruction:
+    return TaskInstruction(key=task_key(f"tpl{n}", "grid", grid), template_id=f"tpl{n}", category=category,
+                           tier=tier, owner_role=role, title_zh=f"任务{n}", title_en=f"task {n}",
+                           deadline_min=deadline, scope_kind="grid", scope_id=grid, grid_id=grid, source=source,
+                           **kw)
+
+
+@pytest.fixture()
+def env(tmp_path):
+    conn = connect(tmp_path / "ft.sqlite")
+    ensure_schema(conn)
+    config = load_config()
+    roster = small_roster()
+    yield conn, config, roster
+    conn.close()
+
+
+def test_assignment_balances_load_on_the_current_shift(env):
+    conn, config, roster = env
+    tasks = [instr(n) for n in range(4)]
+    created = board.submit(conn, tasks, now=T0, actor="test", reason="drill", config=config, roster=roster)
+    assert created == [t.key for t in tasks]
+    who = [r[0] for r in conn.execute("SELECT staff_id FROM assignments ORDER BY id")]
+    # M3 is on shift B and M4 off duty: the two on-shift members share the load evenly
+    assert sorted(who) == ["M1", "M1", "M2", "M2"]
+    assert {r[0] for r in conn.execute("SELECT state FROM tasks")} == {"dispatched"}
+
+
+def test_shift_b_at_night_and_fallback_chain(env):
+    conn, config, roster = env
+    night = T0 + timedelta(hours=13)  # 23:00 local: shift B
+    board.submit(conn, [instr(1), instr(2, grid="G02"), instr(3, grid="X01", role="grid_member"),
+                        instr(4, grid=None, role="town_command"), instr(5, grid="G99")],
+                 now=night, actor="test", reason="drill", config=config, roster=roster)
+    got = {r["key"].split(":")[0]: (r["staff_id"], r["reason"]) for r in conn.execute(
+        "SELECT task_key AS key, staff_id, reason FROM assignments")}
+    assert got["tpl1"][0] == "M3"
+    assert got["tpl2"][0] == "N1"
+    # no grid member in X01: its leader (兜底)
+    assert got["tpl3"][0] == "LX" and "no grid_member" in got["tpl3"][1]
+    assert got["tpl4"][0] == "TOWN"
+    assert got["tpl5"][0] == "TOWN" and "G99" in got["tpl5"][1]
+
+
+def test_leader_off_duty_falls_to_town(env):
+    conn, config, roster = env
+    # G02 at 10:00: N1 is on shift B, leader L2 off duty -> town command
+    board.submit(conn, [instr(1, grid="G02")], now=T0, actor="t", reason="r", config=config, roster=roster)
+    assert conn.execute("SELECT staff_id FROM assignments").fetchone()[0] == "TOWN"
+
+
+def test_submit_is_idempotent_and_writes_outbox_in_same_transaction(env):
+    conn, config, roster = env
+    tasks = [instr(n) for n in range(3)]
+    assert len(board.submit(conn, tasks, now=T0, actor="t", reason="r", config=config, roster=roster)) == 3
+    assert board.submit(conn, tasks, now=T0 + timedelta(minutes=1), actor="t", reason="r", config=config,
+                        roster=roster) == []
+    assert conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 3
+    outbox = [dict(r) for r in conn.execute("SELECT * FROM outbox")]
+    assert len(outbox) == 3 and len({o["idem_key"] for o in outbox}) == 3
+    payload = json.loads(outbox[0]["payload"])
+    assert payload["kind"] == "dispatched" and payload["task"]["key"] == tasks[0].key
+    assert "任务0" in payload["text_zh"] and "task 0" in payload["text_en"]
+
+
+def test_failed_submission_writes_nothing(env):
+    conn, config, roster = env
+    bad = [instr(1), instr(1)]  # duplicate key
+    with pytest.raises(InputError, match="same key twice"):
+        board.submit(conn, bad, now=T0, actor="t", reason="r", config=config, roster=roster)
+    with pytest.raises(InputError, match="category"):
+        board.submit(conn, [instr(2, category="fishing")], now=T0, actor="t", reason="r", config=config,
+                     roster=roster)
+    # an exception inside the transaction, after the inserts, rolls back everything
+    with pytest.raises(RuntimeError, match="before commit"):
+        _raise_inside(conn, config, roster)
+    assert conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+
+
+def _raise_inside(conn, config, roster):
+    from floodtwin.dispatch.store import transaction
+
+    with transaction(conn):
+        board._submit_in_tx(conn, [instr(3)], now=T0, actor="t", reason="r", config=config, roster=roster,
+                            activation_id=None)
+        raise RuntimeError("crash after the inserts, before commit")
+
+
+def test_activate_diff_stands_down_and_reopens(env):
+    conn, config, roster = env
+    high = [instr(n) for n in range(5)]
+    a1 = board.activate(conn, high, now=T0, actor="duty", reason="Q=16000", config=config, roster=roster)
+    assert len(a1.created) == 5 and a1.stood_down == []
+    sensor_task = instr(99, source="sensor")
+    board.submit(conn, [sensor_task], now=T0, actor="sensors", reason="alarm", config=config, roster=roster)
+    board.ack(conn, high[0].key, now=T0, actor="M1", config=config)
+    a2 = board.activate(conn, high, now=T0 + timedelta(minutes=5), actor="duty", reason="again", config=config,
+                        roster=roster)
+    assert a2.created == [] and a2.stood_down == [] and a2.unchanged == 5
+    low = high[:2]
+    a3 = board.activate(conn, low, now=T0 + timedelta(minutes=10), actor="duty", reason="Q=9000", config=config,
+                        roster=roster)
+    assert sorted(a3.stood_down) == sorted(t.key for t in high[2:])
+    states = {r[0]: r[1] for r in conn.execute("SELECT key, state FROM tasks")}
+    assert states[sensor_task.key] == "dispatched"  # not a preplan task: never stood down by a diff
+    assert states[high[0].key] == "acknowledged"
+    assert all(states[t.key] == "stood_down" for t in high[2:])
+    kinds = [r[0] for r in conn.execute("SELECT kind FROM outbox ORDER BY id")]
+    assert kinds.count("stood_down") == 3
+    a4 = board.activate(conn, high, now=T0 + timedelta(minutes=20), actor="duty", reason="up again",
+                        config=config, roster=roster)
+    assert sorted(a4.created) == sorted(t.key for t in high[2:])
+    assert conn.execute("SELECT COUNT(*) FROM activations").fetchone()[0] == 4
+
+
+def test_full_state_machine_and_illegal_transitions(env):
+    conn, config, roster = env
+    t = instr(1)
+    board.submit(conn, [t], now=T0, actor="t", reason="r", config=config, roster=roster)
+    kw = dict(actor="M1", config=config)
+    with pytest.raises(InputError, match="cannot start a task that is dispatched"):
+        board.start(conn, t.key, now=T0, **kw)
+    board.ack(conn, t.key, now=T0 + timedelta(minutes=1), **kw)
+    with pytest.raises(InputError, match="cannot ack"):
+        board.ack(conn, t.key, now=T0, **kw)
+    board.start(conn, t.key, now=T0 + timedelta(minutes=2), **kw)
+    board.on_site(conn, t.key[:8], now=T0 + timedelta(minutes=6), **kw)  # unique prefix accepted
+    board.done(conn, t.key, now=T0 + timedelta(minutes=20), **kw)
+    board.transition(conn, t.key, "reject", now=T0 + timedelta(minutes=21), actor="L1", reason="photo missing",
+                     config=config)
+    board.done(conn, t.key, now=T0 + timedelta(minutes=25), **kw)
+    board.verify(conn, t.key, now=T0 + timedelta(minutes=26), actor="L1", config=config)
+    row = board.close(conn, t.key, now=T0 + timedelta(minutes=27), actor="L1", config=config)
+    assert row["state"] == "closed" and row["ended_at"] is not None
+    with pytest.raises(InputError, match="cannot cancel a task that is closed"):
+        board.cancel(conn, t.key, now=T0, actor="x", reason="late", config=config)
+    with pytest.raises(InputError, match="no such task"):
+        board.ack(conn, "nope", now=T0, **kw)
+    shown = board.show_task(conn, t.key)
+    assert [e["kind"] for e in shown["events"]] == ["created", "dispatched", "ack", "start", "on_site", "done",
+                                                    "reject", "done", "verify", "close"]
+    # met every timer in time: nothing to escalate
+    assert board.tick(conn, now=T0 + timedelta(hours=2), config=config, roster=roster) == []
+
+
+def test_event_log_is_append_only(env):
+    conn, config, roster = env
+    board.submit(conn, [instr(1)], now=T0, actor="t", reason="r", config=config, roster=roster)
+    with pytest.raises(Exception, match="append-only"):
+        conn.execute("UPDATE events SET actor='mallory'")
+    with pytest.raises(Exception, match="append-only"):
+        conn.execute("DELETE FROM events")
+
+
+def test_dependencies_block_start(env):
+    conn, config, roster = env
+    first = instr(1)
+    second = instr(2, depends_on=(first.key,))
+    board.submit(conn, [first, second], now=T0, actor="t", reason="r", config=config, roster=roster)
+    board.ack(conn, second.key, now=T0, actor="M2", config=config)
+    with pytest.raises(InputError, match="cannot start before"):
+        board.start(conn, second.key, now=T0, actor="M2", config=config)
+
+
+def test_sla_escalation_chain_with_injected_clock(env):
+    conn, config, roster = env
+    t = instr(1, grid="X01", role="team_member", category="works_emergency", deadline=30)
+    board.submit(conn, [t], now=T0, actor="t", reason="r", config=config, roster=roster)
+    assert board.tick(conn, now=T0 + timedelta(minutes=2, seconds=59), config=config, roster=roster) == []
+    e1 = board.tick(conn, now=T0 + timedelta(minutes=3, seconds=1), config=config, roster=roster)
+    assert [(e["timer"], e["escalated_to"]) for e in e1] == [("ack", "LX")]
+    assert board.tick(conn, now=T0 + timedelta(minutes=4), config=config, roster=roster) == []  # once per timer
+    board.ack(conn, t.key, now=T0 + timedelta(minutes=4), actor="T1", config=config)
+    e2 = board.tick(conn, now=T0 + timedelta(minutes=5, seconds=30), config=config, roster=roster)
+    # member -> exclusive-grid leader -> parent grid leader -> town command
+    assert [(e["timer"], e["escalated_to"]) for e in e2] == [("set_out", "L1")]
+    e3 = board.tick(conn, now=T0 + timedelta(minutes=31), config=config, roster=roster)
+    assert [(e["timer"], e["escalated_to"]) for e in e3] == [("on_site", "TOWN"), ("handle", "TOWN")]
+    row = board.show_task(conn, t.key)
+    assert row["escalation_level"] == 4
+    assert [a["staff_id"] for a in row["assignments"]] == ["T1", "LX", "L1", "TOWN"]
+    esc = [json.loads(r[0])["recipient"] for r in conn.execute("SELECT payload FROM outbox WHERE kind='escalated'")]
+    assert esc[:3] == ["T1", "LX", "T1"]  # each escalation reaches everyone responsible so far
+    overdue = board.list_tasks(conn, overdue=True, now=T0 + timedelta(minutes=31), config=config)
+    assert [o["key"] for o in overdue] == [t.key]
+
+
+def test_office_task_has_no_field_timers(env):
+    conn, config, roster = env
+    t = instr(1, category="information", deadline=60)
+    board.submit(conn, [t], now=T0, actor="t", reason="r", config=config, roster=roster)
+    board.ack(conn, t.key, now=T0 + timedelta(minutes=1), actor="M1", config=config)
+    assert board.tick(conn, now=T0 + timedelta(minutes=59), config=config, roster=roster) == []
+    assert [e["timer"] for e in board.tick(conn, now=T0 + timedelta(minutes=61), config=config,
+                                           roster=roster)] == ["handle"]
+
+
+def test_push_reaches_everyone_on_duty_in_scope(env):
+    conn, config, roster = env
+    out = board.push(conn, message="大堤封闭 / dike closed", grid="G01", now=T0, actor="duty", config=config,
+                     roster=roster)
+    assert out["recipients"] == ["L1", "M1", "M2", "M3"]  # M4 is off duty
+    assert board.push(conn, message="all", everyone=True, now=T0, actor="d", config=config,
+                      roster=roster)["recipients"] == ["L1", "LX", "M1", "M2", "M3", "N1", "T1"]
+    with pytest.raises(InputError, match="G77"):
+        board.push(conn, message="x", grid="G77", now=T0, actor="d", config=config, roster=roster)
+
+
+def test_roster_stored_and_validated(env):
+    conn, config, roster = env
+    board.submit(conn, [instr(1)], now=T0, actor="t", reason="r", config=config, roster=roster)
+    assert load_roster(conn).staff == roster.staff
+    with pytest.raises(DataError, match="leader X9"):
+        Roster.from_records([], [{"grid_id": "G1", "level": "grid", "leader_id": "X9"}])
+
+
+def test_migrations_upgrade_and_newer_database_refused(tmp_path):
+    conn = connect(tmp_path / "a.sqlite")
+    assert ensure_schema(conn) == len(MIGRATIONS)
+    assert ensure_schema(conn) == len(MIGRATIONS)  # reopening changes nothing
+    conn.execute("UPDATE schema_version SET version = 99 WHERE component = 'dispatch'")
+    with pytest.raises(DataError, match="newer than this floodtwin"):
+        ensure_schema(conn)
+    # an older database (version 1 of a component with two steps) is upgraded in place
+    fresh = connect(tmp_path / "b.sqlite")
+    migrate(fresh, "demo", ["CREATE TABLE t(a INTEGER);"])
+    fresh.execute("INSERT INTO t VALUES (1)")
+    assert migrate(fresh, "demo", ["CREATE TABLE t(a INTEGER);", "ALTER TABLE t ADD COLUMN b TEXT;"]) == 2
+    assert schema_version(fresh, "demo") == 2
+    assert tuple(fresh.execute("SELECT a, b FROM t").fetchone()) == (1, None)
+
+
+def test_naive_time_is_refused(env):
+    conn, config, roster = env
+    with pytest.raises(InputError, match="timezone-aware"):
+        board.submit(conn, [instr(1)], now=datetime(2026, 7, 20, 10), actor="t", reason="r", config=config,
+                     roster=roster)
