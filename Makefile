@@ -18,12 +18,17 @@ install: $(BIN)/python
 install-test: $(BIN)/python system-packages
 	$(BIN)/python -m pip install -q -e ".[test]"
 
-# Mosquitto is the real MQTT broker the sensor tests start on a loopback port.
+# Mosquitto: the real MQTT broker the sensor tests start on a loopback port.
+# fonts-wqy-microhei: a CJK font, so that maps draw Chinese place names.
 system-packages:
-	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || { \
-	  echo "installing system packages: mosquitto"; \
+	@need=""; \
+	{ command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto; } || need="$$need mosquitto"; \
+	{ fc-list 2>/dev/null | grep -qi "wqy\|noto sans cjk"; } || need="$$need fonts-wqy-microhei"; \
+	if [ -n "$$need" ]; then \
+	  echo "installing system packages:$$need"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends mosquitto >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$need >/dev/null; \
+	fi
 
 run: install
 	$(BIN)/floodtwin reach info

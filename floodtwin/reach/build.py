@@ -35,7 +35,8 @@ def _polygon_sn(terrain: ReachTerrain, s0: float, s1: float, n_lo, n_hi, step_m:
     """Polygon in map coordinates of the (s, n) region s0..s1 between the offset functions n_lo, n_hi."""
     from shapely.geometry import Polygon
 
-    s = np.unique(np.concatenate([np.arange(s0, s1, step_m), [s1]]))
+    # vertices on a common chainage lattice, so neighbouring polygons share their edges exactly
+    s = np.unique(np.concatenate([[s0], np.arange(np.ceil(s0 / step_m) * step_m, s1, step_m), [s1]]))
     lo = np.broadcast_to(n_lo(s) if callable(n_lo) else n_lo, s.shape)
     hi = np.broadcast_to(n_hi(s) if callable(n_hi) else n_hi, s.shape)
     ss = np.concatenate([s, s[::-1]])
@@ -372,7 +373,11 @@ def build_layers(params: ReachParams, terrain: ReachTerrain | None = None) -> di
         "stones": build_stones(t, p, spurs), "villages": build_villages(t, p, grids),
         "depots": depots, "gauges": gauges, "key_points": keys,
     }
-    return {name: gpd.GeoDataFrame(rows, geometry="geometry", crs=p.crs) for name, rows in raw.items()}
+    out = {}
+    for name, rows in raw.items():
+        gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs=p.crs)
+        out[name] = gdf[[c for c in gdf.columns if c != "geometry"] + ["geometry"]]  # as a GeoPackage orders them
+    return out
 
 
 def build_reach(yaml_path: str | Path, out_dir: str | Path | None = None, *,

@@ -1,0 +1,327 @@
+"""The Huayuankou reach as data: inventory counts, geometry rules, DEM shape, validation errors."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+
+import numpy as np
+import pytest
+
+from floodtwin.config import DATA_DIR
+from floodtwin.errors import ConfigError, DataError
+from floodtwin.reach import LAYER_SCHEMAS, load_reach
+from floodtwin.reach.build import build_layers, post_label
+from floodtwin.reach.params import load_params
+
+GPKG = DATA_DIR / "dikes" / "huayuankou.gpkg"
+DEM = DATA_DIR / "dikes" / "huayuankou_dem_50m.nc"
+YAML = DATA_DIR / "dikes" / "huayuankou.yaml"
+
+
+@pytest.fixture(scope="module")
+def reach():
+    return load_reach("huayuankou")
+
+
+# --- inventory ------------------------------------------------------------------------------
+def test_inventory_counts(reach):
+    grids = reach.grids
+    assert (grids.level == "grid").sum() == 68
+    assert (grids.level == "exclusive").sum() == 4
+    assert len(reach.staff) == 294
+    roles = reach.staff.role.value_counts()
+    assert roles["micro_grid_leader"] == 28
+    assert roles["grid_member"] == 136
+    assert roles["grid_leader"] == 72  # one per grid, exclusive grids included
+    assert roles["grid_leader"] + roles["team_member"] == 294 - 28 - 136
+    assert len(reach.stones) == 249
+    hyk = reach.works.set_index("works_id").loc["HYK"]
+    assert (hyk.chainage_from_m, hyk.chainage_to_m) == (6663, 16738)
+    assert hyk.n_structures == 152 and (hyk.n_spurs, hyk.n_short_spurs, hyk.n_revetments) == (41, 48, 63)
+    assert (reach.spurs.works_id == "HYK").sum() == 152
+    assert set(reach.works.works_id) == {"HYK", "EDX", "SZ", "MD"}
+    assert reach.gauges.set_index("gauge_id").loc["HYK", "stcd"] == "40105150"
+    general = reach.spurs.set_index("spur_id").loc["HYK-090"]
+    assert general.name_zh == "将军坝"
+
+
+def test_crs_is_cgcs2000_gk_114(reach):
+    assert reach.crs.to_epsg() == 4547
+    for name in LAYER_SCHEMAS:
+        assert reach.layers[name].crs.to_epsg() == 4547
+    assert "crs" in reach.dem.coords and "Gauss" in reach.dem.attrs["crs_wkt"]
+
+
+def test_reach_length_and_town(reach):
+    assert reach.centerline.length.iloc[0] == pytest.approx(27000, rel=0.03)
+    right = reach.dikes[reach.dikes.bank == "right"]
+    assert right.length.sum() == pytest.approx(27000, rel=1e-3)
+    town = reach.grids[reach.grids.level == "grid"]
+    assert town.area.sum() / 1e6 == pytest.approx(47.56, rel=0.005)
+
+
+def test_every_stone_lies_on_a_spur_of_its_works(reach):
+    spurs = reach.spurs.set_index("spur_id")
+    works = reach.works.set_index("works_id")
+    for stone in reach.stones.itertuples():
+        spur = spurs.loc[stone.spur_id]
+        assert spur.works_id == stone.works_id
+        assert spur.kind in ("spur", "short_spur")
+        assert spur.geometry.distance(stone.geometry) < 0.01
+        assert works.geometry[stone.works_id].contains(stone.geometry)
+    per_works = reach.stones.works_id.value_counts()
+    assert per_works.to_dict() == works.n_stones.to_dict()
+
+
+def test_grids_tile_the_town_without_overlap(reach):
+    from shapely import union_all
+
+    grids = reach.grids[reach.grids.level == "grid"]
+    union = union_all(list(grids.geometry))
+    assert union.area == pytest.approx(grids.area.sum(), rel=1e-9)  # no overlap
+    assert union.geom_type == "Polygon"  # one piece, no gaps between grids
+    assert not list(union.interiors)
+    geoms = list(grids.geometry)
+    worst = max(a.intersection(b).area for a, b in itertools.combinations(geoms, 2))
+    assert worst < 1e-3
+    # exclusive grids lie over the town (their parents exist) and not over each other
+    excl = reach.grids[reach.grids.level == "exclusive"]
+    assert set(excl.parent) <= set(grids.grid_id)
+    for a, b in itertools.combinations(list(excl.geometry), 2):
+        assert a.intersection(b).area < 1e-3
+
+
+def test_each_staff_member_belongs_to_an_existing_grid(reach):
+    assert set(reach.staff.grid_id) <= set(reach.grids.grid_id)
+    leaders = reach.staff.set_index("staff_id")
+    for g in reach.grids.itertuples():
+        assert leaders.loc[g.leader_id, "grid_id"] == g.grid_id
+        assert leaders.loc[g.leader_id, "role"] == "grid_leader"
+    community = set(reach.grids.grid_id[reach.grids.kind == "community"])
+    assert set(reach.staff.grid_id[reach.staff.role == "micro_grid_leader"]) == community
+
+
+def test_villages_are_in_the_floodplain_and_in_town_grids(reach):
+    t = reach.terrain
+    for v in reach.villages.itertuples():
+        s, n = t.frame.to_sn(v.geometry.x, v.geometry.y)
+        assert 0 < n < t.channel_edges_m(s)[0]
+        g = reach.grids.set_index("grid_id").geometry[v.grid_id]
+        assert g.contains(v.geometry)
+        assert v.population > 0 and v.special_attention <= v.population
+
+
+def test_dike_chainage_posts(reach):
+    right = reach.dikes[reach.dikes.bank == "right"].sort_values("chainage_from_m")
+    assert list(right.post_from[:3]) == ["0+000", "1+000", "2+000"]
+    assert post_label(6663) == "6+663" and post_label(16738) == "16+738"
+    assert np.all(np.diff(right.chainage_from_m) == 1000)
+
+
+# --- the DEM reproduces the cross-section ------------------------------------------------------
+def _dem_at(reach, s, n):
+    """DEM value (nearest cell) at chainage/offset points."""
+    x, y = reach.terrain.frame.to_xy(np.asarray(s, float), np.asarray(n, float))
+    return reach.dem.sel(x=xr_index(x), y=xr_index(y), method="nearest").values.diagonal()
+
+
+def xr_index(v):
+    import xarray as xr
+
+    return xr.DataArray(np.atleast_1d(v), dims="p")
+
+
+@pytest.mark.parametrize("s", [2500.0, 4000.0, 12000.0, 21400.0])
+def test_dem_cross_section_shape(reach, s):
+    t = reach.terrain
+    dem = reach.dem
+    x, y = t.frame.to_xy(np.full(3, s), np.array([0.0, 0.0, 0.0]))
+    right_edge, left_edge = t.channel_edges_m(s)
+    centre = t.channel_centre_m(s)
+    z = lambda n: float(dem.sel(x=t.frame.to_xy(s, n)[0], y=t.frame.to_xy(s, n)[1], method="nearest"))
+    bed = z(centre)
+    lip = z(right_edge - 60)
+    toe = z(t.dike_toe_offset_m(s) + 80)
+    land = z(-600)
+    crest = max(z(dn) for dn in (-25.0, 0.0, 25.0))
+    # channel bed below the floodplain
+    assert bed < lip - 2.0
+    # the floodplain falls towards the dike toe where it is wide (secondary suspended river)
+    if right_edge > 1000:
+        assert toe < lip - 0.3
+    # land behind the dike 4-6 m below the bed
+    assert 4.0 <= bed - land <= 6.0 + 0.05
+    # crest at least the design flood level + freeboard (within the DEM's cell sampling)
+    design = float(t.design_level_m(s))
+    assert crest >= design + t.freeboard_m - 0.05
+    assert np.isfinite([bed, lip, toe, land, crest]).all()
+
+
+def test_dike_segments_carry_crest_above_design_level_plus_freeboard(reach):
+    fb = float(load_params(YAML).dikes.freeboard_m.value)
+    d = reach.dikes
+    assert (d.crest_elevation_m >= d.design_flood_level_m + fb - 1e-6).all()
+    assert ((d.toe_elevation_m - d.land_elevation_m) > 4.0).all()
+
+
+def test_dem_crest_line_is_watertight(reach):
+    """Following the right dike, every DEM cell it crosses is at crest height: no gap for water."""
+    t = reach.terrain
+    s = np.arange(100.0, 26900.0, 10.0)
+    x, y = t.frame.to_xy(s, np.zeros_like(s))
+    import xarray as xr
+
+    zc = reach.dem.sel(x=xr.DataArray(x, dims="p"), y=xr.DataArray(y, dims="p"), method="nearest").values
+    assert np.all(zc >= t.design_level_m(s) + t.freeboard_m - 0.5)
+
+
+def test_rating_tie(reach):
+    # the channel is fitted to the Huayuankou rating points (2018-2019 bed)
+    for q, z in [(1000, 88.9), (3000, 89.9), (4500, 90.7)]:
+        assert reach.stage_at_gauge_m(q) == pytest.approx(z, abs=0.15)
+    stages = [reach.stage_at_gauge_m(q) for q in (1000, 3000, 6500, 10000, 15000, 22000)]
+    assert np.all(np.diff(stages) > 0)
+    gauge = reach.dikes[(reach.dikes.bank == "right") & (reach.dikes.chainage_from_m == 9000)].iloc[0]
+    assert reach.stage_at_gauge_m(22000) == pytest.approx(gauge.design_flood_level_m, abs=0.2)
+
+
+def test_build_is_deterministic_and_committed_files_are_current(tmp_path):
+    """Building from the YAML reproduces the committed GeoPackage layers exactly."""
+    import geopandas as gpd
+
+    params = load_params(YAML)
+    fresh = build_layers(params)
+    for name, gdf in fresh.items():
+        committed = gpd.read_file(GPKG, layer=name)
+        assert list(committed.columns) == list(gdf.columns), name
+        assert len(committed) == len(gdf), name
+        assert committed.geometry.geom_equals_exact(gdf.geometry, tolerance=1e-6, align=False).all(), name
+        for col in gdf.columns:
+            if col != "geometry":
+                assert list(committed[col]) == list(gdf[col]), (name, col)
+
+
+def test_dem_matches_rebuild_at_other_resolution():
+    r100 = load_reach("huayuankou", resolution_m=100)  # no file: built from the YAML on the fly
+    assert r100.resolution_m == 100
+    r50 = load_reach("huayuankou")
+    assert abs(float(np.nanmax(r100.dem)) - float(np.nanmax(r50.dem))) < 0.5
+
+
+# --- every kind of broken layer gives its one-line error ---------------------------------------
+@pytest.fixture(scope="module")
+def layers():
+    import geopandas as gpd
+
+    return {name: gpd.read_file(GPKG, layer=name) for name in LAYER_SCHEMAS}
+
+
+def _write(tmp_path, layers, skip=()):
+    path = tmp_path / "broken.gpkg"
+    for name, gdf in layers.items():
+        if name not in skip:
+            gdf.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+    return path
+
+
+def _expect(tmp_path, layers, match, skip=()):
+    path = _write(tmp_path, layers, skip)
+    with pytest.raises(DataError, match=match) as info:
+        load_reach(path, dem_path=DEM)
+    assert "\n" not in str(info.value)
+    return str(info.value)
+
+
+def test_broken_missing_layer(tmp_path, layers):
+    _expect(tmp_path, layers, r"broken\.gpkg: layer 'stones' is missing", skip=("stones",))
+
+
+def test_broken_missing_column(tmp_path, layers):
+    broken = dict(layers, villages=layers["villages"].drop(columns=["population"]))
+    _expect(tmp_path, broken, r"layer 'villages': column 'population' is missing")
+
+
+def test_broken_wrong_geometry_type(tmp_path, layers):
+    works = layers["works"].copy()
+    works["geometry"] = works.geometry.centroid
+    _expect(tmp_path, dict(layers, works=works), r"layer 'works' feature HYK: geometry is Point, expected Polygon")
+
+
+def test_broken_unknown_grid_reference(tmp_path, layers):
+    villages = layers["villages"].copy()
+    villages.loc[2, "grid_id"] = "G99"
+    _expect(tmp_path, dict(layers, villages=villages), r"layer 'villages' feature V03: grid 'G99' does not exist")
+
+
+def test_broken_unknown_works_reference(tmp_path, layers):
+    stones = layers["stones"].copy()
+    stones.loc[10, "works_id"] = "XYZ"
+    _expect(tmp_path, dict(layers, stones=stones), r"layer 'stones' feature ST011: works 'XYZ' does not exist")
+
+
+def test_broken_stone_off_its_works(tmp_path, layers):
+    from shapely.affinity import translate
+
+    stones = layers["stones"].copy()
+    stones.loc[5, "geometry"] = translate(stones.geometry[5], 300.0, 300.0)
+    _expect(tmp_path, dict(layers, stones=stones), r"layer 'stones' feature ST006: lies 4\d\d\.\d m from spur")
+
+
+def test_broken_stone_on_another_works_spur(tmp_path, layers):
+    stones = layers["stones"].copy()
+    stones.loc[0, "works_id"] = "MD"
+    _expect(tmp_path, dict(layers, stones=stones), r"feature ST001: spur HYK-\d+ belongs to works HYK, not MD")
+
+
+def test_broken_staff_in_no_grid(tmp_path, layers):
+    staff = layers["staff"].copy()
+    staff.loc[7, "grid_id"] = ""
+    _expect(tmp_path, dict(layers, staff=staff), r"layer 'staff' feature S008: is in no grid")
+
+
+def test_broken_duplicate_id(tmp_path, layers):
+    grids = layers["grids"].copy()
+    grids.loc[1, "grid_id"] = "G01"
+    _expect(tmp_path, dict(layers, grids=grids), r"layer 'grids' feature G01: duplicate grid_id")
+
+
+def test_broken_wrong_crs(tmp_path, layers):
+    converted = {name: gdf.to_crs(4326) for name, gdf in layers.items()}
+    _expect(tmp_path, converted, r"reach CRS is EPSG:4326, expected EPSG:4547")
+
+
+def test_broken_not_a_geopackage(tmp_path):
+    bad = tmp_path / "junk.gpkg"
+    bad.write_text("not a database")
+    with pytest.raises(DataError, match=r"junk\.gpkg: cannot read as a GeoPackage"):
+        load_reach(bad)
+
+
+def test_missing_reach():
+    with pytest.raises(DataError, match=r"nowhere\.gpkg: reach GeoPackage not found"):
+        load_reach("nowhere")
+
+
+def test_broken_parameter_file_names_line_and_key(tmp_path):
+    text = YAML.read_text(encoding="utf-8").replace(
+        "width_m: {value: 1000, unit: m, source: E", "width_m: {value: 1000, unit: m, source: X")
+    path = tmp_path / "huayuankou.yaml"
+    path.write_text(text, encoding="utf-8")
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if "source: X" in ln)
+    with pytest.raises(ConfigError, match=rf"huayuankou\.yaml:{line}: channel\.width_m\.source: "):
+        load_params(path)
+
+
+def test_parameter_totals_are_checked(tmp_path):
+    text = YAML.read_text(encoding="utf-8").replace("stones: {value: 150,", "stones: {value: 151,")
+    path = tmp_path / "p.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"works stones add up to 250, stones.total says 249"):
+        load_params(path)
+
+
+def test_user_dem_replaces_the_built_one(tmp_path):
+    shutil.copy(DEM, tmp_path / "mine.nc")
+    r = load_reach("huayuankou", dem_path=tmp_path / "mine.nc")
+    assert r.dem.shape == load_reach("huayuankou").dem.shape
