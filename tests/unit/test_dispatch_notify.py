@@ -1,0 +1,193 @@
+"""Unit tests of the outbox and notifiers: real HTTP receiver, real SMTP server, real files."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import yaml
+
+from floodtwin.config import DATA_DIR
+from floodtwin.dispatch import notify
+from floodtwin.dispatch.board import _log_event
+from floodtwin.dispatch.receiver import WebhookReceiver
+from floodtwin.dispatch.schema import ensure_schema, ts
+from floodtwin.dispatch.settings import load_config
+from floodtwin.dispatch.store import connect, transaction
+from floodtwin.errors import ConfigError
+
+T0 = datetime(2026, 7, 20, 2, 0, tzinfo=UTC)
+SECRET = "s3cret-for-tests"
+
+
+def write_config(tmp_path, notifiers, **delivery):
+    doc = yaml.safe_load((DATA_DIR / "config" / "dispatch.yaml").read_text(encoding="utf-8"))
+    doc["notifiers"] = notifiers
+    doc["dispatch"]["delivery"].update(delivery)
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def queue(conn, config, n=3, kind="dispatched", recipients=("M1",)):
+    with transaction(conn):
+        for i in range(n):
+            ev = _log_event(conn, now=T0, actor="t", kind=kind, task_key=f"k{i}")
+            notify.enqueue(conn, config, kind=kind, event_id=ev, recipients=recipients, now=T0, task_key=f"k{i}",
+                           payload={"subject_zh": "新任务", "subject_en": "New task", "text_zh": f"任务{i}",
+                                    "text_en": f"task {i}"})
+
+
+@pytest.fixture()
+def conn(tmp_path):
+    c = connect(tmp_path / "ft.sqlite")
+    ensure_schema(c)
+    yield c
+    c.close()
+
+
+def test_signature_roundtrip():
+    body = b'{"a": 1}'
+    header = notify.sign(b"k", body)
+    assert header.startswith("sha256=") and len(header) == 7 + 64
+    assert notify.verify_signature(b"k", body, header)
+    assert not notify.verify_signature(b"other", body, header)
+    assert not notify.verify_signature(b"k", body + b" ", header)
+
+
+def test_webhook_delivers_signed_keyed_json(tmp_path, conn, monkeypatch):
+    monkeypatch.setenv("FT_TEST_SECRET", SECRET)
+    with WebhookReceiver(SECRET.encode()) as rx:
+        config = load_config(write_config(tmp_path, [{"name": "app", "kind": "webhook", "url": rx.url,
+                                                      "secret_env": "FT_TEST_SECRET", "timeout_s": 2}]))
+        queue(conn, config, n=3, recipients=("M1", "M2"))
+        report = notify.deliver(conn, config, now=T0)
+        assert report.sent == 6 and report.still_pending == 0
+        assert rx.rejected == 0 and rx.duplicates == []
+        keys = [a["key"] for a in rx.accepted]
+        assert len(set(keys)) == 6
+        assert {a["body"]["recipient"] for a in rx.accepted} == {"M1", "M2"}
+        assert all(a["body"]["idempotency_key"] == a["key"] for a in rx.accepted)
+        # the same rows are never sent again once recorded as sent
+        assert notify.deliver(conn, config, now=T0 + timedelta(hours=1)).sent == 0
+
+
+def test_wrong_secret_is_refused_permanently(tmp_path, conn):
+    with WebhookReceiver(b"the-real-secret") as rx:
+        config = load_config(write_config(tmp_path, [{"name": "app", "kind": "webhook", "url": rx.url,
+                                                      "secret": "a-wrong-secret"}]))
+        queue(conn, config, n=1)
+        report = notify.deliver(conn, config, now=T0)
+        assert report.dead == 1 and rx.rejected == 1 and rx.accepted == []
+        row = conn.execute("SELECT status, last_error FROM outbox").fetchone()
+        assert row["status"] == "dead" and "HTTP 401" in row["last_error"]
+
+
+def test_receiver_down_then_up_resumes_with_backoff(tmp_path, conn):
+    port = free_port()
+    config = load_config(write_config(tmp_path, [{"name": "app", "kind": "webhook", "secret": SECRET,
+                                                  "url": f"http://127.0.0.1:{port}/notify", "timeout_s": 1}],
+                                      backoff_base_s=10, max_attempts=6))
+    queue(conn, config, n=2)
+    r1 = notify.deliver(conn, config, now=T0)
+    assert r1.sent == 0 and r1.retrying == 2 and "127.0.0.1" in r1.errors[0]
+    # not due again before the backoff: 10 s after the first failure, 20 s after the second
+    assert notify.deliver(conn, config, now=T0 + timedelta(seconds=9)).retrying == 0
+    assert notify.deliver(conn, config, now=T0 + timedelta(seconds=10)).retrying == 2
+    nxt = conn.execute("SELECT next_attempt_at, attempts FROM outbox").fetchone()
+    assert nxt["attempts"] == 2 and nxt["next_attempt_at"] == ts(T0 + timedelta(seconds=30))
+    with WebhookReceiver(SECRET.encode(), port=port) as rx:
+        assert notify.deliver(conn, config, now=T0 + timedelta(seconds=29)).sent == 0
+        report = notify.deliver(conn, config, now=T0 + timedelta(seconds=30))
+        assert report.sent == 2 and report.still_pending == 0
+        assert len(rx.accepted) == 2
+
+
+def test_gives_up_after_max_attempts_and_keeps_the_row(tmp_path, conn):
+    config = load_config(write_config(tmp_path, [{"name": "app", "kind": "webhook", "secret": SECRET,
+                                                  "url": f"http://127.0.0.1:{free_port()}/x", "timeout_s": 1}],
+                                      backoff_base_s=1, max_attempts=3))
+    queue(conn, config, n=1)
+    now = T0
+    for _ in range(3):
+        notify.deliver(conn, config, now=now)
+        now += timedelta(minutes=10)
+    assert notify.outbox_counts(conn) == {"dead": 1}
+    assert conn.execute("SELECT attempts FROM outbox").fetchone()[0] == 3
+
+
+def test_leased_rows_are_not_sent_twice(tmp_path, conn):
+    config = load_config(write_config(tmp_path, [{"name": "log", "kind": "log", "path": "n.jsonl"}], lease_s=60))
+    queue(conn, config, n=2)
+    # another process has claimed the first row (its lease runs to T0 + 60 s)
+    conn.execute("UPDATE outbox SET lease_until = ? WHERE id = 1", (ts(T0 + timedelta(seconds=60)),))
+    assert notify.deliver(conn, config, now=T0).sent == 1
+    # that process died: after its lease the row is picked up
+    assert notify.deliver(conn, config, now=T0 + timedelta(seconds=61)).sent == 1
+    lines = [json.loads(x) for x in (tmp_path / "n.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len({x["idempotency_key"] for x in lines}) == 2
+
+
+def test_log_notifier_appends_json_lines_next_to_database(tmp_path, conn):
+    config = load_config(write_config(tmp_path, [{"name": "log", "kind": "log", "path": "out/n.jsonl"}]))
+    queue(conn, config, n=2)
+    notify.deliver(conn, config, now=T0)
+    lines = (tmp_path / "out" / "n.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(x)["text_zh"] for x in lines] == ["任务0", "任务1"]
+
+
+def test_smtp_notifier_with_event_filter(tmp_path, conn):
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    got = []
+
+    class Collect(Message):
+        def handle_message(self, message):
+            got.append(message)
+
+    port = free_port()
+    controller = Controller(Collect(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        config = load_config(write_config(tmp_path, [
+            {"name": "log", "kind": "log", "path": "n.jsonl"},
+            {"name": "duty-mail", "kind": "smtp", "host": "127.0.0.1", "port": port, "sender": "ft@localhost",
+             "to": ["duty@localhost"], "events": ["escalated"]}]))
+        queue(conn, config, n=2, kind="dispatched", recipients=("M1", "M2"))
+        queue(conn, config, n=1, kind="escalated", recipients=("M1", "L1"))
+        report = notify.deliver(conn, config, now=T0)
+        assert report.sent == 2 * 2 + 2 + 1  # log: one per recipient; mail: one per escalation
+    finally:
+        controller.stop()
+    assert len(got) == 1
+    mail = got[0]
+    assert mail["X-Idempotency-Key"].startswith("duty-mail:escalated:")
+    assert mail["To"] == "duty@localhost" and "New task" in mail["Subject"]
+
+
+def test_config_errors_name_file_line_and_key(tmp_path, monkeypatch):
+    path = write_config(tmp_path, [{"name": "x", "kind": "pigeon"}])
+    with pytest.raises(ConfigError, match=r"cfg.yaml:\d+: notifiers.0"):
+        load_config(path)
+    path = write_config(tmp_path, [{"name": "log", "kind": "log", "path": "a"},
+                                   {"name": "log", "kind": "log", "path": "b"}])
+    with pytest.raises(ConfigError, match="unique"):
+        load_config(path)
+    doc = yaml.safe_load(path.read_text())
+    doc["notifiers"] = []
+    doc["dispatch"]["sla"]["ack_minutes"] = 3
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ConfigError, match="dispatch.sla.ack_minutes: unknown key"):
+        load_config(path)
+    monkeypatch.setenv("FLOODTWIN_CONFIG", str(tmp_path / "missing.yaml"))
+    with pytest.raises(ConfigError, match="missing.yaml: file not found"):
+        load_config()
