@@ -30,7 +30,11 @@ class StaffMember:
 
 @dataclass(frozen=True)
 class GridInfo:
-    """A grid and its leader; ``cx, cy`` is a representative point in the reach CRS (metres)."""
+    """A grid and its leader; ``cx, cy`` is a representative point in the reach CRS (metres).
+
+    ``parent`` is the grid an exclusive grid lies over, or a unit that is not a grid (the town):
+    escalation climbs parents that are grids and then ends at the town command.
+    """
 
     grid_id: str
     level: str
@@ -85,8 +89,6 @@ class Roster:
         for g in grid_map.values():
             if g.leader_id is not None and g.leader_id not in staff_map:
                 raise DataError(f"grid {g.grid_id}: leader {g.leader_id} is not in the staff layer")
-            if g.parent is not None and g.parent not in grid_map:
-                raise DataError(f"grid {g.grid_id}: parent {g.parent} is not in the grids layer")
         return cls(staff=staff_map, grids=grid_map)
 
     @classmethod

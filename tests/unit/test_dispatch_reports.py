@@ -1,0 +1,143 @@
+"""Unit tests of field reports against the real reach: locating, rejecting, dispatching, map layer."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from floodtwin.dispatch import reports
+from floodtwin.dispatch.roster import Roster
+from floodtwin.dispatch.schema import ensure_schema
+from floodtwin.dispatch.settings import load_config
+from floodtwin.dispatch.store import connect
+
+T0 = datetime(2026, 7, 20, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def reach():
+    from floodtwin import load_reach
+
+    return load_reach("huayuankou")
+
+
+@pytest.fixture(scope="module")
+def index(reach):
+    return reports.ReachIndex(reach)
+
+
+@pytest.fixture()
+def env(tmp_path, reach, index):
+    conn = connect(tmp_path / "ft.sqlite")
+    ensure_schema(conn)
+    yield conn, dict(reach=index, config=load_config(), roster=Roster.from_reach(reach))
+    conn.close()
+
+
+def test_chainage_posts():
+    assert reports.parse_chainage("7+350") == 7350.0
+    assert reports.parse_chainage(12595.3) == 12595.3
+    assert reports.post_label(7350.4) == "7+350"
+    with pytest.raises(reports.Rejected, match="7-350"):
+        reports.parse_chainage("7-350")
+
+
+def test_root_stone_loss_at_a_spur_sets_off_riprap_there(env, reach):
+    conn, kw = env
+    row = reports.add_report(conn, {"danger_kind": "root_stone_loss", "works_id": "HYK", "spur": "90",
+                                    "reporter": "S100", "photo": "/photos/a.jpg"}, now=T0, actor="app", **kw)
+    assert row["status"] == "accepted" and row["spur_id"] == "HYK-090" and row["works_id"] == "HYK"
+    spur = reach.spurs.set_index("spur_id").loc["HYK-090"]
+    assert row["chainage_m"] == pytest.approx(spur["chainage_m"])
+    assert row["grid_id"].startswith("X")  # the works' exclusive grid
+    keys = json.loads(row["task_keys"])
+    task = dict(conn.execute("SELECT * FROM tasks WHERE key=?", (keys[0],)).fetchone())
+    assert task["template_id"] == "danger-rootstone-riprap" and task["source"] == "report"
+    assert task["owner_role"] == "team_member" and "将军坝" in task["title_zh"]
+    assert json.loads(task["materials"])[0]["item"] == "stone"
+    # at the spur root: within the spur's length of the dike point
+    assert (task["x"] - spur.geometry.coords[0][0]) ** 2 + (task["y"] - spur.geometry.coords[0][1]) ** 2 < 1.0
+    # the grid leader and the town command are told
+    recipients = {r[0] for r in conn.execute("SELECT recipient FROM outbox WHERE kind='danger_report'")}
+    assert "TOWN" in recipients and len(recipients) == 2
+    dangers = reports.active_major_dangers(conn)
+    assert [(d["works_id"], d["kind"], d["severity"], d["source"]) for d in dangers] == [
+        ("HYK", "root_stone_loss", "major", "field_report")]
+
+
+def test_leak_at_a_chainage_plugs_there_and_resolve_clears_trigger(env):
+    conn, kw = env
+    row = reports.add_report(conn, {"danger_kind": "leak", "dike_id": "right", "chainage": "8+200",
+                                    "reporter": "S010", "text": "浑水"}, now=T0, actor="app", **kw)
+    assert row["status"] == "accepted" and row["severity"] == "critical" and row["works_id"] == "HYK"
+    titles = [r[0] for r in conn.execute("SELECT title_en FROM tasks ORDER BY key")]
+    assert any("plugging" in t and "8+200" in t for t in titles)
+    assert len(reports.active_major_dangers(conn)) == 1
+    reports.resolve_report(conn, row["report_id"], now=T0 + timedelta(hours=2), actor="duty", reason="plugged")
+    assert reports.active_major_dangers(conn) == []
+
+
+def test_general_seepage_and_lonlat_reports(env):
+    conn, kw = env
+    row = reports.add_report(conn, {"danger_kind": "seepage", "lon": 113.70, "lat": 34.905, "reporter": "S010"},
+                             now=T0, actor="app", **kw)
+    assert row["status"] == "accepted" and row["severity"] == "general" and row["dike_id"] == "right"
+    assert reports.active_major_dangers(conn) == []  # general danger: no tier trigger
+    patrol = reports.add_report(conn, {"kind": "patrol", "grid_id": "G07", "reporter": "S020",
+                                       "text": "route done, nothing found", "chainage": 5000}, now=T0, actor="a", **kw)
+    assert patrol["status"] == "accepted" and patrol["grid_id"] == "G07"
+
+
+@pytest.mark.parametrize("raw, reason", [
+    ({"danger_kind": "flood_monster", "chainage": 5000, "reporter": "S1"}, "danger kind 'flood_monster'"),
+    ({"danger_kind": "leak", "works_id": "ZZZ", "reporter": "S1"}, "unknown works 'ZZZ'"),
+    ({"danger_kind": "leak", "chainage": 5000, "grid_id": "G99", "reporter": "S1"}, "unknown grid 'G99'"),
+    ({"danger_kind": "leak", "lon": 116.4, "lat": 39.9, "reporter": "S1"}, "outside the reach"),
+    ({"danger_kind": "leak", "chainage": 99000, "reporter": "S1"}, "outside the right dike"),
+    ({"danger_kind": "leak", "works_id": "HYK", "spur": "MD-001", "reporter": "S1"}, "belongs to works MD"),
+    ({"danger_kind": "leak", "reporter": "S1"}, "no location"),
+    ({"danger_kind": "leak", "chainage": 5000}, "no reporter"),
+    ({"danger_kind": "leak", "chainage": 5000, "reporter": "S1", "severity": "huge"}, "severity 'huge'"),
+])
+def test_rejected_reports_are_kept_with_the_reason(env, raw, reason):
+    conn, kw = env
+    row = reports.add_report(conn, raw, now=T0, actor="app", **kw)
+    assert row["status"] == "rejected" and reason in row["reject_reason"]
+    stored = reports.list_reports(conn, status="rejected")
+    assert len(stored) == 1 and json.loads(stored[0]["raw"]) == raw
+    assert conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 0
+
+
+def test_jsonl_import_is_idempotent_and_keeps_bad_lines(env, tmp_path):
+    conn, kw = env
+    path = tmp_path / "reports.jsonl"
+    path.write_text("\n".join([
+        json.dumps({"id": "APP-1", "danger_kind": "piping", "chainage": "9+100", "reporter": "S030"}),
+        "{not json",
+        json.dumps({"id": "APP-2", "kind": "patrol", "grid_id": "G03", "reporter": "S031", "chainage": 2500}),
+        json.dumps([1, 2]),
+    ]) + "\n", encoding="utf-8")
+    first = reports.import_jsonl(conn, path, now=T0, actor="import", **kw)
+    assert [r["status"] for r in first] == ["accepted", "rejected", "accepted", "rejected"]
+    assert "reports.jsonl:2" in first[1]["reject_reason"]
+    again = reports.import_jsonl(conn, path, now=T0 + timedelta(minutes=5), actor="import", **kw)
+    assert all(r["duplicate"] for r in again if r["status"] == "accepted")
+    assert conn.execute("SELECT COUNT(*) FROM reports").fetchone()[0] == 4
+    assert conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 1
+
+
+def test_geojson_layer_colours_tasks_and_reports(env):
+    conn, kw = env
+    reports.add_report(conn, {"danger_kind": "bank_collapse", "works_id": "MD", "spur": "MD-027",
+                              "reporter": "S200"}, now=T0, actor="app", **kw)
+    doc = reports.export_geojson(conn)
+    layers = {f["properties"]["layer"]: f for f in doc["features"]}
+    rep, task = layers["report"], layers["task"]
+    assert rep["properties"]["colour"] == reports.load_dangers().kinds["bank_collapse"].colour
+    assert rep["properties"]["label_zh"] == "坍塌/坍岸"
+    assert task["properties"]["state"] == "dispatched" and task["properties"]["colour"].startswith("#")
+    lon, lat = rep["geometry"]["coordinates"]
+    # Madu works lies near 34.89 N 113.80 E (DOMAIN.md §3, ±2 km)
+    assert abs(lon - 113.80) < 0.05 and abs(lat - 34.89) < 0.05
