@@ -19,6 +19,10 @@ _LAZY = {
     "InputError": "floodtwin.errors:InputError",
     "ConfigError": "floodtwin.errors:ConfigError",
     "DataError": "floodtwin.errors:DataError",
+    "Preplan": "floodtwin.preplan:Preplan",
+    "TierDecision": "floodtwin.preplan:TierDecision",
+    "FlowState": "floodtwin.preplan:FlowState",
+    "RiskFacts": "floodtwin.preplan:RiskFacts",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -1,0 +1,378 @@
+"""The preplan as data: pydantic models of data/preplans/<reach>.yaml and their semantic checks.
+
+``load_preplan_model(path)`` validates the file's shape with pydantic (unknown keys, wrong types)
+and then its meaning: duplicate ids, tiers that overlap or leave gaps, unknown roles, layers,
+categories or attributes, filters that do not parse, placeholders the scope cannot fill,
+dependency cycles, negative deadlines. Every error is one ``ConfigError`` line
+``file:line: key.path: problem``.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+from typing import Union
+
+from pydantic import Field, ValidationError
+
+from floodtwin.config import StrictModel, format_validation_error, line_of, read_yaml
+from floodtwin.errors import ConfigError
+from floodtwin.preplan.filters import FilterSyntaxError, parse_filter, references
+from floodtwin.preplan.layers import BOOL, COMMON_PLACEHOLDERS, LAYERS, MATERIAL_ITEMS, NUM, STR
+from floodtwin.tasks import CATEGORIES
+
+
+class TierSpec(StrictModel):
+    """One response tier: a discharge band [min, max) at the reference station."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    colour: str
+    colour_zh: str
+    min_discharge_m3s: float
+    max_discharge_m3s: float | None = None
+
+
+class Hysteresis(StrictModel):
+    """De-escalation only after the flow stays below (lower threshold x (1 - margin)) for ``hold_h``."""
+
+    margin_fraction: float = Field(0.05, ge=0.0, lt=1.0)
+    hold_h: float = Field(6.0, ge=0.0)
+
+
+class DurationTrigger(StrictModel):
+    """Raise to ``tier`` when the flow has stayed >= ``min_discharge_m3s`` for more than ``days``."""
+
+    min_discharge_m3s: float = 4000.0
+    days: float = Field(7.0, gt=0.0)
+    tier: str = "III"
+
+
+class WorksDangerTrigger(StrictModel):
+    """Raise to ``tier`` on a dike danger of one of ``severities`` at a works (report or stone alarm)."""
+
+    severities: list[str] = ["major"]
+    tier: str = "II"
+
+
+class DikeToeTrigger(StrictModel):
+    """Raise to ``tier`` when the risk result puts more than ``min_depth_m`` of water at a dike toe."""
+
+    min_depth_m: float = Field(0.0, ge=0.0)
+    tier: str = "III"
+
+
+class CommandTrigger(StrictModel):
+    """Whether an explicit order from the flood command may raise the tier."""
+
+    enabled: bool = True
+
+
+class Triggers(StrictModel):
+    duration: DurationTrigger = DurationTrigger()
+    works_danger: WorksDangerTrigger = WorksDangerTrigger()
+    dike_toe_water: DikeToeTrigger = DikeToeTrigger()
+    command_order: CommandTrigger = CommandTrigger()
+
+
+class Role(StrictModel):
+    """An owner of tasks; ``in_grid`` roles are carried out by the staff of the scope's grid."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    in_grid: bool = False
+
+
+class TierRange(StrictModel):
+    from_: str = Field(alias="from")
+    to: str | None = None
+
+
+class Scope(StrictModel):
+    """``for_each`` a reach layer (None: one instruction for the whole reach), filtered by ``where``."""
+
+    for_each: str | None = None
+    where: str | None = None
+
+
+class MaterialSpec(StrictModel):
+    """Material to move: ``quantity`` of ``item`` (times the scope attribute ``per``) from ``depot``.
+
+    ``depot``: "works" (the depot of the scope's works), "nearest" (nearest by chainage holding the
+    item), "scope" (the scope is the depot) or a depot id.
+    """
+
+    item: str
+    quantity: float
+    per: str | None = None
+    depot: str = "nearest"
+
+
+class Template(StrictModel):
+    """A task template of the plan; expanded over its scope into task instructions."""
+
+    id: str
+    title_zh: str
+    title_en: str
+    category: str
+    tiers: Union[str, TierRange]
+    owner: str
+    scope: Scope = Scope()
+    deadline_min: float
+    repeat_min: Union[float, dict[str, float], None] = None
+    depends_on: list[str] = []
+    materials: list[MaterialSpec] = []
+    note_zh: str = ""
+    note_en: str = ""
+
+    @property
+    def tier_from(self) -> str:
+        return self.tiers if isinstance(self.tiers, str) else self.tiers.from_
+
+    @property
+    def tier_to(self) -> str | None:
+        return None if isinstance(self.tiers, str) else self.tiers.to
+
+
+class PreplanModel(StrictModel):
+    """The whole preplan file."""
+
+    name: str
+    name_zh: str = ""
+    station: str = "HYK"
+    tiers: list[TierSpec]
+    hysteresis: Hysteresis = Hysteresis()
+    triggers: Triggers = Triggers()
+    roles: list[Role]
+    templates: list[Template]
+
+
+# ------------------------------------------------------------------------------------------------
+# semantic checks
+# ------------------------------------------------------------------------------------------------
+class _Checker:
+    """Collects the file, its key lines and raises the first semantic problem as one line."""
+
+    def __init__(self, path: Path, lines: dict[tuple, int]):
+        self.path = path
+        self.lines = lines
+
+    def fail(self, loc: tuple, message: str) -> None:
+        line = line_of(self.lines, loc)
+        where = f"{self.path}:{line}" if line else str(self.path)
+        key = ".".join(str(p) for p in loc)
+        raise ConfigError(f"{where}: {key}: {message}")
+
+
+def _placeholders(text: str) -> list[str]:
+    """Field names used in a title; format specs and conversions are rejected."""
+    out = []
+    for _, name, spec, conv in string.Formatter().parse(text):
+        if name is None:
+            continue
+        if spec or conv:
+            raise ValueError(f"placeholder {{{name}}} has a format spec or conversion, which is not supported")
+        if not name:
+            raise ValueError("empty placeholder {}")
+        out.append(name)
+    return out
+
+
+def check_semantics(model: PreplanModel, path: Path, lines: dict[tuple, int]) -> None:
+    """Raise ConfigError on the first semantic problem of a shape-valid preplan."""
+    ck = _Checker(path, lines)
+    _check_tiers(model, ck)
+    rank = {t.id: i for i, t in enumerate(model.tiers)}
+    for name in ("duration", "works_danger", "dike_toe_water"):
+        tier = getattr(model.triggers, name).tier
+        if tier not in rank:
+            ck.fail(("triggers", name, "tier"), f"unknown tier '{tier}' (tiers: {', '.join(rank)})")
+    roles: dict[str, Role] = {}
+    for i, role in enumerate(model.roles):
+        if role.id in roles:
+            ck.fail(("roles", i, "id"), f"duplicate role id '{role.id}'")
+        roles[role.id] = role
+    ids: dict[str, int] = {}
+    for i, tpl in enumerate(model.templates):
+        if tpl.id in ids:
+            ck.fail(("templates", i, "id"), f"duplicate template id '{tpl.id}' (first at templates.{ids[tpl.id]})")
+        ids[tpl.id] = i
+    for i, tpl in enumerate(model.templates):
+        _check_template(tpl, i, model, roles, rank, ids, ck)
+    _check_cycles(model, ids, ck)
+
+
+def _check_tiers(model: PreplanModel, ck: _Checker) -> None:
+    if not model.tiers:
+        ck.fail(("tiers",), "no tiers defined")
+    seen = set()
+    for i, tier in enumerate(model.tiers):
+        if tier.id in seen:
+            ck.fail(("tiers", i, "id"), f"duplicate tier id '{tier.id}'")
+        seen.add(tier.id)
+    first = model.tiers[0]
+    if first.min_discharge_m3s != 0:
+        ck.fail(("tiers", 0, "min_discharge_m3s"),
+                f"the lowest tier must start at 0 m³/s, not {first.min_discharge_m3s:g} (gap below it)")
+    for i, tier in enumerate(model.tiers):
+        last = i == len(model.tiers) - 1
+        if tier.max_discharge_m3s is None:
+            if not last:
+                ck.fail(("tiers", i, "max_discharge_m3s"), f"tier {tier.id} has no upper bound but is not the highest tier")
+            continue
+        if last:
+            ck.fail(("tiers", i, "max_discharge_m3s"),
+                    f"the highest tier {tier.id} must be open-ended (max_discharge_m3s: null), "
+                    f"else flows above {tier.max_discharge_m3s:g} m³/s have no tier")
+        if tier.max_discharge_m3s <= tier.min_discharge_m3s:
+            ck.fail(("tiers", i, "max_discharge_m3s"),
+                    f"tier {tier.id}: max {tier.max_discharge_m3s:g} m³/s is not above min {tier.min_discharge_m3s:g}")
+        nxt = model.tiers[i + 1]
+        if nxt.min_discharge_m3s < tier.max_discharge_m3s:
+            ck.fail(("tiers", i + 1, "min_discharge_m3s"),
+                    f"tier {nxt.id} starts at {nxt.min_discharge_m3s:g} m³/s, overlapping tier {tier.id} "
+                    f"(up to {tier.max_discharge_m3s:g})")
+        if nxt.min_discharge_m3s > tier.max_discharge_m3s:
+            ck.fail(("tiers", i + 1, "min_discharge_m3s"),
+                    f"tier {nxt.id} starts at {nxt.min_discharge_m3s:g} m³/s, leaving a gap after tier {tier.id} "
+                    f"(up to {tier.max_discharge_m3s:g})")
+
+
+def _check_template(tpl: Template, i: int, model: PreplanModel, roles: dict[str, Role], rank: dict[str, int],
+                    ids: dict[str, int], ck: _Checker) -> None:
+    loc = ("templates", i)
+    if tpl.category not in CATEGORIES:
+        ck.fail(loc + ("category",), f"unknown category '{tpl.category}' (one of {', '.join(CATEGORIES)})")
+    tiers_loc = loc + ("tiers",) if isinstance(tpl.tiers, str) else loc + ("tiers", "from")
+    if tpl.tier_from not in rank:
+        ck.fail(tiers_loc, f"unknown tier '{tpl.tier_from}' (tiers: {', '.join(rank)})")
+    if tpl.tier_to is not None:
+        if tpl.tier_to not in rank:
+            ck.fail(loc + ("tiers", "to"), f"unknown tier '{tpl.tier_to}' (tiers: {', '.join(rank)})")
+        if rank[tpl.tier_to] < rank[tpl.tier_from]:
+            ck.fail(loc + ("tiers", "to"), f"tier range {tpl.tier_from}..{tpl.tier_to} is empty")
+    if tpl.owner not in roles:
+        ck.fail(loc + ("owner",), f"unknown role '{tpl.owner}' (roles: {', '.join(roles)})")
+    if tpl.deadline_min < 0:
+        ck.fail(loc + ("deadline_min",), f"deadline {tpl.deadline_min:g} min is negative")
+    if isinstance(tpl.repeat_min, dict):
+        for tier, minutes in tpl.repeat_min.items():
+            if tier not in rank:
+                ck.fail(loc + ("repeat_min", tier), f"unknown tier '{tier}' (tiers: {', '.join(rank)})")
+            if minutes <= 0:
+                ck.fail(loc + ("repeat_min", tier), f"repeat interval {minutes:g} min must be positive")
+    elif tpl.repeat_min is not None and tpl.repeat_min <= 0:
+        ck.fail(loc + ("repeat_min",), f"repeat interval {tpl.repeat_min:g} min must be positive")
+    layer = None
+    if tpl.scope.for_each is not None:
+        layer = LAYERS.get(tpl.scope.for_each)
+        if layer is None:
+            ck.fail(loc + ("scope", "for_each"),
+                    f"unknown layer '{tpl.scope.for_each}' (layers: {', '.join(LAYERS)})")
+    if tpl.scope.where is not None:
+        if layer is None:
+            ck.fail(loc + ("scope", "where"), "a filter needs a scope layer (scope.for_each)")
+        try:
+            expr = parse_filter(tpl.scope.where)
+        except FilterSyntaxError as exc:
+            ck.fail(loc + ("scope", "where"), f"cannot parse filter {tpl.scope.where!r}: {exc}")
+        _check_filter_refs(expr, layer, loc + ("scope", "where"), ck)
+    allowed = set(COMMON_PLACEHOLDERS) | set(layer.placeholders if layer else ())
+    for field in ("title_zh", "title_en", "note_zh", "note_en"):
+        try:
+            names = _placeholders(getattr(tpl, field))
+        except ValueError as exc:
+            ck.fail(loc + (field,), str(exc))
+        for name in names:
+            if name not in allowed:
+                scope = f"scope '{layer.name}'" if layer else "a template without scope"
+                ck.fail(loc + (field,), f"placeholder {{{name}}} cannot be filled by {scope} "
+                                        f"(available: {', '.join(sorted(allowed))})")
+    if roles[tpl.owner].in_grid and (layer is None or "grid_id" not in layer.attributes):
+        scope = f"scope '{layer.name}'" if layer else "a template without scope"
+        ck.fail(loc + ("owner",), f"owner '{tpl.owner}' works in a grid, but {scope} has no grid")
+    for j, dep in enumerate(tpl.depends_on):
+        dloc = loc + ("depends_on", j)
+        if dep not in ids:
+            ck.fail(dloc, f"unknown template '{dep}'")
+        if dep == tpl.id:
+            ck.fail(dloc, f"template '{tpl.id}' depends on itself")
+        other = model.templates[ids[dep]]
+        if other.tier_from in rank and rank[other.tier_from] > rank[tpl.tier_from]:
+            ck.fail(dloc, f"'{dep}' applies only from tier {other.tier_from}, but '{tpl.id}' applies from "
+                          f"{tpl.tier_from}: the dependency would be missing")
+        if other.tier_to is not None and (tpl.tier_to is None or rank[other.tier_to] < rank[tpl.tier_to]):
+            ck.fail(dloc, f"'{dep}' stops at tier {other.tier_to}, but '{tpl.id}' goes on above it")
+    for j, mat in enumerate(tpl.materials):
+        mloc = loc + ("materials", j)
+        if mat.item not in MATERIAL_ITEMS:
+            ck.fail(mloc + ("item",), f"unknown material '{mat.item}' (one of {', '.join(MATERIAL_ITEMS)})")
+        if mat.quantity <= 0:
+            ck.fail(mloc + ("quantity",), f"quantity {mat.quantity:g} must be positive")
+        if mat.per is not None and (layer is None or layer.attributes.get(mat.per) != NUM):
+            ck.fail(mloc + ("per",), f"'{mat.per}' is not a numeric attribute of the scope")
+        if mat.depot == "works" and (layer is None or "works_id" not in layer.attributes):
+            ck.fail(mloc + ("depot",), "depot 'works' needs a scope with a works (works, spurs, depots)")
+        if mat.depot == "scope" and (layer is None or layer.name != "depots"):
+            ck.fail(mloc + ("depot",), "depot 'scope' needs scope.for_each: depots")
+
+
+def _check_filter_refs(expr, layer, loc: tuple, ck: _Checker) -> None:
+    from floodtwin.preplan.filters import BoolOp, Compare, Not
+
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Not):
+            stack.append(node.term)
+        elif isinstance(node, BoolOp):
+            stack.extend(node.terms)
+        elif isinstance(node, Compare):
+            if node.layer != layer.prefix:
+                ck.fail(loc, f"filter refers to '{node.layer}.{node.attr}' but the scope is "
+                             f"'{layer.name}' (use {layer.prefix}.<attribute>)")
+            kind = layer.attributes.get(node.attr)
+            if kind is None:
+                ck.fail(loc, f"unknown attribute '{node.attr}' of {layer.prefix} "
+                             f"(known: {', '.join(sorted(layer.attributes))})")
+            got = BOOL if isinstance(node.value, bool) else NUM if isinstance(node.value, float) else STR
+            if got != kind:
+                ck.fail(loc, f"{node.layer}.{node.attr} is a {kind}, compared with a {got}")
+            if kind == BOOL and node.op not in ("==", "!="):
+                ck.fail(loc, f"{node.layer}.{node.attr} is a boolean: only == and != apply")
+
+
+def _check_cycles(model: PreplanModel, ids: dict[str, int], ck: _Checker) -> None:
+    """Depth-first search for a dependency cycle; report it as a -> b -> a."""
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(tid: str, chain: list[str]) -> None:
+        state[tid] = 1
+        for dep in model.templates[ids[tid]].depends_on:
+            if state.get(dep) == 1:
+                path = chain + [tid]
+                cycle = path[path.index(dep):] + [dep]
+                ck.fail(("templates", ids[tid], "depends_on"), f"dependency cycle: {' -> '.join(cycle)}")
+            if state.get(dep) is None:
+                visit(dep, chain + [tid])
+        state[tid] = 2
+
+    for tpl in model.templates:
+        if state.get(tpl.id) is None:
+            visit(tpl.id, [])
+
+
+def load_preplan_model(path: str | Path) -> PreplanModel:
+    """Read and fully validate a preplan file; ConfigError names file, line and key on any problem."""
+    path = Path(path)
+    data, lines = read_yaml(path)
+    if data is None:
+        raise ConfigError(f"{path}: file is empty")
+    try:
+        model = PreplanModel.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, exc, lines)) from None
+    check_semantics(model, path, lines)
+    return model

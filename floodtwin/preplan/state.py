@@ -1,0 +1,101 @@
+"""The plain data the preplan engine reads and returns: flow state, dangers, risk facts, decisions.
+
+``FlowState`` is what a caller knows at one moment (observed and forecast discharge at
+Huayuankou, time, the previous decision, dangers, risk facts, command order); ``TierDecision`` is
+what ``Preplan.evaluate`` answers: the tier, its colour, why, and the bookkeeping (since when the
+flow has been high, since when it has been low) that the next evaluation needs for hysteresis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class Danger:
+    """A dike danger (险情) at a works: from a field report or a smart-stone alarm.
+
+    ``severity`` is matched against the preplan's ``triggers.works_danger.severities`` ("major"
+    by default); ``kind`` is free text such as "root_stone_loss" or "piping".
+    """
+
+    works_id: str
+    kind: str
+    severity: str = "major"
+    source: str = "report"  # report | stone
+    spur_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RiskFacts:
+    """Per-object risk from a hydraulic run (or the flood-map library), keyed by object id.
+
+    Depths and freeboards in metres, arrival times in seconds after the start of the run. An
+    object missing from a mapping falls back, for that object only, to the rating rule (and its
+    tasks say so).
+    """
+
+    village_max_depth_m: Mapping[str, float] = field(default_factory=dict)
+    village_arrival_time_s: Mapping[str, float] = field(default_factory=dict)
+    segment_freeboard_m: Mapping[str, float] = field(default_factory=dict)
+    segment_toe_depth_m: Mapping[str, float] = field(default_factory=dict)
+    spur_freeboard_m: Mapping[str, float] = field(default_factory=dict)
+    source: str = "hydraulic run"
+
+
+@dataclass(frozen=True)
+class TierDecision:
+    """The response tier at one moment and why.
+
+    ``discharge_m3s`` is the deciding discharge (the larger of observed and forecast, m³/s);
+    ``flow_tier`` the tier of that discharge alone; ``trigger`` names what set the tier
+    ("discharge", "forecast", "duration", "works_danger", "dike_toe_water", "command", "hold",
+    "stand_down"); ``above_since`` is when the flow reached the duration threshold and
+    ``below_since`` when a de-escalation became pending (both None when not applicable).
+    """
+
+    tier: str
+    colour: str
+    rank: int
+    reason: str
+    trigger: str
+    discharge_m3s: float
+    flow_tier: str
+    observed_m3s: float | None = None
+    forecast_m3s: float | None = None
+    time: datetime | None = None
+    above_since: datetime | None = None
+    below_since: datetime | None = None
+    active_triggers: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (times as ISO 8601 strings)."""
+        d = asdict(self)
+        for key in ("time", "above_since", "below_since"):
+            if d[key] is not None:
+                d[key] = d[key].isoformat()
+        d["active_triggers"] = list(self.active_triggers)
+        return d
+
+
+@dataclass(frozen=True)
+class FlowState:
+    """What is known at one moment, for ``Preplan.evaluate``.
+
+    Discharges in m³/s at the preplan's reference station (Huayuankou); at least one of
+    ``observed_m3s`` and ``forecast_m3s`` is needed. ``duration_days`` overrides the time the flow
+    has been at or above the duration threshold (else it is tracked through ``previous``).
+    ``command_tier`` is an explicit order of the flood command to respond at that tier.
+    """
+
+    observed_m3s: float | None = None
+    forecast_m3s: float | None = None
+    time: datetime | None = None
+    previous: TierDecision | None = None
+    duration_days: float | None = None
+    dangers: tuple[Danger, ...] = ()
+    risk: RiskFacts | None = None
+    command_tier: str | None = None
+    command_note: str = ""

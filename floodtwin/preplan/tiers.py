@@ -1,0 +1,134 @@
+"""Response tiers: which tier a flow state calls for, with triggers and hysteresis.
+
+Escalation is immediate: the tier is the highest of the discharge tier (observed or forecast) and
+every active trigger (duration of high flow, a major danger at a works, water at a dike toe, an
+order of the command). De-escalation waits: the flow must stay below the current tier's lower
+threshold minus the margin (and no trigger may hold the tier) for the hold time; then the tier
+drops to the one the flow still holds.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from floodtwin.errors import InputError
+from floodtwin.preplan.model import PreplanModel
+from floodtwin.preplan.state import FlowState, TierDecision
+
+
+def fmt_q(discharge_m3s: float) -> str:
+    """Discharge as "22,000 m³/s"."""
+    return f"{discharge_m3s:,.0f} m³/s"
+
+
+def tier_index(model: PreplanModel, discharge_m3s: float, margin_fraction: float = 0.0) -> int:
+    """Index of the highest tier whose lower threshold x (1 - margin) the discharge reaches."""
+    index = 0
+    for i, tier in enumerate(model.tiers):
+        if discharge_m3s >= tier.min_discharge_m3s * (1.0 - margin_fraction):
+            index = i
+    return index
+
+
+def _hours(later: datetime | None, earlier: datetime | None) -> float:
+    if later is None or earlier is None:
+        return 0.0
+    return (later - earlier).total_seconds() / 3600.0
+
+
+def evaluate(model: PreplanModel, state: FlowState) -> TierDecision:
+    """Decide the tier for ``state`` (see the module docstring); raise InputError on bad state."""
+    obs, fc = state.observed_m3s, state.forecast_m3s
+    values = [v for v in (obs, fc) if v is not None]
+    if not values:
+        raise InputError("flow state has neither an observed nor a forecast discharge")
+    for name, v in (("observed", obs), ("forecast", fc)):
+        if v is not None and (not math.isfinite(v) or v < 0):
+            raise InputError(f"{name} discharge {v} m³/s must be a finite number >= 0")
+    prev = state.previous
+    if prev is not None and state.time is not None and prev.time is not None and state.time < prev.time:
+        raise InputError(f"flow state time {state.time.isoformat()} is before the previous decision's "
+                         f"{prev.time.isoformat()}")
+    ids = [t.id for t in model.tiers]
+    rank = {t: i for i, t in enumerate(ids)}
+    q = max(values)
+    flow_idx = tier_index(model, q)
+
+    # candidate raises: (rank, trigger, reason); the first of the highest rank wins
+    cands: list[tuple[int, str, str]] = []
+    tier_of = model.tiers[flow_idx]
+    if fc is not None and (obs is None or fc > obs) and tier_index(model, fc) > tier_index(model, obs or 0.0):
+        cands.append((flow_idx, "forecast", f"forecast {fmt_q(fc)} ≥ {fmt_q(tier_of.min_discharge_m3s)} "
+                                            f"(tier {tier_of.id})"))
+    elif flow_idx > 0:
+        cands.append((flow_idx, "discharge", f"{'observed' if obs is not None else 'forecast'} "
+                                             f"{fmt_q(q)} ≥ {fmt_q(tier_of.min_discharge_m3s)} (tier {tier_of.id})"))
+    else:
+        cands.append((0, "discharge", f"{fmt_q(q)} below {fmt_q(model.tiers[1].min_discharge_m3s)}"
+                      if len(model.tiers) > 1 else f"{fmt_q(q)}"))
+
+    dur = model.triggers.duration
+    q_dur = obs if obs is not None else fc
+    above_since = None
+    if q_dur >= dur.min_discharge_m3s:
+        above_since = prev.above_since if prev is not None and prev.above_since is not None else state.time
+    days = state.duration_days
+    if days is None:
+        days = _hours(state.time, above_since) / 24.0 if above_since is not None else 0.0
+    if q_dur >= dur.min_discharge_m3s and days > dur.days:
+        cands.append((rank[dur.tier], "duration", f"flow ≥ {fmt_q(dur.min_discharge_m3s)} for {days:.1f} days "
+                                                  f"(more than {dur.days:g})"))
+    wd = model.triggers.works_danger
+    for danger in state.dangers:
+        if danger.severity in wd.severities:
+            where = f"works {danger.works_id}" + (f" spur {danger.spur_id}" if danger.spur_id else "")
+            cands.append((rank[wd.tier], "works_danger",
+                          f"{danger.severity} danger ({danger.kind}, from {danger.source}) at {where}"))
+            break
+    toe = model.triggers.dike_toe_water
+    if state.risk is not None:
+        wet = sorted(s for s, d in state.risk.segment_toe_depth_m.items() if d is not None and d > toe.min_depth_m)
+        if wet:
+            cands.append((rank[toe.tier], "dike_toe_water",
+                          f"water at the dike toe of {len(wet)} segment(s) ({', '.join(wet[:3])}"
+                          f"{', …' if len(wet) > 3 else ''}) from the {state.risk.source}"))
+    if state.command_tier is not None:
+        if state.command_tier not in rank:
+            raise InputError(f"command order for unknown tier '{state.command_tier}' (tiers: {', '.join(ids)})")
+        if model.triggers.command_order.enabled:
+            note = f": {state.command_note}" if state.command_note else ""
+            cands.append((rank[state.command_tier], "command", f"order of the flood command{note}"))
+
+    target, trigger, reason = max(cands, key=lambda c: c[0])  # max keeps the first of equal ranks
+    active = tuple(f"{c[1]}: {c[2]}" for c in cands if c[0] > 0)
+    hold_idx = max([tier_index(model, q, model.hysteresis.margin_fraction)] +
+                   [c[0] for c in cands if c[1] not in ("discharge", "forecast")])
+
+    def decide(idx: int, trig: str, why: str, below_since: datetime | None) -> TierDecision:
+        tier = model.tiers[idx]
+        return TierDecision(tier=tier.id, colour=tier.colour, rank=idx, reason=why, trigger=trig,
+                            discharge_m3s=float(q), flow_tier=ids[flow_idx], observed_m3s=obs, forecast_m3s=fc,
+                            time=state.time, above_since=above_since, below_since=below_since,
+                            active_triggers=active)
+
+    if prev is None or target > prev.rank:
+        return decide(target, trigger, reason, None)
+    if hold_idx >= prev.rank:
+        if target == prev.rank:
+            return decide(target, trigger, reason, None)
+        low = model.tiers[prev.rank].min_discharge_m3s * (1.0 - model.hysteresis.margin_fraction)
+        return decide(prev.rank, "hold", f"{prev.tier} held: {fmt_q(q)} is within the "
+                      f"{model.hysteresis.margin_fraction:.0%} margin (stand-down below {fmt_q(low)})", None)
+    # the state calls for a lower tier: wait for the hold time
+    low = model.tiers[prev.rank].min_discharge_m3s * (1.0 - model.hysteresis.margin_fraction)
+    below_since = prev.below_since if prev.below_since is not None else state.time
+    waited_h = _hours(state.time, below_since)
+    hold_h = model.hysteresis.hold_h
+    if state.time is not None and waited_h >= hold_h:
+        new = model.tiers[hold_idx]
+        why = (f"stand down from {prev.tier} to {new.id}: below {fmt_q(low)} for {waited_h:g} h "
+               f"(hold {hold_h:g} h); now {fmt_q(q)}")
+        return decide(hold_idx, "stand_down", why, None)
+    return decide(prev.rank, "hold", f"{prev.tier} held: below {fmt_q(low)} for {waited_h:g} h of the "
+                  f"{hold_h:g} h hold (now {fmt_q(q)})", below_since)
