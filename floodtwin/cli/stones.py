@@ -1,0 +1,249 @@
+"""``floodtwin stones``: the smart-stone registry, ingest (files, MQTT), status and simulation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+app = typer.Typer(help="Smart stones (智能石头): registry, ingest from files or MQTT, alarm status, simulation.",
+                  no_args_is_help=True)
+
+DB_OPT = typer.Option(None, "--db", help="SQLite database (default: $FLOODTWIN_DB or ~/.local/share/floodtwin).")
+NOW_OPT = typer.Option(None, "--now", help="Clock for drills and tests: ISO 8601 time (default: now, UTC).")
+JSON_OPT = typer.Option(False, "--json", help="Machine-readable JSON output.")
+REACH_OPT = typer.Option("huayuankou", "--reach", help="Reach whose stones layer is the registry (first use).")
+THRESHOLDS_OPT = typer.Option(None, "--thresholds", help="Alarm thresholds YAML (default: data/sensors/thresholds.yaml).")
+
+
+def _emit(doc: Any) -> None:
+    typer.echo(json.dumps(doc, ensure_ascii=False, indent=1, default=str))
+
+
+def _clock(now: Optional[str]):
+    from floodtwin.dispatch.schema import parse_now
+
+    return parse_now(now)
+
+
+def _open(db: Optional[Path], reach: str):
+    from floodtwin.sensors.registry import ensure_registry
+    from floodtwin.sensors.store import open_db
+
+    conn = open_db(db)
+    return conn, ensure_registry(conn, reach)
+
+
+def _broker(url: str, username, password, ca_file, cert_file, key_file, client_id):
+    import os
+
+    from floodtwin.sensors.mqtt import BrokerConfig
+
+    password = password or os.environ.get("FLOODTWIN_MQTT_PASSWORD")
+    tls = True if (ca_file or cert_file) else None
+    return BrokerConfig.from_url(url, username=username, password=password, ca_file=ca_file, cert_file=cert_file,
+                                 key_file=key_file, client_id=client_id, tls=tls)
+
+
+MQTT_USER = typer.Option(None, "--username", help="Broker user name (or in the URL).")
+MQTT_PASSWORD = typer.Option(None, "--password", help="Broker password (default $FLOODTWIN_MQTT_PASSWORD).")
+MQTT_CA = typer.Option(None, "--ca-file", help="CA certificate for TLS (turns TLS on).")
+MQTT_CERT = typer.Option(None, "--cert", help="Client certificate for TLS.")
+MQTT_KEY = typer.Option(None, "--key", help="Client key for TLS.")
+
+
+@app.command("list")
+def list_cmd(works: Optional[str] = typer.Option(None, "--works", help="Only this works (HYK, SZ, MD, EDX)."),
+             db: Optional[Path] = DB_OPT, reach: str = REACH_OPT, as_json: bool = JSON_OPT) -> None:
+    """List the registry: id, works, spur, install depth, baseline attitude, reporting interval."""
+    conn, registry = _open(db, reach)
+    stones = [s for s in registry.to_records() if works is None or s["works_id"] == works]
+    if as_json:
+        _emit(stones)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"smart stones ({len(stones)})", header_style="bold")
+    for col in ("stone", "works", "spur", "depth m", "roll°", "pitch°", "every min", "grid", "depot"):
+        table.add_column(col, justify="right" if col[0] in "dre" else "left")
+    for s in stones:
+        table.add_row(s["stone_id"], s["works_id"], s["spur_id"], f"{s['install_depth_m']:.1f}",
+                      f"{s['baseline_roll_deg']:.2f}", f"{s['baseline_pitch_deg']:.2f}",
+                      f"{s['report_interval_min']:g}", s["grid_id"] or "", s["depot_id"] or "")
+    Console().print(table)
+
+
+def _print_summary(doc: dict) -> None:
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    console.print(f"received {doc['received']}, accepted {doc['accepted']} (late {doc['late']}), "
+                  f"quarantined {doc['quarantined']}")
+    for reason, n in doc["quarantined_by_reason"].items():
+        if n:
+            console.print(f"  quarantined {reason}: {n}")
+    for e in doc["alarm_events"]:
+        console.print(f"  {e['time']} {e['stone_id']} {e['kind']}: {e['from']} -> {e['to']}")
+    if doc["tasks_created"]:
+        console.print(f"tasks created: {', '.join(doc['tasks_created'])}")
+
+
+@app.command("ingest")
+def ingest_cmd(
+    file: Optional[Path] = typer.Argument(None, help="JSON Lines (.jsonl/.ndjson) or CSV file of readings."),
+    mqtt: Optional[str] = typer.Option(None, "--mqtt", help="Subscribe instead: mqtt://[user:pass@]host:port or mqtts://."),
+    username: Optional[str] = MQTT_USER, password: Optional[str] = MQTT_PASSWORD,
+    ca_file: Optional[str] = MQTT_CA, cert_file: Optional[str] = MQTT_CERT, key_file: Optional[str] = MQTT_KEY,
+    client_id: str = typer.Option("floodtwin-sensors", "--client-id", help="MQTT client id (the persistent session)."),
+    max_messages: Optional[int] = typer.Option(None, "--max-messages", help="MQTT: stop after this many messages."),
+    duration: Optional[float] = typer.Option(None, "--duration", help="MQTT: stop after this many seconds."),
+    idle_exit: Optional[float] = typer.Option(None, "--idle-exit", help="MQTT: stop after this many idle seconds."),
+    tasks: bool = typer.Option(True, "--tasks/--no-tasks", help="Put root-stone tasks on the dispatch board."),
+    db: Optional[Path] = DB_OPT, now: Optional[str] = NOW_OPT, reach: str = REACH_OPT,
+    thresholds: Optional[Path] = THRESHOLDS_OPT, as_json: bool = JSON_OPT,
+) -> None:
+    """Ingest readings from FILE or from an MQTT broker; print counts accepted and quarantined by reason."""
+    from floodtwin.errors import InputError
+    from floodtwin.sensors.alarms import load_thresholds
+    from floodtwin.sensors.ingest import Ingestor
+
+    if (file is None) == (mqtt is None):
+        raise InputError("give either a FILE or --mqtt URL")
+    fixed = _clock(now) if now else None
+    th = load_thresholds(thresholds)
+    conn, registry = _open(db, reach)
+    from datetime import datetime, timezone
+
+    clock = (lambda: fixed) if fixed else (lambda: datetime.now(timezone.utc))
+    ingestor = Ingestor(conn, registry=registry, thresholds=th, clock=clock, submit=tasks, actor="sensors")
+    if file is not None:
+        summary = ingestor.ingest_file(file, now=fixed)
+    else:
+        from floodtwin.sensors.mqtt import Subscriber
+
+        cfg = _broker(mqtt, username, password, ca_file, cert_file, key_file, client_id)
+        sub = Subscriber(ingestor, cfg)
+        try:
+            summary = sub.run(max_messages=max_messages, duration_s=duration, idle_exit_s=idle_exit)
+        except KeyboardInterrupt:
+            sub.stop()
+            raise
+    doc = summary.to_dict()
+    if as_json:
+        _emit(doc)
+    else:
+        _print_summary(doc)
+
+
+@app.command("status")
+def status_cmd(db: Optional[Path] = DB_OPT, now: Optional[str] = NOW_OPT, reach: str = REACH_OPT,
+               sweep: bool = typer.Option(True, "--sweep/--no-sweep",
+                                          help="Apply the clock first: silent stones go offline (or lost)."),
+               thresholds: Optional[Path] = THRESHOLDS_OPT, as_json: bool = JSON_OPT) -> None:
+    """Counts by alarm state per works, stones offline or on low battery, last seen, recent events."""
+    from floodtwin.sensors.alarms import load_thresholds
+    from floodtwin.sensors.ingest import Ingestor
+    from floodtwin.sensors.status import status
+
+    at = _clock(now)
+    conn, registry = _open(db, reach)
+    swept = None
+    if sweep:
+        swept = Ingestor(conn, registry=registry, thresholds=load_thresholds(thresholds),
+                         clock=lambda: at).sweep(at).to_dict()
+    doc = status(conn, now=at)
+    if swept is not None:
+        doc["sweep_events"] = swept["alarm_events"]
+        doc["tasks_created"] = swept["tasks_created"]
+    if as_json:
+        _emit(doc)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    table = Table(title=f"smart stones at {at.isoformat(timespec='seconds')}", header_style="bold")
+    cols = ("works", "stones", "normal", "shaking", "displaced", "lost", "offline", "low battery", "never seen",
+            "last seen (UTC)")
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("works", "last seen (UTC)") else "right")
+    for w in doc["works"]:
+        table.add_row(f"{w['works_id']} {w['name_zh']}", *(str(w[k]) for k in (
+            "stones", "normal", "shaking", "displaced", "lost", "offline", "low_battery", "never_seen")),
+            w["last_seen"] or "-")
+    console.print(table)
+    if doc["attention"]:
+        att = Table(title="stones needing attention", header_style="bold")
+        for c in ("stone", "works", "spur", "state", "since", "offline", "battery V", "last seen"):
+            att.add_column(c)
+        for a in doc["attention"]:
+            att.add_row(a["stone_id"], a["works_id"], str(a["spur_number"]), a["state"], a["since"] or "-",
+                        "yes" if a["offline"] else "", f"{a['battery_v']:.2f}" if a["battery_v"] else "-",
+                        a["last_seen"] or "-")
+        console.print(att)
+    console.print(f"readings stored: {doc['readings']}; quarantined: "
+                  + (", ".join(f"{k} {v}" for k, v in doc["quarantined"].items()) or "none"))
+
+
+@app.command("simulate")
+def simulate_cmd(
+    hours: float = typer.Option(24.0, "--hours", help="Hours of traffic to generate."),
+    events: int = typer.Option(12, "--events", help="Injected events (displacement, loss, rock, noise, outage, battery)."),
+    bad: int = typer.Option(2, "--bad", help="Bad messages per quarantine reason (and late deliveries)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (the same seed gives the same traffic)."),
+    start: Optional[str] = typer.Option(None, "--start", help="First reading time (default: --now minus --hours)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="JSON Lines file to write ('-' for stdout)."),
+    mqtt: Optional[str] = typer.Option(None, "--mqtt", help="Publish to this broker instead: mqtt://host:port."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="MQTT: messages per second (default: as fast as acked)."),
+    username: Optional[str] = MQTT_USER, password: Optional[str] = MQTT_PASSWORD,
+    ca_file: Optional[str] = MQTT_CA, cert_file: Optional[str] = MQTT_CERT, key_file: Optional[str] = MQTT_KEY,
+    truth: Optional[Path] = typer.Option(None, "--truth", help="Write what was injected and the expected alarms (JSON)."),
+    now: Optional[str] = NOW_OPT, db: Optional[Path] = DB_OPT, reach: str = REACH_OPT,
+    thresholds: Optional[Path] = THRESHOLDS_OPT, as_json: bool = JSON_OPT,
+) -> None:
+    """Generate realistic readings of every stone (heartbeats, noise, battery drain, movements, bad messages)."""
+    from datetime import timedelta
+
+    from floodtwin.errors import InputError
+    from floodtwin.sensors.alarms import load_thresholds
+    from floodtwin.sensors.simulate import simulate
+
+    if (output is None) == (mqtt is None):
+        raise InputError("give either --output FILE or --mqtt URL")
+    if hours <= 0:
+        raise InputError(f"--hours {hours}: must be positive")
+    th = load_thresholds(thresholds)
+    _, registry = _open(db, reach)
+    t0 = _clock(start) if start else _clock(now) - timedelta(hours=hours)
+    try:
+        sim = simulate(registry, th, start=t0, hours=hours, events=events, bad=bad, seed=seed)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if mqtt is not None:
+        from floodtwin.sensors.mqtt import publish
+
+        cfg = _broker(mqtt, username, password, ca_file, cert_file, key_file, "floodtwin-simulator")
+        publish(cfg, sim.messages, client_id="floodtwin-simulator", rate_per_s=rate)
+    elif str(output) == "-":
+        for _, payload in sim.messages:
+            typer.echo(payload)
+    else:
+        with open(output, "w", encoding="utf-8", newline="\n") as fh:
+            for _, payload in sim.messages:
+                fh.write(payload.replace("\n", " ") + "\n")
+    if truth is not None:
+        truth.write_text(json.dumps(sim.truth(), ensure_ascii=False, indent=1), encoding="utf-8")
+    doc = {"messages": len(sim.messages), "valid_readings": sim.valid, "late": sim.late,
+           "quarantine": sim.quarantine, "injected": sim.injected, "start": sim.start.isoformat(),
+           "end": sim.end.isoformat()}
+    if as_json:
+        _emit(doc)
+    elif str(output) != "-":
+        from rich.console import Console
+
+        Console(highlight=False).print(
+            f"{len(sim.messages)} messages ({sim.valid} valid readings, {sum(sim.quarantine.values())} bad, "
+            f"{sim.late} late) from {sim.start.isoformat()} to {sim.end.isoformat()} -> {output or mqtt}")

@@ -1,0 +1,43 @@
+"""Smart-stone monitoring: registry, readings and their validation, ingest (files, MQTT), the
+alarm state machine and the tasks a root-stone alarm raises.
+
+Imported lazily: ``floodtwin.sensors.active_major_dangers`` and friends load their module on
+first use, so the CLI stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "active_major_dangers": "floodtwin.sensors.ingest:active_major_dangers",
+    "Ingestor": "floodtwin.sensors.ingest:Ingestor",
+    "ingest_file": "floodtwin.sensors.ingest:ingest_file",
+    "submit_pending_tasks": "floodtwin.sensors.ingest:submit_pending_tasks",
+    "Registry": "floodtwin.sensors.registry:Registry",
+    "Stone": "floodtwin.sensors.registry:Stone",
+    "load_registry": "floodtwin.sensors.registry:load_registry",
+    "ensure_registry": "floodtwin.sensors.registry:ensure_registry",
+    "Thresholds": "floodtwin.sensors.alarms:Thresholds",
+    "load_thresholds": "floodtwin.sensors.alarms:load_thresholds",
+    "open_db": "floodtwin.sensors.store:open_db",
+    "simulate": "floodtwin.sensors.simulate:simulate",
+    "status": "floodtwin.sensors.status:status",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'floodtwin.sensors' has no attribute {name!r}")
+    module_name, attr = target.split(":")
+    value = getattr(importlib.import_module(module_name), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

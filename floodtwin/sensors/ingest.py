@@ -1,0 +1,504 @@
+"""Ingest smart-stone readings: validate, order-check, store, advance the alarms, raise tasks.
+
+One :class:`Ingestor` serves every source (JSON Lines and CSV files, the MQTT subscriber): each
+batch is validated (:mod:`floodtwin.sensors.readings`), checked against the stone's history
+(``duplicate``: the (stone, seq) is already stored; ``out_of_order``: its time contradicts the
+sequence numbers around it), and written in **one transaction** together with its quarantine
+rows, alarm events and machine states, so a crash loses a whole batch or nothing. A *late*
+reading (older seq than the newest stored, but consistent with its neighbours) is stored and
+the stone's alarms are re-evaluated in time order: events that no longer hold are retracted,
+new ones added. Displaced/lost events at a works put root-stone tasks on the dispatch board
+after the commit (:func:`submit_pending_tasks`, idempotent, so a crash in between is repaired
+by the next batch).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from floodtwin.dispatch.store import transaction
+from floodtwin.errors import DataError, InputError
+from floodtwin.sensors import readings as rd
+from floodtwin.sensors.alarms import MAJOR, Thresholds, Transition, load_thresholds, new_machine, step, sweep
+from floodtwin.sensors.registry import Registry, ensure_registry, save_registry
+from floodtwin.sensors.store import ms_to_iso, open_db
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 20000
+_INSERT = ("INSERT INTO readings (stone_no, seq, t_ms, roll_deg, pitch_deg, accel_x_g, accel_y_g, accel_z_g, "
+           "battery_v, rssi_dbm, movement, link_lost, received_ms, late) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+
+
+def to_ms(now: datetime) -> int:
+    """Aware datetime -> UTC epoch ms (InputError for a naive one: the clock must carry a zone)."""
+    if now.tzinfo is None:
+        raise InputError(f"time {now.isoformat()} has no zone")
+    return round(now.timestamp() * 1000)
+
+
+@dataclass
+class Summary:
+    """What an ingest did: counts by outcome, the alarm events and the tasks created."""
+
+    received: int = 0
+    accepted: int = 0
+    late: int = 0
+    quarantined: Counter = field(default_factory=Counter)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    retracted: int = 0
+    tasks_created: list[str] = field(default_factory=list)
+
+    def add(self, other: "Summary") -> None:
+        """Accumulate another batch's summary into this one."""
+        self.received += other.received
+        self.accepted += other.accepted
+        self.late += other.late
+        self.quarantined.update(other.quarantined)
+        self.events.extend(other.events)
+        self.retracted += other.retracted
+        self.tasks_created.extend(other.tasks_created)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (quarantine counts by reason, every reason listed)."""
+        return {
+            "received": self.received, "accepted": self.accepted, "late": self.late,
+            "quarantined": sum(self.quarantined.values()),
+            "quarantined_by_reason": {r: self.quarantined.get(r, 0) for r in rd.REASONS},
+            "alarm_events": self.events, "retracted_events": self.retracted,
+            "tasks_created": self.tasks_created,
+        }
+
+
+def _event_dict(tr: Transition) -> dict[str, Any]:
+    return {"stone_id": tr.stone_id, "time": ms_to_iso(tr.t_ms), "kind": tr.kind,
+            "from": tr.from_state, "to": tr.to_state, "evidence": tr.evidence}
+
+
+class Ingestor:
+    """Stateful ingest into one database: keeps each stone's alarm machine in memory between
+    batches and reloads them when another connection has written (``PRAGMA data_version``).
+
+    ``clock`` returns the current time (aware datetime); ``submit`` False keeps tasks off the
+    dispatch board (events are still stored and can be submitted later).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, *, registry: Registry | None = None,
+                 thresholds: Thresholds | None = None, clock: Callable[[], datetime] | None = None,
+                 submit: bool = True, actor: str = "sensors"):
+        self.conn = conn
+        self.registry = registry if registry is not None else ensure_registry(conn)
+        self.numbers = _stone_numbers(conn, self.registry)
+        self.th = thresholds if thresholds is not None else load_thresholds()
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.submit = submit
+        self.actor = actor
+        self.future_ms = round(self.th.future_tolerance_s * 1000)
+        self.offline_after_s = {s.stone_id: s.offline_after_s for s in self.registry}
+        self.machines: dict[str, dict] = {}
+        self._data_version: int | None = None
+        self._load_machines()
+
+    # -- machine state ------------------------------------------------------------------------
+    def _load_machines(self) -> None:
+        stored = {r[0]: json.loads(r[1]) for r in self.conn.execute("SELECT stone_id, machine FROM stone_state")}
+        self.machines = {s.stone_id: stored.get(s.stone_id) or new_machine(s.baseline_roll_deg, s.baseline_pitch_deg)
+                         for s in self.registry}
+        self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def _refresh(self) -> None:
+        if self.conn.execute("PRAGMA data_version").fetchone()[0] != self._data_version:
+            self._load_machines()
+
+    def _save_machines(self, stone_ids: Iterable[str], now_ms: int) -> None:
+        rows = []
+        for sid in stone_ids:
+            m = self.machines[sid]
+            rows.append((sid, m["state"], m["since_ms"], int(m["offline"]), int(m["low_battery"]), m["last_seq"],
+                         m["last_t_ms"], now_ms, m["battery_v"], json.dumps(m)))
+        self.conn.executemany(
+            "INSERT INTO stone_state (stone_id, state, since_ms, offline, low_battery, last_seq, last_t_ms, "
+            "last_received_ms, battery_v, machine) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(stone_id) DO UPDATE SET "
+            "state=excluded.state, since_ms=excluded.since_ms, offline=excluded.offline, "
+            "low_battery=excluded.low_battery, last_seq=excluded.last_seq, last_t_ms=excluded.last_t_ms, "
+            "last_received_ms=excluded.last_received_ms, battery_v=excluded.battery_v, machine=excluded.machine",
+            rows)
+
+    # -- one batch ----------------------------------------------------------------------------
+    def ingest_batch(self, objs: list[Any], raws: list[str], sources: list[str],
+                     now: datetime | None = None) -> Summary:
+        """Validate and store one batch of decoded records (``raws`` their payloads, ``sources``
+        where each came from) in one transaction; then submit any pending root-stone tasks."""
+        now = now or self.clock()
+        now_ms = to_ms(now)
+        summary = Summary(received=len(objs))
+        rejections: list[rd.Rejection] = []
+        good_objs, good_raws, good_sources = [], [], []
+        for o, r, s in zip(objs, raws, sources):
+            detail = rd.malformed_marker(o)
+            if detail is not None:
+                rejections.append(rd.Rejection(r, s, "malformed", detail))
+            else:
+                good_objs.append(o)
+                good_raws.append(r)
+                good_sources.append(s)
+        batch, rejections = rd.validate_batch(good_objs, good_raws, good_sources, self.registry.index, now_ms,
+                                              self.future_ms, rejections=rejections)
+        with transaction(self.conn):
+            self._refresh()
+            transitions, touched, replay, accepted, late = self._store(batch, rejections, now_ms)
+            for sid in replay:
+                transitions.extend(self._replay(sid, summary))
+            event_ids = self._insert_events(transitions, now_ms)
+            self._save_machines(touched | replay, now_ms)
+            if rejections:
+                self.conn.executemany(
+                    "INSERT INTO quarantine (received_ms, source, reason, detail, stone_id, seq, raw) "
+                    "VALUES (?,?,?,?,?,?,?)",
+                    [(now_ms, q.source, q.reason, q.detail, q.stone_id, q.seq, q.raw) for q in rejections])
+        self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        summary.accepted = accepted
+        summary.late = late
+        summary.quarantined.update(q.reason for q in rejections)
+        summary.events.extend(_event_dict(t) for t, _ in zip(transitions, event_ids))
+        if self.submit and any(t.kind == "state" and t.to_state in MAJOR for t in transitions):
+            summary.tasks_created.extend(submit_pending_tasks(self.conn, self.registry, self.th, now=now,
+                                                              actor=self.actor))
+        return summary
+
+    def _store(self, batch: rd.Batch, rejections: list[rd.Rejection], now_ms: int):
+        """Order-check the batch against each stone's history, insert it, advance the machines.
+
+        Stones whose rows are all in order and calm, and whose machine is quiescent, are handled
+        with numpy in one go (the machine would only record the last reading); the others go
+        reading by reading through :func:`~floodtwin.sensors.alarms.step`.
+        """
+        import numpy as np
+
+        n = len(batch)
+        transitions: list[Transition] = []
+        touched: set[str] = set()
+        replay: set[str] = set()
+        if n == 0:
+            return transitions, touched, replay, 0, 0
+        machines, th, index = self.machines, self.th, self.registry.index
+        numbers = self.numbers
+        sidx = np.fromiter((index[s] for s in batch.stone_id), dtype=np.int64, count=n)
+        seq = np.array(batch.seq, dtype=np.int64)
+        t = np.array(batch.t_ms, dtype=np.int64)
+        lost = np.fromiter((x == "lost" for x in batch.link), dtype=bool, count=n)
+        movement = np.fromiter((e == "movement" for e in batch.event), dtype=bool, count=n)
+        measured = [batch.roll_deg, batch.pitch_deg, batch.accel_x_g, batch.accel_y_g, batch.accel_z_g,
+                    batch.battery_v]
+        if lost.any():
+            measured = [[np.nan if v is None else v for v in col] for col in measured]
+        roll, pitch, ax, ay, az, battery = (np.array(col, dtype=np.float64) for col in measured)
+        # per-stone context as arrays indexed by registry position
+        ids = self.registry.ids
+        ms = [machines[sid] for sid in ids]
+        last_seq = np.array([-1 if m["last_seq"] is None else m["last_seq"] for m in ms], dtype=np.int64)
+        last_t = np.array([np.iinfo(np.int64).min if m["last_t_ms"] is None else m["last_t_ms"] for m in ms],
+                          dtype=np.int64)
+        has_last = np.array([m["last_t_ms"] is not None for m in ms])
+        ref_roll = np.array([m["ref_roll"] for m in ms])
+        ref_pitch = np.array([m["ref_pitch"] for m in ms])
+        limit = np.array([round(self.offline_after_s[sid] * 1000) for sid in ids], dtype=np.int64)
+        quiet = np.array([m["state"] == "normal" and not m["offline"] and not m["low_battery"] for m in ms])
+        window_ms = th.confirm_window_s * 1000
+        pending_abnormal = np.array([max((a[0] for a in m["abnormal"]), default=None) or 0 for m in ms],
+                                    dtype=np.float64)
+        has_abnormal = np.array([bool(m["abnormal"]) for m in ms])
+        # previous row of the same stone (arrival order), or the stone's stored last reading
+        order = np.argsort(sidx, kind="stable")
+        s_sorted = sidx[order]
+        first = np.ones(n, dtype=bool)
+        first[1:] = s_sorted[1:] != s_sorted[:-1]
+        prev_seq = np.empty(n, dtype=np.int64)
+        prev_t = np.empty(n, dtype=np.int64)
+        prev_seq[order[1:]] = seq[order[:-1]]
+        prev_t[order[1:]] = t[order[:-1]]
+        prev_has = np.ones(n, dtype=bool)
+        firsts = order[first]
+        prev_seq[firsts] = last_seq[sidx[firsts]]
+        prev_t[firsts] = last_t[sidx[firsts]]
+        prev_has[firsts] = has_last[sidx[firsts]]
+        in_order = (seq > prev_seq) & ((t >= prev_t) | ~prev_has)
+        gap = prev_has & (t - np.where(prev_has, prev_t, t) > limit[sidx])
+        with np.errstate(invalid="ignore"):
+            droll = (roll - ref_roll[sidx] + 180.0) % 360.0 - 180.0
+            dpitch = (pitch - ref_pitch[sidx] + 180.0) % 360.0 - 180.0
+            tilt = np.hypot(droll, dpitch)
+            shock = np.abs(np.sqrt(ax * ax + ay * ay + az * az) - 1.0)
+            calm = (~lost & ~movement & (tilt <= th.shake_tilt_deg) & (shock <= th.accel_spike_g)
+                    & (battery >= th.low_battery_v))
+        row_ok = in_order & calm & ~gap
+        bad_per_stone = np.bincount(sidx, weights=~row_ok, minlength=len(ids)) > 0
+        first_t = np.full(len(ids), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first_t, sidx, t)
+        stale_abnormal = ~has_abnormal | (first_t - pending_abnormal > window_ms)
+        fast_stone = quiet & stale_abnormal & ~bad_per_stone
+        fast_row = fast_stone[sidx]
+        # fast stones: the machine keeps only the last reading
+        last_rows = order[np.r_[first[1:], True]]  # last row of each stone group (arrival order)
+        for i in last_rows.tolist():
+            k = int(sidx[i])
+            if not fast_stone[k]:
+                continue
+            m = ms[k]
+            m["last_seq"], m["last_t_ms"] = int(seq[i]), int(t[i])
+            m["last_roll"], m["last_pitch"], m["battery_v"] = float(roll[i]), float(pitch[i]), float(battery[i])
+            m["abnormal"] = []
+            m["batt_low_n"] = 0
+            touched.add(ids[k])
+        sno = [numbers[s] for s in batch.stone_id]
+        mov = movement.astype(np.int64).tolist()
+        lst = lost.astype(np.int64).tolist()
+        cols = [sno, batch.seq, batch.t_ms, batch.roll_deg, batch.pitch_deg, batch.accel_x_g, batch.accel_y_g,
+                batch.accel_z_g, batch.battery_v, batch.rssi_dbm, mov, lst]
+        fast_idx = np.flatnonzero(fast_row).tolist()
+        rows = list(zip(*cols))
+        pending = [rows[i] + (now_ms, 0) for i in fast_idx] if len(fast_idx) < n else [r + (now_ms, 0) for r in rows]
+        accepted = len(pending)
+        late = 0
+        if len(fast_idx) < n:
+            for i in np.flatnonzero(~fast_row).tolist():
+                sid, sq, t_ms = batch.stone_id[i], batch.seq[i], batch.t_ms[i]
+                m = machines[sid]
+                last = m["last_seq"]
+                if last is None or sq > last:
+                    if last is not None and t_ms < m["last_t_ms"]:
+                        rejections.append(rd.Rejection(batch.raw[i], batch.source[i], "out_of_order",
+                                                       f"seq {sq} after seq {last} but its time {ms_to_iso(t_ms)} "
+                                                       f"is before {ms_to_iso(m['last_t_ms'])}", sid, sq))
+                        continue
+                    pending.append(rows[i] + (now_ms, 0))
+                    accepted += 1
+                    touched.add(sid)
+                    if sid in replay:
+                        m["last_seq"], m["last_t_ms"] = sq, t_ms  # the replay after the batch redoes the rest
+                        continue
+                    transitions.extend(step(m, sid, batch.row(i), th, self.offline_after_s[sid]))
+                    continue
+                if sq == last:
+                    rejections.append(rd.Rejection(batch.raw[i], batch.source[i], "duplicate",
+                                                   f"{sid} seq {sq} already stored", sid, sq))
+                    continue
+                # an older seq: a duplicate, a contradiction, or a late reading to store and re-evaluate
+                if pending:
+                    self.conn.executemany(_INSERT, pending)
+                    pending = []
+                verdict = self._check_late(numbers[sid], sid, sq, t_ms)
+                if verdict is not None:
+                    reason, detail = verdict
+                    rejections.append(rd.Rejection(batch.raw[i], batch.source[i], reason, detail, sid, sq))
+                    continue
+                self.conn.execute(_INSERT, rows[i] + (now_ms, 1))
+                accepted += 1
+                late += 1
+                replay.add(sid)
+        if pending:
+            self.conn.executemany(_INSERT, pending)
+        return transitions, touched, replay, accepted, late
+
+    def _check_late(self, stone_no: int, sid: str, seq: int, t_ms: int) -> tuple[str, str] | None:
+        conn = self.conn
+        if conn.execute("SELECT 1 FROM readings WHERE stone_no = ? AND seq = ?", (stone_no, seq)).fetchone():
+            return "duplicate", f"{sid} seq {seq} already stored"
+        prev = conn.execute("SELECT seq, t_ms FROM readings WHERE stone_no = ? AND seq < ? ORDER BY seq DESC LIMIT 1",
+                            (stone_no, seq)).fetchone()
+        nxt = conn.execute("SELECT seq, t_ms FROM readings WHERE stone_no = ? AND seq > ? ORDER BY seq LIMIT 1",
+                           (stone_no, seq)).fetchone()
+        if prev is not None and t_ms < prev[1]:
+            return "out_of_order", (f"seq {seq} follows seq {prev[0]} but its time {ms_to_iso(t_ms)} is before "
+                                    f"{ms_to_iso(prev[1])}")
+        if nxt is not None and t_ms > nxt[1]:
+            return "out_of_order", (f"seq {seq} precedes seq {nxt[0]} but its time {ms_to_iso(t_ms)} is after "
+                                    f"{ms_to_iso(nxt[1])}")
+        return None
+
+    def _replay(self, sid: str, summary: Summary) -> list[Transition]:
+        """Re-run ``sid``'s machine over all its stored readings in time order; reconcile its events
+        (retract those that no longer hold) and return the new ones."""
+        stone = self.registry[sid]
+        old = self.machines[sid]
+        m = new_machine(stone.baseline_roll_deg, stone.baseline_pitch_deg)
+        m["ref_roll"], m["ref_pitch"] = old["ref_roll"], old["ref_pitch"]
+        fresh: list[Transition] = []
+        rows = self.conn.execute(
+            "SELECT ?, seq, t_ms, roll_deg, pitch_deg, accel_x_g, accel_y_g, accel_z_g, battery_v, rssi_dbm, "
+            "CASE movement WHEN 1 THEN 'movement' ELSE 'heartbeat' END, CASE link_lost WHEN 1 THEN 'lost' ELSE 'ok' END "
+            "FROM readings WHERE stone_no = ? ORDER BY t_ms, seq", (sid, self.numbers[sid])).fetchall()
+        for row in rows:
+            fresh.extend(step(m, sid, tuple(row), self.th, self.offline_after_s[sid]))
+        if old.get("swept_ms") is not None:
+            fresh.extend(sweep(m, sid, old["swept_ms"], self.offline_after_s[sid]))
+        self.machines[sid] = m
+        stored = self.conn.execute(
+            "SELECT id, stone_id, t_ms, kind, from_state, to_state FROM alarm_events "
+            "WHERE stone_id = ? AND retracted_ms IS NULL", (sid,)).fetchall()
+        fresh_ids = {t.identity for t in fresh}
+        stored_ids = {tuple(r)[1:]: r[0] for r in stored}
+        gone = [eid for ident, eid in stored_ids.items() if ident not in fresh_ids]
+        if gone:
+            now_ms = to_ms(self.clock())
+            self.conn.executemany("UPDATE alarm_events SET retracted_ms = ? WHERE id = ?", [(now_ms, e) for e in gone])
+            summary.retracted += len(gone)
+        return [t for t in fresh if t.identity not in stored_ids]
+
+    def _insert_events(self, transitions: list[Transition], now_ms: int) -> list[int]:
+        ids = []
+        for t in transitions:
+            cur = self.conn.execute(
+                "INSERT INTO alarm_events (stone_id, t_ms, kind, from_state, to_state, evidence, created_ms) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (t.stone_id, t.t_ms, t.kind, t.from_state, t.to_state, json.dumps(t.evidence, ensure_ascii=False),
+                 now_ms))
+            ids.append(cur.lastrowid)
+        return ids
+
+    # -- the clock ----------------------------------------------------------------------------
+    def sweep(self, now: datetime | None = None) -> Summary:
+        """Apply the clock to every stone: silent ones go offline (or lost after a movement)."""
+        now = now or self.clock()
+        now_ms = to_ms(now)
+        summary = Summary()
+        with transaction(self.conn):
+            self._refresh()
+            transitions = []
+            for sid, m in self.machines.items():
+                transitions.extend(sweep(m, sid, now_ms, self.offline_after_s[sid]))
+            self._insert_events(transitions, now_ms)
+            self._save_machines([sid for sid, m in self.machines.items() if m["last_t_ms"] is not None], now_ms)
+        self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        summary.events.extend(_event_dict(t) for t in transitions)
+        if self.submit and any(t.kind == "state" and t.to_state in MAJOR for t in transitions):
+            summary.tasks_created.extend(submit_pending_tasks(self.conn, self.registry, self.th, now=now,
+                                                              actor=self.actor))
+        return summary
+
+    # -- files --------------------------------------------------------------------------------
+    def ingest_file(self, path: str | Path, *, now: datetime | None = None, batch_size: int = BATCH_SIZE,
+                    progress: Callable[[int], None] | None = None) -> Summary:
+        """Ingest a JSON Lines (``.jsonl``/``.ndjson``/``.json``) or CSV (``.csv``) file in batches."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: file not found")
+        total = Summary()
+        for objs, raws, sources in iter_file(path, batch_size):
+            total.add(self.ingest_batch(objs, raws, sources, now=now))
+            if progress:
+                progress(total.received)
+        return total
+
+
+def _stone_numbers(conn: sqlite3.Connection, registry: Registry) -> dict[str, int]:
+    """stone_id -> stone_no in this database, storing the registry first if it is not there."""
+    numbers = {r[0]: r[1] for r in conn.execute("SELECT stone_id, stone_no FROM stones")}
+    if any(sid not in numbers for sid in registry.ids):
+        save_registry(conn, registry)
+        numbers = {r[0]: r[1] for r in conn.execute("SELECT stone_id, stone_no FROM stones")}
+    return numbers
+
+
+def iter_file(path: Path, batch_size: int = BATCH_SIZE) -> Iterator[tuple[list[Any], list[str], list[str]]]:
+    """Batches (decoded records, raw lines, sources "file:line") of a JSON Lines or CSV file.
+    Blank lines are skipped; a line that does not decode becomes a malformed record."""
+    suffix = path.suffix.lower()
+    if suffix not in (".jsonl", ".ndjson", ".json", ".csv"):
+        raise InputError(f"{path}: unknown file type {suffix!r} (expected .jsonl, .ndjson or .csv)")
+    is_csv = suffix == ".csv"
+    name = path.name
+    try:
+        fh = path.open("r", encoding="utf-8", errors="surrogateescape", newline="")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror}") from None
+    with fh:
+        header: list[str] | None = None
+        lines: list[str] = []
+        where: list[str] = []
+        for lineno, line in enumerate(fh, start=1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            if is_csv and header is None:
+                import csv
+
+                header = [h.strip() for h in next(csv.reader([line]))]
+                rd.check_csv_header(header, f"{path}:{lineno}")
+                continue
+            lines.append(line)
+            where.append(f"{name}:{lineno}")
+            if len(lines) >= batch_size:
+                yield _decode(lines, header), lines, where
+                lines, where = [], []
+        if lines:
+            yield _decode(lines, header), lines, where
+
+
+def _decode(lines: list[str], header: list[str] | None) -> list[Any]:
+    if header is None:
+        return rd.decode_json_lines(lines)
+    return [rd.decode_csv_row(header, line) for line in lines]
+
+
+def submit_pending_tasks(conn: sqlite3.Connection, registry: Registry, th: Thresholds, *, now: datetime,
+                         actor: str = "sensors") -> list[str]:
+    """Put the root-stone tasks of every displaced/lost event that has none yet on the dispatch
+    board; record which tasks each event raised. Returns the task keys newly created."""
+    from floodtwin.dispatch.board import submit
+    from floodtwin.sensors.response import rootstone_instructions
+
+    events = conn.execute(
+        "SELECT e.id, e.stone_id, e.to_state, e.t_ms FROM alarm_events e WHERE e.kind = 'state' "
+        "AND e.to_state IN ('displaced', 'lost') AND e.retracted_ms IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM alarm_tasks a WHERE a.event_id = e.id) ORDER BY e.t_ms, e.id").fetchall()
+    created: list[str] = []
+    now_ms = to_ms(now)
+    for ev in events:
+        stone = registry.stones.get(ev["stone_id"])
+        if stone is None:
+            continue
+        instructions = rootstone_instructions(stone, ev["to_state"], th.response,
+                                              evidence_note=f"Alarm at {ms_to_iso(ev['t_ms'])}.")
+        keys = submit(conn, instructions, now=now, actor=actor,
+                      reason=f"smart stone {stone.stone_id} {ev['to_state']} at {stone.works_name_en} "
+                             f"spur {stone.spur_number}")
+        created.extend(keys)
+        with transaction(conn):
+            conn.executemany("INSERT OR IGNORE INTO alarm_tasks (event_id, task_key, task_id, created_ms) "
+                             "VALUES (?,?,?,?)",
+                             [(ev["id"], i.key, i.key if i.key in keys else None, now_ms) for i in instructions])
+    return created
+
+
+def ingest_file(path: str | Path, db: str | Path | None = None, *, now: datetime | None = None,
+                submit: bool = True) -> Summary:
+    """Open the database at ``db``, ingest ``path`` (JSON Lines or CSV), return the summary."""
+    conn = open_db(db)
+    try:
+        return Ingestor(conn, submit=submit, clock=(lambda: now) if now else None).ingest_file(path, now=now)
+    finally:
+        conn.close()
+
+
+def active_major_dangers(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Stones now displaced or lost, for the preplan's "major danger at a works" trigger:
+    dicts with works_id, spur_id, stone_id, state and since (ISO 8601 UTC)."""
+    from floodtwin.sensors.store import COMPONENT, MIGRATIONS
+    from floodtwin.dispatch.store import migrate
+
+    migrate(conn, COMPONENT, MIGRATIONS)
+    rows = conn.execute(
+        "SELECT s.works_id, s.spur_id, st.stone_id, st.state, st.since_ms FROM stone_state st "
+        "JOIN stones s ON s.stone_id = st.stone_id WHERE st.state IN ('displaced', 'lost') "
+        "ORDER BY s.works_id, s.spur_number, st.stone_id").fetchall()
+    return [{"works_id": r[0], "spur_id": r[1], "stone_id": r[2], "state": r[3], "since": ms_to_iso(r[4])}
+            for r in rows]
