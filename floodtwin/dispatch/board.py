@@ -112,27 +112,59 @@ def escalation_chain(roster: Roster, grid_id: str | None, config: DispatchConfig
 
 
 def choose_assignee(instr: TaskInstruction, roster: Roster, load: dict[str, int], shift: str | None,
-                    config: DispatchConfig) -> tuple[str, str, str]:
-    """(staff_id, role, reason) for one instruction: least-loaded on-shift owner, else the fallback chain."""
-    town = config.dispatch.town_command.id
-    grid_id = instr.grid_id
-    if grid_id is None:
-        return town, "town_command", "town-level task"
-    if grid_id not in roster.grids:
-        return town, "town_command", f"grid {grid_id} is not in the roster: town command (兜底)"
+                    config: DispatchConfig) -> tuple[str, str, str, str | None]:
+    """(assignee id, role, reason, grid) for one instruction; grid is where the task is carried out.
+
+    Grid staff roles: the least-loaded on-duty member of the task's grid on the current shift,
+    else the fallback chain (grid leader, parent grid leader, town command). Units of the plan
+    that are not grid staff (river bureau, hydrology, works team ...) own their task themselves;
+    a located task of a unit listed in ``unit_staff_role`` inside an exclusive grid goes to that
+    grid's staff of the mapped role. A unit task in a grid (village committee) goes to the grid leader.
+    """
+    settings = config.dispatch
+    town = settings.town_command.id
     role = instr.owner_role
+    grid_id = instr.grid_id
+    if role == "town_command":
+        return town, "town_command", "town command task", grid_id
     if role not in STAFF_ROLES:
-        return town, "town_command", f"owner role {role} is a town-level unit"
+        staff_role = settings.unit_staff_role.get(role)
+        if staff_role and instr.location is not None:
+            exclusive = roster.exclusive_grid_at(*instr.location)
+            if exclusive is not None:
+                picked = _least_loaded(roster, exclusive, staff_role, load, shift)
+                if picked is not None:
+                    return picked, staff_role, (f"{role} task in exclusive grid {exclusive}: {staff_role} on shift "
+                                                f"{shift or '-'}, least loaded"), exclusive
+        if grid_id is None or grid_id not in roster.grids:
+            return role, "unit", f"task of the unit {role}", grid_id
+        staff_id, chain_role = escalation_chain(roster, grid_id, config)[0]
+        return staff_id, chain_role, f"{role} of {grid_id} through its {chain_role}", grid_id
+    if grid_id is None:
+        return town, "town_command", f"{role} task without a grid: town command (兜底)", None
+    if grid_id not in roster.grids:
+        return town, "town_command", f"grid {grid_id} is not in the roster: town command (兜底)", grid_id
     if role == "grid_leader":
-        candidates = [roster.staff[l] for l in [roster.grids[grid_id].leader_id] if l and roster.staff[l].on_duty]
+        leader = roster.grids[grid_id].leader_id
+        if leader and roster.staff[leader].on_duty:
+            return leader, "grid_leader", f"leader of {grid_id}", grid_id
     else:
-        candidates = [m for m in roster.members(grid_id, role)
-                      if m.on_duty and (shift is None or m.shift is None or m.shift == shift)]
-    if candidates:
-        best = min(candidates, key=lambda m: (load.get(m.staff_id, 0), m.staff_id))
-        return best.staff_id, best.role, f"{role} of {grid_id} on shift {shift or '-'}, least loaded"
-    staff_id, chain_role = escalation_chain(roster, grid_id, config)[0]
-    return staff_id, chain_role, f"no {role} available in {grid_id} on shift {shift or '-'}: {chain_role} (兜底)"
+        picked = _least_loaded(roster, grid_id, role, load, shift)
+        if picked is not None:
+            return picked, role, f"{role} of {grid_id} on shift {shift or '-'}, least loaded", grid_id
+    chain = [c for c in escalation_chain(roster, grid_id, config) if c[0] != roster.grids[grid_id].leader_id
+             or role != "grid_leader"]
+    staff_id, chain_role = chain[0]
+    return (staff_id, chain_role, f"no {role} available in {grid_id} on shift {shift or '-'}: {chain_role} (兜底)",
+            grid_id)
+
+
+def _least_loaded(roster: Roster, grid_id: str, role: str, load: dict[str, int], shift: str | None) -> str | None:
+    candidates = [m for m in roster.members(grid_id, role)
+                  if m.on_duty and (shift is None or m.shift is None or m.shift == shift)]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda m: (load.get(m.staff_id, 0), m.staff_id)).staff_id
 
 
 def _message(kind: str, task: dict[str, Any], now: datetime, extra_zh: str = "", extra_en: str = "") -> dict[str, Any]:
@@ -216,12 +248,12 @@ def _submit_in_tx(conn: sqlite3.Connection, instructions: Sequence[TaskInstructi
         prior = existing.get(instr.key)
         if prior is not None and prior != "stood_down":
             continue  # idempotent: live, finished or cancelled tasks are left as they are
-        staff_id, role, why = choose_assignee(instr, roster, load, shift, config)
+        staff_id, role, why, grid_id = choose_assignee(instr, roster, load, shift, config)
         load[staff_id] = load.get(staff_id, 0) + 1
         due = ts(now + timedelta(minutes=instr.deadline_min))
         location = instr.location
-        if location is None and instr.grid_id in roster.grids:
-            g = roster.grids[instr.grid_id]
+        if location is None and grid_id in roster.grids:
+            g = roster.grids[grid_id]
             location = (g.cx, g.cy) if g.cx is not None else None
         if prior is None:
             conn.execute(
@@ -230,7 +262,7 @@ def _submit_in_tx(conn: sqlite3.Connection, instructions: Sequence[TaskInstructi
                 " note_en, source, extra, state, created_at, updated_at, dispatched_at, handle_due_at,"
                 " activation_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (instr.key, instr.template_id, instr.category, instr.tier, instr.owner_role, instr.title_zh,
-                 instr.title_en, instr.deadline_min, instr.scope_kind, instr.scope_id, instr.grid_id,
+                 instr.title_en, instr.deadline_min, instr.scope_kind, instr.scope_id, grid_id,
                  instr.works_id, instr.repeat_min, json.dumps(list(instr.depends_on)),
                  json.dumps([m.__dict__ for m in instr.materials], ensure_ascii=False),
                  location[0] if location else None, location[1] if location else None,
@@ -245,8 +277,8 @@ def _submit_in_tx(conn: sqlite3.Connection, instructions: Sequence[TaskInstructi
             conn.execute(
                 "UPDATE tasks SET state='dispatched', updated_at=?, dispatched_at=?, acknowledged_at=NULL,"
                 " started_at=NULL, on_site_at=NULL, done_at=NULL, ended_at=NULL, handle_due_at=?,"
-                " escalation_level=0, activation_id=?, version=version+1 WHERE key=?",
-                (now_s, now_s, due, activation_id, instr.key))
+                " escalation_level=0, activation_id=?, grid_id=?, version=version+1 WHERE key=?",
+                (now_s, now_s, due, activation_id, grid_id, instr.key))
             conn.execute("UPDATE assignments SET active=0 WHERE task_key=?", (instr.key,))
             conn.execute("DELETE FROM sla_misses WHERE task_key=?", (instr.key,))
             kind, from_state = "reopened", "stood_down"
@@ -254,7 +286,7 @@ def _submit_in_tx(conn: sqlite3.Connection, instructions: Sequence[TaskInstructi
                      "VALUES (?,?,?,0,?,?)", (instr.key, staff_id, role, now_s, why))
         event_id = _log_event(conn, now=now, actor=actor, kind=kind, task_key=instr.key, from_state=from_state,
                               to_state="dispatched", reason=reason, data={"assignee": staff_id, "why": why})
-        task = {**instr.to_dict(), "handle_due_at": due, "state": "dispatched"}
+        task = {**instr.to_dict(), "grid_id": grid_id, "handle_due_at": due, "state": "dispatched"}
         notify.enqueue(conn, config, kind=kind, event_id=event_id, recipients=[staff_id],
                        payload=_message(kind, task, now), now=now, task_key=instr.key)
         created.append(instr.key)

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,11 @@ from floodtwin.dispatch.notify import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, veri
 class WebhookReceiver:
     """Threaded HTTP receiver on ``host:port`` (0 = any free port); ``accepted`` holds first deliveries."""
 
-    def __init__(self, secret: bytes, host: str = "127.0.0.1", port: int = 0, out: str | Path | None = None):
+    def __init__(self, secret: bytes, host: str = "127.0.0.1", port: int = 0, out: str | Path | None = None,
+                 delay_s: float = 0.0):
         self.secret = secret
+        #: pause between recording a request and answering it (lets tests kill a sender mid-delivery)
+        self.delay_s = delay_s
         self.accepted: list[dict[str, Any]] = []
         self.duplicates: list[str] = []
         self.rejected = 0
@@ -70,6 +74,8 @@ class WebhookReceiver:
                     if receiver.out is not None:
                         with open(receiver.out, "a", encoding="utf-8") as fh:
                             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                if receiver.delay_s:
+                    time.sleep(receiver.delay_s)
                 self._answer(200, {"ok": True, "duplicate": duplicate})
 
             def _answer(self, code: int, doc: dict[str, Any]) -> None:
@@ -107,11 +113,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--secret-env", default="FLOODTWIN_WEBHOOK_SECRET")
     parser.add_argument("--out", help="append every request as a JSON line to this file")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before answering")
     args = parser.parse_args(argv)
     secret = os.environ.get(args.secret_env)
     if not secret:
         raise SystemExit(f"error: environment variable {args.secret_env} is not set")
-    receiver = WebhookReceiver(secret.encode(), args.host, args.port, args.out)
+    receiver = WebhookReceiver(secret.encode(), args.host, args.port, args.out, args.delay)
     print(f"listening on {receiver.url}", flush=True)
     try:
         receiver.server.serve_forever()

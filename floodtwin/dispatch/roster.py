@@ -52,6 +52,8 @@ class Roster:
 
     staff: dict[str, StaffMember]
     grids: dict[str, GridInfo]
+    #: grid outlines (shapely, reach CRS) where known; used to place located unit tasks in exclusive grids
+    outlines: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     _by_grid_role: dict[tuple[str | None, str], list[StaffMember]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -59,6 +61,21 @@ class Roster:
         for member in sorted(self.staff.values(), key=lambda m: m.staff_id):
             index.setdefault((member.grid_id, member.role), []).append(member)
         self._by_grid_role = index
+        self._exclusive = None
+
+    def exclusive_grid_at(self, x: float, y: float) -> str | None:
+        """The exclusive grid (专属网格) whose outline covers the point (reach CRS), if any."""
+        if self._exclusive is None:
+            from shapely.prepared import prep
+
+            self._exclusive = [(gid, prep(geom)) for gid, geom in sorted(self.outlines.items())
+                               if self.grids[gid].level == "exclusive"]
+        if not self._exclusive:
+            return None
+        from shapely.geometry import Point
+
+        pt = Point(x, y)
+        return next((gid for gid, geom in self._exclusive if geom.covers(pt)), None)
 
     def members(self, grid_id: str | None, role: str) -> list[StaffMember]:
         """Staff of ``grid_id`` with ``role`` (sorted by id), on duty or not."""
@@ -71,13 +88,20 @@ class Roster:
     @classmethod
     def from_records(cls, staff: list[dict[str, Any]], grids: list[dict[str, Any]]) -> Roster:
         """Build from plain rows (dicts with the reach's column names); unknown references are errors."""
-        grid_map = {}
+        grid_map, outlines = {}, {}
         for g in grids:
             gid = str(g["grid_id"])
             grid_map[gid] = GridInfo(
                 grid_id=gid, level=str(g.get("level") or "grid"), parent=_opt(g.get("parent")),
                 leader_id=_opt(g.get("leader_id")), name_zh=str(g.get("name_zh") or ""),
                 name_en=str(g.get("name_en") or ""), cx=_num(g.get("cx")), cy=_num(g.get("cy")))
+            geom = g.get("geom")
+            if isinstance(geom, (bytes, memoryview)):
+                from shapely import wkb
+
+                outlines[gid] = wkb.loads(bytes(geom))
+            elif geom is not None and hasattr(geom, "geom_type"):
+                outlines[gid] = geom
         staff_map = {}
         for s in staff:
             sid = str(s["staff_id"])
@@ -89,7 +113,7 @@ class Roster:
         for g in grid_map.values():
             if g.leader_id is not None and g.leader_id not in staff_map:
                 raise DataError(f"grid {g.grid_id}: leader {g.leader_id} is not in the staff layer")
-        return cls(staff=staff_map, grids=grid_map)
+        return cls(staff=staff_map, grids=grid_map, outlines=outlines)
 
     @classmethod
     def from_reach(cls, reach: Any) -> Roster:
@@ -97,8 +121,9 @@ class Roster:
         grids_gdf = reach.grids
         points = grids_gdf.geometry.representative_point()
         grids = []
-        for row, pt in zip(grids_gdf.drop(columns="geometry").to_dict("records"), points, strict=True):
-            row["cx"], row["cy"] = float(pt.x), float(pt.y)
+        for row, pt, geom in zip(grids_gdf.drop(columns="geometry").to_dict("records"), points,
+                                 grids_gdf.geometry, strict=True):
+            row["cx"], row["cy"], row["geom"] = float(pt.x), float(pt.y), geom
             grids.append(row)
         staff = reach.staff.drop(columns="geometry").to_dict("records")
         return cls.from_records(staff, grids)
@@ -116,16 +141,24 @@ def _num(value: Any) -> float | None:
     return float(value)
 
 
+def _wkb(geom: Any) -> bytes | None:
+    if geom is None:
+        return None
+    from shapely import wkb
+
+    return wkb.dumps(geom)
+
+
 def sync_roster(conn: sqlite3.Connection, roster: Roster) -> None:
     """Replace the stored roster with ``roster`` (one transaction)."""
     with transaction(conn):
         conn.execute("DELETE FROM roster_staff")
         conn.execute("DELETE FROM roster_grids")
         conn.executemany(
-            "INSERT INTO roster_grids(grid_id, name_zh, name_en, level, parent, leader_id, cx, cy) "
-            "VALUES (?,?,?,?,?,?,?,?)",
-            [(g.grid_id, g.name_zh, g.name_en, g.level, g.parent, g.leader_id, g.cx, g.cy)
-             for g in roster.grids.values()])
+            "INSERT INTO roster_grids(grid_id, name_zh, name_en, level, parent, leader_id, cx, cy, geom) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            [(g.grid_id, g.name_zh, g.name_en, g.level, g.parent, g.leader_id, g.cx, g.cy,
+              _wkb(roster.outlines.get(g.grid_id))) for g in roster.grids.values()])
         conn.executemany(
             "INSERT INTO roster_staff(staff_id, role, grid_id, shift, on_duty) VALUES (?,?,?,?,?)",
             [(m.staff_id, m.role, m.grid_id, m.shift, int(m.on_duty)) for m in roster.staff.values()])

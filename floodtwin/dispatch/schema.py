@@ -188,7 +188,12 @@ CREATE TABLE alert_runs (
 );
 """
 
-MIGRATIONS: list[str] = [_V1]
+# v2: grid outlines (WKB), so that a located task of a unit (works team) finds the exclusive grid it lies in
+_V2 = """
+ALTER TABLE roster_grids ADD COLUMN geom BLOB;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 
 
 def ensure_schema(conn: sqlite3.Connection) -> int:

@@ -64,6 +64,9 @@ class DispatchSettings(StrictModel):
     shifts: tuple[ShiftSettings, ...] = Field(min_length=1)
     town_command: TownCommand
     delivery: DeliverySettings
+    #: owner units of the plan (not grid staff) whose located tasks go to the staff of this role in the
+    #: exclusive grid (专属网格) that covers the place, e.g. works_team -> team_member
+    unit_staff_role: dict[str, str] = Field(default_factory=dict)
 
 
 class _NotifierBase(StrictModel):

@@ -279,3 +279,25 @@ def test_naive_time_is_refused(env):
     with pytest.raises(InputError, match="timezone-aware"):
         board.submit(conn, [instr(1)], now=datetime(2026, 7, 20, 10), actor="t", reason="r", config=config,
                      roster=roster)
+
+
+def test_units_own_their_tasks_and_located_works_tasks_reach_the_exclusive_team(env):
+    from shapely.geometry import box
+
+    conn, config, _ = env
+    base = small_roster()
+    roster = Roster(staff=base.staff, grids=base.grids, outlines={"X01": box(0, 0, 1000, 1000)})
+    inside = instr(1, grid=None, role="works_team", category="works_emergency", location=(500.0, 500.0))
+    outside = instr(2, grid=None, role="works_team", category="works_emergency", location=(5000.0, 500.0))
+    bureau = instr(3, grid=None, role="river_bureau", category="patrol")
+    village = instr(4, grid="G01", role="village_committee", category="evacuation")
+    board.submit(conn, [inside, outside, bureau, village], now=T0, actor="t", reason="r", config=config,
+                 roster=roster)
+    got = {r[0].split(":")[0]: (r[1], r[2]) for r in conn.execute(
+        "SELECT a.task_key, a.staff_id, t.grid_id FROM assignments a JOIN tasks t ON t.key = a.task_key")}
+    assert got == {"tpl1": ("T1", "X01"), "tpl2": ("works_team", None), "tpl3": ("river_bureau", None),
+                   "tpl4": ("L1", "G01")}
+    # a unit task escalates straight to the town command; the exclusive team's to its leader first
+    esc = board.tick(conn, now=T0 + timedelta(minutes=4), config=config, roster=roster)
+    assert {(e["task_key"].split(":")[0], e["escalated_to"]) for e in esc} == {
+        ("tpl1", "LX"), ("tpl2", "TOWN"), ("tpl3", "TOWN"), ("tpl4", "TOWN")}

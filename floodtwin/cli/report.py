@@ -1,0 +1,154 @@
+"""``floodtwin report``: field reports (patrol rounds, dike dangers) from the front line.
+
+A rejected report is stored with its reason (nothing received is lost) and the command exits
+non-zero with one line saying why.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from floodtwin.cli.tasks import ACTOR_OPT, CONFIG_OPT, DB_OPT, DELIVER_OPT, JSON_OPT, NOW_OPT, clock, deliver_now, emit, open_db, say
+
+app = typer.Typer(help="Field reports: patrols and dike dangers (险情) on the grid map.", no_args_is_help=True)
+
+
+def _fail_if_rejected(rows: list[dict[str, Any]]) -> None:
+    from floodtwin.errors import InputError
+
+    bad = [r for r in rows if r["status"] == "rejected"]
+    if bad:
+        first = bad[0]
+        more = f" (and {len(bad) - 1} more rejected, kept with their reasons)" if len(bad) > 1 else " (kept)"
+        raise InputError(f"report {first['report_id']} rejected: {first['reject_reason']}{more}")
+
+
+@app.command("add")
+def add_cmd(
+    kind: str = typer.Option("danger", "--kind", help="patrol or danger."),
+    danger: Optional[str] = typer.Option(None, "--danger", help="Danger kind: leak, piping, seepage, slope_slip, crack, "
+                                          "bank_collapse, sinkhole, overtopping, root_stone_loss, spur_settlement."),
+    severity: Optional[str] = typer.Option(None, "--severity", help="general, major or critical (default: by kind)."),
+    reporter: str = typer.Option(..., "--reporter", help="Staff id of the reporter."),
+    lon: Optional[float] = typer.Option(None, "--lon", help="Longitude (WGS 84)."),
+    lat: Optional[float] = typer.Option(None, "--lat", help="Latitude (WGS 84)."),
+    works: Optional[str] = typer.Option(None, "--works", help="Works id (HYK, SZ, MD, EDX)."),
+    spur: Optional[str] = typer.Option(None, "--spur", help="Spur id (HYK-090) or number within --works."),
+    dike: Optional[str] = typer.Option(None, "--dike", help="Dike id (right/left) for --chainage."),
+    chainage: Optional[str] = typer.Option(None, "--chainage", help="Dike chainage: metres or a post like 7+350."),
+    grid: Optional[str] = typer.Option(None, "--grid", help="Grid id (default: from the location)."),
+    photo: Optional[str] = typer.Option(None, "--photo", help="Path of the photo file."),
+    text: Optional[str] = typer.Option(None, "--text", help="Free text."),
+    observed_at: Optional[str] = typer.Option(None, "--observed-at", help="When it was seen (ISO time)."),
+    report_id: Optional[str] = typer.Option(None, "--id", help="Report id from the app (re-sending it is recognised)."),
+    db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
+    actor: str = ACTOR_OPT, as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT,
+) -> None:
+    """Receive one field report; a danger report puts its response tasks on the board."""
+    from floodtwin.dispatch.reports import add_report
+
+    raw = {"id": report_id, "kind": kind, "danger_kind": danger, "severity": severity, "reporter": reporter,
+           "lon": lon, "lat": lat, "works_id": works, "spur": spur, "dike_id": dike, "chainage": chainage,
+           "grid_id": grid, "photo": photo, "text": text, "observed_at": observed_at}
+    raw = {k: v for k, v in raw.items() if v is not None}
+    conn, cfg = open_db(db, config)
+    t = clock(now)
+    row = add_report(conn, raw, now=t, actor=actor, config=cfg)
+    delivery = deliver_now(conn, cfg, t, as_json) if deliver and row["status"] == "accepted" else None
+    if as_json:
+        emit({"report": row, "delivery": delivery})
+    elif row["status"] == "accepted":
+        dup = " (already received)" if row["duplicate"] else ""
+        say(f"report {row['report_id']} accepted{dup}: {row['kind']} {row['danger_kind'] or ''} "
+            f"{row['severity'] or ''} grid {row['grid_id'] or '-'} works {row['works_id'] or '-'}; "
+            f"tasks: {row['task_keys']}")
+    _fail_if_rejected([row])
+
+
+@app.command("import")
+def import_cmd(path: Path = typer.Argument(..., help="JSON-lines file, one report object per line."),
+               db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
+               actor: str = ACTOR_OPT, as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT) -> None:
+    """Import reports from a JSON-lines file (the app's upload); exits non-zero if any was rejected."""
+    from floodtwin.dispatch.reports import import_jsonl
+
+    conn, cfg = open_db(db, config)
+    t = clock(now)
+    rows = import_jsonl(conn, path, now=t, actor=actor, config=cfg)
+    delivery = deliver_now(conn, cfg, t, as_json) if deliver else None
+    accepted = sum(r["status"] == "accepted" and not r["duplicate"] for r in rows)
+    dup = sum(r["duplicate"] for r in rows)
+    if as_json:
+        emit({"reports": rows, "delivery": delivery})
+    else:
+        say(f"{len(rows)} report(s): {accepted} accepted, {dup} already received, "
+            f"{sum(r['status'] == 'rejected' for r in rows)} rejected")
+    _fail_if_rejected([r for r in rows if not r["duplicate"]])
+
+
+@app.command("list")
+def list_cmd(status: Optional[str] = typer.Option(None, "--status", help="accepted or rejected."),
+             kind: Optional[str] = typer.Option(None, "--kind", help="patrol or danger."),
+             grid: Optional[str] = typer.Option(None, "--grid", help="Only this grid."),
+             db: Optional[Path] = DB_OPT, as_json: bool = JSON_OPT) -> None:
+    """List received reports, newest first (rejected ones with their reason)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from floodtwin.dispatch.reports import list_reports, load_dangers
+    from floodtwin.dispatch.schema import ensure_schema
+    from floodtwin.dispatch.store import connect
+
+    conn = connect(db)
+    ensure_schema(conn)
+    rows = list_reports(conn, status=status, kind=kind, grid=grid)
+    if as_json:
+        emit(rows)
+        return
+    dangers = load_dangers()
+    table = Table(show_header=True, header_style="bold", title=f"{len(rows)} report(s)")
+    for col in ("id", "received (UTC)", "status", "kind", "severity", "where", "grid", "reporter", "note"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        spec = dangers.kinds.get(r["danger_kind"] or "")
+        label = f"[{spec.colour}]{spec.zh} {r['danger_kind']}[/]" if spec else (r["kind"] or "?")
+        where = r["spur_id"] or (f"{r['dike_id']} {r['chainage_m']:.0f} m" if r["chainage_m"] is not None else "") \
+            or (r["works_id"] or "")
+        note = r["reject_reason"] if r["status"] == "rejected" else (r["text"] or "")
+        table.add_row(r["report_id"], r["received_at"][:16].replace("T", " "), r["status"], label,
+                      r["severity"] or "", where, r["grid_id"] or "", r["reporter"] or "", note)
+    Console().print(table)
+
+
+@app.command("resolve")
+def resolve_cmd(report_id: str = typer.Argument(..., help="Report id."),
+                reason: str = typer.Option(..., "--reason", help="How it was dealt with."),
+                db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
+                actor: str = ACTOR_OPT, as_json: bool = JSON_OPT) -> None:
+    """Mark a danger as dealt with (it no longer raises the tier as a major danger)."""
+    from floodtwin.dispatch.reports import resolve_report
+
+    conn, _ = open_db(db, config)
+    row = resolve_report(conn, report_id, now=clock(now), actor=actor, reason=reason)
+    if as_json:
+        emit(row)
+    else:
+        say(f"report {report_id} resolved at {row['resolved_at']}")
+
+
+@app.command("kinds")
+def kinds_cmd(as_json: bool = JSON_OPT) -> None:
+    """The danger kinds with their Chinese and English labels, map colours and default severity."""
+    from floodtwin.dispatch.reports import load_dangers
+
+    table = load_dangers()
+    doc = {k: {"zh": v.zh, "en": v.en, "colour": v.colour, "default_severity": v.default_severity,
+               "tasks": [t.id for t in v.tasks]} for k, v in table.kinds.items()}
+    if as_json:
+        emit(doc)
+        return
+    for k, v in doc.items():
+        say(f"[{v['colour']}]■[/] {k:<16} {v['zh']:<8} {v['en']} (default {v['default_severity']})")

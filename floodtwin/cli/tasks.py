@@ -1,0 +1,264 @@
+"""``floodtwin tasks``: activate the plan for a flow, follow every task to closure, tick the SLA timers.
+
+Every command takes ``--db`` (default ``$FLOODTWIN_DB`` or the user data folder), ``--config``
+(dispatch YAML; default ``$FLOODTWIN_CONFIG`` or the shipped example), ``--now`` (ISO time, for
+drills and tests) and ``--json``. Commands that change state deliver the queued notifications
+afterwards; what cannot be delivered now stays in the outbox for ``floodtwin tasks deliver``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+app = typer.Typer(help="Dispatch: activate the plan, assign, acknowledge, escalate and close tasks.",
+                  no_args_is_help=True)
+
+DB_OPT = typer.Option(None, "--db", help="SQLite database (default: $FLOODTWIN_DB or ~/.local/share/floodtwin).")
+CONFIG_OPT = typer.Option(None, "--config", help="Dispatch YAML (default: $FLOODTWIN_CONFIG or data/config/dispatch.yaml).")
+NOW_OPT = typer.Option(None, "--now", help="Clock for drills and tests: ISO 8601 time (default: now, UTC).")
+JSON_OPT = typer.Option(False, "--json", help="Machine-readable JSON output.")
+ACTOR_OPT = typer.Option("cli", "--actor", help="Who does this (staff id or name), recorded in the event log.")
+DELIVER_OPT = typer.Option(True, "--deliver/--no-deliver", help="Deliver queued notifications after the change.")
+
+
+# ----------------------------------------------------------------------------------------------
+# shared by the tasks, report and push commands
+
+def open_db(db: Optional[Path], config: Optional[Path]) -> tuple[Any, Any]:
+    """(connection with the dispatch schema, dispatch configuration)."""
+    from floodtwin.dispatch.schema import ensure_schema
+    from floodtwin.dispatch.settings import load_config
+    from floodtwin.dispatch.store import connect
+
+    cfg = load_config(config)
+    conn = connect(db)
+    ensure_schema(conn)
+    return conn, cfg
+
+
+def clock(now: Optional[str]) -> Any:
+    from floodtwin.dispatch.schema import parse_now
+
+    return parse_now(now)
+
+
+def emit(doc: Any) -> None:
+    """Print ``doc`` as JSON (UTF-8, keys as given)."""
+    typer.echo(json.dumps(doc, ensure_ascii=False, indent=1, default=str))
+
+
+def say(text: str) -> None:
+    from rich.console import Console
+
+    Console(highlight=False, soft_wrap=True).print(text)
+
+
+def deliver_now(conn: Any, cfg: Any, now: Any, quiet: bool) -> dict[str, Any]:
+    """One delivery pass at ``now``; prints a line when something is left for later."""
+    from floodtwin.dispatch.notify import deliver
+
+    report = deliver(conn, cfg, now=now)
+    if not quiet and (report.retrying or report.dead):
+        say(f"[yellow]notifications: {report.sent} sent, {report.retrying} to retry, {report.dead} failed "
+            f"for good[/] ({report.errors[0] if report.errors else ''})")
+    return report.to_dict()
+
+
+def _task_table(tasks: list[dict[str, Any]], lang: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_header=True, header_style="bold", title=f"{len(tasks)} task(s)")
+    for col in ("key", "state", "grid", "assignees", "due (UTC)", "esc", "title"):
+        table.add_column(col, overflow="fold")
+    for t in tasks:
+        table.add_row(t["key"], t["state"], t["grid_id"] or "-", ",".join(t.get("assignees", [])),
+                      (t["handle_due_at"] or "")[:16].replace("T", " "), str(t["escalation_level"] or ""),
+                      t["title_zh"] if lang == "zh" else t["title_en"])
+    Console().print(table)
+
+
+# ----------------------------------------------------------------------------------------------
+# commands
+
+@app.command("activate")
+def activate_cmd(
+    discharge: Optional[float] = typer.Option(None, "--discharge", "-q", help="Observed discharge at Huayuankou (m3/s)."),
+    forecast: Optional[float] = typer.Option(None, "--forecast", help="Forecast peak discharge (m3/s)."),
+    reason: str = typer.Option("", "--reason", help="Why (recorded with every change)."),
+    preplan: Optional[Path] = typer.Option(None, "--preplan", help="Preplan YAML (default: data/preplans/huayuankou.yaml)."),
+    db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
+    actor: str = ACTOR_OPT, as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT,
+) -> None:
+    """Put the plan for a flow into effect: create, assign and notify its tasks; stand down the rest."""
+    from floodtwin.dispatch.plan import activate_discharge
+
+    conn, cfg = open_db(db, config)
+    t = clock(now)
+    decision, result = activate_discharge(conn, discharge, forecast_m3s=forecast, now=t, actor=actor,
+                                          reason=reason or f"flow {discharge or forecast:g} m3/s", preplan=preplan,
+                                          config=cfg)
+    delivery = deliver_now(conn, cfg, t, as_json) if deliver else None
+    if as_json:
+        emit({"decision": decision.to_dict(), **result.to_dict(), "delivery": delivery})
+        return
+    say(f"[bold]tier {decision.tier}[/] ({decision.colour}): {decision.reason}")
+    say(f"{len(result.created)} task(s) created and assigned, {len(result.stood_down)} stood down, "
+        f"{result.unchanged} unchanged (activation {result.activation_id})")
+
+
+@app.command("list")
+def list_cmd(
+    grid: Optional[str] = typer.Option(None, "--grid", help="Only this grid."),
+    state: Optional[str] = typer.Option(None, "--state", help="Only this state."),
+    overdue: bool = typer.Option(False, "--overdue", help="Only tasks with a missed SLA timer."),
+    lang: str = typer.Option("en", "--lang", help="zh or en titles."),
+    db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """List tasks with their state, grid, assignees and deadline."""
+    from floodtwin.dispatch.board import list_tasks
+
+    conn, cfg = open_db(db, config)
+    tasks = list_tasks(conn, grid=grid, state=state, overdue=overdue, now=clock(now), config=cfg)
+    if as_json:
+        emit(tasks)
+    else:
+        _task_table(tasks, lang)
+
+
+@app.command("show")
+def show_cmd(key: str = typer.Argument(..., help="Task key (or a unique prefix)."),
+             db: Optional[Path] = DB_OPT, as_json: bool = JSON_OPT) -> None:
+    """One task: details, assignments, missed timers and its full event history."""
+    from floodtwin.dispatch.board import show_task
+    from floodtwin.dispatch.schema import ensure_schema
+    from floodtwin.dispatch.store import connect
+
+    conn = connect(db)
+    ensure_schema(conn)
+    task = show_task(conn, key)
+    if as_json:
+        emit(task)
+        return
+    say(f"[bold]{task['key']}[/]  {task['state']}  grid {task['grid_id'] or '-'}  due {task['handle_due_at']}")
+    say(f"{task['title_zh']}\n{task['title_en']}")
+    for a in task["assignments"]:
+        say(f"  assigned {a['staff_id']} ({a['role']}, level {a['level']}) at {a['assigned_at']}: {a['reason']}")
+    for e in task["events"]:
+        say(f"  {e['at']}  {e['kind']:<11} {e['from_state'] or '':>12} -> {e['to_state'] or '':<12} "
+            f"{e['actor']}: {e['reason']}")
+
+
+def _transition_command(action: str, help_text: str, needs_reason: bool = False) -> None:
+    def command(
+        key: str = typer.Argument(..., help="Task key (or a unique prefix)."),
+        reason: str = typer.Option("", "--reason", help="Why / note (required for cancel)."),
+        db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
+        actor: str = ACTOR_OPT, as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT,
+    ) -> None:
+        from floodtwin.dispatch.board import transition
+
+        conn, cfg = open_db(db, config)
+        t = clock(now)
+        row = transition(conn, key, action, now=t, actor=actor, reason=reason, config=cfg)
+        delivery = deliver_now(conn, cfg, t, as_json) if deliver else None
+        if as_json:
+            emit({"task": row, "delivery": delivery})
+        else:
+            say(f"{row['key']}: {row['state']}" + (" (on site reported)" if action == "on_site" else ""))
+
+    command.__doc__ = help_text
+    app.command(action.replace("_", "-"))(command)
+
+
+_transition_command("ack", "Acknowledge a dispatched task (meets the 3-minute timer).")
+_transition_command("start", "Set out on an acknowledged task (meets the set-out timer).")
+_transition_command("on_site", "Report being on site (meets the on-site timer; the task stays in progress).")
+_transition_command("done", "Report a task in progress as done.")
+_transition_command("verify", "Verify a done task (by the grid leader or command).")
+_transition_command("reject", "Send a done task back to in progress (verification failed).")
+_transition_command("close", "Close a verified task.")
+_transition_command("cancel", "Cancel an open task (needs --reason).")
+
+
+@app.command("tick")
+def tick_cmd(db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
+             actor: str = typer.Option("tick", "--actor"), as_json: bool = JSON_OPT,
+             deliver: bool = DELIVER_OPT) -> None:
+    """Evaluate the SLA timers: escalate every missed one up the chain (member → leader → town)."""
+    from floodtwin.dispatch.board import tick
+
+    conn, cfg = open_db(db, config)
+    t = clock(now)
+    escalations = tick(conn, now=t, actor=actor, config=cfg)
+    delivery = deliver_now(conn, cfg, t, as_json) if deliver else None
+    if as_json:
+        emit({"escalations": escalations, "delivery": delivery})
+        return
+    for e in escalations:
+        say(f"[red]missed {e['timer']}[/] {e['task_key']} (due {e['due_at']}): escalated to {e['escalated_to']} "
+            f"({e['role']})")
+    say(f"{len(escalations)} escalation(s)")
+
+
+@app.command("deliver")
+def deliver_cmd(wait: float = typer.Option(0.0, "--wait", help="Keep retrying on the wall clock for up to S seconds."),
+                db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
+                as_json: bool = JSON_OPT) -> None:
+    """Deliver the notifications waiting in the outbox (retries with backoff; dead ones are listed)."""
+    from floodtwin.dispatch.notify import deliver, deliver_until_done, outbox_counts
+
+    conn, cfg = open_db(db, config)
+    if wait > 0:
+        report = deliver_until_done(conn, cfg, wait_s=wait)
+    else:
+        report = deliver(conn, cfg, now=clock(now))
+    counts = outbox_counts(conn)
+    if as_json:
+        emit({**report.to_dict(), "outbox": counts})
+        return
+    say(f"{report.sent} sent, {report.retrying} to retry, {report.dead} failed for good; outbox: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for err in report.errors[:5]:
+        say(f"  [yellow]{err}[/]")
+
+
+@app.command("export")
+def export_cmd(geojson: Path = typer.Option(..., "--geojson", help="GeoJSON file to write ('-' for stdout)."),
+               include_closed: bool = typer.Option(False, "--all", help="Also closed, cancelled and stood-down tasks."),
+               db: Optional[Path] = DB_OPT) -> None:
+    """Write the map layer: tasks coloured by state and field reports coloured by danger kind (WGS 84)."""
+    from floodtwin.dispatch.reports import export_geojson
+    from floodtwin.dispatch.schema import ensure_schema
+    from floodtwin.dispatch.store import connect
+
+    conn = connect(db)
+    ensure_schema(conn)
+    doc = export_geojson(conn, include_closed=include_closed)
+    text = json.dumps(doc, ensure_ascii=False)
+    if str(geojson) == "-":
+        typer.echo(text)
+    else:
+        geojson.write_text(text, encoding="utf-8")
+        say(f"{len(doc['features'])} feature(s) written to {geojson}")
+
+
+@app.command("sync-roster")
+def sync_roster_cmd(reach: str = typer.Option("huayuankou", "--reach", help="Reach whose staff and grids to use."),
+                    db: Optional[Path] = DB_OPT) -> None:
+    """Refresh the stored roster (staff, grids, leaders) from the reach's GeoPackage."""
+    from floodtwin import load_reach
+    from floodtwin.dispatch.roster import Roster, sync_roster
+    from floodtwin.dispatch.schema import ensure_schema
+    from floodtwin.dispatch.store import connect
+
+    conn = connect(db)
+    ensure_schema(conn)
+    roster = Roster.from_reach(load_reach(reach))
+    sync_roster(conn, roster)
+    say(f"roster: {len(roster.staff)} staff in {len(roster.grids)} grids")

@@ -1,0 +1,78 @@
+"""Putting the preplan into effect for a flow: decide the tier, expand its tasks, activate them.
+
+The glue between the preplan engine and the board that ``floodtwin tasks activate --discharge Q``
+and the alert run use. The previous decision (for the preplan's hysteresis) and the active major
+dangers at the works (for its "major danger at a works" trigger) come from the database, so
+successive activations from different processes see the same history.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import fields
+from datetime import datetime
+from typing import Any
+
+from floodtwin.dispatch.board import Activation, activate
+from floodtwin.dispatch.reports import active_major_dangers
+from floodtwin.dispatch.roster import Roster
+from floodtwin.dispatch.schema import ensure_schema
+from floodtwin.dispatch.settings import DispatchConfig
+from floodtwin.errors import InputError
+
+
+def last_decision(conn: sqlite3.Connection) -> Any:
+    """The TierDecision of the latest activation that recorded one (None if none or unreadable)."""
+    from floodtwin.preplan import TierDecision
+
+    ensure_schema(conn)
+    row = conn.execute("SELECT decision FROM activations WHERE decision IS NOT NULL AND decision != 'null' "
+                       "ORDER BY id DESC LIMIT 1").fetchone()
+    if row is None:
+        return None
+    doc = json.loads(row[0])
+    names = {f.name for f in fields(TierDecision)}
+    kwargs = {k: v for k, v in doc.items() if k in names}
+    for key in ("time", "above_since", "below_since"):
+        if kwargs.get(key):
+            kwargs[key] = datetime.fromisoformat(str(kwargs[key]))
+    kwargs["active_triggers"] = tuple(kwargs.get("active_triggers") or ())
+    try:
+        return TierDecision(**kwargs)
+    except TypeError:
+        return None  # recorded by an older preplan engine: start without hysteresis history
+
+
+def activate_discharge(conn: sqlite3.Connection, discharge_m3s: float | None, *, now: datetime, actor: str,
+                       reason: str, forecast_m3s: float | None = None, preplan: Any = None, reach: Any = None,
+                       config: DispatchConfig | None = None, roster: Roster | None = None) -> tuple[Any, Activation]:
+    """Evaluate the preplan for the flow at ``now`` and put its tasks on the board.
+
+    ``discharge_m3s`` (observed) and ``forecast_m3s`` are m³/s at Huayuankou; ``preplan`` is a
+    loaded Preplan or a path (default: the repository's), ``reach`` a loaded Reach (default: the
+    Huayuankou reach). Returns the TierDecision and the Activation (created / stood-down keys).
+    """
+    from floodtwin.preplan import Danger, FlowState, Preplan
+
+    if discharge_m3s is None and forecast_m3s is None:
+        raise InputError("activate: give --discharge (and/or --forecast) in m3/s")
+    for name, value in (("discharge", discharge_m3s), ("forecast", forecast_m3s)):
+        if value is not None and not (0 <= value < 100_000):
+            raise InputError(f"activate: --{name} {value} m3/s is outside 0-100000 m3/s")
+    plan = preplan if isinstance(preplan, Preplan) else Preplan.load(preplan)
+    if reach is None:
+        from floodtwin import load_reach
+
+        reach = load_reach("huayuankou")
+    dangers = tuple(Danger(works_id=d["works_id"], kind=d["kind"], severity=d["severity"], source="report",
+                           spur_id=d["spur_id"]) for d in active_major_dangers(conn))
+    state = FlowState(observed_m3s=discharge_m3s, forecast_m3s=forecast_m3s, time=now,
+                      previous=last_decision(conn), dangers=dangers)
+    decision = plan.evaluate(state)
+    instructions = plan.tasks_for(decision, reach)
+    if roster is None:
+        roster = Roster.from_reach(reach)
+    result = activate(conn, instructions, now=now, actor=actor, reason=f"{reason} ({decision.reason})".strip(),
+                      decision=decision, config=config, roster=roster)
+    return decision, result
