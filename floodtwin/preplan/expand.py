@@ -16,6 +16,8 @@ that level. Every task selected through such a value says so in its note.
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 import sqlite3
 from dataclasses import dataclass, field
@@ -70,7 +72,10 @@ class ReachTables:
             for rec, geom in zip(records, gdf.geometry.values):
                 rec["_geom"] = geom
             raw[layer] = records
-        level = getattr(reach, "fallback_water_level_m", None)
+        level = None
+        if hasattr(reach, "fallback_water_level_m"):
+            reach = copy.copy(reach)  # the caller's Reach is left as it was
+            level = _memoized_fallback(reach)
         return cls(name=str(getattr(reach, "name", "reach")), layers=_derive(raw), water_level_m=level)
 
     @classmethod
@@ -141,6 +146,18 @@ def _light_fallback(name: str, yaml_path: Path | None, raw: dict) -> Callable[[f
     reach = Reach(name=name, crs=None, dem=None, layers={}, params=load_params(yaml_path))
     # the gauge chainage is all the fallback needs from the layers (a cached_property of Reach)
     reach.__dict__["gauge_chainage_m"] = float(raw["gauges"][0]["chainage_m"])
+    return _memoized_fallback(reach)
+
+
+def _memoized_fallback(reach: Any) -> Callable[[float, float], float]:
+    """``reach.fallback_water_level_m`` with the gauge stage solved once per discharge, not per object.
+
+    The stage at the gauge is a root-finding on the compound section; an expansion asks for the
+    level at dozens of chainages of one discharge, so the per-discharge stage is memoised on this
+    (private) Reach object.
+    """
+    if hasattr(reach, "stage_at_gauge_m"):
+        reach.stage_at_gauge_m = functools.lru_cache(maxsize=32)(reach.stage_at_gauge_m)
     return reach.fallback_water_level_m
 
 
@@ -302,7 +319,9 @@ def _placeholder_values(layer: ScopeLayer | None, rec: dict[str, Any] | None, ri
         v["chainage"] = both(_s(rec.get("post")) or _post(rec["chainage_m"]))
     elif layer.name == "villages":
         v["village"] = name
-        v["evacuation_point"] = both(_s(rec.get("evacuation_point")))
+        point = _s(rec.get("evacuation_point"))
+        # the registry names evacuation points in Chinese only: the English text says whose it is
+        v["evacuation_point"] = (point, f"the {name[1]} evacuation point ({point})" if point else "")
         depth = risk.get("max_depth_m")
         v["depth"] = both(_fmt_m(depth))
         arrival = risk.get("arrival_time_s")

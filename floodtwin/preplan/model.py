@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import string
 from pathlib import Path
-from typing import Union
+from typing import Callable, Union
 
+import yaml
 from pydantic import Field, ValidationError
 
 from floodtwin.config import StrictModel, format_validation_error, line_of, read_yaml
@@ -153,14 +154,15 @@ class PreplanModel(StrictModel):
 # semantic checks
 # ------------------------------------------------------------------------------------------------
 class _Checker:
-    """Collects the file, its key lines and raises the first semantic problem as one line."""
+    """Raises the first semantic problem as one line; key lines are only looked up on failure."""
 
-    def __init__(self, path: Path, lines: dict[tuple, int]):
+    def __init__(self, path: Path, lines: dict[tuple, int] | Callable[[], dict[tuple, int]]):
         self.path = path
-        self.lines = lines
+        self._lines = lines
 
     def fail(self, loc: tuple, message: str) -> None:
-        line = line_of(self.lines, loc)
+        lines = self._lines() if callable(self._lines) else self._lines
+        line = line_of(lines, loc)
         where = f"{self.path}:{line}" if line else str(self.path)
         key = ".".join(str(p) for p in loc)
         raise ConfigError(f"{where}: {key}: {message}")
@@ -180,7 +182,8 @@ def _placeholders(text: str) -> list[str]:
     return out
 
 
-def check_semantics(model: PreplanModel, path: Path, lines: dict[tuple, int]) -> None:
+def check_semantics(model: PreplanModel, path: Path,
+                    lines: dict[tuple, int] | Callable[[], dict[tuple, int]]) -> None:
     """Raise ConfigError on the first semantic problem of a shape-valid preplan."""
     ck = _Checker(path, lines)
     _check_tiers(model, ck)
@@ -188,7 +191,8 @@ def check_semantics(model: PreplanModel, path: Path, lines: dict[tuple, int]) ->
     for name in ("duration", "works_danger", "dike_toe_water"):
         tier = getattr(model.triggers, name).tier
         if tier not in rank:
-            ck.fail(("triggers", name, "tier"), f"unknown tier '{tier}' (tiers: {', '.join(rank)})")
+            ck.fail(("triggers", name, "tier"), f"unknown tier '{tier}' (the default unless set here; "
+                                                f"tiers: {', '.join(rank)})")
     roles: dict[str, Role] = {}
     for i, role in enumerate(model.roles):
         if role.id in roles:
@@ -365,14 +369,28 @@ def _check_cycles(model: PreplanModel, ids: dict[str, int], ck: _Checker) -> Non
 
 
 def load_preplan_model(path: str | Path) -> PreplanModel:
-    """Read and fully validate a preplan file; ConfigError names file, line and key on any problem."""
+    """Read and fully validate a preplan file; ConfigError names file, line and key on any problem.
+
+    A valid file is parsed once with libyaml (fast: the CLI answers in well under a second); the
+    line-tracking parser of :func:`floodtwin.config.read_yaml` only runs to report a problem.
+    """
     path = Path(path)
-    data, lines = read_yaml(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    except yaml.YAMLError:
+        read_yaml(path)  # raises the ConfigError with file and line
+        raise
     if data is None:
         raise ConfigError(f"{path}: file is empty")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of preplan keys at the top level")
+    lines = lambda: read_yaml(path)[1]  # noqa: E731
     try:
         model = PreplanModel.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(path, exc, lines)) from None
+        raise ConfigError(format_validation_error(path, exc, lines())) from None
     check_semantics(model, path, lines)
     return model

@@ -1,0 +1,216 @@
+"""Expansion of the plan over the real Huayuankou reach: counts, determinism, risk, dependencies, diff."""
+
+from __future__ import annotations
+
+from collections import Counter
+import pytest
+
+from floodtwin.errors import DataError
+from floodtwin.preplan import FALLBACK_NOTE_EN, FALLBACK_NOTE_ZH, Preplan, ReachTables, RiskFacts, diff
+from floodtwin.tasks import CATEGORIES
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return Preplan.load()
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return ReachTables.read("huayuankou")
+
+
+@pytest.fixture(scope="module")
+def tier_i(plan, tables):
+    return plan.tasks_for(plan.decide(22000), tables)
+
+
+def _count(tasks, template_id):
+    return sum(1 for t in tasks if t.template_id == template_id)
+
+
+def test_tier_i_design_flood_gives_about_300_instructions(tier_i, tables):
+    # a consequence of the reach data: one per grid, per spur (坝), per works, per dike km, per village ...
+    assert 280 <= len(tier_i) <= 330, len(tier_i)
+    layers = tables.layers
+    assert _count(tier_i, "grid.respond") == len(layers["grids"]) == 72
+    assert _count(tier_i, "spur.watch") == sum(1 for s in layers["spurs"] if s["kind"] == "spur")
+    right = [d for d in layers["dikes"] if d["dike_id"] == "right"]
+    assert _count(tier_i, "patrol.dike") + _count(tier_i, "patrol.dike_bureau") == len(right) == 27
+    assert _count(tier_i, "patrol.mass") == sum(1 for g in layers["grids"] if g["on_dike"])
+    assert _count(tier_i, "works.rounds") == len(layers["works"]) == 4
+    assert _count(tier_i, "depot.check") == len(layers["depots"])
+    assert {t.category for t in tier_i} == set(CATEGORIES)
+
+
+def test_counts_grow_with_the_tier(plan, tables):
+    counts = {q: len(plan.tasks_for(plan.decide(q), tables)) for q in (1000, 4500, 8000, 12000, 22000)}
+    values = list(counts.values())
+    assert values == sorted(values) and len(set(values)) == len(values), counts
+    assert counts[1000] < 60 and counts[4500] > 100
+
+
+def test_instructions_are_deterministic_unique_and_ordered(plan, tables, tier_i):
+    again = plan.tasks_for(plan.decide(22000), ReachTables.read("huayuankou"))
+    assert [t.key for t in again] == [t.key for t in tier_i]
+    assert [t.to_dict() for t in again] == [t.to_dict() for t in tier_i]
+    assert len({t.key for t in tier_i}) == len(tier_i)
+    deadlines = [t.deadline_min for t in tier_i]
+    assert deadlines == sorted(deadlines)
+    # the same object keeps its key across tiers (the to-do list is updated, not replaced)
+    iv = {t.key for t in plan.tasks_for(plan.decide(4500), tables)}
+    assert iv < {t.key for t in tier_i}
+
+
+def test_instruction_content(tier_i):
+    first = tier_i[0]
+    assert first.template_id == "cmd.activate" and first.deadline_min == 3
+    assert first.title_en == "Activate the level I response (red warning) at Huayuankou 22,000 m³/s"
+    assert first.title_zh == "启动Ⅰ级应急响应（红色预警），花园口22,000 m³/s"
+    spur = next(t for t in tier_i if t.template_id == "spur.watch" and t.works_id == "MD")
+    assert spur.scope_id.startswith("MD-") and spur.scope_kind == "spurs" and spur.repeat_min == 120
+    assert "马渡险工" in spur.title_zh and "of Madu dike works" in spur.title_en
+    assert spur.location is not None and 400_000 < spur.location[0] < 600_000
+    patrol = next(t for t in tier_i if t.template_id == "patrol.dike" and t.scope_id == "R-009")
+    assert patrol.grid_id == "G41" and patrol.owner_role == "grid_member" and patrol.repeat_min == 60
+    assert patrol.title_en.startswith("Patrol right dike 9+000–10+000")
+    assert patrol.extra["owner_zh"] == "网格员"
+
+
+def test_patrol_density_rises_with_the_tier(plan, tables):
+    def repeat(q):
+        return {t.repeat_min for t in plan.tasks_for(plan.decide(q), tables) if t.template_id == "patrol.dike"}
+
+    assert [repeat(q) for q in (1000, 4500, 8000, 12000, 22000)] == [{1440}, {720}, {240}, {120}, {60}]
+
+
+def test_materials_come_from_the_right_depots(tier_i):
+    mats = {t.scope_id: t.materials for t in tier_i if t.template_id == "works.materials"}
+    assert [(m.item, m.quantity, m.unit, m.depot_id) for m in mats["MD"]] == [
+        ("stone_m3", 500, "m3", "D04"), ("gabions", 50, "pcs", "D04")]
+    assert mats["SZ"][0].depot_id == "D03"
+    # per-person quantities: one life jacket per person needing special attention, nearest depot
+    special = next(t for t in tier_i if t.template_id == "village.evacuate_special" and t.scope_id == "V02")
+    assert special.materials[0].item == "life_jackets" and special.materials[0].quantity == 52
+
+
+def test_dependencies_link_the_same_object_or_its_grid(tier_i):
+    by_key = {t.key: t for t in tier_i}
+    evac = next(t for t in tier_i if t.template_id == "village.evacuate" and t.scope_id == "V03")
+    (dep,) = evac.depends_on
+    assert by_key[dep].template_id == "village.evacuate_special" and by_key[dep].scope_id == "V03"
+    notify = next(t for t in tier_i if t.template_id == "village.notify" and t.scope_id == "V03")
+    (dep,) = notify.depends_on
+    assert by_key[dep].template_id == "grid.respond" and by_key[dep].scope_id == "G09"  # V03 is in G09
+    # every dependency exists in the same list
+    assert all(k in by_key for t in tier_i for k in t.depends_on)
+
+
+# --- risk ----------------------------------------------------------------------------------------
+def test_fallback_rule_is_stated_and_matches_the_reach(plan, tables, tier_i):
+    level = tables.water_level_m
+    villages = {v["village_id"]: v for v in tables.layers["villages"]}
+    evacuated = {t.scope_id for t in tier_i if t.template_id == "village.evacuate"}
+    expected = {vid for vid, v in villages.items() if v["ground_elevation_m"] < level(22000, v["chainage_m"])}
+    assert evacuated == expected and evacuated  # the design flood floods the floodplain villages
+    for t in tier_i:
+        if t.template_id in ("village.evacuate", "patrol.toe_watch", "patrol.freeboard"):
+            assert FALLBACK_NOTE_EN in t.note_en and FALLBACK_NOTE_ZH in t.note_zh
+            assert t.extra["risk_source"] == "fallback"
+        if t.template_id in ("grid.respond", "spur.watch"):
+            assert FALLBACK_NOTE_EN not in t.note_en
+    # a 3,000 m³/s flow stays in the channel: nothing flooded, nobody evacuated
+    low = plan.tasks_for(plan.evaluate(__import__("floodtwin").FlowState(observed_m3s=3000, command_tier="II")),
+                         tables)
+    assert _count(low, "village.evacuate") == 0 and _count(low, "village.notify") == 6
+
+
+def test_risk_facts_drive_the_scopes(plan, tables):
+    villages = [v["village_id"] for v in tables.layers["villages"]]
+    segments = [d["segment_id"] for d in tables.layers["dikes"]]
+    risk = RiskFacts(
+        village_max_depth_m={v: (1.2 if v == "V03" else 0.0) for v in villages},
+        village_arrival_time_s={v: 7200.0 for v in villages},
+        segment_freeboard_m={s: (1.6 if s == "R-010" else 3.0) for s in segments},
+        segment_toe_depth_m={s: (0.5 if s in ("R-009", "R-020") else 0.0) for s in segments},
+    )
+    tasks = plan.tasks_for(plan.decide(22000), tables, risk=risk)
+    evac = [t for t in tasks if t.template_id == "village.evacuate"]
+    assert [t.scope_id for t in evac] == ["V03"]
+    assert evac[0].extra["risk_source"] == "hydraulic run" and FALLBACK_NOTE_EN not in evac[0].note_en
+    special = next(t for t in tasks if t.template_id == "village.evacuate_special")
+    assert "expected depth 1.20 m" in special.title_en
+    sub = [t for t in tasks if t.template_id == "patrol.freeboard"]
+    assert [t.scope_id for t in sub] == ["R-010"] and "only 1.60 m" in sub[0].title_en
+    assert [t.scope_id for t in tasks if t.template_id == "patrol.toe_watch"] == ["R-009"]
+    assert [t.scope_id for t in tasks if t.template_id == "patrol.toe_watch_bureau"] == ["R-020"]
+    # fewer instructions than the conservative fallback, never a silently dropped scope
+    assert len(tasks) < len(plan.tasks_for(plan.decide(22000), tables))
+
+
+def test_objects_missing_from_the_risk_facts_fall_back_with_a_note(plan, tables):
+    risk = RiskFacts(village_max_depth_m={"V01": 0.0})  # only V01 computed
+    tasks = plan.tasks_for(plan.decide(22000), tables, risk=risk)
+    evac = {t.scope_id: t for t in tasks if t.template_id == "village.evacuate"}
+    assert "V01" not in evac and evac  # V01 dry by the facts; the others by the fallback
+    assert all(FALLBACK_NOTE_EN in t.note_en for t in evac.values())
+
+
+def test_from_reach_and_fast_read_agree():
+    from floodtwin.reach import load_reach
+
+    plan = Preplan.load()
+    reach = load_reach("huayuankou")
+    decision = plan.decide(22000)
+    a = plan.tasks_for(decision, reach)
+    b = plan.tasks_for(decision, ReachTables.read("huayuankou"))
+    assert [t.to_dict() for t in a] == [t.to_dict() for t in b]
+    assert "stage_at_gauge_m" not in vars(reach)  # the caller's Reach is not modified
+
+
+def test_missing_reach(tmp_path):
+    with pytest.raises(DataError, match="reach GeoPackage not found"):
+        ReachTables.read(tmp_path / "nowhere.gpkg")
+
+
+def test_filter_on_a_bad_attribute_value_is_an_error(plan, tables):
+    broken = ReachTables(name="x", layers={k: [dict(r) for r in v] for k, v in tables.layers.items()},
+                         water_level_m=tables.water_level_m)
+    for v in broken.layers["villages"]:
+        v["population"] = "many"
+    model = plan.model
+    tpl = model.templates[0].model_copy(update={"scope": type(model.templates[0].scope)(
+        for_each="villages", where="village.population > 100")})
+    custom = Preplan(model.model_copy(update={"templates": [tpl]}))
+    with pytest.raises(DataError, match="cannot be applied to V01"):
+        custom.tasks_for(plan.decide(1000), broken)
+
+
+# --- diff ------------------------------------------------------------------------------------------
+def test_diff_iv_to_i(plan, tables):
+    before = plan.tasks_for(plan.decide(4500), tables)
+    after = plan.tasks_for(plan.decide(22000), tables)
+    d = diff(before, after)
+    assert len(d.activate) + len(d.unchanged) == len(after)
+    assert len(d.stand_down) == 0 and len(d.unchanged) == len(before)
+    assert _count(d.activate, "spur.watch") == _count(after, "spur.watch")
+    assert _count(d.activate, "grid.respond") == 0
+    # patrols are now hourly: unchanged keys, updated content
+    assert _count(d.updated, "patrol.dike") == _count(after, "patrol.dike")
+    assert _count(d.updated, "depot.check") == 0
+    back = diff(after, before)
+    assert {t.key for t in back.stand_down} == {t.key for t in d.activate}
+    same = diff(after, after)
+    assert not same.activate and not same.stand_down and not same.updated and len(same.unchanged) == len(after)
+    assert set(d.to_dict()) == {"activate", "stand_down", "unchanged", "updated"}
+
+
+def test_filter_on_a_missing_column_is_an_error(plan, tables):
+    broken = ReachTables(name="x", layers={k: [dict(r) for r in v] for k, v in tables.layers.items()},
+                         water_level_m=tables.water_level_m)
+    for v in broken.layers["villages"]:
+        del v["special_attention"]
+    with pytest.raises(DataError, match="layer 'villages' has no attribute 'special_attention'"):
+        Preplan(plan.model.model_copy(update={"templates": [
+            plan.model.templates[0].model_copy(update={"scope": type(plan.model.templates[0].scope)(
+                for_each="villages", where="village.special_attention > 0")})]})).tasks_for(plan.decide(1000), broken)

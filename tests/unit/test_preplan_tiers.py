@@ -1,0 +1,249 @@
+"""Response tiers: boundaries, hysteresis, triggers, and walks over real Huayuankou seasons."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from floodtwin.errors import DataError, InputError
+from floodtwin.preplan import Danger, FlowState, Preplan, RiskFacts
+from floodtwin.preplan.timeline import FlowRow, changes, read_flows, walk
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "preplans"
+T0 = datetime(2021, 9, 27, 8, 0)
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return Preplan.load()
+
+
+@pytest.mark.parametrize("q, tier, colour", [
+    (0, "normal", "green"), (3999, "normal", "green"), (4000, "IV", "blue"), (5999, "IV", "blue"),
+    (6000, "III", "yellow"), (9999, "III", "yellow"), (10000, "II", "orange"), (14999, "II", "orange"),
+    (15000, "I", "red"), (22000, "I", "red"), (22300, "I", "red"),
+])
+def test_tier_boundaries(plan, q, tier, colour):
+    d = plan.decide(q)
+    assert (d.tier, d.colour, d.flow_tier) == (tier, colour, tier)
+    assert d.discharge_m3s == q
+    assert d.trigger == "discharge"
+
+
+def test_forecast_raises_the_tier_and_says_so(plan):
+    d = plan.evaluate(FlowState(observed_m3s=3500, forecast_m3s=6200))
+    assert d.tier == "III" and d.trigger == "forecast" and "forecast 6,200" in d.reason
+    # a forecast below the observed flow changes nothing
+    d = plan.evaluate(FlowState(observed_m3s=6500, forecast_m3s=3000))
+    assert d.tier == "III" and d.trigger == "discharge"
+    # forecast only
+    assert plan.evaluate(FlowState(forecast_m3s=12000)).tier == "II"
+
+
+def _walk(plan, flows, step_h=1.0, **state):
+    """Evaluate a sequence of discharges at a fixed step, carrying the decision over."""
+    prev, out = None, []
+    for i, q in enumerate(flows):
+        prev = plan.evaluate(FlowState(observed_m3s=q, time=T0 + timedelta(hours=i * step_h), previous=prev,
+                                       **state))
+        out.append(prev)
+    return out
+
+
+def test_escalation_is_immediate(plan):
+    tiers = [d.tier for d in _walk(plan, [3000, 4100, 6500, 16000])]
+    assert tiers == ["normal", "IV", "III", "I"]
+
+
+def test_dip_within_the_margin_does_not_de_escalate(plan):
+    # III starts at 6,000: the stand-down level is 5,700 (5 % margin); 5,800 for 12 h keeps III
+    ds = _walk(plan, [6500] + [5800] * 12)
+    assert {d.tier for d in ds} == {"III"}
+    assert ds[-1].trigger == "hold" and "5,700" in ds[-1].reason
+    assert ds[-1].flow_tier == "IV"
+
+
+def test_short_dip_below_the_margin_does_not_de_escalate(plan):
+    # 5 hours below 5,700 (less than the 6 h hold), then up again: III throughout, the clock resets
+    ds = _walk(plan, [6500] + [5000] * 6 + [6100] + [5000] * 3)
+    assert {d.tier for d in ds} == {"III"}
+    assert ds[6].below_since == T0 + timedelta(hours=1)
+    assert ds[7].below_since is None
+    assert ds[-1].below_since == T0 + timedelta(hours=8)
+
+
+def test_sustained_fall_de_escalates_after_the_hold(plan):
+    ds = _walk(plan, [6500] + [5000] * 8)
+    tiers = [d.tier for d in ds]
+    # below from hour 1; 6 h later (hour 7) the tier steps down to the one the flow holds
+    assert tiers == ["III"] * 7 + ["IV", "IV"]
+    assert ds[7].trigger == "stand_down" and "from III to IV" in ds[7].reason
+
+
+def test_fall_from_i_goes_to_the_tier_the_flow_holds(plan):
+    ds = _walk(plan, [22000, 3000, 3000, 3000, 3000, 3000, 3000, 3000])
+    assert [d.tier for d in ds] == ["I"] * 7 + ["normal"]
+
+
+def test_stand_down_needs_times(plan):
+    # without times the hold cannot be measured: the tier is kept
+    prev = plan.decide(6500)
+    d = plan.evaluate(FlowState(observed_m3s=1000, previous=prev))
+    assert d.tier == "III" and d.trigger == "hold"
+
+
+def test_duration_trigger_2021_like_long_flood(plan):
+    # autumn 2021: about 4,800 m³/s for about 15 days (level III declared in Zhengzhou)
+    ds = _walk(plan, [4800] * 16, step_h=24)
+    tiers = [d.tier for d in ds]
+    # more than 7 days above 4,000: day 8 onwards
+    assert tiers == ["IV"] * 8 + ["III"] * 8
+    assert ds[8].trigger == "duration" and "8.0 days" in ds[8].reason
+    assert ds[8].above_since == T0
+    # the flow falls to 3,500: the duration trigger ends, the stand-down waits for the hold
+    more = [plan.evaluate(FlowState(observed_m3s=3500, time=ds[-1].time + timedelta(hours=h), previous=ds[-1]))
+            for h in (1,)]
+    assert more[0].tier == "III" and more[0].above_since is None
+    later = plan.evaluate(FlowState(observed_m3s=3500, time=more[0].time + timedelta(hours=6), previous=more[0]))
+    assert later.tier == "normal" and later.trigger == "stand_down"
+
+
+def test_duration_resets_when_the_flow_drops_below_the_threshold(plan):
+    flows = [4800] * 5 + [3900] + [4800] * 5
+    ds = _walk(plan, flows, step_h=24)
+    assert {d.tier for d in ds} == {"IV"}  # never more than 7 days in a row
+    assert ds[5].above_since is None and ds[6].above_since == T0 + timedelta(days=6)
+
+
+def test_duration_given_by_the_caller(plan):
+    d = plan.evaluate(FlowState(observed_m3s=4800, duration_days=10))
+    assert d.tier == "III" and d.trigger == "duration"
+    assert plan.evaluate(FlowState(observed_m3s=4800, duration_days=7)).tier == "IV"
+
+
+def test_works_danger_raises_to_ii(plan):
+    danger = Danger(works_id="MD", kind="root_stone_loss", severity="major", source="stone", spur_id="MD-027")
+    d = plan.evaluate(FlowState(observed_m3s=3000, dangers=(danger,)))
+    assert d.tier == "II" and d.trigger == "works_danger"
+    assert "works MD spur MD-027" in d.reason and "stone" in d.reason
+    minor = Danger(works_id="MD", kind="seepage", severity="minor")
+    assert plan.evaluate(FlowState(observed_m3s=3000, dangers=(minor,))).tier == "normal"
+    # the flow tier wins when higher
+    assert plan.evaluate(FlowState(observed_m3s=16000, dangers=(danger,))).tier == "I"
+
+
+def test_danger_holds_the_tier_until_it_is_gone_and_the_hold_has_passed(plan):
+    danger = Danger(works_id="HYK", kind="bank collapse")
+    d1 = plan.evaluate(FlowState(observed_m3s=3000, time=T0, dangers=(danger,)))
+    d2 = plan.evaluate(FlowState(observed_m3s=3000, time=T0 + timedelta(hours=3), dangers=(danger,), previous=d1))
+    assert d2.tier == "II" and d2.below_since is None
+    d3 = plan.evaluate(FlowState(observed_m3s=3000, time=T0 + timedelta(hours=4), previous=d2))
+    d4 = plan.evaluate(FlowState(observed_m3s=3000, time=T0 + timedelta(hours=10), previous=d3))
+    assert (d3.tier, d4.tier) == ("II", "normal")
+
+
+def test_water_at_the_dike_toe_raises_to_iii(plan):
+    risk = RiskFacts(segment_toe_depth_m={"R-010": 0.3, "R-011": 0.0})
+    d = plan.evaluate(FlowState(observed_m3s=5000, risk=risk))
+    assert d.tier == "III" and d.trigger == "dike_toe_water" and "R-010" in d.reason
+    dry = RiskFacts(segment_toe_depth_m={"R-010": 0.0})
+    assert plan.evaluate(FlowState(observed_m3s=5000, risk=dry)).tier == "IV"
+
+
+def test_command_order(plan):
+    d = plan.evaluate(FlowState(observed_m3s=2000, command_tier="II", command_note="rain forecast Sanmenxia-HYK"))
+    assert d.tier == "II" and d.trigger == "command" and "rain forecast" in d.reason
+    # an order never lowers the tier
+    assert plan.evaluate(FlowState(observed_m3s=16000, command_tier="IV")).tier == "I"
+    with pytest.raises(InputError, match="unknown tier 'V'"):
+        plan.evaluate(FlowState(observed_m3s=2000, command_tier="V"))
+
+
+def test_highest_trigger_wins_and_all_are_listed(plan):
+    danger = Danger(works_id="SZ", kind="piping")
+    d = plan.evaluate(FlowState(observed_m3s=4800, duration_days=9, dangers=(danger,)))
+    assert d.tier == "II" and d.trigger == "works_danger"
+    assert [a.split(":")[0] for a in d.active_triggers] == ["discharge", "duration", "works_danger"]
+
+
+@pytest.mark.parametrize("state, words", [
+    (FlowState(), "neither an observed nor a forecast"),
+    (FlowState(observed_m3s=-5), "must be a finite number >= 0"),
+    (FlowState(observed_m3s=float("nan")), "must be a finite number >= 0"),
+])
+def test_bad_flow_states(plan, state, words):
+    with pytest.raises(InputError, match=words):
+        plan.evaluate(state)
+
+
+def test_time_must_not_go_backwards(plan):
+    d = plan.evaluate(FlowState(observed_m3s=5000, time=T0))
+    with pytest.raises(InputError, match="before the previous decision"):
+        plan.evaluate(FlowState(observed_m3s=5000, time=T0 - timedelta(hours=1), previous=d))
+
+
+def test_decision_to_dict_is_json_ready(plan):
+    import json
+
+    d = plan.evaluate(FlowState(observed_m3s=4800, time=T0))
+    out = json.loads(json.dumps(d.to_dict()))
+    assert out["tier"] == "IV" and out["time"] == T0.isoformat() and out["above_since"] == T0.isoformat()
+
+
+# --- real seasons (fixtures extracted from the YRCC daily bulletin, shared/data/yrcc/) ---------------
+def test_timeline_2019_summer_real_data(plan):
+    rows = read_flows(FIX / "hyk_2019_summer.csv")
+    assert len(rows) == 108 and rows[0].time == datetime(2019, 6, 15, 8)
+    found = [(r.time.date().isoformat(), d.tier, d.trigger) for r, d in changes(rows, walk(plan.model, rows))]
+    assert found == [
+        ("2019-06-15", "normal", "discharge"),
+        ("2019-06-30", "IV", "discharge"),      # 4,160 m³/s
+        ("2019-07-12", "normal", "stand_down"),  # 3,620 on 07-11 is below 3,800; held a day
+        ("2019-08-07", "IV", "discharge"),      # 4,450
+        ("2019-08-11", "normal", "stand_down"),
+        ("2019-09-17", "IV", "discharge"),      # 4,230
+        ("2019-09-24", "normal", "stand_down"),
+    ]
+    decisions = dict((r.time.date().isoformat(), d) for r, d in zip(rows, walk(plan.model, rows)))
+    # 3,930 and 3,850 on 07-03/04 are within the 5 % margin: IV is held, not stood down
+    assert decisions["2019-07-03"].tier == "IV" and decisions["2019-07-03"].trigger == "hold"
+    assert decisions["2019-07-11"].tier == "IV" and decisions["2019-07-11"].below_since == datetime(2019, 7, 11, 8)
+
+
+def test_timeline_reads_the_bulletin_long_format(plan):
+    rows = read_flows(FIX / "yrcc_2018_07_excerpt.csv", station="Huayuankou")
+    assert len(rows) == 31 and rows[18].discharge_m3s == 4120
+    found = [(r.time.date().isoformat(), d.tier) for r, d in changes(rows, walk(plan.model, rows))]
+    assert found == [("2018-07-01", "normal"), ("2018-07-19", "IV"), ("2018-07-24", "normal")]
+
+
+def test_timeline_gaps_keep_the_last_decision(plan):
+    rows = [FlowRow(T0, None), FlowRow(T0 + timedelta(days=1), 4500), FlowRow(T0 + timedelta(days=2), None)]
+    ds = walk(plan.model, rows)
+    assert ds[0] is None and ds[1].tier == "IV" and ds[2] is ds[1]
+
+
+@pytest.mark.parametrize("content, words", [
+    ("when,q\n2019-01-01,5\n", "expected columns"),
+    ("time,discharge_m3s\n2019-01-01,abc\n", ":2: discharge_m3s: expected a number"),
+    ("time,discharge_m3s\n2019-01-01,-3\n", "is not a discharge"),
+    ("time,discharge_m3s\nyesterday,100\n", ":2: time: not an ISO 8601 time"),
+    ("time,discharge_m3s\n2019-01-02,100\n2019-01-01,100\n", ":3: time: 2019-01-01T00:00:00 is not after"),
+    ("time,discharge_m3s\n", "no rows"),
+])
+def test_bad_flow_files(tmp_path, content, words):
+    path = tmp_path / "flows.csv"
+    path.write_text(content)
+    with pytest.raises(DataError, match=words):
+        read_flows(path)
+
+
+def test_fixture_matches_the_bulletin_when_available():
+    src = Path(__file__).resolve().parents[3] / "shared" / "data" / "yrcc" / "daily_lower_river_2001_2019.csv"
+    if not src.is_file():
+        pytest.skip("shared/data/yrcc is not next to this checkout")
+    real = {r.time.date(): r.discharge_m3s for r in read_flows(src, station="Huayuankou")}
+    for row in read_flows(FIX / "hyk_2019_summer.csv"):
+        assert real[row.time.date()] == row.discharge_m3s
