@@ -242,3 +242,27 @@ def simulate(registry: Registry, thresholds: Thresholds, *, start: datetime, hou
         messages.insert(min(pos, len(messages)), item)
     return Simulation(messages=messages, expected=expected, quarantine=quarantine, late=len(late_stones),
                       valid=valid, start=start, end=end, injected=injected)
+
+
+def compare_alarms(expected: dict[str, list[dict[str, Any]]], events: list[dict[str, Any]]) -> list[str]:
+    """Differences between the expected transitions of a simulation and the alarm events found
+    (dicts with stone_id, kind, from, to, time ISO): missing, unexpected, out of their window.
+    An empty list means the alarms match the injected events exactly."""
+    got: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        got.setdefault(e["stone_id"], []).append(e)
+    problems = []
+    for sid in sorted(set(expected) | set(got)):
+        want = expected.get(sid, [])
+        have = sorted(got.get(sid, []), key=lambda e: e["time"])
+        want_seq = [(w["kind"], w["from"], w["to"]) for w in want]
+        have_seq = [(h["kind"], h["from"], h["to"]) for h in have]
+        if want_seq != have_seq:
+            problems.append(f"{sid}: expected {want_seq}, got {have_seq}")
+            continue
+        for w, h in zip(want, have):
+            t = datetime.fromisoformat(h["time"].replace("Z", "+00:00"))
+            if not datetime.fromisoformat(w["after"]) <= t <= datetime.fromisoformat(w["before"]):
+                problems.append(f"{sid}: {w['kind']} {w['from']}->{w['to']} at {h['time']}, expected between "
+                                f"{w['after']} and {w['before']}")
+    return problems
