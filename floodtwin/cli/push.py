@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from floodtwin.cli.tasks import ACTOR_OPT, CONFIG_OPT, DB_OPT, DELIVER_OPT, JSON_OPT, NOW_OPT, clock, deliver_now, emit, open_db, say
+from floodtwin.cli.tasks import (ACTOR_OPT, CONFIG_OPT, DB_OPT, DELIVER_OPT, JSON_OPT, NOW_OPT, clock, db_guard,
+                                 deliver_now, emit, open_db, say)
 
 
 def push(
@@ -34,4 +35,4 @@ def push(
 
 def register(root: typer.Typer) -> None:
     """Add ``floodtwin push`` to the root command."""
-    root.command("push")(push)
+    root.command("push")(db_guard(push))

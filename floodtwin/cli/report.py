@@ -11,7 +11,8 @@ from typing import Any, Optional
 
 import typer
 
-from floodtwin.cli.tasks import ACTOR_OPT, CONFIG_OPT, DB_OPT, DELIVER_OPT, JSON_OPT, NOW_OPT, clock, deliver_now, emit, open_db, say
+from floodtwin.cli.tasks import (ACTOR_OPT, CONFIG_OPT, DB_OPT, DELIVER_OPT, JSON_OPT, NOW_OPT, clock, command,
+                                 deliver_now, emit, open_db, say)
 
 app = typer.Typer(help="Field reports: patrols and dike dangers (险情) on the grid map.", no_args_is_help=True)
 
@@ -26,7 +27,7 @@ def _fail_if_rejected(rows: list[dict[str, Any]]) -> None:
         raise InputError(f"report {first['report_id']} rejected: {first['reject_reason']}{more}")
 
 
-@app.command("add")
+@command(app, "add")
 def add_cmd(
     kind: str = typer.Option("danger", "--kind", help="patrol or danger."),
     danger: Optional[str] = typer.Option(None, "--danger", help="Danger kind: leak, piping, seepage, slope_slip, crack, "
@@ -68,7 +69,7 @@ def add_cmd(
     _fail_if_rejected([row])
 
 
-@app.command("import")
+@command(app, "import")
 def import_cmd(path: Path = typer.Argument(..., help="JSON-lines file, one report object per line."),
                db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
                actor: str = ACTOR_OPT, as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT) -> None:
@@ -89,7 +90,7 @@ def import_cmd(path: Path = typer.Argument(..., help="JSON-lines file, one repor
     _fail_if_rejected([r for r in rows if not r["duplicate"]])
 
 
-@app.command("list")
+@command(app, "list")
 def list_cmd(status: Optional[str] = typer.Option(None, "--status", help="accepted or rejected."),
              kind: Optional[str] = typer.Option(None, "--kind", help="patrol or danger."),
              grid: Optional[str] = typer.Option(None, "--grid", help="Only this grid."),
@@ -123,7 +124,7 @@ def list_cmd(status: Optional[str] = typer.Option(None, "--status", help="accept
     Console().print(table)
 
 
-@app.command("resolve")
+@command(app, "resolve")
 def resolve_cmd(report_id: str = typer.Argument(..., help="Report id."),
                 reason: str = typer.Option(..., "--reason", help="How it was dealt with."),
                 db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
@@ -139,7 +140,7 @@ def resolve_cmd(report_id: str = typer.Argument(..., help="Report id."),
         say(f"report {report_id} resolved at {row['resolved_at']}")
 
 
-@app.command("kinds")
+@command(app, "kinds")
 def kinds_cmd(as_json: bool = JSON_OPT) -> None:
     """The danger kinds with their Chinese and English labels, map colours and default severity."""
     from floodtwin.dispatch.reports import load_dangers

@@ -8,7 +8,9 @@ afterwards; what cannot be delivered now stays in the outbox for ``floodtwin tas
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -27,6 +29,28 @@ DELIVER_OPT = typer.Option(True, "--deliver/--no-deliver", help="Deliver queued 
 
 # ----------------------------------------------------------------------------------------------
 # shared by the tasks, report and push commands
+
+def db_guard(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a SQLite failure inside a command (corrupt file, disk full) into one DataError line."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import sqlite3
+
+        from floodtwin.errors import DataError
+
+        try:
+            return fn(*args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise DataError(f"{kwargs.get('db') or 'database'}: {exc}; nothing was changed") from None
+
+    return wrapper
+
+
+def command(typer_app: typer.Typer, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``typer_app.command(name)`` with :func:`db_guard` applied."""
+    return lambda fn: typer_app.command(name)(db_guard(fn))
+
 
 def open_db(db: Optional[Path], config: Optional[Path]) -> tuple[Any, Any]:
     """(connection with the dispatch schema, dispatch configuration)."""
@@ -85,7 +109,7 @@ def _task_table(tasks: list[dict[str, Any]], lang: str) -> None:
 # ----------------------------------------------------------------------------------------------
 # commands
 
-@app.command("activate")
+@command(app, "activate")
 def activate_cmd(
     discharge: Optional[float] = typer.Option(None, "--discharge", "-q", help="Observed discharge at Huayuankou (m3/s)."),
     forecast: Optional[float] = typer.Option(None, "--forecast", help="Forecast peak discharge (m3/s)."),
@@ -111,7 +135,7 @@ def activate_cmd(
         f"{result.unchanged} unchanged (activation {result.activation_id})")
 
 
-@app.command("list")
+@command(app, "list")
 def list_cmd(
     grid: Optional[str] = typer.Option(None, "--grid", help="Only this grid."),
     state: Optional[str] = typer.Option(None, "--state", help="Only this state."),
@@ -131,7 +155,7 @@ def list_cmd(
         _task_table(tasks, lang)
 
 
-@app.command("show")
+@command(app, "show")
 def show_cmd(key: str = typer.Argument(..., help="Task key (or a unique prefix)."),
              db: Optional[Path] = DB_OPT, as_json: bool = JSON_OPT) -> None:
     """One task: details, assignments, missed timers and its full event history."""
@@ -154,8 +178,8 @@ def show_cmd(key: str = typer.Argument(..., help="Task key (or a unique prefix).
             f"{e['actor']}: {e['reason']}")
 
 
-def _transition_command(action: str, help_text: str, needs_reason: bool = False) -> None:
-    def command(
+def _transition_command(action: str, help_text: str) -> None:
+    def run(
         key: str = typer.Argument(..., help="Task key (or a unique prefix)."),
         reason: str = typer.Option("", "--reason", help="Why / note (required for cancel)."),
         db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
@@ -172,8 +196,8 @@ def _transition_command(action: str, help_text: str, needs_reason: bool = False)
         else:
             say(f"{row['key']}: {row['state']}" + (" (on site reported)" if action == "on_site" else ""))
 
-    command.__doc__ = help_text
-    app.command(action.replace("_", "-"))(command)
+    run.__doc__ = help_text
+    command(app, action.replace("_", "-"))(run)
 
 
 _transition_command("ack", "Acknowledge a dispatched task (meets the 3-minute timer).")
@@ -186,7 +210,7 @@ _transition_command("close", "Close a verified task.")
 _transition_command("cancel", "Cancel an open task (needs --reason).")
 
 
-@app.command("tick")
+@command(app, "tick")
 def tick_cmd(db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
              actor: str = typer.Option("tick", "--actor"), as_json: bool = JSON_OPT,
              deliver: bool = DELIVER_OPT) -> None:
@@ -206,7 +230,7 @@ def tick_cmd(db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, n
     say(f"{len(escalations)} escalation(s)")
 
 
-@app.command("deliver")
+@command(app, "deliver")
 def deliver_cmd(wait: float = typer.Option(0.0, "--wait", help="Keep retrying on the wall clock for up to S seconds."),
                 db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
                 as_json: bool = JSON_OPT) -> None:
@@ -228,10 +252,10 @@ def deliver_cmd(wait: float = typer.Option(0.0, "--wait", help="Keep retrying on
         say(f"  [yellow]{err}[/]")
 
 
-@app.command("export")
+@command(app, "export")
 def export_cmd(geojson: Path = typer.Option(..., "--geojson", help="GeoJSON file to write ('-' for stdout)."),
                include_closed: bool = typer.Option(False, "--all", help="Also closed, cancelled and stood-down tasks."),
-               db: Optional[Path] = DB_OPT) -> None:
+               db: Optional[Path] = DB_OPT, as_json: bool = JSON_OPT) -> None:
     """Write the map layer: tasks coloured by state and field reports coloured by danger kind (WGS 84)."""
     from floodtwin.dispatch.reports import export_geojson
     from floodtwin.dispatch.schema import ensure_schema
@@ -243,14 +267,19 @@ def export_cmd(geojson: Path = typer.Option(..., "--geojson", help="GeoJSON file
     text = json.dumps(doc, ensure_ascii=False)
     if str(geojson) == "-":
         typer.echo(text)
+        return
+    geojson.write_text(text, encoding="utf-8")
+    n_tasks = sum(f["properties"]["layer"] == "task" for f in doc["features"])
+    summary = {"path": str(geojson), "tasks": n_tasks, "reports": len(doc["features"]) - n_tasks}
+    if as_json:
+        emit(summary)
     else:
-        geojson.write_text(text, encoding="utf-8")
-        say(f"{len(doc['features'])} feature(s) written to {geojson}")
+        say(f"{summary['tasks']} task(s) and {summary['reports']} report(s) written to {geojson}")
 
 
-@app.command("sync-roster")
+@command(app, "sync-roster")
 def sync_roster_cmd(reach: str = typer.Option("huayuankou", "--reach", help="Reach whose staff and grids to use."),
-                    db: Optional[Path] = DB_OPT) -> None:
+                    db: Optional[Path] = DB_OPT, as_json: bool = JSON_OPT) -> None:
     """Refresh the stored roster (staff, grids, leaders) from the reach's GeoPackage."""
     from floodtwin import load_reach
     from floodtwin.dispatch.roster import Roster, sync_roster
@@ -261,4 +290,7 @@ def sync_roster_cmd(reach: str = typer.Option("huayuankou", "--reach", help="Rea
     ensure_schema(conn)
     roster = Roster.from_reach(load_reach(reach))
     sync_roster(conn, roster)
-    say(f"roster: {len(roster.staff)} staff in {len(roster.grids)} grids")
+    if as_json:
+        emit({"staff": len(roster.staff), "grids": len(roster.grids)})
+    else:
+        say(f"roster: {len(roster.staff)} staff in {len(roster.grids)} grids")

@@ -19,9 +19,24 @@ from pathlib import Path
 
 from floodtwin.errors import DataError
 
-#: How long one attempt waits on a locked database (ms), and how many attempts a transaction makes.
+#: How long one attempt waits on a locked database (ms); a transaction retries until the lock budget
+#: (``$FLOODTWIN_DB_LOCK_TIMEOUT_S``, default 60 s) is spent, then reports the database as locked.
 BUSY_TIMEOUT_MS = 5000
-MAX_ATTEMPTS = 20
+DEFAULT_LOCK_TIMEOUT_S = 60.0
+
+
+def lock_timeout_s() -> float:
+    """Seconds a write waits for another process's lock before giving up (``$FLOODTWIN_DB_LOCK_TIMEOUT_S``)."""
+    raw = os.environ.get("FLOODTWIN_DB_LOCK_TIMEOUT_S")
+    if not raw:
+        return DEFAULT_LOCK_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise DataError(f"FLOODTWIN_DB_LOCK_TIMEOUT_S={raw!r}: expected seconds") from None
+    if value <= 0:
+        raise DataError(f"FLOODTWIN_DB_LOCK_TIMEOUT_S={raw!r}: must be > 0")
+    return value
 
 
 class Connection(sqlite3.Connection):
@@ -50,10 +65,11 @@ def connect(path: str | Path | None = None) -> Connection:
         raise DataError(f"{path}: is a directory, expected a SQLite database file")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+        busy_ms = int(min(BUSY_TIMEOUT_MS, lock_timeout_s() * 1000))
+        conn = sqlite3.connect(path, timeout=busy_ms / 1000, isolation_level=None,
                                check_same_thread=False, factory=Connection)
         conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -74,20 +90,30 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     Nothing is half-written: an exception inside the block rolls everything back and propagates.
     """
     path = getattr(conn, "db_path", "database")
-    for attempt in range(MAX_ATTEMPTS):
+    budget_s = lock_timeout_s()
+    started = time.monotonic()
+    attempt = 0
+    while True:
         try:
             conn.execute("BEGIN IMMEDIATE")
             break
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise DataError(f"{path}: {exc}") from None
-            time.sleep(min(0.05 * 2**attempt, 1.0))
-    else:
-        raise DataError(f"{path}: database is locked by another process (gave up after {MAX_ATTEMPTS} tries)")
+            waited = time.monotonic() - started
+            if waited >= budget_s:
+                raise DataError(f"{path}: database is locked by another process (waited {waited:.1f} s); "
+                                f"nothing was written") from None
+            time.sleep(min(0.05 * 2**attempt, 1.0, max(budget_s - waited, 0.0)))
+            attempt += 1
+        except sqlite3.DatabaseError as exc:
+            raise DataError(f"{path}: {exc}") from None
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        # the engine may already have rolled back (disk full, I/O error): never mask the real error
+        with contextlib.suppress(sqlite3.DatabaseError):
+            conn.execute("ROLLBACK")
         raise
     else:
         try:
