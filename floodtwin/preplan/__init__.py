@@ -50,7 +50,7 @@ class Preplan:
         return list(self.model.templates)
 
     def tier(self, tier_id: str) -> TierSpec:
-        """The tier with this id; ConfigError names the known ones otherwise."""
+        """The tier with this id; InputError names the known ones otherwise."""
         for t in self.model.tiers:
             if t.id == tier_id:
                 return t

@@ -112,16 +112,18 @@ def evaluate(model: PreplanModel, state: FlowState) -> TierDecision:
                             time=state.time, above_since=above_since, below_since=below_since,
                             active_triggers=active)
 
-    if prev is None or target > prev.rank:
+    # the previous decision is read by its tier id (its rank may come from an older version of the plan)
+    prev_rank = rank.get(prev.tier) if prev is not None else None
+    if prev_rank is None or target > prev_rank:
         return decide(target, trigger, reason, None)
-    if hold_idx >= prev.rank:
-        if target == prev.rank:
+    if hold_idx >= prev_rank:
+        if target == prev_rank:
             return decide(target, trigger, reason, None)
-        low = model.tiers[prev.rank].min_discharge_m3s * (1.0 - model.hysteresis.margin_fraction)
-        return decide(prev.rank, "hold", f"{prev.tier} held: {fmt_q(q)} is within the "
+        low = model.tiers[prev_rank].min_discharge_m3s * (1.0 - model.hysteresis.margin_fraction)
+        return decide(prev_rank, "hold", f"{prev.tier} held: {fmt_q(q)} is within the "
                       f"{model.hysteresis.margin_fraction:.0%} margin (stand-down below {fmt_q(low)})", None)
     # the state calls for a lower tier: wait for the hold time
-    low = model.tiers[prev.rank].min_discharge_m3s * (1.0 - model.hysteresis.margin_fraction)
+    low = model.tiers[prev_rank].min_discharge_m3s * (1.0 - model.hysteresis.margin_fraction)
     below_since = prev.below_since if prev.below_since is not None else state.time
     waited_h = _hours(state.time, below_since)
     hold_h = model.hysteresis.hold_h
@@ -130,5 +132,5 @@ def evaluate(model: PreplanModel, state: FlowState) -> TierDecision:
         why = (f"stand down from {prev.tier} to {new.id}: below {fmt_q(low)} for {waited_h:g} h "
                f"(hold {hold_h:g} h); now {fmt_q(q)}")
         return decide(hold_idx, "stand_down", why, None)
-    return decide(prev.rank, "hold", f"{prev.tier} held: below {fmt_q(low)} for {waited_h:g} h of the "
+    return decide(prev_rank, "hold", f"{prev.tier} held: below {fmt_q(low)} for {waited_h:g} h of the "
                   f"{hold_h:g} h hold (now {fmt_q(q)})", below_since)

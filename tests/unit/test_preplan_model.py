@@ -128,3 +128,45 @@ def test_filter_grammar_and_evaluation():
 def test_filter_rejects_what_is_not_the_grammar(text):
     with pytest.raises(FilterSyntaxError):
         parse_filter(text)
+
+
+def test_tier_ranges_and_repeat_maps(tmp_path):
+    text = (FIX / "minimal.yaml").read_text(encoding="utf-8")
+    text = text.replace("    tiers: IV\n    owner: town_command\n    deadline_min: 3\n",
+                        "    tiers: {from: IV, to: IV}\n    owner: town_command\n    deadline_min: 3\n"
+                        "    repeat_min: {IV: 60}\n")
+    text = text.replace("    depends_on: [cmd.activate]\n", "")
+    path = tmp_path / "ranged.yaml"
+    path.write_text(text, encoding="utf-8")
+    plan = Preplan.load(path)
+    assert [t.id for t in plan.templates_for("IV")] == ["cmd.activate"]
+    assert [t.id for t in plan.templates_for("III")] == ["village.evacuate"]
+    assert plan.templates_for("normal") == []
+    # a template that goes on above a dependency's last tier is refused
+    path.write_text(text.replace("    deadline_min: 60\n", "    deadline_min: 60\n    depends_on: [cmd.activate]\n"),
+                    encoding="utf-8")
+    with pytest.raises(ConfigError, match="'cmd.activate' stops at tier IV"):
+        Preplan.load(path)
+    # repeat maps name known tiers with positive intervals
+    path.write_text(text.replace("repeat_min: {IV: 60}", "repeat_min: {IV: 0}"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"repeat_min.IV: repeat interval 0 min must be positive"):
+        Preplan.load(path)
+    path.write_text(text.replace("repeat_min: {IV: 60}", "repeat_min: {V: 60}"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"repeat_min.V: unknown tier 'V'"):
+        Preplan.load(path)
+
+
+def test_material_checks(tmp_path):
+    text = (FIX / "minimal.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "materials.yaml"
+    for materials, words in [
+        ("[{item: gold, quantity: 1}]", "unknown material 'gold'"),
+        ("[{item: boats, quantity: 0}]", "quantity 0 must be positive"),
+        ("[{item: boats, quantity: 1, per: name_en}]", "'name_en' is not a numeric attribute"),
+        ("[{item: boats, quantity: 1, depot: works}]", "depot 'works' needs a scope with a works"),
+    ]:
+        path.write_text(text.replace("    depends_on: [cmd.activate]\n",
+                                     f"    depends_on: [cmd.activate]\n    materials: {materials}\n"), encoding="utf-8")
+        with pytest.raises(ConfigError, match=words) as info:
+            Preplan.load(path)
+        assert f"{path}:" in str(info.value) and "templates.1.materials.0" in str(info.value)

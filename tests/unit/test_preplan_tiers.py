@@ -247,3 +247,19 @@ def test_fixture_matches_the_bulletin_when_available():
     real = {r.time.date(): r.discharge_m3s for r in read_flows(src, station="Huayuankou")}
     for row in read_flows(FIX / "hyk_2019_summer.csv"):
         assert real[row.time.date()] == row.discharge_m3s
+
+
+def test_a_high_forecast_prevents_the_stand_down(plan):
+    d = plan.evaluate(FlowState(observed_m3s=6500, time=T0))
+    for h in range(1, 10):
+        d = plan.evaluate(FlowState(observed_m3s=3000, forecast_m3s=6100, time=T0 + timedelta(hours=h), previous=d))
+    assert d.tier == "III" and d.trigger == "forecast" and d.below_since is None
+
+
+def test_previous_decision_from_another_plan_version(plan):
+    stale = plan.decide(6500)
+    from dataclasses import replace
+
+    stale = replace(stale, tier="III-old", rank=7)
+    d = plan.evaluate(FlowState(observed_m3s=5000, previous=stale))
+    assert d.tier == "IV" and d.trigger == "discharge"  # treated as no history, not as an index

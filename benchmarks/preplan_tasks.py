@@ -1,0 +1,139 @@
+"""Benchmark: how fast the preplan answers "what must be done at this flow?".
+
+Measures (1) the wall time of the command a duty officer types, ``floodtwin preplan tasks
+--discharge 22000`` (a fresh process each time: imports, plan, reach, fallback rating, expansion,
+printing), and where that time goes; (2) in-process expansion times and instruction counts per
+tier. Prints the figures and rewrites this script's section of benchmarks/RESULTS.md.
+
+    .venv/bin/python benchmarks/preplan_tasks.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+NAME = "preplan_tasks.py"
+
+STAGES = r"""
+import time
+t0 = time.perf_counter()
+import floodtwin.cli
+t1 = time.perf_counter()
+from floodtwin.preplan import Preplan, ReachTables
+plan = Preplan.load()
+t2 = time.perf_counter()
+tables = ReachTables.read("huayuankou")
+t3 = time.perf_counter()
+import floodtwin.terrain
+t4 = time.perf_counter()
+tasks = plan.tasks_for(plan.decide(22000), tables)
+t5 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)
+"""
+STAGE_NAMES = ("import CLI", "load + validate preplan", "read reach GeoPackage",
+               "import terrain (scipy)", "fallback rating + expansion")
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
+
+
+def cli_runs(runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "floodtwin", "preplan", "tasks", "--discharge", "22000"],
+                       check=True, capture_output=True, cwd=ROOT)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def stage_runs(runs: int) -> list[list[float]]:
+    out = []
+    for _ in range(runs):
+        proc = subprocess.run([sys.executable, "-c", STAGES], check=True, capture_output=True, text=True, cwd=ROOT)
+        out.append([float(v) for v in proc.stdout.split()])
+    return out
+
+
+def per_tier() -> list[tuple[float, str, int, float]]:
+    from floodtwin.preplan import Preplan, ReachTables
+
+    plan = Preplan.load()
+    tables = ReachTables.read("huayuankou")
+    rows = []
+    for q in (1000, 4500, 8000, 12000, 22000):
+        decision = plan.decide(q)
+        plan.tasks_for(decision, tables)  # first call builds the terrain and solves the stage
+        t = time.perf_counter()
+        n = len(plan.tasks_for(decision, tables))
+        rows.append((q, decision.tier, n, (time.perf_counter() - t) * 1000))
+    return rows
+
+
+def write_section(text: str) -> None:
+    begin, end = f"<!-- BEGIN {NAME} -->", f"<!-- END {NAME} -->"
+    doc = RESULTS.read_text(encoding="utf-8") if RESULTS.is_file() else "# floodtwin benchmark results\n"
+    block = f"{begin}\n{text.rstrip()}\n{end}"
+    if begin in doc and end in doc:
+        doc = doc[: doc.index(begin)] + block + doc[doc.index(end) + len(end):]
+    else:
+        doc = doc.rstrip() + "\n\n" + block + "\n"
+    RESULTS.write_text(doc, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    cli = cli_runs(args.runs)
+    stages = stage_runs(args.runs)
+    medians = [statistics.median(col) for col in zip(*stages)]
+    tiers = per_tier()
+    lines = [
+        "## Preplan: `floodtwin preplan tasks --discharge 22000`",
+        "",
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {machine()}",
+        f"Command: `.venv/bin/python benchmarks/{NAME} --runs {args.runs}`",
+        "",
+        f"CLI wall time over {args.runs} fresh processes: median {statistics.median(cli):.2f} s, "
+        f"min {min(cli):.2f} s, max {max(cli):.2f} s (target < 1 s).",
+        "",
+        "Where the time goes (median of the same number of fresh processes, seconds):",
+        "",
+        "| stage | s |",
+        "|---|---|",
+        *[f"| {name} | {m:.3f} |" for name, m in zip(STAGE_NAMES, medians)],
+        "",
+        "In-process expansion over the real reach (terrain already built):",
+        "",
+        "| discharge m³/s | tier | instructions | ms |",
+        "|---|---|---|---|",
+        *[f"| {q:,.0f} | {tier} | {n} | {ms:.1f} |" for q, tier, n, ms in tiers],
+    ]
+    text = "\n".join(lines)
+    print(text)
+    write_section(text)
+
+
+if __name__ == "__main__":
+    main()
