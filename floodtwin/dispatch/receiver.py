@@ -80,11 +80,14 @@ class WebhookReceiver:
 
             def _answer(self, code: int, doc: dict[str, Any]) -> None:
                 data = json.dumps(doc).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender went away (crashed or timed out): it will retry under the same key
 
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 return
