@@ -27,7 +27,7 @@ def _lang(lang: str) -> str:
 def _console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, soft_wrap=True)
 
 
 @app.command("check")
@@ -139,18 +139,26 @@ def _print_tasks(plan, decision, instructions, lang: str) -> None:
     name = tier.name_zh if lang == "zh" else tier.name_en
     colour = {"green": "green", "blue": "blue", "yellow": "yellow", "orange": "dark_orange", "red": "red"}.get(
         tier.colour, "white")
-    console.print(f"[bold {colour}]{name} — {tier.colour_zh if lang == 'zh' else tier.colour}[/]: "
-                  f"{decision.reason}; {len(instructions)} task instructions")
+    if lang == "zh":
+        console.print(f"[bold {colour}]{name}（{tier.colour_zh}）[/]：{decision.reason_zh}；"
+                      f"共{len(instructions)}条任务指令")
+    else:
+        console.print(f"[bold {colour}]{name} — {tier.colour}[/]: {decision.reason}; "
+                      f"{len(instructions)} task instructions")
     # one plain line per task: a Rich table of 300 rows takes longer to lay out than the whole expansion
     lines = []
     for t in instructions:
         owner = t.extra.get("owner_zh" if lang == "zh" else "owner_en", t.owner_role)
         note = t.note_zh if lang == "zh" else t.note_en
-        repeat = "" if t.repeat_min is None else (f"，每{t.repeat_min:g}分钟" if lang == "zh"
-                                                  else f", every {t.repeat_min:g} min")
         cat = CATEGORIES[t.category][0 if lang == "zh" else 1]
-        lines.append(f"{t.deadline_min:>5g} min  [{cat}] {owner}: {t.title(lang)}{repeat}"
-                     + (f" ({note})" if note else ""))
+        if lang == "zh":
+            repeat = "" if t.repeat_min is None else f"，每{t.repeat_min:g}分钟一次"
+            lines.append(f"{t.deadline_min:>5g}分钟  【{cat}】{owner}：{t.title_zh}{repeat}"
+                         + (f"（{note}）" if note else ""))
+        else:
+            repeat = "" if t.repeat_min is None else f", every {t.repeat_min:g} min"
+            lines.append(f"{t.deadline_min:>5g} min  [{cat}] {owner}: {t.title_en}{repeat}"
+                         + (f" ({note})" if note else ""))
     console.file.write("\n".join(lines) + "\n")
     counts = Table(title="counts", header_style="bold")
     counts.add_column("by category")
@@ -210,17 +218,20 @@ def timeline(
     station: Optional[str] = typer.Option(None, "--station", help="Rows of this station only (long tables)."),
     as_json: bool = typer.Option(False, "--json", help='Print [{"time", "tier", "reason"}, ...] for every row.'),
     file: Optional[Path] = FileOpt,
+    lang: str = LangOpt,
 ) -> None:
     """Walk a flow series through the tier logic (hysteresis, duration trigger); print each tier change."""
     from floodtwin.preplan import Preplan
     from floodtwin.preplan.timeline import changes, read_flows, walk
 
+    lang = _lang(lang)
     plan = Preplan.load(file)
     rows = read_flows(flows, station)
     decisions = walk(plan.model, rows)
     if as_json:
         out = [{"time": r.time.isoformat(), "discharge_m3s": r.discharge_m3s, "forecast_m3s": r.forecast_m3s,
-                "tier": d.tier if d else None, "reason": d.reason if d else "no discharge yet"}
+                "tier": d.tier if d else None, "reason": d.reason if d else "no discharge yet",
+                "reason_zh": d.reason_zh if d else "尚无流量"}
                for r, d in zip(rows, decisions)]
         typer.echo(json.dumps(out, ensure_ascii=False))
         return
@@ -230,4 +241,5 @@ def timeline(
                   f"{len(found) - 1 if found else 0} tier changes")
     for row, dec in found:
         q = "—" if row.discharge_m3s is None else f"{row.discharge_m3s:,.0f}"
-        console.print(f"{row.time.isoformat()}  {q:>7} m³/s  [bold]{dec.tier:>6}[/]  {dec.reason}")
+        reason = dec.reason_zh if lang == "zh" else dec.reason
+        console.print(f"{row.time.isoformat()}  {q:>7} m³/s  [bold]{dec.tier:>6}[/]  {reason}")

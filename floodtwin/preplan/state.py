@@ -53,7 +53,8 @@ class TierDecision:
     ``flow_tier`` the tier of that discharge alone; ``trigger`` names what set the tier
     ("discharge", "forecast", "duration", "works_danger", "dike_toe_water", "command", "hold",
     "stand_down"); ``above_since`` is when the flow reached the duration threshold and
-    ``below_since`` when a de-escalation became pending (both None when not applicable).
+    ``below_since`` when a de-escalation became pending (both None when not applicable);
+    ``reason_zh`` is the reason in Chinese.
     """
 
     tier: str
@@ -69,6 +70,7 @@ class TierDecision:
     above_since: datetime | None = None
     below_since: datetime | None = None
     active_triggers: tuple[str, ...] = ()
+    reason_zh: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (times as ISO 8601 strings)."""

@@ -55,18 +55,21 @@ def evaluate(model: PreplanModel, state: FlowState) -> TierDecision:
     q = max(values)
     flow_idx = tier_index(model, q)
 
-    # candidate raises: (rank, trigger, reason); the first of the highest rank wins
-    cands: list[tuple[int, str, str]] = []
+    # candidate raises: (rank, trigger, reason en, reason zh); the first of the highest rank wins
+    cands: list[tuple[int, str, str, str]] = []
     tier_of = model.tiers[flow_idx]
+    low_q = fmt_q(tier_of.min_discharge_m3s)
     if fc is not None and (obs is None or fc > obs) and tier_index(model, fc) > tier_index(model, obs or 0.0):
-        cands.append((flow_idx, "forecast", f"forecast {fmt_q(fc)} ≥ {fmt_q(tier_of.min_discharge_m3s)} "
-                                            f"(tier {tier_of.id})"))
+        cands.append((flow_idx, "forecast", f"forecast {fmt_q(fc)} ≥ {low_q} (tier {tier_of.id})",
+                      f"预报流量{fmt_q(fc)}≥{low_q}（{tier_of.name_zh}）"))
     elif flow_idx > 0:
-        cands.append((flow_idx, "discharge", f"{'observed' if obs is not None else 'forecast'} "
-                                             f"{fmt_q(q)} ≥ {fmt_q(tier_of.min_discharge_m3s)} (tier {tier_of.id})"))
+        kind_en, kind_zh = ("observed", "实测流量") if obs is not None else ("forecast", "预报流量")
+        cands.append((flow_idx, "discharge", f"{kind_en} {fmt_q(q)} ≥ {low_q} (tier {tier_of.id})",
+                      f"{kind_zh}{fmt_q(q)}≥{low_q}（{tier_of.name_zh}）"))
     else:
-        cands.append((0, "discharge", f"{fmt_q(q)} below {fmt_q(model.tiers[1].min_discharge_m3s)}"
-                      if len(model.tiers) > 1 else f"{fmt_q(q)}"))
+        first = fmt_q(model.tiers[1].min_discharge_m3s) if len(model.tiers) > 1 else ""
+        cands.append((0, "discharge", f"{fmt_q(q)} below {first}" if first else fmt_q(q),
+                      f"流量{fmt_q(q)}，低于{first}" if first else f"流量{fmt_q(q)}"))
 
     dur = model.triggers.duration
     q_dur = obs if obs is not None else fc
@@ -77,60 +80,73 @@ def evaluate(model: PreplanModel, state: FlowState) -> TierDecision:
     if days is None:
         days = _hours(state.time, above_since) / 24.0 if above_since is not None else 0.0
     if q_dur >= dur.min_discharge_m3s and days > dur.days:
-        cands.append((rank[dur.tier], "duration", f"flow ≥ {fmt_q(dur.min_discharge_m3s)} for {days:.1f} days "
-                                                  f"(more than {dur.days:g})"))
+        cands.append((rank[dur.tier], "duration",
+                      f"flow ≥ {fmt_q(dur.min_discharge_m3s)} for {days:.1f} days (more than {dur.days:g})",
+                      f"流量≥{fmt_q(dur.min_discharge_m3s)}已持续{days:.1f}天（超过{dur.days:g}天）"))
     wd = model.triggers.works_danger
     for danger in state.dangers:
         if danger.severity in wd.severities:
             where = f"works {danger.works_id}" + (f" spur {danger.spur_id}" if danger.spur_id else "")
+            where_zh = f"工程{danger.works_id}" + (f"（{danger.spur_id}）" if danger.spur_id else "")
+            source_zh = {"stone": "智能石头报警", "report": "现场报告"}.get(danger.source, danger.source)
             cands.append((rank[wd.tier], "works_danger",
-                          f"{danger.severity} danger ({danger.kind}, from {danger.source}) at {where}"))
+                          f"{danger.severity} danger ({danger.kind}, from {danger.source}) at {where}",
+                          f"{where_zh}发生重大险情（{danger.kind}，来自{source_zh}）"))
             break
     toe = model.triggers.dike_toe_water
     if state.risk is not None:
         wet = sorted(s for s, d in state.risk.segment_toe_depth_m.items() if d is not None and d > toe.min_depth_m)
         if wet:
+            names = ", ".join(wet[:3]) + (", …" if len(wet) > 3 else "")
             cands.append((rank[toe.tier], "dike_toe_water",
-                          f"water at the dike toe of {len(wet)} segment(s) ({', '.join(wet[:3])}"
-                          f"{', …' if len(wet) > 3 else ''}) from the {state.risk.source}"))
+                          f"water at the dike toe of {len(wet)} segment(s) ({names}) from the {state.risk.source}",
+                          f"{len(wet)}段堤防水到堤脚（{names}），据{state.risk.source}"))
     if state.command_tier is not None:
         if state.command_tier not in rank:
             raise InputError(f"command order for unknown tier '{state.command_tier}' (tiers: {', '.join(ids)})")
         if model.triggers.command_order.enabled:
             note = f": {state.command_note}" if state.command_note else ""
-            cands.append((rank[state.command_tier], "command", f"order of the flood command{note}"))
+            note_zh = f"：{state.command_note}" if state.command_note else ""
+            cands.append((rank[state.command_tier], "command", f"order of the flood command{note}",
+                          f"防汛指挥部命令{note_zh}"))
 
-    target, trigger, reason = max(cands, key=lambda c: c[0])  # max keeps the first of equal ranks
+    target, trigger, reason, reason_zh = max(cands, key=lambda c: c[0])  # max keeps the first of equal ranks
     active = tuple(f"{c[1]}: {c[2]}" for c in cands if c[0] > 0)
     hold_idx = max([tier_index(model, q, model.hysteresis.margin_fraction)] +
                    [c[0] for c in cands if c[1] not in ("discharge", "forecast")])
 
-    def decide(idx: int, trig: str, why: str, below_since: datetime | None) -> TierDecision:
+    def decide(idx: int, trig: str, why: tuple[str, str], below_since: datetime | None) -> TierDecision:
         tier = model.tiers[idx]
-        return TierDecision(tier=tier.id, colour=tier.colour, rank=idx, reason=why, trigger=trig,
+        return TierDecision(tier=tier.id, colour=tier.colour, rank=idx, reason=why[0], trigger=trig,
                             discharge_m3s=float(q), flow_tier=ids[flow_idx], observed_m3s=obs, forecast_m3s=fc,
                             time=state.time, above_since=above_since, below_since=below_since,
-                            active_triggers=active)
+                            active_triggers=active, reason_zh=why[1])
 
     # the previous decision is read by its tier id (its rank may come from an older version of the plan)
     prev_rank = rank.get(prev.tier) if prev is not None else None
     if prev_rank is None or target > prev_rank:
-        return decide(target, trigger, reason, None)
+        return decide(target, trigger, (reason, reason_zh), None)
+    margin = model.hysteresis.margin_fraction
+    low = model.tiers[prev_rank].min_discharge_m3s * (1.0 - margin)
     if hold_idx >= prev_rank:
         if target == prev_rank:
-            return decide(target, trigger, reason, None)
-        low = model.tiers[prev_rank].min_discharge_m3s * (1.0 - model.hysteresis.margin_fraction)
-        return decide(prev_rank, "hold", f"{prev.tier} held: {fmt_q(q)} is within the "
-                      f"{model.hysteresis.margin_fraction:.0%} margin (stand-down below {fmt_q(low)})", None)
+            return decide(target, trigger, (reason, reason_zh), None)
+        return decide(prev_rank, "hold",
+                      (f"{prev.tier} held: {fmt_q(q)} is within the {margin:.0%} margin (stand-down below {fmt_q(low)})",
+                       f"维持{prev.tier}级：{fmt_q(q)}在{margin:.0%}回差之内（低于{fmt_q(low)}方可降级）"), None)
     # the state calls for a lower tier: wait for the hold time
-    low = model.tiers[prev_rank].min_discharge_m3s * (1.0 - model.hysteresis.margin_fraction)
     below_since = prev.below_since if prev.below_since is not None else state.time
     waited_h = _hours(state.time, below_since)
     hold_h = model.hysteresis.hold_h
     if state.time is not None and waited_h >= hold_h:
         new = model.tiers[hold_idx]
-        why = (f"stand down from {prev.tier} to {new.id}: below {fmt_q(low)} for {waited_h:g} h "
-               f"(hold {hold_h:g} h); now {fmt_q(q)}")
-        return decide(hold_idx, "stand_down", why, None)
-    return decide(prev_rank, "hold", f"{prev.tier} held: below {fmt_q(low)} for {waited_h:g} h of the "
-                  f"{hold_h:g} h hold (now {fmt_q(q)})", below_since)
+        return decide(hold_idx, "stand_down",
+                      (f"stand down from {prev.tier} to {new.id}: below {fmt_q(low)} for {waited_h:g} h "
+                       f"(hold {hold_h:g} h); now {fmt_q(q)}",
+                       f"由{prev.tier}级降为{new.name_zh}：低于{fmt_q(low)}已{waited_h:g}小时"
+                       f"（需{hold_h:g}小时），现{fmt_q(q)}"), None)
+    return decide(prev_rank, "hold",
+                  (f"{prev.tier} held: below {fmt_q(low)} for {waited_h:g} h of the {hold_h:g} h hold "
+                   f"(now {fmt_q(q)})",
+                   f"维持{prev.tier}级：低于{fmt_q(low)}仅{waited_h:g}小时，未满{hold_h:g}小时（现{fmt_q(q)}）"),
+                  below_since)

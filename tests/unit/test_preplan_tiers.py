@@ -80,6 +80,8 @@ def test_sustained_fall_de_escalates_after_the_hold(plan):
     # below from hour 1; 6 h later (hour 7) the tier steps down to the one the flow holds
     assert tiers == ["III"] * 7 + ["IV", "IV"]
     assert ds[7].trigger == "stand_down" and "from III to IV" in ds[7].reason
+    assert ds[7].reason_zh.startswith("由III级降为Ⅳ级应急响应")
+    assert "未满6小时" in ds[3].reason_zh
 
 
 def test_fall_from_i_goes_to_the_tier_the_flow_holds(plan):
@@ -101,6 +103,7 @@ def test_duration_trigger_2021_like_long_flood(plan):
     # more than 7 days above 4,000: day 8 onwards
     assert tiers == ["IV"] * 8 + ["III"] * 8
     assert ds[8].trigger == "duration" and "8.0 days" in ds[8].reason
+    assert ds[8].reason_zh == "流量≥4,000 m³/s已持续8.0天（超过7天）"
     assert ds[8].above_since == T0
     # the flow falls to 3,500: the duration trigger ends, the stand-down waits for the hold
     more = [plan.evaluate(FlowState(observed_m3s=3500, time=ds[-1].time + timedelta(hours=h), previous=ds[-1]))
