@@ -6,7 +6,7 @@ are the real preplan's tier-I expansion over the real reach (22,000 m³/s), the 
 the figure is the activation itself: one transaction that creates the tasks, assigns them
 (least-loaded on-shift staff, fallback chain), logs the events and writes the outbox rows. Also
 measured: the same activation again (idempotent: nothing new), the diff to tier III (stand-down),
-an SLA tick that escalates every task, and delivery throughput to a local webhook and a log file.
+an SLA tick 4 min later with nobody acknowledged, and delivery throughput to a local webhook and a log file.
 Writes its section of benchmarks/RESULTS.md.
 
     .venv/bin/python benchmarks/bench_dispatch.py [--runs 7]
@@ -144,7 +144,7 @@ def main() -> None:
         f"| diff to tier III (stand down) | {1000 * med['diff']:.1f} | {1000 * min(rows['diff']):.1f} | "
         f"{1000 * max(rows['diff']):.1f} | {counts['stood_down']} stood down, with notifications |",
         f"| SLA tick at +4 min, nobody acknowledged | {1000 * med['tick']:.1f} | {1000 * min(rows['tick']):.1f} | "
-        f"{1000 * max(rows['tick']):.1f} | {counts["escalations"]} escalations (missed ack / 3-min deadlines) |",
+        f"{1000 * max(rows['tick']):.1f} | {counts['escalations']} escalations (missed ack / 3-min deadlines) |",
         "",
         f"Target < 500 ms for the activation: **{'met' if med['activate'] < 0.5 else 'NOT met'}** "
         f"({1000 * med['activate']:.0f} ms).",
