@@ -18,7 +18,7 @@ from pydantic import Field, ValidationError
 
 from floodtwin.config import StrictModel, format_validation_error, line_of, read_yaml
 from floodtwin.errors import ConfigError
-from floodtwin.preplan.filters import FilterSyntaxError, parse_filter, references
+from floodtwin.preplan.filters import FilterSyntaxError, parse_filter
 from floodtwin.preplan.layers import BOOL, COMMON_PLACEHOLDERS, LAYERS, MATERIAL_ITEMS, NUM, STR
 from floodtwin.tasks import CATEGORIES
 
@@ -224,7 +224,8 @@ def _check_tiers(model: PreplanModel, ck: _Checker) -> None:
         last = i == len(model.tiers) - 1
         if tier.max_discharge_m3s is None:
             if not last:
-                ck.fail(("tiers", i, "max_discharge_m3s"), f"tier {tier.id} has no upper bound but is not the highest tier")
+                ck.fail(("tiers", i, "max_discharge_m3s"),
+                        f"tier {tier.id} has no upper bound but is not the highest tier")
             continue
         if last:
             ck.fail(("tiers", i, "max_discharge_m3s"),

@@ -132,8 +132,10 @@ def evaluate(model: PreplanModel, state: FlowState) -> TierDecision:
         if target == prev_rank:
             return decide(target, trigger, (reason, reason_zh), None)
         return decide(prev_rank, "hold",
-                      (f"{prev.tier} held: {fmt_q(q)} is within the {margin:.0%} margin (stand-down below {fmt_q(low)})",
-                       f"维持{prev.tier}级：{fmt_q(q)}在{margin:.0%}回差之内（低于{fmt_q(low)}方可降级）"), None)
+                      (f"{prev.tier} held: {fmt_q(q)} is within the {margin:.0%} margin "
+                       f"(stand-down below {fmt_q(low)})",
+                       f"维持{prev.tier}级：{fmt_q(q)}在{margin:.0%}回差之内"
+                       f"（低于{fmt_q(low)}方可降级）"), None)
     # the state calls for a lower tier: wait for the hold time
     below_since = prev.below_since if prev.below_since is not None else state.time
     waited_h = _hours(state.time, below_since)
@@ -148,5 +150,6 @@ def evaluate(model: PreplanModel, state: FlowState) -> TierDecision:
     return decide(prev_rank, "hold",
                   (f"{prev.tier} held: below {fmt_q(low)} for {waited_h:g} h of the {hold_h:g} h hold "
                    f"(now {fmt_q(q)})",
-                   f"维持{prev.tier}级：低于{fmt_q(low)}仅{waited_h:g}小时，未满{hold_h:g}小时（现{fmt_q(q)}）"),
+                   f"维持{prev.tier}级：低于{fmt_q(low)}仅{waited_h:g}小时，"
+                   f"未满{hold_h:g}小时（现{fmt_q(q)}）"),
                   below_since)

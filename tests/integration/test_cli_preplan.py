@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 FLOODTWIN = [sys.executable, "-m", "floodtwin"]
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "preplans"
 
