@@ -72,10 +72,7 @@ class ReachTables:
             for rec, geom in zip(records, gdf.geometry.values):
                 rec["_geom"] = geom
             raw[layer] = records
-        level = None
-        if hasattr(reach, "fallback_water_level_m"):
-            reach = copy.copy(reach)  # the caller's Reach is left as it was
-            level = _memoized_fallback(reach)
+        level = _fallback_of_caller_reach(reach) if hasattr(reach, "fallback_water_level_m") else None
         return cls(name=str(getattr(reach, "name", "reach")), layers=_derive(raw), water_level_m=level)
 
     @classmethod
@@ -147,6 +144,25 @@ def _light_fallback(name: str, yaml_path: Path | None, raw: dict) -> Callable[[f
     # the gauge chainage is all the fallback needs from the layers (a cached_property of Reach)
     reach.__dict__["gauge_chainage_m"] = float(raw["gauges"][0]["chainage_m"])
     return _memoized_fallback(reach)
+
+
+def _fallback_of_caller_reach(reach: Any) -> Callable[[float, float], float]:
+    """The fallback of a caller's Reach, memoised on a private copy (built on first use).
+
+    The terrain is built through the caller's ``reach.terrain`` (the Reach's own lazy cache, so
+    the next expansion over the same Reach does not build it again); the stage memo lives on a
+    shallow copy, so the caller's object keeps its methods.
+    """
+    private: list[Callable[[float, float], float]] = []
+
+    def level(discharge_m3s: float, chainage_m: float) -> float:
+        if not private:
+            if getattr(reach, "params", None) is not None:
+                reach.terrain  # noqa: B018 - builds and keeps the terrain on the caller's Reach
+            private.append(_memoized_fallback(copy.copy(reach)))
+        return private[0](discharge_m3s, chainage_m)
+
+    return level
 
 
 def _memoized_fallback(reach: Any) -> Callable[[float, float], float]:
