@@ -128,17 +128,24 @@ class Subscriber:
         self.on_batch = on_batch
         self._queue: queue.Queue = queue.Queue()
         self._connected = threading.Event()
+        #: set once the broker has confirmed the subscription (readings published from then on reach us)
+        self.ready = threading.Event()
         self._stop = threading.Event()
         self.connects = 0
+        self._refused: str | None = None
         self.client = make_client(cfg, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda client, userdata, mid, reason_codes, properties: self.ready.set()
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             log.warning("broker refused the connection: %s", reason_code)
+            self._refused = str(reason_code)
+            self._connected.set()
             return
+        self._refused = None
         self.connects += 1
         client.subscribe(TOPIC_FILTER, qos=QOS)
         self._connected.set()
@@ -170,6 +177,9 @@ class Subscriber:
             if not self._connected.wait(self.cfg.connect_timeout_s):
                 raise FeedError(f"mqtt {self.cfg.host}:{self.cfg.port}: no connection after "
                                 f"{self.cfg.connect_timeout_s:g} s")
+            if self._refused:
+                raise FeedError(f"mqtt {self.cfg.host}:{self.cfg.port}: the broker refused the connection: "
+                                f"{self._refused}")
             started = time.monotonic()
             last_msg = None
             while not self._stop.is_set():
@@ -232,7 +242,14 @@ def publish(cfg: BrokerConfig, messages: Iterable[tuple[str, str]], *, client_id
         with lock:
             acked.add(mid)
 
-    client.on_connect = lambda c, u, f, rc, p: connected.set() if not rc.is_failure else None
+    refused: list[str] = []
+
+    def on_connect(c, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            refused.append(str(reason_code))
+        connected.set()
+
+    client.on_connect = on_connect
     client.on_publish = on_publish
     try:
         client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
@@ -243,6 +260,8 @@ def publish(cfg: BrokerConfig, messages: Iterable[tuple[str, str]], *, client_id
     try:
         if not connected.wait(cfg.connect_timeout_s):
             raise FeedError(f"mqtt {cfg.host}:{cfg.port}: no connection after {cfg.connect_timeout_s:g} s")
+        if refused:
+            raise FeedError(f"mqtt {cfg.host}:{cfg.port}: the broker refused the connection: {refused[0]}")
         t0 = time.monotonic()
         for k, (stone_id, payload) in enumerate(messages):
             if rate_per_s:
