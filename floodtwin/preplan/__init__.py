@@ -4,7 +4,8 @@
 ``preplan.evaluate(state)`` turns a :class:`FlowState` into a :class:`TierDecision`;
 ``preplan.tasks_for(decision, reach, risk=None)`` expands the templates of that tier over the reach
 into :class:`~floodtwin.tasks.TaskInstruction` s; :func:`diff` gives the to-do update between two
-expansions. See model.py (file format and checks), tiers.py (tier logic), expand.py (expansion).
+expansions. See model.py (file format and checks), tiers.py (tier logic), tables.py (the reach as
+records), expand.py (expansion and diff).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from floodtwin.config import DATA_DIR
-from floodtwin.preplan.expand import FALLBACK_NOTE_EN, FALLBACK_NOTE_ZH, PreplanDiff, ReachTables, diff
+from floodtwin.preplan.expand import FALLBACK_NOTE_EN, FALLBACK_NOTE_ZH, PreplanDiff, diff
 from floodtwin.preplan.model import PreplanModel, Template, TierSpec, load_preplan_model
 from floodtwin.preplan.state import Danger, FlowState, RiskFacts, TierDecision
+from floodtwin.preplan.tables import ReachTables
 from floodtwin.tasks import TaskInstruction
 
 __all__ = ["Preplan", "TierDecision", "FlowState", "Danger", "RiskFacts", "ReachTables", "PreplanDiff", "diff",
