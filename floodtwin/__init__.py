@@ -6,8 +6,7 @@ fast: numba, geopandas and xarray load only when a function that needs them is f
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from floodtwin._lazy import attach
 
 __version__ = "0.1.0"
 
@@ -23,20 +22,8 @@ _LAZY = {
     "TierDecision": "floodtwin.preplan:TierDecision",
     "FlowState": "floodtwin.preplan:FlowState",
     "RiskFacts": "floodtwin.preplan:RiskFacts",
+    "activate_discharge": "floodtwin.dispatch.plan:activate_discharge",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
-
-
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'floodtwin' has no attribute {name!r}")
-    module_name, attr = target.split(":")
-    value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = attach(__name__, _LAZY, globals())
+__all__ = [*__all__, "__version__"]
