@@ -44,6 +44,22 @@ def last_decision(conn: sqlite3.Connection) -> Any:
         return None  # recorded by an older preplan engine: start without hysteresis history
 
 
+def stone_dangers(conn: sqlite3.Connection) -> tuple[Any, ...]:
+    """Smart stones now displaced or lost (sensors component), as preplan Dangers of root-stone loss.
+
+    A stone alarm that has moved to displaced/lost counts as a major danger at its works: the
+    remedy (riprap at the spur) and the tier trigger are the same as for a field report.
+    """
+    from floodtwin.preplan import Danger
+
+    try:
+        from floodtwin.sensors.ingest import active_major_dangers as stones_now
+    except ImportError:  # floodtwin without the sensors component
+        return ()
+    return tuple(Danger(works_id=d["works_id"], kind="root_stone_loss", severity="major", source="stone",
+                        spur_id=d.get("spur_id")) for d in stones_now(conn) if d.get("works_id"))
+
+
 def activate_discharge(conn: sqlite3.Connection, discharge_m3s: float | None, *, now: datetime, actor: str,
                        reason: str, forecast_m3s: float | None = None, preplan: Any = None, reach: Any = None,
                        config: DispatchConfig | None = None, roster: Roster | None = None) -> tuple[Any, Activation]:
@@ -66,7 +82,7 @@ def activate_discharge(conn: sqlite3.Connection, discharge_m3s: float | None, *,
 
         reach = load_reach("huayuankou")
     dangers = tuple(Danger(works_id=d["works_id"], kind=d["kind"], severity=d["severity"], source="report",
-                           spur_id=d["spur_id"]) for d in active_major_dangers(conn))
+                           spur_id=d["spur_id"]) for d in active_major_dangers(conn)) + stone_dangers(conn)
     state = FlowState(observed_m3s=discharge_m3s, forecast_m3s=forecast_m3s, time=now,
                       previous=last_decision(conn), dangers=dangers)
     decision = plan.evaluate(state)

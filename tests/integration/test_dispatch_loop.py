@@ -105,7 +105,6 @@ def test_tier_one_activation_runs_the_whole_loop(cli, tmp_path):
     assert len(acks) == len(created) - 1 and {e["timer"] for e in esc} <= {"ack", "handle"}
     assert all(e["due_at"] <= "2026-07-20T02:03:30" for e in esc)
     assert key not in {e["task_key"] for e in esc}
-    assert cli.json("tasks", "tick", "--now", at(3.6))["escalations"] == []
     member_task = next(e for e in acks if e["role"] == "grid_leader" and not any(
         x["task_key"] == e["task_key"] and x["timer"] == "handle" for x in esc))
     shown = cli.json("tasks", "show", member_task["task_key"])

@@ -301,3 +301,26 @@ def test_units_own_their_tasks_and_located_works_tasks_reach_the_exclusive_team(
     esc = board.tick(conn, now=T0 + timedelta(minutes=4), config=config, roster=roster)
     assert {(e["task_key"].split(":")[0], e["escalated_to"]) for e in esc} == {
         ("tpl1", "LX"), ("tpl2", "TOWN"), ("tpl3", "TOWN"), ("tpl4", "TOWN")}
+
+
+def test_activation_from_the_preplan_sees_major_dangers_and_history(tmp_path):
+    """The preplan glue: a major danger report at a works raises the tier; the decision is kept."""
+    from floodtwin import load_reach
+    from floodtwin.dispatch import plan, reports
+
+    reach = load_reach("huayuankou")
+    conn = connect(tmp_path / "p.sqlite")
+    config = load_config()
+    roster = Roster.from_reach(reach)
+    quiet, act = plan.activate_discharge(conn, 3000, now=T0, actor="duty", reason="normal", reach=reach,
+                                         config=config, roster=roster)
+    assert quiet.tier == "normal" and act.created
+    assert plan.last_decision(conn).tier == "normal"
+    reports.add_report(conn, {"danger_kind": "bank_collapse", "works_id": "HYK", "spur": "HYK-090",
+                              "severity": "major", "reporter": "S100"}, now=T0, actor="app", reach=reach,
+                       config=config, roster=roster)
+    raised, act2 = plan.activate_discharge(conn, 3000, now=T0 + timedelta(minutes=5), actor="duty",
+                                           reason="danger", reach=reach, config=config, roster=roster)
+    assert raised.trigger == "works_danger" and raised.rank > quiet.rank and act2.created
+    with pytest.raises(InputError, match="--discharge"):
+        plan.activate_discharge(conn, None, now=T0, actor="d", reason="r", reach=reach, config=config)
