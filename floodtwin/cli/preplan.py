@@ -107,24 +107,45 @@ def tasks(
     as_json: bool = typer.Option(False, "--json", help='Print {"tier", "colour", "reason", "tasks": [...]}.'),
     file: Optional[Path] = FileOpt,
     reach: str = ReachOpt,
+    risk: Optional[Path] = typer.Option(None, "--risk", help="JSON risk facts of a hydraulic run "
+                                        "(village_max_depth_m, segment_freeboard_m, ... by id)."),
 ) -> None:
     """The task instructions for a discharge: tier, reason, the list by deadline, counts by category and owner.
 
-    Without a hydraulic run, risk-driven scopes (flooded villages, dike freeboard) use the fallback
-    rating rule, and each such task says so.
+    Without a hydraulic run (--risk), risk-driven scopes (flooded villages, dike freeboard) use the
+    fallback rating rule, and each such task says so.
     """
-    from floodtwin.preplan import Preplan
+    from floodtwin.preplan import FlowState, Preplan
 
     lang = _lang(lang)
     plan = Preplan.load(file)
-    decision = _decide(plan, discharge, forecast)
-    instructions = plan.tasks_for(decision, _tables(reach))
+    facts = _read_risk(risk) if risk is not None else None
+    if discharge < 0:
+        from floodtwin.errors import InputError
+
+        raise InputError(f"--discharge {discharge:g}: a discharge must be >= 0 m³/s")
+    decision = plan.evaluate(FlowState(observed_m3s=discharge, forecast_m3s=forecast, risk=facts))
+    instructions = plan.tasks_for(decision, _tables(reach), risk=facts)
     if as_json:
         out = {"tier": decision.tier, "colour": decision.colour, "reason": decision.reason,
                "discharge_m3s": decision.discharge_m3s, "tasks": [t.to_dict() for t in instructions]}
         typer.echo(json.dumps(out, ensure_ascii=False))
         return
     _print_tasks(plan, decision, instructions, lang)
+
+
+def _read_risk(path: Path):
+    """RiskFacts from a JSON file; InputError names the file and the problem."""
+    from floodtwin.errors import InputError
+    from floodtwin.preplan import RiskFacts
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the risk facts: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    return RiskFacts.from_dict(data, where=str(path))
 
 
 def _print_tasks(plan, decision, instructions, lang: str) -> None:

@@ -44,6 +44,31 @@ class RiskFacts:
     spur_freeboard_m: Mapping[str, float] = field(default_factory=dict)
     source: str = "hydraulic run"
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "risk facts") -> "RiskFacts":
+        """Build from a plain mapping (e.g. a JSON file); InputError names the bad key or value."""
+        from floodtwin.errors import InputError
+
+        if not isinstance(data, Mapping):
+            raise InputError(f"{where}: expected an object of risk mappings")
+        names = {f for f in cls.__dataclass_fields__}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in names:
+                raise InputError(f"{where}: unknown key '{key}' (known: {', '.join(sorted(names))})")
+            if key == "source":
+                kwargs[key] = str(value)
+                continue
+            if not isinstance(value, Mapping):
+                raise InputError(f"{where}: {key}: expected an object of id -> number")
+            clean = {}
+            for oid, v in value.items():
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+                    raise InputError(f"{where}: {key}.{oid}: expected a number, got {v!r}")
+                clean[str(oid)] = float(v)
+            kwargs[key] = clean
+        return cls(**kwargs)
+
 
 @dataclass(frozen=True)
 class TierDecision:

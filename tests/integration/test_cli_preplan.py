@@ -111,3 +111,26 @@ def test_timeline_bad_file(tmp_path):
     path.write_text("time,discharge_m3s\n2021-09-01,4800\n2021-09-02,lots\n")
     proc = run("timeline", str(path))
     assert proc.returncode == 2 and f"{path}:3: discharge_m3s: expected a number" in proc.stderr
+
+
+def test_tasks_with_risk_facts_from_a_hydraulic_run(tmp_path):
+    path = tmp_path / "risk.json"
+    path.write_text(json.dumps({
+        "village_max_depth_m": {"V01": 0.0, "V02": 0.0, "V03": 1.4, "V04": 0.0, "V05": 0.0, "V06": 0.0},
+        "segment_toe_depth_m": {"R-009": 0.6},
+        "source": "2D floodplain run",
+    }))
+    proc = run("tasks", "--discharge", "5000", "--risk", str(path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    # water at a dike toe raises the tier to III; only the flooded village is evacuated first
+    assert out["tier"] == "III" and "dike toe" in out["reason"] and "2D floodplain run" in out["reason"]
+    special = [t["scope_id"] for t in out["tasks"] if t["template_id"] == "village.evacuate_special"]
+    assert special == ["V03"]
+    toe = {t["scope_id"]: t for t in out["tasks"] if t["template_id"] == "patrol.toe_watch"}
+    assert "R-009" in toe and "fallback" not in toe["R-009"]["note_en"]
+    # segments the run left out fall back to the rating rule, and say so
+    assert all("fallback rating rule" in t["note_en"] for sid, t in toe.items() if sid != "R-009")
+    path.write_text('{"village_max_depth_m": {"V01": "deep"}}')
+    bad = run("tasks", "--discharge", "5000", "--risk", str(path))
+    assert bad.returncode == 2 and f"{path}: village_max_depth_m.V01: expected a number" in bad.stderr

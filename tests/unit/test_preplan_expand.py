@@ -213,3 +213,14 @@ def test_filter_on_a_missing_column_is_an_error(plan, tables):
         Preplan(plan.model.model_copy(update={"templates": [
             plan.model.templates[0].model_copy(update={"scope": type(plan.model.templates[0].scope)(
                 for_each="villages", where="village.special_attention > 0")})]})).tasks_for(plan.decide(1000), broken)
+
+
+def test_risk_facts_from_dict():
+    facts = RiskFacts.from_dict({"village_max_depth_m": {"V01": 1}, "source": "library"})
+    assert facts.village_max_depth_m == {"V01": 1.0} and facts.source == "library"
+    from floodtwin.errors import InputError
+
+    with pytest.raises(InputError, match="unknown key 'depth'"):
+        RiskFacts.from_dict({"depth": {}})
+    with pytest.raises(InputError, match=r"segment_freeboard_m.R-001: expected a number"):
+        RiskFacts.from_dict({"segment_freeboard_m": {"R-001": None}})
