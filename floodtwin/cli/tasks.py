@@ -214,20 +214,24 @@ _transition_command("cancel", "Cancel an open task (needs --reason).")
 def tick_cmd(db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
              actor: str = typer.Option("tick", "--actor"), as_json: bool = JSON_OPT,
              deliver: bool = DELIVER_OPT) -> None:
-    """Evaluate the SLA timers: escalate every missed one up the chain (member → leader → town)."""
+    """Evaluate the SLA timers (escalate every missed one: member → leader → town) and start due rounds."""
     from floodtwin.dispatch.board import tick
 
     conn, cfg = open_db(db, config)
     t = clock(now)
-    escalations = tick(conn, now=t, actor=actor, config=cfg)
+    actions = tick(conn, now=t, actor=actor, config=cfg)
+    escalations = [a for a in actions if a["action"] == "escalated"]
+    rounds = [a for a in actions if a["action"] == "next_round"]
     delivery = deliver_now(conn, cfg, t, as_json) if deliver else None
     if as_json:
-        emit({"escalations": escalations, "delivery": delivery})
+        emit({"escalations": escalations, "rounds": rounds, "delivery": delivery})
         return
     for e in escalations:
         say(f"[red]missed {e['timer']}[/] {e['task_key']} (due {e['due_at']}): escalated to {e['escalated_to']} "
             f"({e['role']})")
-    say(f"{len(escalations)} escalation(s)")
+    for r in rounds:
+        say(f"round {r['round']} of {r['task_key']} dispatched to {r['assignee']}")
+    say(f"{len(escalations)} escalation(s), {len(rounds)} new round(s)")
 
 
 @command(app, "deliver")

@@ -334,8 +334,11 @@ def activate(conn: sqlite3.Connection, instructions: Sequence[TaskInstruction], 
         created, unchanged = _submit_in_tx(conn, instructions, now=now, actor=actor, reason=reason,
                                            config=config, roster=roster, activation_id=activation_id)
         marks = ",".join("?" * len(OPEN_STATES))
+        # open tasks, and finished recurring ones (whose next rounds must stop), that the plan dropped
+        fin = ",".join("?" * len(FINISHED_STATES))
         stale = [dict(r) for r in conn.execute(
-            f"SELECT * FROM tasks WHERE source = 'preplan' AND state IN ({marks}) ORDER BY key", OPEN_STATES)
+            f"SELECT * FROM tasks WHERE source = 'preplan' AND (state IN ({marks}) OR (repeat_min IS NOT NULL"
+            f" AND state IN ({fin}))) ORDER BY key", (*OPEN_STATES, *FINISHED_STATES))
             if r["key"] not in wanted]
         for task in stale:
             _change_state(conn, task, "stood_down", now=now, actor=actor,
@@ -475,14 +478,18 @@ def missed_timers(task: dict[str, Any], now: datetime, config: DispatchConfig) -
 
 def tick(conn: sqlite3.Connection, *, now: datetime, actor: str = "tick",
          config: DispatchConfig | None = None, roster: Roster | None = None) -> list[dict[str, Any]]:
-    """Evaluate the SLA timers at ``now``: escalate every newly missed one one step up the chain.
+    """Evaluate the SLA timers at ``now``: escalate every newly missed one one step up the chain,
+    and start the next round of every recurring task (``repeat_min``) whose round has come.
 
-    Each (task, timer) is escalated at most once, so calling tick again (every alert run does)
-    changes nothing until another timer runs out. Returns the escalations made.
+    Each (task, timer) is escalated at most once per round, so calling tick again (every alert run
+    does) changes nothing until another timer runs out. Returns what it did, one dict per action:
+    ``action`` "escalated" (task_key, timer, due_at, escalated_to, role, level) or "next_round"
+    (task_key, round, assignee).
     """
     config, roster = _context(conn, config, roster)
-    escalations = []
+    escalations: list[dict[str, Any]] = []
     with transaction(conn):
+        escalations.extend(_start_due_rounds(conn, now=now, actor=actor, config=config, roster=roster))
         marks = ",".join("?" * len(ACTIVE_STATES))
         tasks = [dict(r) for r in conn.execute(f"SELECT * FROM tasks WHERE state IN ({marks})", ACTIVE_STATES)]
         done_misses = {(r[0], r[1]) for r in conn.execute("SELECT task_key, timer FROM sla_misses")}
@@ -513,8 +520,50 @@ def _escalate(conn: sqlite3.Connection, task: dict[str, Any], timer: str, due: d
                   stamp=None, event_kind="escalated", config=config, notify_kind="escalated",
                   data={"timer": timer, "to": target, "role": role, "level": level})
     conn.execute("UPDATE tasks SET escalation_level=? WHERE key=?", (level, task["key"]))
-    return {"task_key": task["key"], "timer": timer, "due_at": ts(due), "escalated_to": target, "role": role,
-            "level": level}
+    return {"action": "escalated", "task_key": task["key"], "timer": timer, "due_at": ts(due),
+            "escalated_to": target, "role": role, "level": level}
+
+
+def _start_due_rounds(conn: sqlite3.Connection, *, now: datetime, actor: str, config: DispatchConfig,
+                      roster: Roster) -> list[dict[str, Any]]:
+    """Recurring tasks whose last round is finished and whose next round is due: dispatch it again
+    (fresh timers, assignee chosen again for the current shift). An unfinished round is not
+    doubled: its own timers escalate it instead."""
+    marks = ",".join("?" * len(FINISHED_STATES))
+    due_rows = [dict(r) for r in conn.execute(
+        f"SELECT * FROM tasks WHERE repeat_min IS NOT NULL AND state IN ({marks}) ORDER BY key", FINISHED_STATES)
+        if parse_ts(r["dispatched_at"]) + timedelta(minutes=r["repeat_min"]) <= now]
+    if not due_rows:
+        return []
+    load = _load_counts(conn)
+    shift = current_shift(now, config)
+    now_s = ts(now)
+    out = []
+    for task in due_rows:
+        instr = task_instruction(task)
+        staff_id, role, why, _ = choose_assignee(instr, roster, load, shift, config)
+        load[staff_id] = load.get(staff_id, 0) + 1
+        due = ts(now + timedelta(minutes=instr.deadline_min))
+        conn.execute(
+            "UPDATE tasks SET state='dispatched', updated_at=?, dispatched_at=?, acknowledged_at=NULL,"
+            " started_at=NULL, on_site_at=NULL, done_at=NULL, verified_at=NULL, closed_at=NULL, ended_at=NULL,"
+            " handle_due_at=?, escalation_level=0, round=round+1, version=version+1 WHERE key=?",
+            (now_s, now_s, due, task["key"]))
+        conn.execute("UPDATE assignments SET active=0 WHERE task_key=?", (task["key"],))
+        conn.execute("DELETE FROM sla_misses WHERE task_key=?", (task["key"],))
+        conn.execute("INSERT INTO assignments(task_key, staff_id, role, level, assigned_at, reason) "
+                     "VALUES (?,?,?,0,?,?)", (task["key"], staff_id, role, now_s, f"round {task['round'] + 1}: {why}"))
+        event_id = _log_event(conn, now=now, actor=actor, kind="next_round", task_key=task["key"],
+                              from_state=task["state"], to_state="dispatched",
+                              reason=f"round {task['round'] + 1} (every {task['repeat_min']:g} min)",
+                              data={"assignee": staff_id, "round": task["round"] + 1})
+        row = {**task, "handle_due_at": due, "state": "dispatched"}
+        notify.enqueue(conn, config, kind="dispatched", event_id=event_id, recipients=[staff_id],
+                       payload=_message("dispatched", row, now, f"（第{task['round'] + 1}轮）",
+                                        f" (round {task['round'] + 1})"), now=now, task_key=task["key"])
+        out.append({"action": "next_round", "task_key": task["key"], "round": task["round"] + 1,
+                    "assignee": staff_id})
+    return out
 
 
 # ----------------------------------------------------------------------------------------------

@@ -193,7 +193,12 @@ _V2 = """
 ALTER TABLE roster_grids ADD COLUMN geom BLOB;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+# v3: recurring tasks (patrol rounds) count their rounds
+_V3 = """
+ALTER TABLE tasks ADD COLUMN round INTEGER NOT NULL DEFAULT 1;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 
 
 def ensure_schema(conn: sqlite3.Connection) -> int:

@@ -324,3 +324,32 @@ def test_activation_from_the_preplan_sees_major_dangers_and_history(tmp_path):
     assert raised.trigger == "works_danger" and raised.rank > quiet.rank and act2.created
     with pytest.raises(InputError, match="--discharge"):
         plan.activate_discharge(conn, None, now=T0, actor="d", reason="r", reach=reach, config=config)
+
+
+def test_recurring_task_rounds_and_their_stand_down(env):
+    conn, config, roster = env
+    rnd = instr(1, deadline=30, repeat_min=60)
+    board.activate(conn, [rnd], now=T0, actor="duty", reason="II", config=config, roster=roster)
+    kw = dict(actor="M1", config=config)
+    board.ack(conn, rnd.key, now=T0 + timedelta(minutes=1), **kw)
+    board.start(conn, rnd.key, now=T0 + timedelta(minutes=2), **kw)
+    board.on_site(conn, rnd.key, now=T0 + timedelta(minutes=5), **kw)
+    board.done(conn, rnd.key, now=T0 + timedelta(minutes=20), **kw)
+    assert board.tick(conn, now=T0 + timedelta(minutes=59), config=config, roster=roster) == []
+    nxt = board.tick(conn, now=T0 + timedelta(minutes=60), config=config, roster=roster)
+    assert [(a["action"], a["round"]) for a in nxt] == [("next_round", 2)]
+    row = board.show_task(conn, rnd.key)
+    assert row["state"] == "dispatched" and row["round"] == 2 and row["acknowledged_at"] is None
+    assert [a["active"] for a in row["assignments"]] == [0, 1]
+    # the new round has fresh timers: its acknowledgement is due 3 min after the round started
+    esc = board.tick(conn, now=T0 + timedelta(minutes=63, seconds=1), config=config, roster=roster)
+    assert [(a["action"], a["timer"]) for a in esc] == [("escalated", "ack")]
+    # an unfinished round is never doubled
+    assert board.tick(conn, now=T0 + timedelta(minutes=130), config=config, roster=roster)[0]["action"] != "next_round"
+    # once the plan drops it, even a finished recurring task stops: stood down, no more rounds
+    for action in ("ack", "start", "done"):
+        board.transition(conn, rnd.key, action, now=T0 + timedelta(minutes=131), **kw)
+    act = board.activate(conn, [], now=T0 + timedelta(minutes=140), actor="duty", reason="normal",
+                         config=config, roster=roster)
+    assert act.stood_down == [rnd.key]
+    assert board.tick(conn, now=T0 + timedelta(hours=5), config=config, roster=roster) == []
