@@ -48,6 +48,7 @@ def show(
     lang: str = LangOpt,
 ) -> None:
     """Table of the tiers and task templates (all, or those active at --tier)."""
+    from rich.markup import escape
     from rich.table import Table
 
     from floodtwin.preplan import Preplan
@@ -79,8 +80,8 @@ def show(
         cat = CATEGORIES[tpl.category][0 if lang == "zh" else 1]
         owner = roles[tpl.owner].name_zh if lang == "zh" else roles[tpl.owner].name_en
         tiers_txt = tpl.tier_from + (f"..{tpl.tier_to}" if tpl.tier_to else "+")
-        table.add_row(tpl.id, cat, tiers_txt, owner, scope, f"{tpl.deadline_min:g} min", repeat,
-                      tpl.title_zh if lang == "zh" else tpl.title_en)
+        table.add_row(escape(tpl.id), cat, tiers_txt, escape(owner), escape(scope), f"{tpl.deadline_min:g} min",
+                      repeat, escape(tpl.title_zh if lang == "zh" else tpl.title_en))
     console.print(table)
 
 
@@ -151,6 +152,7 @@ def _read_risk(path: Path):
 def _print_tasks(plan, decision, instructions, lang: str) -> None:
     from collections import Counter
 
+    from rich.markup import escape
     from rich.table import Table
 
     from floodtwin.tasks import CATEGORIES
@@ -161,10 +163,10 @@ def _print_tasks(plan, decision, instructions, lang: str) -> None:
     colour = {"green": "green", "blue": "blue", "yellow": "yellow", "orange": "dark_orange", "red": "red"}.get(
         tier.colour, "white")
     if lang == "zh":
-        console.print(f"[bold {colour}]{name}（{tier.colour_zh}）[/]：{decision.reason_zh}；"
-                      f"共{len(instructions)}条任务指令")
+        console.print(f"[bold {colour}]{escape(name)}（{escape(tier.colour_zh)}）[/]："
+                      f"{escape(decision.reason_zh)}；共{len(instructions)}条任务指令")
     else:
-        console.print(f"[bold {colour}]{name} — {tier.colour}[/]: {decision.reason}; "
+        console.print(f"[bold {colour}]{escape(name)} — {escape(tier.colour)}[/]: {escape(decision.reason)}; "
                       f"{len(instructions)} task instructions")
     # one plain line per task: a Rich table of 300 rows takes longer to lay out than the whole expansion
     lines = []
@@ -192,7 +194,8 @@ def _print_tasks(plan, decision, instructions, lang: str) -> None:
     for i in range(max(len(by_cat), len(by_owner))):
         c = by_cat[i] if i < len(by_cat) else ("", "")
         o = by_owner[i] if i < len(by_owner) else ("", "")
-        counts.add_row(CATEGORIES[c[0]][0 if lang == "zh" else 1] if c[0] else "", str(c[1]), o[0], str(o[1]))
+        counts.add_row(CATEGORIES[c[0]][0 if lang == "zh" else 1] if c[0] else "", str(c[1]), escape(o[0]),
+                       str(o[1]))
     console.print(counts)
 
 
@@ -206,6 +209,8 @@ def diff_cmd(
     reach: str = ReachOpt,
 ) -> None:
     """The to-do list update between two discharges: tasks to activate, to stand down, unchanged."""
+    from rich.markup import escape
+
     from floodtwin.preplan import Preplan, diff
 
     lang = _lang(lang)
@@ -220,7 +225,7 @@ def diff_cmd(
         return
     console = _console()
     console.print(f"{from_q:,.0f} → {to_q:,.0f} m³/s: tier {before_d.tier} → {after_d.tier} "
-                  f"({after_d.reason})")
+                  f"({escape(after_d.reason)})")
     console.print(f"activate {len(result.activate)}, stand down {len(result.stand_down)}, "
                   f"unchanged {len(result.unchanged)} (of which {len(result.updated)} updated)")
     for label, items, mark in (("activate", result.activate, "[green]+[/]"),
@@ -230,7 +235,7 @@ def diff_cmd(
             console.print(f"[bold]{label}[/]")
             for t in items:
                 repeat = f" (every {t.repeat_min:g} min)" if t.repeat_min else ""
-                console.print(f" {mark} {t.deadline_min:>5g} min  {t.title(lang)}{repeat}")
+                console.print(f" {mark} {t.deadline_min:>5g} min  {escape(t.title(lang))}{repeat}")
 
 
 @app.command("timeline")
@@ -242,6 +247,8 @@ def timeline(
     lang: str = LangOpt,
 ) -> None:
     """Walk a flow series through the tier logic (hysteresis, duration trigger); print each tier change."""
+    from rich.markup import escape
+
     from floodtwin.preplan import Preplan
     from floodtwin.preplan.timeline import changes, read_flows, walk
 
@@ -263,4 +270,4 @@ def timeline(
     for row, dec in found:
         q = "—" if row.discharge_m3s is None else f"{row.discharge_m3s:,.0f}"
         reason = dec.reason_zh if lang == "zh" else dec.reason
-        console.print(f"{row.time.isoformat()}  {q:>7} m³/s  [bold]{dec.tier:>6}[/]  {reason}")
+        console.print(f"{row.time.isoformat()}  {q:>7} m³/s  [bold]{escape(dec.tier):>6}[/]  {escape(reason)}")
