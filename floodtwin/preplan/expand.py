@@ -336,10 +336,10 @@ def _instruction(tpl: Template, layer: ScopeLayer | None, rec: dict[str, Any] | 
         extra["risk_source"] = "fallback" if fallback or ctx.risk is None else ctx.risk.source
         extra["risk"] = {k: (None if v is None else round(v, 3)) for k, v in rvals.items()}
     return TaskInstruction(
-        key=task_key(tpl.id, layer.name if layer else None, scope_id),
+        key=task_key(tpl.id, layer.prefix if layer else None, scope_id),
         template_id=tpl.id, category=tpl.category, tier=ctx.tier.id, owner_role=tpl.owner,
         title_zh=_render(tpl.title_zh, values_zh), title_en=_render(tpl.title_en, values_en),
-        deadline_min=deadline, scope_kind=layer.name if layer else None, scope_id=scope_id,
+        deadline_min=deadline, scope_kind=layer.prefix if layer else None, scope_id=scope_id,
         grid_id=grid_id, works_id=works_id, repeat_min=_repeat(tpl, ctx.model, ctx.tier.id),
         materials=_materials(tpl, layer, rec, ctx.tables), location=rec.get("_xy") if rec else None,
         note_zh=note_zh, note_en=note_en, source="preplan", extra=extra,

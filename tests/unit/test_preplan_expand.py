@@ -67,7 +67,7 @@ def test_instruction_content(tier_i):
     assert first.title_en == "Activate the level I response (red warning) at Huayuankou 22,000 m³/s"
     assert first.title_zh == "启动Ⅰ级应急响应（红色预警），花园口22,000 m³/s"
     spur = next(t for t in tier_i if t.template_id == "spur.watch" and t.works_id == "MD")
-    assert spur.scope_id.startswith("MD-") and spur.scope_kind == "spurs" and spur.repeat_min == 120
+    assert spur.scope_id.startswith("MD-") and spur.scope_kind == "spur" and spur.repeat_min == 120
     assert "马渡险工" in spur.title_zh and "of Madu dike works" in spur.title_en
     assert spur.location is not None and 400_000 < spur.location[0] < 600_000
     patrol = next(t for t in tier_i if t.template_id == "patrol.dike" and t.scope_id == "R-009")
