@@ -171,57 +171,71 @@ def backoff_s(attempts: int, base_s: float, max_s: float) -> float:
 
 
 def deliver(conn: sqlite3.Connection, config: DispatchConfig, *, now: datetime,
-            base_dir: str | Path | None = None, limit: int = 1000) -> DeliveryReport:
-    """Send every outbox row that is due at ``now``; record success, retry time or death per row.
-
-    ``base_dir`` anchors relative log paths (default: the database's folder).
+            base_dir: str | Path | None = None, limit: int | None = None, batch: int = 500) -> DeliveryReport:
+    """Send every outbox row that is due at ``now`` (at most ``limit``); record success, retry time
+    or death per row. Rows are claimed ``batch`` at a time under a lease, so several processes can
+    deliver side by side without sending the same row twice. ``base_dir`` anchors relative log
+    paths (default: the database's folder).
     """
     settings = config.dispatch.delivery
     base = Path(base_dir) if base_dir is not None else Path(getattr(conn, "db_path", ".")).resolve().parent
     notifiers = {n.name: n for n in config.notifiers}
     now_s = ts(now)
     lease_s = ts(now + timedelta(seconds=settings.lease_s))
-    with transaction(conn):
-        rows = [dict(r) for r in conn.execute(
-            "SELECT id, idem_key, notifier, payload, attempts FROM outbox WHERE status = 'pending' "
-            "AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT ?",
-            (now_s, now_s, limit))]
-        conn.executemany("UPDATE outbox SET lease_until = ? WHERE id = ?", [(lease_s, r["id"]) for r in rows])
     report = DeliveryReport()
-    for row in rows:
-        body = row["payload"].encode("utf-8")
-        notifier = notifiers.get(row["notifier"])
-        try:
-            if notifier is None:
-                raise DeliveryError(f"notifier {row['notifier']} is not in the configuration")
-            if isinstance(notifier, WebhookNotifier):
-                send_webhook(notifier, row["idem_key"], body)
-            elif isinstance(notifier, LogNotifier):
-                send_log(notifier, row["idem_key"], body, base)
-            else:
-                send_email(notifier, row["idem_key"], json.loads(row["payload"]))
-        except (DeliveryError, ConfigError) as exc:
-            permanent = getattr(exc, "permanent", False)
-            attempts = row["attempts"] + 1
-            dead = permanent or attempts >= settings.max_attempts
-            retry_at = now + timedelta(seconds=backoff_s(attempts, settings.backoff_base_s, settings.backoff_max_s))
-            with transaction(conn):
-                conn.execute("UPDATE outbox SET attempts = ?, status = ?, last_error = ?, next_attempt_at = ?, "
-                             "lease_until = NULL WHERE id = ?",
-                             (attempts, "dead" if dead else "pending", str(exc)[:500], ts(retry_at), row["id"]))
-            report.errors.append(f"{row['idem_key']}: {exc}")
-            if dead:
-                report.dead += 1
-                log.error("notification %s dead after %d attempts: %s", row["idem_key"], attempts, exc)
-            else:
-                report.retrying += 1
-            continue
+    remaining = limit
+    while remaining is None or remaining > 0:
+        size = batch if remaining is None else min(batch, remaining)
         with transaction(conn):
-            conn.execute("UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?, "
-                         "lease_until = NULL, last_error = NULL WHERE id = ?", (ts(now), row["id"]))
-        report.sent += 1
+            rows = [dict(r) for r in conn.execute(
+                "SELECT id, idem_key, notifier, payload, attempts FROM outbox WHERE status = 'pending' "
+                "AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT ?",
+                (now_s, now_s, size))]
+            conn.executemany("UPDATE outbox SET lease_until = ? WHERE id = ?", [(lease_s, r["id"]) for r in rows])
+        for row in rows:
+            _deliver_row(conn, row, notifiers, settings, base, now, report)
+        if remaining is not None:
+            remaining -= len(rows)
+        if len(rows) < size:
+            break
     report.still_pending = conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
     return report
+
+
+def _deliver_row(conn: sqlite3.Connection, row: dict[str, Any], notifiers: dict[str, Any], settings: Any,
+                 base: Path, now: datetime, report: DeliveryReport) -> None:
+    """Send one claimed row and record the outcome (sent / retry at backoff / dead)."""
+    body = row["payload"].encode("utf-8")
+    notifier = notifiers.get(row["notifier"])
+    try:
+        if notifier is None:
+            raise DeliveryError(f"notifier {row['notifier']} is not in the configuration")
+        if isinstance(notifier, WebhookNotifier):
+            send_webhook(notifier, row["idem_key"], body)
+        elif isinstance(notifier, LogNotifier):
+            send_log(notifier, row["idem_key"], body, base)
+        else:
+            send_email(notifier, row["idem_key"], json.loads(row["payload"]))
+    except (DeliveryError, ConfigError) as exc:
+        permanent = getattr(exc, "permanent", False)
+        attempts = row["attempts"] + 1
+        dead = permanent or attempts >= settings.max_attempts
+        retry_at = now + timedelta(seconds=backoff_s(attempts, settings.backoff_base_s, settings.backoff_max_s))
+        with transaction(conn):
+            conn.execute("UPDATE outbox SET attempts = ?, status = ?, last_error = ?, next_attempt_at = ?, "
+                         "lease_until = NULL WHERE id = ?",
+                         (attempts, "dead" if dead else "pending", str(exc)[:500], ts(retry_at), row["id"]))
+        report.errors.append(f"{row['idem_key']}: {exc}")
+        if dead:
+            report.dead += 1
+            log.error("notification %s dead after %d attempts: %s", row["idem_key"], attempts, exc)
+        else:
+            report.retrying += 1
+        return
+    with transaction(conn):
+        conn.execute("UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?, "
+                     "lease_until = NULL, last_error = NULL WHERE id = ?", (ts(now), row["id"]))
+    report.sent += 1
 
 
 def deliver_until_done(conn: sqlite3.Connection, config: DispatchConfig, *, wait_s: float,

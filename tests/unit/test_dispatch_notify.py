@@ -191,3 +191,12 @@ def test_config_errors_name_file_line_and_key(tmp_path, monkeypatch):
     monkeypatch.setenv("FLOODTWIN_CONFIG", str(tmp_path / "missing.yaml"))
     with pytest.raises(ConfigError, match="missing.yaml: file not found"):
         load_config()
+
+
+def test_one_pass_delivers_everything_due_in_batches_or_up_to_a_limit(tmp_path, conn):
+    config = load_config(write_config(tmp_path, [{"name": "log", "kind": "log", "path": "n.jsonl"}]))
+    queue(conn, config, n=5)
+    assert notify.deliver(conn, config, now=T0, limit=3, batch=2).sent == 3
+    report = notify.deliver(conn, config, now=T0, batch=1)
+    assert report.sent == 2 and report.still_pending == 0
+    assert len((tmp_path / "n.jsonl").read_text(encoding="utf-8").splitlines()) == 5
