@@ -17,7 +17,6 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import yaml
 
 from floodtwin.config import DATA_DIR
