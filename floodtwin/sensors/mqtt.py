@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from floodtwin.errors import FeedError, InputError
 from floodtwin.sensors import readings as rd
-from floodtwin.sensors.ingest import Ingestor, Summary
+from floodtwin.sensors.ingest import Ingestor, Summary, gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -194,8 +194,9 @@ class Subscriber:
                     continue
                 last_msg = time.monotonic()
                 topics, payloads, mids, qoss = zip(*items)
-                objs, raws = decode_messages(list(topics), list(payloads))
-                summary = self.ingestor.ingest_batch(objs, raws, [f"mqtt:{t}" for t in topics])
+                with gc_paused():
+                    objs, raws = decode_messages(list(topics), list(payloads))
+                    summary = self.ingestor.ingest_batch(objs, raws, [f"mqtt:{t}" for t in topics])
                 # acknowledge only what is committed: a crash before this line means redelivery
                 for mid, qos in zip(mids, qoss):
                     if qos > 0:

@@ -26,9 +26,11 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import orjson
 
 #: Quarantine reasons, in the order the ingest summary lists them.
 REASONS = ("malformed", "unknown_stone", "bad_time", "future_time", "out_of_range", "duplicate",
@@ -55,6 +57,7 @@ SEQ_MAX = 2**63 - 1
 
 _FULL_KEYS = frozenset(FIELDS)
 _NUM = (int, float)
+_NUM_TYPES = frozenset(_NUM)
 
 
 class Rejected(Exception):
@@ -98,7 +101,9 @@ class Batch:
     event: list[str] = field(default_factory=list)
     link: list[str] = field(default_factory=list)
     raw: list[str] = field(default_factory=list)
-    source: list[str] = field(default_factory=list)
+    #: position of each accepted reading in the validated input, and where input ``i`` came from
+    position: list[int] = field(default_factory=list)
+    source_of: Callable[[int], str] = field(default=lambda i: f"#{i + 1}", repr=False)
 
     COLUMNS = ("stone_id", "seq", "t_ms", "roll_deg", "pitch_deg", "accel_x_g", "accel_y_g", "accel_z_g",
                "battery_v", "rssi_dbm", "event", "link")
@@ -106,12 +111,27 @@ class Batch:
     def __len__(self) -> int:
         return len(self.stone_id)
 
-    def append(self, values: tuple, raw: str, source: str) -> None:
-        """Add one normalised reading (a tuple in :attr:`COLUMNS` order)."""
+    def append(self, values: tuple, raw: str, position: int) -> None:
+        """Add one normalised reading (a tuple in :attr:`COLUMNS` order) read at input ``position``."""
         for name, value in zip(self.COLUMNS, values):
             getattr(self, name).append(value)
         self.raw.append(raw)
-        self.source.append(source)
+        self.position.append(position)
+
+    def array(self, name: str, dtype=np.float64) -> np.ndarray:
+        """Column ``name`` as a numpy array (None as NaN), cached: validation fills the cache
+        with the arrays it already built, so ingest does not convert the lists back."""
+        cache = self.__dict__.setdefault("_arrays", {})
+        if name not in cache:
+            col = getattr(self, name)
+            if dtype is np.float64 and any(v is None for v in col):
+                col = [np.nan if v is None else v for v in col]
+            cache[name] = np.array(col, dtype=dtype)
+        return cache[name]
+
+    def source(self, k: int) -> str:
+        """Where accepted reading ``k`` came from (file:line, mqtt:topic)."""
+        return self.source_of(self.position[k])
 
     def row(self, i: int) -> tuple:
         """Reading ``i`` as a tuple in :attr:`COLUMNS` order."""
@@ -200,107 +220,138 @@ def _column_ok(values: np.ndarray, name: str) -> np.ndarray:
     return (values >= lo) & (values <= hi)
 
 
-def validate_batch(objs: list[Any], raws: list[str], sources: list[str], index: dict[str, int],
-                   now_ms: int, future_ms: int, batch: Batch | None = None,
+def _time_ms_or_none(value: Any) -> int | None:
+    """UTC epoch ms of an ISO 8601 string with a zone, None for anything else."""
+    try:
+        dt = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    if dt.tzinfo is None:
+        return None
+    return round(dt.timestamp() * 1000)
+
+
+def _numbers(col: list[Any], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 values with NaN where not a number, mask of in-range numbers) of one column."""
+    if set(map(type, col)) <= _NUM_TYPES:
+        values = np.array(col, dtype=np.float64)
+        lo, hi = RANGES[name]
+        return values, (values >= lo) & (values <= hi)
+    typed = np.array([type(v) in _NUM_TYPES for v in col], dtype=bool)
+    values = np.array([v if t else np.nan for v, t in zip(col, typed)], dtype=np.float64)
+    lo, hi = RANGES[name]
+    return values, typed & (values >= lo) & (values <= hi)
+
+
+def validate_batch(objs: list[Any], raws: list[str], sources: list[str] | Callable[[int], str],
+                   index: dict[str, int], now_ms: int, future_ms: int,
                    rejections: list[Rejection] | None = None) -> tuple[Batch, list[Rejection]]:
     """Validate decoded records; append the good ones to ``batch`` and the bad to ``rejections``.
 
     Same verdicts as :func:`check_record` on every record (tested), in arrival order, but the
-    common case (complete, well-typed records) is checked column by column with numpy.
+    common case (complete, well-typed records with the link up) is checked column by column:
+    one list comprehension per field and numpy range checks, no per-record Python branches.
+    Records that fail a column test go through :func:`check_record`, which names the reason.
+    ``sources`` may be a callable ``i -> str`` (sources are only needed for rejected records).
     """
-    batch = Batch() if batch is None else batch
     rejections = [] if rejections is None else rejections
+    source_of = sources if callable(sources) else sources.__getitem__
+    batch = Batch(source_of=source_of)
     n = len(objs)
     if n == 0:
         return batch, rejections
     full = _FULL_KEYS
-    # rows that may take the fast path: complete objects of the right types
-    fast = [type(o) is dict and o.keys() == full for o in objs]
-    cand = [i for i in range(n) if fast[i]]
-    good = np.zeros(n, dtype=bool)
+    cand = [i for i, o in enumerate(objs) if type(o) is dict and o.keys() == full]
+    sub = objs if len(cand) == n else [objs[i] for i in cand]
+    m = len(sub)
     cols: dict[str, Any] = {}
-    t_list: list[int] = []
-    if cand:
-        sub = [objs[i] for i in cand]
+    if m:
         sid = [o["stone_id"] for o in sub]
         seq = [o["seq"] for o in sub]
         tim = [o["time"] for o in sub]
         ev = [o["event"] for o in sub]
         ln = [o["link"] for o in sub]
-        nums = {name: [o[name] for o in sub] for name in ("roll_deg", "pitch_deg", "battery_v", "rssi_dbm")}
+        stone_index = np.array([index.get(x, -1) if type(x) is str else -1 for x in sid], dtype=np.int64)
+        ok = stone_index >= 0
+        if set(map(type, seq)) == {int}:
+            ok &= np.array([0 <= q <= SEQ_MAX for q in seq], dtype=bool)
+        else:
+            ok &= np.array([type(q) is int and 0 <= q <= SEQ_MAX for q in seq], dtype=bool)
+        ok &= np.array([e == "heartbeat" or e == "movement" for e in ev], dtype=bool)
+        ok &= np.array([x == "ok" for x in ln], dtype=bool)
+        for name in ("roll_deg", "pitch_deg", "battery_v", "rssi_dbm"):
+            values, good = _numbers([o[name] for o in sub], name)
+            cols[name] = values
+            ok &= good
         acc = [o["accel_g"] for o in sub]
-        ok = np.fromiter((type(s) is str and s in index for s in sid), dtype=bool, count=len(sub))
-        ok &= np.fromiter((type(q) is int and 0 <= q <= SEQ_MAX for q in seq), dtype=bool, count=len(sub))
-        ok &= np.fromiter((e == "heartbeat" or e == "movement" for e in ev), dtype=bool, count=len(sub))
-        ok &= np.fromiter((x == "ok" for x in ln), dtype=bool, count=len(sub))
-        arrays = {}
-        for name, col in nums.items():
-            tok = np.fromiter((type(v) is float or type(v) is int for v in col), dtype=bool, count=len(sub))
-            ok &= tok
-            arr = np.array([v if t else np.nan for v, t in zip(col, tok)], dtype=np.float64) if not tok.all() \
-                else np.array(col, dtype=np.float64)
-            ok &= _column_ok(arr, name)
-            arrays[name] = arr
-        aok = np.fromiter((type(a) is list and len(a) == 3 and type(a[0]) in _NUM and type(a[1]) in _NUM
-                           and type(a[2]) in _NUM for a in acc), dtype=bool, count=len(sub))
-        ok &= aok
-        accel = np.array([a if t else (np.nan, np.nan, np.nan) for a, t in zip(acc, aok)], dtype=np.float64) \
-            if not aok.all() else np.array(acc, dtype=np.float64)
-        ok &= _column_ok(accel, "accel_g").all(axis=1)
-        # times: fromisoformat per value (fast C parser); any failure sends the row to the slow path
-        t_ms = np.zeros(len(sub), dtype=np.int64)
-        for j, s in enumerate(tim):
-            if not ok[j]:
-                continue
-            try:
-                dt = datetime.fromisoformat(s)
-            except (TypeError, ValueError):
-                ok[j] = False
-                continue
-            if dt.tzinfo is None:
-                ok[j] = False
-                continue
-            t_ms[j] = round(dt.timestamp() * 1000)
-        ok &= t_ms <= now_ms + future_ms
-        good[cand] = ok
-        cols = {"sid": sid, "seq": seq, "ev": ev, "ln": ln, "arrays": arrays, "accel": accel, "t_ms": t_ms,
-                "pos": {i: j for j, i in enumerate(cand)}}
-        t_list = t_ms.tolist()
-    if cand:
-        arrays, accel = cols["arrays"], cols["accel"]
-        roll, pitch = arrays["roll_deg"].tolist(), arrays["pitch_deg"].tolist()
-        batt, rssi = arrays["battery_v"].tolist(), arrays["rssi_dbm"].tolist()
-        ax, ay, az = accel[:, 0].tolist(), accel[:, 1].tolist(), accel[:, 2].tolist()
-        pos = cols["pos"]
+        aok = np.array([type(a) is list and len(a) == 3 and type(a[0]) in _NUM_TYPES and type(a[1]) in _NUM_TYPES
+                        and type(a[2]) in _NUM_TYPES for a in acc], dtype=bool)
+        accel = np.array(acc if aok.all() else [a if t else (np.nan,) * 3 for a, t in zip(acc, aok)],
+                         dtype=np.float64)
+        lo, hi = RANGES["accel_g"]
+        ok &= aok & ((accel >= lo) & (accel <= hi)).all(axis=1)
+        t_parsed = [_time_ms_or_none(x) for x in tim]
+        t_ok = np.array([x is not None for x in t_parsed], dtype=bool)
+        t_ms = np.array([x if x is not None else 0 for x in t_parsed], dtype=np.int64) if not t_ok.all() \
+            else np.array(t_parsed, dtype=np.int64)
+        ok &= t_ok & (t_ms <= now_ms + future_ms)
+        cols.update(sid=sid, seq=seq, ev=ev, t_ms=t_ms, accel=accel, stone_index=stone_index)
+    else:
+        ok = np.zeros(0, dtype=bool)
+    good_sub = np.flatnonzero(ok)
+    all_good = len(good_sub) == m
+    # the fast rows, column by column (arrival order)
+    if m and len(good_sub):
+        pick = (lambda col: col) if all_good else (lambda col: [col[j] for j in good_sub.tolist()])
+        batch.stone_id.extend(pick(cols["sid"]))
+        batch.seq.extend(pick(cols["seq"]))
+        batch.event.extend(pick(cols["ev"]))
+        batch.t_ms.extend(cols["t_ms"][good_sub].tolist())
+        for name in ("roll_deg", "pitch_deg", "battery_v", "rssi_dbm"):
+            getattr(batch, name).extend(cols[name][good_sub].tolist())
+        acc_good = cols["accel"][good_sub]
+        batch.accel_x_g.extend(acc_good[:, 0].tolist())
+        batch.accel_y_g.extend(acc_good[:, 1].tolist())
+        batch.accel_z_g.extend(acc_good[:, 2].tolist())
+        batch.link.extend(["ok"] * len(good_sub))
+        rows_in = [cand[j] for j in good_sub.tolist()] if len(cand) != n else good_sub.tolist()
+        batch.raw.extend(raws if len(rows_in) == n else [raws[i] for i in rows_in])
+        batch.position.extend(rows_in)
+    if all_good and len(cand) == n:
+        acc_all = cols["accel"]
+        batch._arrays = {"roll_deg": cols["roll_deg"], "pitch_deg": cols["pitch_deg"], "battery_v": cols["battery_v"],
+                         "accel_x_g": acc_all[:, 0], "accel_y_g": acc_all[:, 1], "accel_z_g": acc_all[:, 2],
+                         "t_ms": cols["t_ms"], "stone_index": cols["stone_index"]}
+        return batch, rejections
+    # the others, record by record; accepted ones are merged back in arrival order
+    fast_set = set(batch.position)
+    late_rows: list[tuple[int, tuple, str]] = []
     for i in range(n):
-        if good[i]:
-            j = pos[i]
-            batch.stone_id.append(cols["sid"][j])
-            batch.seq.append(cols["seq"][j])
-            batch.t_ms.append(t_list[j])
-            batch.roll_deg.append(roll[j])
-            batch.pitch_deg.append(pitch[j])
-            batch.accel_x_g.append(ax[j])
-            batch.accel_y_g.append(ay[j])
-            batch.accel_z_g.append(az[j])
-            batch.battery_v.append(batt[j])
-            batch.rssi_dbm.append(rssi[j])
-            batch.event.append(cols["ev"][j])
-            batch.link.append("ok")
-            batch.raw.append(raws[i])
-            batch.source.append(sources[i])
+        if i in fast_set:
+            continue
+        o = objs[i]
+        if isinstance(o, _Malformed):
+            rejections.append(Rejection(raws[i], source_of(i), "malformed", o.detail))
             continue
         try:
-            values = check_record(objs[i], index, now_ms, future_ms)
+            values = check_record(o, index, now_ms, future_ms)
         except Rejected as exc:
-            o = objs[i]
-            sid = o.get("stone_id") if type(o) is dict else None
+            sid_i = o.get("stone_id") if type(o) is dict else None
             sq = o.get("seq") if type(o) is dict else None
-            rejections.append(Rejection(raws[i], sources[i], exc.reason, exc.detail,
-                                        sid if type(sid) is str else None,
+            rejections.append(Rejection(raws[i], source_of(i), exc.reason, exc.detail,
+                                        sid_i if type(sid_i) is str else None,
                                         sq if type(sq) is int and abs(sq) <= SEQ_MAX else None))
         else:
-            batch.append(values, raws[i], sources[i])
+            late_rows.append((i, values, raws[i]))
+    if late_rows:
+        for i, values, raw in late_rows:
+            batch.append(values, raw, i)
+        order = np.argsort(np.array(batch.position), kind="stable")
+        if (order != np.arange(len(order))).any():
+            perm = order.tolist()
+            for name in batch.COLUMNS + ("raw", "position"):
+                col = getattr(batch, name)
+                col[:] = [col[k] for k in perm]
     return batch, rejections
 
 
@@ -313,25 +364,17 @@ class _Malformed:
         self.detail = detail
 
 
-def decode_json_lines(lines: list[str]) -> list[Any]:
-    """Decode JSON Lines; a line that is not JSON becomes a :class:`_Malformed` marker.
-
-    Decodes the whole batch as one JSON array first (one C call instead of one per line) and
-    falls back to line by line only when that fails.
-    """
+def _decode_one(line: str) -> Any:
     try:
-        objs = json.loads("[" + ",".join(lines) + "]")
-        if len(objs) == len(lines):
-            return objs
-    except (ValueError, RecursionError):
-        pass
-    out: list[Any] = []
-    for line in lines:
-        try:
-            out.append(json.loads(line))
-        except (ValueError, RecursionError) as exc:
-            out.append(_Malformed(f"not JSON: {str(exc)[:60]}"))
-    return out
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return _Malformed(f"not JSON: {str(exc)[:60]}")
+
+
+def decode_json_lines(lines: list[str]) -> list[Any]:
+    """Decode JSON Lines with orjson; a line that is not JSON (NaN and Infinity are not JSON)
+    becomes a :class:`_Malformed` marker carrying the decoder's message."""
+    return [_decode_one(line) for line in lines]
 
 
 def malformed_marker(obj: Any) -> str | None:
