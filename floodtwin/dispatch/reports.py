@@ -237,8 +237,14 @@ class ReachIndex:
             pt = row.geometry.representative_point()
             x, y = float(pt.x), float(pt.y)
             where_zh, where_en = str(row["name_zh"]), str(row["name_en"])
+        elif raw.get("grid_id") in self.grid_ids and not raw.get("danger_kind"):
+            # a patrol round reported for its grid as a whole (a danger always needs its place): shown at the grid's representative point
+            row = self.grids[self.grids["grid_id"] == raw["grid_id"]].iloc[0]
+            pt = row.geometry.representative_point()
+            x, y = float(pt.x), float(pt.y)
+            where_zh, where_en = str(row.get("name_zh", raw["grid_id"])), str(row.get("name_en", raw["grid_id"]))
         else:
-            raise Rejected("no location: give lon/lat, works_id + spur, or dike_id + chainage")
+            raise Rejected("no location: give lon/lat, works_id + spur, dike_id + chainage, or grid_id")
         grid_id = raw.get("grid_id") or None
         if grid_id is not None and grid_id not in self.grid_ids:
             raise Rejected(f"unknown grid {grid_id!r}")

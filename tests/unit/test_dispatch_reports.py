@@ -88,6 +88,9 @@ def test_general_seepage_and_lonlat_reports(env):
     patrol = reports.add_report(conn, {"kind": "patrol", "grid_id": "G07", "reporter": "S020",
                                        "text": "route done, nothing found", "chainage": 5000}, now=T0, actor="a", **kw)
     assert patrol["status"] == "accepted" and patrol["grid_id"] == "G07"
+    whole = reports.add_report(conn, {"kind": "patrol", "grid_id": "G12", "reporter": "S021",
+                                      "text": "巡查完毕，未发现险情"}, now=T0, actor="a", **kw)
+    assert whole["status"] == "accepted" and whole["grid_id"] == "G12" and whole["lon"] is not None
 
 
 @pytest.mark.parametrize("raw, reason", [
@@ -98,6 +101,7 @@ def test_general_seepage_and_lonlat_reports(env):
     ({"danger_kind": "leak", "chainage": 99000, "reporter": "S1"}, "outside the right dike"),
     ({"danger_kind": "leak", "works_id": "HYK", "spur": "MD-001", "reporter": "S1"}, "belongs to works MD"),
     ({"danger_kind": "leak", "reporter": "S1"}, "no location"),
+    ({"danger_kind": "leak", "grid_id": "G07", "reporter": "S1"}, "no location"),
     ({"danger_kind": "leak", "chainage": 5000}, "no reporter"),
     ({"danger_kind": "leak", "chainage": 5000, "reporter": "S1", "severity": "huge"}, "severity 'huge'"),
 ])
