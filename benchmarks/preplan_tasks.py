@@ -101,10 +101,18 @@ def write_section(text: str) -> None:
     RESULTS.write_text(doc, encoding="utf-8")
 
 
+def load_average() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "unknown"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
+    load_before = load_average()
     cli = cli_runs(args.runs)
     stages = stage_runs(args.runs)
     medians = [statistics.median(col) for col in zip(*stages)]
@@ -112,7 +120,8 @@ def main() -> None:
     lines = [
         "## Preplan: `floodtwin preplan tasks --discharge 22000`",
         "",
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {machine()}",
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {machine()} · 1-min load average "
+        f"{load_before} before, {load_average()} after (the machine is shared)",
         f"Command: `.venv/bin/python benchmarks/{NAME} --runs {args.runs}`",
         "",
         f"CLI wall time over {args.runs} fresh processes: median {statistics.median(cli):.2f} s, "
