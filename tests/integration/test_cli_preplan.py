@@ -134,3 +134,14 @@ def test_tasks_with_risk_facts_from_a_hydraulic_run(tmp_path):
     path.write_text('{"village_max_depth_m": {"V01": "deep"}}')
     bad = run("tasks", "--discharge", "5000", "--risk", str(path))
     assert bad.returncode == 2 and f"{path}: village_max_depth_m.V01: expected a number" in bad.stderr
+
+
+def test_fast_path_imports_no_heavy_library():
+    # what keeps `preplan tasks` quick: no pandas/geopandas/xarray/numba behind the GeoPackage read
+    code = ("import sys; from floodtwin.preplan import Preplan, ReachTables; p = Preplan.load(); "
+            "n = len(p.tasks_for(p.decide(22000), ReachTables.read('huayuankou'))); "
+            "print(n, [m for m in ('pandas', 'geopandas', 'xarray', 'numba', 'pyogrio', 'netCDF4') "
+            "if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    n, heavy = out.split(" ", 1)
+    assert int(n) > 250 and heavy.strip() == "[]", out
