@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -721,8 +721,3 @@ def close(conn: sqlite3.Connection, key: str, **kw: Any) -> dict[str, Any]:
 def cancel(conn: sqlite3.Connection, key: str, **kw: Any) -> dict[str, Any]:
     """Cancel open task ``key`` (needs a reason)."""
     return transition(conn, key, "cancel", **kw)
-
-
-def keys_of(instructions: Iterable[TaskInstruction]) -> list[str]:
-    """The keys of ``instructions`` in order."""
-    return [i.key for i in instructions]

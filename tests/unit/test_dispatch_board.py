@@ -353,3 +353,18 @@ def test_recurring_task_rounds_and_their_stand_down(env):
                          config=config, roster=roster)
     assert act.stood_down == [rnd.key]
     assert board.tick(conn, now=T0 + timedelta(hours=5), config=config, roster=roster) == []
+
+
+def test_alert_run_records_and_event_history(env):
+    conn, config, roster = env
+    run_id = board.start_alert_run(conn, now=T0, discharge_m3s=16000.0, reason="scheduled")
+    board.submit(conn, [instr(1)], now=T0, actor="alerts", reason=f"alert run {run_id}", config=config,
+                 roster=roster)
+    board.finish_alert_run(conn, run_id, now=T0 + timedelta(seconds=40), status="ok", tier="I",
+                           summary={"created": 1})
+    row = dict(conn.execute("SELECT * FROM alert_runs WHERE id=?", (run_id,)).fetchone())
+    assert row["status"] == "ok" and row["tier"] == "I" and json.loads(row["summary"]) == {"created": 1}
+    assert row["finished_at"] > row["started_at"]
+    history = board.events(conn, task_key=instr(1).key)
+    assert [e["kind"] for e in history] == ["created", "dispatched"]
+    assert all(e["reason"] == f"alert run {run_id}" for e in history)
