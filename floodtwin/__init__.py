@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 # public name -> "module:attribute"
 _LAZY = {
     "load_reach": "floodtwin.reach:load_reach",
+    "simulate_2d": "floodtwin.hydraulics.floodplain:simulate_2d",
     "Reach": "floodtwin.reach:Reach",
     "FloodtwinError": "floodtwin.errors:FloodtwinError",
     "InputError": "floodtwin.errors:InputError",

@@ -1,0 +1,745 @@
+"""numba kernels of the 2D floodplain model: arrays in, ``out`` arrays, plain scalars; nothing else.
+
+Grid: cell (i, j) is row i (south to north), column j (west to east), square cells of ``dx`` m. The
+bed ``z`` is NaN outside the domain: faces between an active and a NaN cell are walls. Depth ``h``
+(m) is carried, never the absolute water level, and ``z`` is relative to a local datum, so that
+float32 keeps millimetres on a bed 90 m above the Dagu datum.
+
+Boundary encoding (codes from :mod:`floodtwin.hydraulics.boundaries`): ``bctype[e, k]`` and
+``bcval[e, k]`` for edge e = 0 west (cells (k, 0)), 1 east (cells (k, nx-1)), 2 south (cells (0, k)),
+3 north (cells (ny-1, k)). ``bcval`` holds q (m² s⁻¹, inward) for an inflow, the stage (m, local
+datum) for a stage boundary, √S/n for a normal-depth boundary. Kernels write the mass flux leaving
+the domain through each edge cell, ``bflux[e, k]`` (m² s⁻¹, positive out), for the mass balance.
+
+Parallelism: ``prange`` over fixed blocks of rows (the block size never depends on the thread
+count); a face shared by two blocks is computed by both from the same inputs, so the results are
+bitwise identical for any number of threads. Every reduction (maximum speed, depth) is per row and
+finished serially by the caller.
+
+Positivity: an outgoing mass flux is capped at ``h_cell·dx/(4·dt)`` per face, so a cell can never
+lose more than it holds in one (sub)step; the cap is conservative (the same flux leaves one cell
+and enters the other) and is inactive in ordinary flow (it needs a Courant number above 1/4 on a
+thin layer).
+
+References: Audusse et al. (2004) SIAM J. Sci. Comput. 25(6) (hydrostatic reconstruction, its
+second-order form); Toro (2001) Shock-capturing methods for free-surface shallow flows (HLLC,
+wave-speed estimates, dry fronts); Bates et al. (2010) J. Hydrol. 387 and de Almeida et al. (2012)
+Water Resour. Res. 48 (local inertial, q-centred).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from floodtwin.hydraulics._jit import jit, jit_parallel, prange
+
+BC_WALL = 0
+BC_INFLOW = 1
+BC_STAGE = 2
+BC_FREE = 3
+BC_NORMAL = 4
+
+LIMITER_NONE = 0
+LIMITER_MINMOD = 1
+LIMITER_VANLEER = 2
+LIMITER_MC = 3
+LIMITER_SUPERBEE = 4
+
+
+# ----------------------------------------------------------------------------------------------
+# small helpers (LLVM inlines them into the kernels)
+# ----------------------------------------------------------------------------------------------
+@jit
+def limited_slope(dm, dp, limiter):
+    """Limited cell difference from the backward and forward differences ``dm``, ``dp``."""
+    if dm * dp <= 0.0:
+        return dm * 0.0
+    if limiter == LIMITER_MINMOD:
+        return dm if abs(dm) < abs(dp) else dp
+    if limiter == LIMITER_VANLEER:
+        return 2.0 * dm * dp / (dm + dp)
+    if limiter == LIMITER_MC:
+        c = 0.5 * (dm + dp)
+        a = 2.0 * dm
+        b = 2.0 * dp
+        m = c
+        if abs(a) < abs(m):
+            m = a
+        if abs(b) < abs(m):
+            m = b
+        return m
+    if limiter == LIMITER_SUPERBEE:
+        a = abs(dm)
+        b = abs(dp)
+        s1 = min(2.0 * a, b)
+        s2 = min(a, 2.0 * b)
+        m = s1 if s1 > s2 else s2
+        return m if dm > 0.0 else -m
+    return dm * 0.0
+
+
+@jit
+def velocity(h, q, hdry):
+    """Velocity (m/s) of a cell from depth and unit discharge; zero in a dry cell."""
+    if h > hdry:
+        return q / h
+    return q * 0.0
+
+
+@jit
+def cell_slopes(hm, qnm, qtm, zm, hc, qnc, qtc, zc, hp, qnp, qtp, zp, limiter, hdry):
+    """Limited differences (per cell, not per metre) of depth, water level, normal and tangential
+    velocity of the centre cell along one direction; zero (first order) next to the domain edge, an
+    inactive cell or a dry cell, which keeps wetting fronts and lakes against dry ground exact."""
+    zero = hc * 0.0
+    if limiter == LIMITER_NONE or not (zm == zm and zp == zp):
+        return zero, zero, zero, zero
+    if hm <= hdry or hc <= hdry or hp <= hdry:
+        return zero, zero, zero, zero
+    sh = limited_slope(hc - hm, hp - hc, limiter)
+    se = limited_slope((hc - hm) + (zc - zm), (hp - hc) + (zp - zc), limiter)
+    un_m = qnm / hm
+    un_c = qnc / hc
+    un_p = qnp / hp
+    ut_m = qtm / hm
+    ut_c = qtc / hc
+    ut_p = qtp / hp
+    su = limited_slope(un_c - un_m, un_p - un_c, limiter)
+    st = limited_slope(ut_c - ut_m, ut_p - ut_c, limiter)
+    return sh, se, su, st
+
+
+@jit
+def hllc_flux(hl, ul, vl, hr, ur, vr, g):
+    """HLLC flux (mass, normal momentum, tangential momentum) across a face, in face-normal
+    coordinates (u normal, v tangential); Toro (2001) wave speeds, two-rarefaction dry fronts."""
+    zero = hl * 0.0
+    if hl <= 0.0 and hr <= 0.0:
+        return zero, zero, zero
+    cl = math.sqrt(g * hl)
+    cr = math.sqrt(g * hr)
+    if hl <= 0.0:
+        sl = ur - 2.0 * cr
+        sr = ur + cr
+    elif hr <= 0.0:
+        sl = ul - cl
+        sr = ul + 2.0 * cl
+    else:
+        # Roe-averaged speeds (Einfeldt 1988): the least dissipative bounds of the HLL family
+        sql = math.sqrt(hl)
+        sqr = math.sqrt(hr)
+        us = (sql * ul + sqr * ur) / (sql + sqr)
+        cs = math.sqrt(0.5 * g * (hl + hr))
+        sl = min(ul - cl, us - cs)
+        sr = max(ur + cr, us + cs)
+    fhl = hl * ul
+    fml = fhl * ul + 0.5 * g * hl * hl
+    fhr = hr * ur
+    fmr = fhr * ur + 0.5 * g * hr * hr
+    if sl >= 0.0:
+        return fhl, fml, fhl * vl
+    if sr <= 0.0:
+        return fhr, fmr, fhr * vr
+    inv = 1.0 / (sr - sl)
+    fh = (sr * fhl - sl * fhr + sl * sr * (hr - hl)) * inv
+    fm = (sr * fml - sl * fmr + sl * sr * (fhr - fhl)) * inv
+    den = hr * (ur - sr) - hl * (ul - sl)
+    ss = (sl * hr * (ur - sr) - sr * hl * (ul - sl)) / den
+    ft = fh * (vl if ss >= 0.0 else vr)
+    return fh, fm, ft
+
+
+@jit
+def interior_flux(hl, ul, vl, zl, hr, ur, vr, zr, g):
+    """Hydrostatic reconstruction (Audusse et al. 2004) + HLLC: returns mass flux, normal momentum
+    flux seen by the left cell, by the right cell, and tangential momentum flux."""
+    dz = zr - zl
+    # depths at the higher of the two beds, computed from depths so float32 keeps them exact
+    if dz >= 0.0:
+        hls = hl - dz
+        if hls < 0.0:
+            hls = hl * 0.0
+        hrs = hr
+    else:
+        hls = hl
+        hrs = hr + dz
+        if hrs < 0.0:
+            hrs = hr * 0.0
+    fh, fm, ft = hllc_flux(hls, ul, vl, hrs, ur, vr, g)
+    fml = fm + 0.5 * g * (hl * hl - hls * hls)
+    fmr = fm + 0.5 * g * (hr * hr - hrs * hrs)
+    return fh, fml, fmr, ft
+
+
+@jit
+def edge_flux(code, val, h, un, ut, z, g, n2):
+    """Flux through a domain edge face in outward-normal coordinates (``un`` the outward velocity
+    of the edge cell): (mass out, normal momentum, tangential momentum out)."""
+    zero = h * 0.0
+    if code == BC_WALL:
+        if h <= 0.0:
+            return zero, zero, zero
+        fh, fm, ft = hllc_flux(h, un, ut, h, -un, ut, g)
+        return zero, fm, zero
+    if code == BC_INFLOW:
+        q = val
+        if q <= 0.0:
+            return zero, 0.5 * g * h * h, zero
+        # inflow velocity: q over the depth, never above the critical velocity of q
+        hcrit = np.cbrt(q * q / g)
+        hin = h if h > hcrit else hcrit
+        uin = q / hin
+        return -q, q * uin + 0.5 * g * h * h, zero
+    if code == BC_STAGE:
+        hg = val - z
+        if hg < 0.0:
+            hg = zero
+        return hllc_flux(h, un, ut, hg, un, ut, g)
+    if code == BC_FREE:
+        u = un if un > 0.0 else zero
+        fh = h * u
+        return fh, fh * u + 0.5 * g * h * h, fh * ut
+    if code == BC_NORMAL:
+        if h <= 0.0:
+            return zero, zero, zero
+        c = np.cbrt(h)
+        u = val * c * c
+        fh = h * u
+        return fh, fh * u + 0.5 * g * h * h, fh * ut
+    return zero, zero, zero
+
+
+# ----------------------------------------------------------------------------------------------
+# godunov: one forward-Euler stage, fused (slopes, fluxes, update, friction) per block of rows
+# ----------------------------------------------------------------------------------------------
+@jit
+def _godunov_y_slopes(r, h, hu, hv, z, limiter, hdry, out):
+    """y-direction limited differences of row r into out[j, 0:4] (normal = v)."""
+    ny, nx = h.shape
+    for j in range(nx):
+        if r <= 0 or r >= ny - 1 or not (z[r, j] == z[r, j]):
+            out[j, 0] = 0.0
+            out[j, 1] = 0.0
+            out[j, 2] = 0.0
+            out[j, 3] = 0.0
+            continue
+        sh, se, sn, st = cell_slopes(h[r - 1, j], hv[r - 1, j], hu[r - 1, j], z[r - 1, j],
+                                     h[r, j], hv[r, j], hu[r, j], z[r, j],
+                                     h[r + 1, j], hv[r + 1, j], hu[r + 1, j], z[r + 1, j], limiter, hdry)
+        out[j, 0] = sh
+        out[j, 1] = se
+        out[j, 2] = sn
+        out[j, 3] = st
+
+
+@jit
+def _godunov_x_slopes(r, h, hu, hv, z, limiter, hdry, out):
+    """x-direction limited differences of row r into out[j, 0:4] (normal = u)."""
+    nx = h.shape[1]
+    out[0, :] = 0.0
+    out[nx - 1, :] = 0.0
+    for j in range(1, nx - 1):
+        if not (z[r, j] == z[r, j]):
+            out[j, 0] = 0.0
+            out[j, 1] = 0.0
+            out[j, 2] = 0.0
+            out[j, 3] = 0.0
+            continue
+        sh, se, sn, st = cell_slopes(h[r, j - 1], hu[r, j - 1], hv[r, j - 1], z[r, j - 1],
+                                     h[r, j], hu[r, j], hv[r, j], z[r, j],
+                                     h[r, j + 1], hu[r, j + 1], hv[r, j + 1], z[r, j + 1], limiter, hdry)
+        out[j, 0] = sh
+        out[j, 1] = se
+        out[j, 2] = sn
+        out[j, 3] = st
+
+
+@jit
+def _cap_outflow(fh, ft, h_up, cap):
+    """Scale an outgoing mass flux (and the momentum it carries) to at most h_up·cap."""
+    lim = h_up * cap
+    if fh > lim:
+        r = lim / fh if fh > 0.0 else fh * 0.0
+        return lim, ft * r
+    return fh, ft
+
+
+@jit
+def _godunov_x_faces(r, h, hu, hv, z, n2, sl, bctype, bcval, bflux, g, hdry, cap, out):
+    """Fluxes on the x-faces of row r: out[k] = (mass, momentum for the west cell, for the east
+    cell, tangential) for face k between cells k-1 and k; k = 0 and nx are the west/east edges."""
+    nx = h.shape[1]
+    for k in range(nx + 1):
+        zero = h[r, 0] * 0.0
+        if k == 0 or k == nx:
+            j = 0 if k == 0 else nx - 1
+            e = 0 if k == 0 else 1
+            zc = z[r, j]
+            if not (zc == zc):
+                out[k, 0] = zero
+                out[k, 1] = zero
+                out[k, 2] = zero
+                out[k, 3] = zero
+                bflux[e, r] = zero
+                continue
+            hc = h[r, j]
+            u = velocity(hc, hu[r, j], hdry)
+            v = velocity(hc, hv[r, j], hdry)
+            sgn = -1.0 if k == 0 else 1.0
+            fo, fm, fto = edge_flux(bctype[e, r], bcval[e, r], hc, sgn * u, v, zc, g, n2[r, j])
+            fo, fto = _cap_outflow(fo, fto, hc, cap)
+            bflux[e, r] = fo
+            out[k, 0] = sgn * fo
+            out[k, 1] = fm
+            out[k, 2] = fm
+            out[k, 3] = sgn * fto
+            continue
+        zl = z[r, k - 1]
+        zr = z[r, k]
+        actl = zl == zl
+        actr = zr == zr
+        if not (actl and actr):
+            out[k, 0] = zero
+            out[k, 3] = zero
+            out[k, 1] = zero
+            out[k, 2] = zero
+            if actl:
+                hc = h[r, k - 1]
+                u = velocity(hc, hu[r, k - 1], hdry)
+                _, fm, _ = edge_flux(BC_WALL, zero, hc, u, zero, zl, g, zero)
+                out[k, 1] = fm
+            elif actr:
+                hc = h[r, k]
+                u = velocity(hc, hu[r, k], hdry)
+                _, fm, _ = edge_flux(BC_WALL, zero, hc, -u, zero, zr, g, zero)
+                out[k, 2] = fm
+            continue
+        h_l = h[r, k - 1]
+        h_r = h[r, k]
+        # reconstructed face states from the cell slopes (sh, s_eta, su, sv)
+        hl = h_l + 0.5 * sl[k - 1, 0]
+        zfl = zl + 0.5 * (sl[k - 1, 1] - sl[k - 1, 0])
+        ul = velocity(h_l, hu[r, k - 1], hdry) + 0.5 * sl[k - 1, 2]
+        vl = velocity(h_l, hv[r, k - 1], hdry) + 0.5 * sl[k - 1, 3]
+        hr = h_r - 0.5 * sl[k, 0]
+        zfr = zr - 0.5 * (sl[k, 1] - sl[k, 0])
+        ur = velocity(h_r, hu[r, k], hdry) - 0.5 * sl[k, 2]
+        vr = velocity(h_r, hv[r, k], hdry) - 0.5 * sl[k, 3]
+        fh, fml, fmr, ft = interior_flux(hl, ul, vl, zfl, hr, ur, vr, zfr, g)
+        if fh > 0.0:
+            fh, ft = _cap_outflow(fh, ft, h_l, cap)
+        elif fh < 0.0:
+            nfh, nft = _cap_outflow(-fh, -ft, h_r, cap)
+            fh = -nfh
+            ft = -nft
+        out[k, 0] = fh
+        out[k, 1] = fml
+        out[k, 2] = fmr
+        out[k, 3] = ft
+
+
+@jit
+def _godunov_y_face(k, h, hu, hv, z, n2, s_below, s_above, bctype, bcval, bflux, write_edge, g, hdry, cap, out):
+    """Fluxes on y-face k (between rows k-1 and k; k = 0 south edge, k = ny north edge):
+    out[j] = (mass, v-momentum for the south cell, for the north cell, u-momentum)."""
+    ny, nx = h.shape
+    for j in range(nx):
+        zero = h[0, j] * 0.0
+        if k == 0 or k == ny:
+            r = 0 if k == 0 else ny - 1
+            e = 2 if k == 0 else 3
+            zc = z[r, j]
+            if not (zc == zc):
+                out[j, 0] = zero
+                out[j, 1] = zero
+                out[j, 2] = zero
+                out[j, 3] = zero
+                if write_edge:
+                    bflux[e, j] = zero
+                continue
+            hc = h[r, j]
+            u = velocity(hc, hu[r, j], hdry)
+            v = velocity(hc, hv[r, j], hdry)
+            sgn = -1.0 if k == 0 else 1.0
+            fo, fm, fto = edge_flux(bctype[e, j], bcval[e, j], hc, sgn * v, u, zc, g, n2[r, j])
+            fo, fto = _cap_outflow(fo, fto, hc, cap)
+            if write_edge:
+                bflux[e, j] = fo
+            out[j, 0] = sgn * fo
+            out[j, 1] = fm
+            out[j, 2] = fm
+            out[j, 3] = sgn * fto
+            continue
+        zl = z[k - 1, j]
+        zr = z[k, j]
+        actl = zl == zl
+        actr = zr == zr
+        if not (actl and actr):
+            out[j, 0] = zero
+            out[j, 1] = zero
+            out[j, 2] = zero
+            out[j, 3] = zero
+            if actl:
+                hc = h[k - 1, j]
+                v = velocity(hc, hv[k - 1, j], hdry)
+                _, fm, _ = edge_flux(BC_WALL, zero, hc, v, zero, zl, g, zero)
+                out[j, 1] = fm
+            elif actr:
+                hc = h[k, j]
+                v = velocity(hc, hv[k, j], hdry)
+                _, fm, _ = edge_flux(BC_WALL, zero, hc, -v, zero, zr, g, zero)
+                out[j, 2] = fm
+            continue
+        h_l = h[k - 1, j]
+        h_r = h[k, j]
+        hl = h_l + 0.5 * s_below[j, 0]
+        zfl = zl + 0.5 * (s_below[j, 1] - s_below[j, 0])
+        vl = velocity(h_l, hv[k - 1, j], hdry) + 0.5 * s_below[j, 2]
+        ul = velocity(h_l, hu[k - 1, j], hdry) + 0.5 * s_below[j, 3]
+        hr = h_r - 0.5 * s_above[j, 0]
+        zfr = zr - 0.5 * (s_above[j, 1] - s_above[j, 0])
+        vr = velocity(h_r, hv[k, j], hdry) - 0.5 * s_above[j, 2]
+        ur = velocity(h_r, hu[k, j], hdry) - 0.5 * s_above[j, 3]
+        fh, fml, fmr, ft = interior_flux(hl, vl, ul, zfl, hr, vr, ur, zfr, g)
+        if fh > 0.0:
+            fh, ft = _cap_outflow(fh, ft, h_l, cap)
+        elif fh < 0.0:
+            nfh, nft = _cap_outflow(-fh, -ft, h_r, cap)
+            fh = -nfh
+            ft = -nft
+        out[j, 0] = fh
+        out[j, 1] = fml
+        out[j, 2] = fmr
+        out[j, 3] = ft
+
+
+@jit_parallel
+def godunov_stage(h, hu, hv, z, n2, h0, hu0, hv0, bctype, bcval,
+                  out_h, out_hu, out_hv, bflux, row_speed,
+                  slx, sly, fxb, fyb, max_h, max_s2, t_max, arrival,
+                  dt, dx, g, wa, wb, limiter, hdry, t_new, arrival_h, track, rows_per_block):
+    """One stage of the two-stage (Heun / SSP-RK2) Godunov step.
+
+    ``out = wa·U0 + wb·(U + dt·L(U))`` with L the finite-volume operator (MUSCL slopes with the
+    given limiter, hydrostatic reconstruction, HLLC) followed by semi-implicit Manning friction
+    ``q ← q / (1 + dt·g·n²·|u| / h^(4/3))`` on the updated state. Units: m, s, m² s⁻¹.
+    When ``track`` is set the running maxima (depth, speed², their time, arrival time at
+    ``arrival_h``) are updated from the output state at ``t_new``. ``row_speed[i]`` receives the
+    largest |u|+√(gh) (either direction) of row i of the output state.
+    """
+    ny, nx = h.shape
+    nblocks = (ny + rows_per_block - 1) // rows_per_block
+    cap = dx / (4.0 * dt)
+    dt_dx = dt / dx
+    for b in prange(nblocks):
+        r0 = b * rows_per_block
+        r1 = min(ny, r0 + rows_per_block)
+        sx = slx[b]
+        fx = fxb[b]
+        # y-slopes of rows r-1, r, r+1 live in slots (row % 3)
+        if r0 - 1 >= 0:
+            _godunov_y_slopes(r0 - 1, h, hu, hv, z, limiter, hdry, sly[b, (r0 - 1) % 3])
+        _godunov_y_slopes(r0, h, hu, hv, z, limiter, hdry, sly[b, r0 % 3])
+        _godunov_y_face(r0, h, hu, hv, z, n2, sly[b, (r0 + 2) % 3], sly[b, r0 % 3], bctype, bcval, bflux,
+                        r0 == 0, g, hdry, cap, fyb[b, r0 % 2])
+        for r in range(r0, r1):
+            if r + 1 < ny:
+                _godunov_y_slopes(r + 1, h, hu, hv, z, limiter, hdry, sly[b, (r + 1) % 3])
+            fs = fyb[b, r % 2]
+            fn = fyb[b, (r + 1) % 2]
+            _godunov_y_face(r + 1, h, hu, hv, z, n2, sly[b, r % 3], sly[b, (r + 1) % 3], bctype, bcval, bflux,
+                            r + 1 == ny, g, hdry, cap, fn)
+            _godunov_x_slopes(r, h, hu, hv, z, limiter, hdry, sx)
+            _godunov_x_faces(r, h, hu, hv, z, n2, sx, bctype, bcval, bflux, g, hdry, cap, fx)
+            sy = sly[b, r % 3]
+            smax = h[r, 0] * 0.0
+            for j in range(nx):
+                zc = z[r, j]
+                if not (zc == zc):
+                    continue
+                hc = h[r, j]
+                dh = fx[j, 0] - fx[j + 1, 0] + fs[j, 0] - fn[j, 0]
+                dqx = fx[j, 2] - fx[j + 1, 1] + fs[j, 3] - fn[j, 3] - g * hc * (sx[j, 1] - sx[j, 0])
+                dqy = fs[j, 2] - fn[j, 1] + fx[j, 3] - fx[j + 1, 3] - g * hc * (sy[j, 1] - sy[j, 0])
+                hn = hc + dt_dx * dh
+                qx = hu[r, j] + dt_dx * dqx
+                qy = hv[r, j] + dt_dx * dqy
+                if hn <= hdry:
+                    # rounding can leave -1e-18 where a cell drained exactly; nothing to carry
+                    if hn < 0.0:
+                        hn = hn * 0.0
+                    qx = hn * 0.0
+                    qy = hn * 0.0
+                else:
+                    n2c = n2[r, j]
+                    if n2c > 0.0:
+                        speed = math.sqrt(qx * qx + qy * qy) / hn
+                        k = dt * g * n2c * speed / (hn * np.cbrt(hn))
+                        qx = qx / (1.0 + k)
+                        qy = qy / (1.0 + k)
+                hn = wa * h0[r, j] + wb * hn
+                qx = wa * hu0[r, j] + wb * qx
+                qy = wa * hv0[r, j] + wb * qy
+                if hn <= hdry:
+                    qx = hn * 0.0
+                    qy = hn * 0.0
+                out_h[r, j] = hn
+                out_hu[r, j] = qx
+                out_hv[r, j] = qy
+                if hn > hdry:
+                    c = math.sqrt(g * hn)
+                    a = abs(qx) / hn + c
+                    if a > smax:
+                        smax = a
+                    a = abs(qy) / hn + c
+                    if a > smax:
+                        smax = a
+                    if track:
+                        s2 = (qx * qx + qy * qy) / (hn * hn)
+                        if s2 > max_s2[r, j]:
+                            max_s2[r, j] = s2
+                if track:
+                    if hn > max_h[r, j]:
+                        if hn > arrival_h and not (max_h[r, j] > arrival_h):
+                            arrival[r, j] = t_new
+                        max_h[r, j] = hn
+                        t_max[r, j] = t_new
+            row_speed[r] = smax
+
+
+# ----------------------------------------------------------------------------------------------
+# inertial: q-centred local-inertial step (faces, then continuity), fused per block of rows
+# ----------------------------------------------------------------------------------------------
+@jit
+def _inertial_face(hl, zl, hr, zr, q, qm, qp, n2f, g, dt, dx, theta, hflow, cap):
+    """New unit discharge (m² s⁻¹, positive towards the right cell) on one interior face:
+    de Almeida et al. (2012) eq. 11 with semi-implicit Manning friction; h^(7/3) = h²·∛h."""
+    dz = zr - zl
+    if dz >= 0.0:
+        hf = hl - dz
+        if hr > hf:
+            hf = hr
+    else:
+        hf = hr + dz
+        if hl > hf:
+            hf = hl
+    if hf <= hflow:
+        return q * 0.0
+    deta = (hr - hl) + dz
+    qc = theta * q + (0.5 * (1.0 - theta)) * (qm + qp)
+    num = qc - g * hf * dt * deta / dx
+    den = 1.0 + g * dt * n2f * abs(q) / (hf * hf * np.cbrt(hf))
+    qn = num / den
+    if qn > 0.0:
+        lim = hl * cap
+        if qn > lim:
+            qn = lim
+    else:
+        lim = -hr * cap
+        if qn < lim:
+            qn = lim
+    return qn
+
+
+@jit
+def _inertial_edge(code, val, hc, zc, q_in_old, h_inner, z_inner, n2c, g, dt, dx, hflow, cap):
+    """New inward unit discharge (m² s⁻¹) through an edge face of cell (hc, zc)."""
+    zero = hc * 0.0
+    if code == BC_INFLOW:
+        return val
+    if code == BC_STAGE:
+        hg = val - zc
+        hf = hc if hc > hg else hg
+        if hf <= hflow:
+            return zero
+        num = q_in_old - g * hf * dt * (hc - hg) / dx
+        den = 1.0 + g * dt * n2c * abs(q_in_old) / (hf * hf * np.cbrt(hf))
+        qn = num / den
+        if qn < -hc * cap:
+            qn = -hc * cap
+        return qn
+    if code == BC_FREE:
+        if hc <= hflow:
+            return zero
+        # outward water-surface slope extrapolated from the next cell inward (zero if none)
+        s = zero
+        if z_inner == z_inner:
+            s = ((h_inner - hc) + (z_inner - zc)) / dx
+            if s < 0.0:
+                s = zero
+        q_out = -q_in_old
+        if q_out < 0.0:
+            q_out = zero
+        qn = (q_out + g * hc * dt * s) / (1.0 + g * dt * n2c * q_out / (hc * hc * np.cbrt(hc)))
+        if qn > hc * cap:
+            qn = hc * cap
+        return -qn
+    if code == BC_NORMAL:
+        if hc <= hflow:
+            return zero
+        c = np.cbrt(hc)
+        qn = val * hc * c * c
+        if qn > hc * cap:
+            qn = hc * cap
+        return -qn
+    return zero
+
+
+@jit_parallel
+def inertial_step(h, qx, qy, z, n2, bctype, bcval, out_h, out_qx, out_qy, bflux, row_hmax, qsb,
+                  max_h, max_s2, t_max, arrival,
+                  dt, dx, g, theta, hflow, hdry, t_new, arrival_h, track, rows_per_block):
+    """One local-inertial step: new face discharges ``out_qx`` (ny, nx+1) and ``out_qy`` (ny+1, nx)
+    (m² s⁻¹) from the old state, then depths ``out_h`` from continuity with the new discharges.
+
+    Water-surface gradients use depth differences plus bed differences (no absolute level); the
+    flow depth is max(η) − max(z) (Bates et al. 2010). Edge faces follow ``bctype``/``bcval``;
+    ``bflux`` gets the mass flux leaving through each edge cell (m² s⁻¹). ``row_hmax[i]`` is the
+    deepest wet cell of row i after the step. ``qsb`` (nblocks, nx) is scratch for the y-face
+    south of each block (owned and written by the block below).
+    """
+    ny, nx = h.shape
+    nblocks = (ny + rows_per_block - 1) // rows_per_block
+    cap = dx / (4.0 * dt)
+    dt_dx = dt / dx
+    for b in prange(nblocks):
+        r0 = b * rows_per_block
+        r1 = min(ny, r0 + rows_per_block)
+        for r in range(r0 - 1 if r0 > 0 else r0, r1):
+            # y-face k = r + 1 (north of row r); k = 0 handled with r0 == 0 below
+            if r == r0 and r0 == 0:
+                for j in range(nx):
+                    zc = z[0, j]
+                    if zc == zc and bctype[2, j] != BC_WALL:
+                        zi = z[1, j] if ny > 1 else zc * np.nan
+                        hi = h[1, j] if ny > 1 else h[0, j]
+                        qn = _inertial_edge(bctype[2, j], bcval[2, j], h[0, j], zc, qy[0, j], hi, zi,
+                                            n2[0, j], g, dt, dx, hflow, cap)
+                    else:
+                        qn = h[0, j] * 0.0
+                    out_qy[0, j] = qn
+                    bflux[2, j] = -qn
+            k = r + 1
+            for j in range(nx):
+                if k == ny:
+                    zc = z[ny - 1, j]
+                    if zc == zc and bctype[3, j] != BC_WALL:
+                        zi = z[ny - 2, j] if ny > 1 else zc * np.nan
+                        hi = h[ny - 2, j] if ny > 1 else h[ny - 1, j]
+                        qn = -_inertial_edge(bctype[3, j], bcval[3, j], h[ny - 1, j], zc, -qy[ny, j], hi, zi,
+                                             n2[ny - 1, j], g, dt, dx, hflow, cap)
+                    else:
+                        qn = h[0, j] * 0.0
+                    bflux[3, j] = qn
+                else:
+                    zl = z[k - 1, j]
+                    zr = z[k, j]
+                    if zl == zl and zr == zr:
+                        qm = qy[k - 1, j]
+                        qp = qy[k + 1, j]
+                        qn = _inertial_face(h[k - 1, j], zl, h[k, j], zr, qy[k, j], qm, qp,
+                                            0.5 * (n2[k - 1, j] + n2[k, j]), g, dt, dx, theta, hflow, cap)
+                    else:
+                        qn = h[0, j] * 0.0
+                if r < r0:
+                    qsb[b, j] = qn  # south face of this block: needed, owned by the block below
+                else:
+                    out_qy[k, j] = qn
+            if r < r0:
+                continue
+            # x-faces of row r
+            for k2 in range(nx + 1):
+                if k2 == 0 or k2 == nx:
+                    j = 0 if k2 == 0 else nx - 1
+                    e = 0 if k2 == 0 else 1
+                    ji = 1 if k2 == 0 else nx - 2
+                    zc = z[r, j]
+                    if zc == zc and bctype[e, r] != BC_WALL:
+                        zi = z[r, ji] if nx > 1 else zc * np.nan
+                        hi = h[r, ji] if nx > 1 else h[r, j]
+                        if k2 == 0:
+                            qn = _inertial_edge(bctype[e, r], bcval[e, r], h[r, j], zc, qx[r, 0], hi, zi,
+                                                n2[r, j], g, dt, dx, hflow, cap)
+                            bflux[e, r] = -qn
+                        else:
+                            qn = -_inertial_edge(bctype[e, r], bcval[e, r], h[r, j], zc, -qx[r, nx], hi, zi,
+                                                 n2[r, j], g, dt, dx, hflow, cap)
+                            bflux[e, r] = qn
+                    else:
+                        qn = h[r, 0] * 0.0
+                        bflux[e, r] = qn
+                else:
+                    zl = z[r, k2 - 1]
+                    zr = z[r, k2]
+                    if zl == zl and zr == zr:
+                        qn = _inertial_face(h[r, k2 - 1], zl, h[r, k2], zr, qx[r, k2], qx[r, k2 - 1],
+                                            qx[r, k2 + 1], 0.5 * (n2[r, k2 - 1] + n2[r, k2]),
+                                            g, dt, dx, theta, hflow, cap)
+                    else:
+                        qn = h[r, 0] * 0.0
+                out_qx[r, k2] = qn
+            # continuity for row r with the new discharges
+            hmax = h[r, 0] * 0.0
+            for j in range(nx):
+                zc = z[r, j]
+                if not (zc == zc):
+                    continue
+                qs = qsb[b, j] if r == r0 and r0 > 0 else out_qy[r, j]
+                qw = out_qx[r, j]
+                qe = out_qx[r, j + 1]
+                qnn = out_qy[r + 1, j]
+                hn = h[r, j] + dt_dx * ((qw - qe) + (qs - qnn))
+                if hn < 0.0:
+                    hn = hn * 0.0
+                out_h[r, j] = hn
+                if hn > hmax:
+                    hmax = hn
+                if track:
+                    if hn > hdry:
+                        ux = 0.5 * (qw + qe)
+                        uy = 0.5 * (qs + qnn)
+                        s2 = (ux * ux + uy * uy) / (hn * hn)
+                        if s2 > max_s2[r, j]:
+                            max_s2[r, j] = s2
+                    if hn > max_h[r, j]:
+                        if hn > arrival_h and not (max_h[r, j] > arrival_h):
+                            arrival[r, j] = t_new
+                        max_h[r, j] = hn
+                        t_max[r, j] = t_new
+            row_hmax[r] = hmax
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers for the orchestration (serial, small)
+# ----------------------------------------------------------------------------------------------
+@jit
+def add_point_sources(h, rows, cols, volume_m3, dx, out_added):
+    """Add ``volume_m3[s]`` to cell (rows[s], cols[s]); a withdrawal takes at most the cell's water.
+    ``out_added[s]`` gets the volume actually added (m³)."""
+    area = dx * dx
+    for s in range(rows.size):
+        i = rows[s]
+        j = cols[s]
+        v = volume_m3[s]
+        have = h[i, j] * area
+        if v < -have:
+            v = -have
+        h[i, j] = h[i, j] + v / area
+        if h[i, j] < 0.0:
+            h[i, j] = h[i, j] * 0.0
+        out_added[s] = v
+
+
+@jit_parallel
+def row_sums(a, out):
+    """Per-row sums of ``a`` in float64, NaN cells skipped (the caller adds rows in order)."""
+    ny, nx = a.shape
+    for i in prange(ny):
+        s = 0.0
+        for j in range(nx):
+            v = a[i, j]
+            if v == v:
+                s += v
+        out[i] = s
