@@ -140,6 +140,7 @@ def list_cmd(
     grid: Optional[str] = typer.Option(None, "--grid", help="Only this grid."),
     state: Optional[str] = typer.Option(None, "--state", help="Only this state."),
     overdue: bool = typer.Option(False, "--overdue", help="Only tasks with a missed SLA timer."),
+    assignee: Optional[str] = typer.Option(None, "--assignee", help="Only tasks of this person or unit (a to-do list)."),
     lang: str = typer.Option("en", "--lang", help="zh or en titles."),
     db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
     as_json: bool = JSON_OPT,
@@ -148,7 +149,7 @@ def list_cmd(
     from floodtwin.dispatch.board import list_tasks
 
     conn, cfg = open_db(db, config)
-    tasks = list_tasks(conn, grid=grid, state=state, overdue=overdue, now=clock(now), config=cfg)
+    tasks = list_tasks(conn, grid=grid, state=state, overdue=overdue, assignee=assignee, now=clock(now), config=cfg)
     if as_json:
         emit(tasks)
     else:

@@ -570,9 +570,10 @@ def _start_due_rounds(conn: sqlite3.Connection, *, now: datetime, actor: str, co
 # queries
 
 def list_tasks(conn: sqlite3.Connection, *, grid: str | None = None, state: str | None = None,
-               overdue: bool = False, now: datetime | None = None,
+               overdue: bool = False, assignee: str | None = None, now: datetime | None = None,
                config: DispatchConfig | None = None) -> list[dict[str, Any]]:
-    """Tasks (with their current assignees), filtered by grid, state and, with ``now``, overdue timers."""
+    """Tasks (with their current assignees), filtered by grid, state, assignee (someone's to-do list)
+    and, with ``now``, missed SLA timers."""
     ensure_schema(conn)
     if state is not None and state not in STATES:
         raise InputError(f"--state {state}: expected one of {', '.join(STATES)}")
@@ -590,6 +591,8 @@ def list_tasks(conn: sqlite3.Connection, *, grid: str | None = None, state: str 
         assignees.setdefault(r[0], []).append(r[1])
     for t in tasks:
         t["assignees"] = assignees.get(t["key"], [])
+    if assignee:
+        tasks = [t for t in tasks if assignee in t["assignees"]]
     if overdue:
         if now is None:
             raise InputError("overdue filter needs the current time")

@@ -65,6 +65,9 @@ def test_assignment_balances_load_on_the_current_shift(env):
     who = [r[0] for r in conn.execute("SELECT staff_id FROM assignments ORDER BY id")]
     # M3 is on shift B and M4 off duty: the two on-shift members share the load evenly
     assert sorted(who) == ["M1", "M1", "M2", "M2"]
+    mine = board.list_tasks(conn, assignee="M1")
+    assert len(mine) == 2 and all(t["assignees"] == ["M1"] for t in mine)
+    assert board.list_tasks(conn, grid="G02") == []
     assert {r[0] for r in conn.execute("SELECT state FROM tasks")} == {"dispatched"}
 
 
