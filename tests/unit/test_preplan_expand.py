@@ -39,6 +39,7 @@ def test_tier_i_design_flood_gives_about_300_instructions(tier_i, tables):
     assert _count(tier_i, "patrol.mass") == sum(1 for g in layers["grids"] if g["on_dike"])
     assert _count(tier_i, "works.rounds") == len(layers["works"]) == 4
     assert _count(tier_i, "depot.check") == len(layers["depots"])
+    assert _count(tier_i, "keypoint.guard") == sum(1 for k in layers["key_points"] if k["kind"] == "works_head")
     assert {t.category for t in tier_i} == set(CATEGORIES)
 
 
