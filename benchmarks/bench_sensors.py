@@ -207,7 +207,7 @@ alarm state machine. Runs: {runs} s.
 |---|---|
 | ingest with validation, best run (target ≥ 100,000) | {ing['best_rate']:,.0f} |
 | ingest with validation, median run | {ing['median_rate']:,.0f} |
-| JSON decoding alone (stdlib `json`, the floor of any pure-Python path) | {ing['decode_rate']:,.0f} |
+| JSON decoding alone (orjson, line by line, GC running) | {ing['decode_rate']:,.0f} |
 """
     if lat:
         text += f"""

@@ -21,7 +21,7 @@ import logging
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice, repeat
+from itertools import islice
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -254,7 +254,9 @@ class Ingestor:
         mov = movement.astype(np.int64).tolist()
         lst = lost.astype(np.int64).tolist()
         cols = [sno, batch.seq, batch.t_ms, batch.roll_deg, batch.pitch_deg, batch.accel_x_g, batch.accel_y_g,
-                batch.accel_z_g, batch.battery_v, batch.rssi_dbm, mov, lst, repeat(now_ms, n), repeat(0, n)]
+                batch.accel_z_g, batch.battery_v, batch.rssi_dbm, mov, lst]
+        # received time and the late flag are the same for the whole batch: SQL literals, not 2 binds per row
+        insert = _INSERT.replace("?,?)", f"{int(now_ms)},0)")
         fast_idx = np.flatnonzero(fast_row).tolist()
         rows = list(zip(*cols))
         pending = [rows[i] for i in fast_idx] if len(fast_idx) < n else rows
@@ -285,19 +287,19 @@ class Ingestor:
                     continue
                 # an older seq: a duplicate, a contradiction, or a late reading to store and re-evaluate
                 if pending:
-                    self.conn.executemany(_INSERT, pending)
+                    self.conn.executemany(insert, pending)
                     pending = []
                 verdict = self._check_late(numbers[sid], sid, sq, t_ms)
                 if verdict is not None:
                     reason, detail = verdict
                     rejections.append(rd.Rejection(batch.raw[i], batch.source(i), reason, detail, sid, sq))
                     continue
-                self.conn.execute(_INSERT, rows[i][:-1] + (1,))
+                self.conn.execute(_INSERT, rows[i] + (now_ms, 1))
                 accepted += 1
                 late += 1
                 replay.add(sid)
         if pending:
-            self.conn.executemany(_INSERT, pending)
+            self.conn.executemany(insert, pending)
         return transitions, touched, replay, accepted, late
 
     def _check_late(self, stone_no: int, sid: str, seq: int, t_ms: int) -> tuple[str, str] | None:

@@ -24,6 +24,7 @@ import csv
 import io
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from collections.abc import Callable
@@ -231,6 +232,55 @@ def _time_ms_or_none(value: Any) -> int | None:
     return round(dt.timestamp() * 1000)
 
 
+#: ISO 8601 times in the one layout the fast path converts with numpy: calendar fields in range,
+#: at most millisecond digits (so numpy's truncation to ms equals check_record's rounding) and a
+#: zone. Anything else (other layouts, more digits) is converted by datetime.fromisoformat.
+_CANONICAL_TIME = re.compile(r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+                             r"(?:\.\d{1,3})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)")
+_EARLIEST_MS = 31_536_000_000  # 1971-01-01: numpy knows year 0, datetime does not; older goes the slow way
+
+
+def _offset_ms(zone: str) -> int:
+    """'Z' or '+08:00' (already matched by _CANONICAL_TIME) -> offset east of UTC in ms."""
+    if zone == "Z":
+        return 0
+    sign = 1 if zone[0] == "+" else -1
+    return sign * (int(zone[1:3]) * 3_600_000 + int(zone[4:6]) * 60_000)
+
+
+def _times_ms(tim: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(UTC epoch ms, ok mask) of a column of times: canonical strings converted by numpy in one
+    call, the rest one by one with :func:`_time_ms_or_none` (the rule check_record applies)."""
+    n = len(tim)
+    match = _CANONICAL_TIME.fullmatch
+    canon = [type(x) is str and match(x) is not None for x in tim]
+    t_ms = np.zeros(n, dtype=np.int64)
+    ok = np.zeros(n, dtype=bool)
+    idx = [i for i in range(n) if canon[i]] if not all(canon) else range(n)
+    if len(idx):
+        sub = tim if len(idx) == n else [tim[i] for i in idx]
+        zones = [x[-1] if x[-1] == "Z" else x[-6:] for x in sub]
+        bodies = [x[:-1] if x[-1] == "Z" else x[:-6] for x in sub]
+        try:
+            local = np.array(bodies, dtype="datetime64[ms]").astype(np.int64)
+        except ValueError:  # e.g. 30 February: let the slow path name it
+            canon = [False] * n
+            idx = []
+        else:
+            offsets = {z: _offset_ms(z) for z in set(zones)}
+            values = local - np.array([offsets[z] for z in zones], dtype=np.int64)
+            pos = np.asarray(idx, dtype=np.int64)
+            t_ms[pos] = values
+            ok[pos] = values >= _EARLIEST_MS
+    rest = [i for i in range(n) if not canon[i]]
+    for i in rest:
+        v = _time_ms_or_none(tim[i])
+        if v is not None:
+            t_ms[i] = v
+            ok[i] = True
+    return t_ms, ok
+
+
 def _numbers(col: list[Any], name: str) -> tuple[np.ndarray, np.ndarray]:
     """(float64 values with NaN where not a number, mask of in-range numbers) of one column."""
     if set(map(type, col)) <= _NUM_TYPES:
@@ -290,10 +340,7 @@ def validate_batch(objs: list[Any], raws: list[str], sources: list[str] | Callab
                          dtype=np.float64)
         lo, hi = RANGES["accel_g"]
         ok &= aok & ((accel >= lo) & (accel <= hi)).all(axis=1)
-        t_parsed = [_time_ms_or_none(x) for x in tim]
-        t_ok = np.array([x is not None for x in t_parsed], dtype=bool)
-        t_ms = np.array([x if x is not None else 0 for x in t_parsed], dtype=np.int64) if not t_ok.all() \
-            else np.array(t_parsed, dtype=np.int64)
+        t_ms, t_ok = _times_ms(tim)
         ok &= t_ok & (t_ms <= now_ms + future_ms)
         cols.update(sid=sid, seq=seq, ev=ev, t_ms=t_ms, accel=accel, stone_index=stone_index)
     else:

@@ -201,7 +201,11 @@ def test_fast_batch_path_gives_the_record_by_record_verdicts(registry):
     corruptions = [
         lambda m: m.update(roll_deg=rng.choice([400, "x", None, True, 1e308, -181])),
         lambda m: m.update(accel_g=rng.choice([[1, 2], [0, 0, 99], "a", None, [0, 0, True]])),
-        lambda m: m.update(time=rng.choice(["2026-07-21T10:00:00", "nope", 5, "2026-07-21T13:00:00+00:00"])),
+        lambda m: m.update(time=rng.choice([
+            "2026-07-21T10:00:00", "nope", 5, "2026-07-21T13:00:00+00:00", "2026-07-21T10:00:00.1234+08:00",
+            "2026-02-30T10:00:00Z", "0001-01-01T00:00:00Z", "2026-07-21T24:00:00Z", "2026-07-21T10:00:00+24:00",
+            "2026-07-21T10:00:00.5-03:30", "2026-07-21 10:00:00Z", "2026-07-21T10:00:00.999999+05:45",
+            "2026-07-21T10:00Z", "2026-07-21T09:59:59.9995+00:00"])),
         lambda m: m.update(stone_id=rng.choice(["ST000", 17, None, "ST249", "ST250"])),
         lambda m: m.update(seq=rng.choice([-3, 2**64, 1.5, "1"])),
         lambda m: m.pop(rng.choice(list(m))),
