@@ -24,6 +24,9 @@ _LAZY = {
     "FlowState": "floodtwin.preplan:FlowState",
     "RiskFacts": "floodtwin.preplan:RiskFacts",
     "activate_discharge": "floodtwin.dispatch.plan:activate_discharge",
+    "load_stone_registry": "floodtwin.sensors.registry:load_registry",
+    "ingest_stone_readings": "floodtwin.sensors.ingest:ingest_file",
+    "simulate_stones": "floodtwin.sensors.simulate:simulate",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _LAZY, globals())

@@ -293,6 +293,13 @@ def _numbers(col: list[Any], name: str) -> tuple[np.ndarray, np.ndarray]:
     return values, typed & (values >= lo) & (values <= hi)
 
 
+def _columns(sub: list[dict]) -> tuple:
+    """The reading fields of complete records as lists (KeyError if one lacks a field)."""
+    return ([o["stone_id"] for o in sub], [o["seq"] for o in sub], [o["time"] for o in sub],
+            [o["event"] for o in sub], [o["link"] for o in sub], [o["accel_g"] for o in sub],
+            [[o[name] for o in sub] for name in ("roll_deg", "pitch_deg", "battery_v", "rssi_dbm")])
+
+
 def validate_batch(objs: list[Any], raws: list[str], sources: list[str] | Callable[[int], str],
                    index: dict[str, int], now_ms: int, future_ms: int,
                    rejections: list[Rejection] | None = None) -> tuple[Batch, list[Rejection]]:
@@ -310,17 +317,21 @@ def validate_batch(objs: list[Any], raws: list[str], sources: list[str] | Callab
     n = len(objs)
     if n == 0:
         return batch, rejections
-    full = _FULL_KEYS
-    cand = [i for i, o in enumerate(objs) if type(o) is dict and o.keys() == full]
-    sub = objs if len(cand) == n else [objs[i] for i in cand]
+    # candidates: objects with as many keys as a complete reading; if one of them lacks a field
+    # (so it has an unknown one instead), fall back to comparing key sets, which costs more
+    n_fields = len(FIELDS)
+    cand = [i for i, o in enumerate(objs) if type(o) is dict and len(o) == n_fields]
+    try:
+        sub = objs if len(cand) == n else [objs[i] for i in cand]
+        sid, seq, tim, ev, ln, acc, nums = _columns(sub)
+    except KeyError:
+        full = _FULL_KEYS
+        cand = [i for i, o in enumerate(objs) if type(o) is dict and o.keys() == full]
+        sub = objs if len(cand) == n else [objs[i] for i in cand]
+        sid, seq, tim, ev, ln, acc, nums = _columns(sub)
     m = len(sub)
     cols: dict[str, Any] = {}
     if m:
-        sid = [o["stone_id"] for o in sub]
-        seq = [o["seq"] for o in sub]
-        tim = [o["time"] for o in sub]
-        ev = [o["event"] for o in sub]
-        ln = [o["link"] for o in sub]
         stone_index = np.array([index.get(x, -1) if type(x) is str else -1 for x in sid], dtype=np.int64)
         ok = stone_index >= 0
         if set(map(type, seq)) == {int}:
@@ -329,11 +340,10 @@ def validate_batch(objs: list[Any], raws: list[str], sources: list[str] | Callab
             ok &= np.array([type(q) is int and 0 <= q <= SEQ_MAX for q in seq], dtype=bool)
         ok &= np.array([e == "heartbeat" or e == "movement" for e in ev], dtype=bool)
         ok &= np.array([x == "ok" for x in ln], dtype=bool)
-        for name in ("roll_deg", "pitch_deg", "battery_v", "rssi_dbm"):
-            values, good = _numbers([o[name] for o in sub], name)
+        for name, col in zip(("roll_deg", "pitch_deg", "battery_v", "rssi_dbm"), nums):
+            values, good = _numbers(col, name)
             cols[name] = values
             ok &= good
-        acc = [o["accel_g"] for o in sub]
         aok = np.array([type(a) is list and len(a) == 3 and type(a[0]) in _NUM_TYPES and type(a[1]) in _NUM_TYPES
                         and type(a[2]) in _NUM_TYPES for a in acc], dtype=bool)
         accel = np.array(acc if aok.all() else [a if t else (np.nan,) * 3 for a, t in zip(acc, aok)],
