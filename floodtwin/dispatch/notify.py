@@ -8,7 +8,8 @@ with exponential backoff; after ``max_attempts`` the row is kept as ``dead``. Ev
 deterministic idempotency key (notifier, message kind, event id, recipient): if a process dies
 after sending but before recording, the rerun sends again under the *same* key and the receiver
 recognises the duplicate. Notifiers: webhook (JSON POST, timeout, ``Idempotency-Key`` header,
-``X-Floodtwin-Signature: sha256=<HMAC of the body>``), a JSON-lines log file, and SMTP e-mail.
+``X-Floodtwin-Timestamp`` and ``X-Floodtwin-Signature: sha256=<HMAC of "timestamp." + body>``), a
+JSON-lines log file, and SMTP e-mail.
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ from floodtwin.errors import ConfigError
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Floodtwin-Signature"
+TIMESTAMP_HEADER = "X-Floodtwin-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+#: how far a receiver accepts the signed timestamp from its own clock (s): older requests are replays
+SIGNATURE_TOLERANCE_S = 300
 
 
 def idempotency_key(notifier: str, kind: str, event_id: int, recipient: str) -> str:
@@ -46,14 +50,24 @@ def idempotency_key(notifier: str, kind: str, event_id: int, recipient: str) -> 
     return f"{notifier}:{kind}:{event_id}:{recipient}"
 
 
-def sign(secret: bytes, body: bytes) -> str:
-    """Signature header value: ``sha256=`` + hex HMAC-SHA256 of the exact request body."""
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+def sign(secret: bytes, body: bytes, timestamp: int) -> str:
+    """Signature header value: ``sha256=`` + hex HMAC-SHA256 of ``"<timestamp>." + body``.
+
+    Signing the send time with the body lets a receiver refuse a captured request replayed later
+    (see :func:`verify_signature`); the idempotency key covers honest retries.
+    """
+    return "sha256=" + hmac.new(secret, str(int(timestamp)).encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
-    """What a receiver does: recompute the HMAC and compare in constant time."""
-    return header is not None and hmac.compare_digest(sign(secret, body), header)
+def verify_signature(secret: bytes, body: bytes, header: str | None, timestamp: str | None, *,
+                     now_s: float | None = None, tolerance_s: float = SIGNATURE_TOLERANCE_S) -> bool:
+    """What a receiver does: check the timestamp is recent, recompute the HMAC, compare in constant time."""
+    if header is None or timestamp is None or not timestamp.isdigit():
+        return False
+    now_s = time.time() if now_s is None else now_s
+    if abs(now_s - int(timestamp)) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(secret, body, int(timestamp)), header)
 
 
 def enqueue(conn: sqlite3.Connection, config: DispatchConfig, *, kind: str, event_id: int,
@@ -93,10 +107,12 @@ class DeliveryError(Exception):
 
 def send_webhook(notifier: WebhookNotifier, key: str, body: bytes) -> None:
     """POST ``body`` to the webhook with the idempotency key and the HMAC signature."""
+    sent_at = int(time.time())  # wall clock on purpose: the receiver compares it with its own
     request = urllib.request.Request(notifier.url, data=body, method="POST", headers={
         "Content-Type": "application/json; charset=utf-8",
         IDEMPOTENCY_HEADER: key,
-        SIGNATURE_HEADER: sign(notifier.shared_secret(), body),
+        TIMESTAMP_HEADER: str(sent_at),
+        SIGNATURE_HEADER: sign(notifier.shared_secret(), body, sent_at),
         "User-Agent": "floodtwin-dispatch",
     })
     try:

@@ -1,7 +1,7 @@
 """A reference webhook receiver: checks the HMAC signature and recognises repeats by idempotency key.
 
 What a gateway in front of the staff app must do with floodtwin's webhook, in ~100 lines of the
-standard library: refuse unsigned or wrongly signed bodies (401), accept each idempotency key once
+standard library: refuse unsigned, wrongly signed or stale (replayed) requests (401), accept each idempotency key once
 and answer a repeat with 200 and ``"duplicate": true`` (so the sender stops retrying) without
 acting on it again. Used by the tests as a real HTTP server on 127.0.0.1, and runnable on its own::
 
@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from floodtwin.dispatch.notify import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verify_signature
+from floodtwin.dispatch.notify import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 
 
 class WebhookReceiver:
@@ -58,7 +58,9 @@ class WebhookReceiver:
             def do_POST(self) -> None:  # noqa: N802 (http.server API)
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 key = self.headers.get(IDEMPOTENCY_HEADER)
-                if not verify_signature(receiver.secret, body, self.headers.get(SIGNATURE_HEADER)) or not key:
+                signed = verify_signature(receiver.secret, body, self.headers.get(SIGNATURE_HEADER),
+                                          self.headers.get(TIMESTAMP_HEADER))
+                if not signed or not key:
                     with receiver._lock:
                         receiver.rejected += 1
                     self._answer(401, {"error": "bad signature or missing idempotency key"})

@@ -54,13 +54,17 @@ def conn(tmp_path):
     c.close()
 
 
-def test_signature_roundtrip():
+def test_signature_roundtrip_and_replay_window():
     body = b'{"a": 1}'
-    header = notify.sign(b"k", body)
+    t = 1_780_000_000
+    header = notify.sign(b"k", body, t)
     assert header.startswith("sha256=") and len(header) == 7 + 64
-    assert notify.verify_signature(b"k", body, header)
-    assert not notify.verify_signature(b"other", body, header)
-    assert not notify.verify_signature(b"k", body + b" ", header)
+    assert notify.verify_signature(b"k", body, header, str(t), now_s=t + 10)
+    assert not notify.verify_signature(b"other", body, header, str(t), now_s=t)
+    assert not notify.verify_signature(b"k", body + b" ", header, str(t), now_s=t)
+    assert not notify.verify_signature(b"k", body, header, str(t + 1), now_s=t)  # timestamp is signed too
+    assert not notify.verify_signature(b"k", body, header, str(t), now_s=t + 3600)  # a replay, an hour later
+    assert not notify.verify_signature(b"k", body, header, None, now_s=t)
 
 
 def test_webhook_delivers_signed_keyed_json(tmp_path, conn, monkeypatch):
