@@ -73,7 +73,8 @@ def bench_ingest(path: Path, n_lines: int, registry, th, runs: int, end: datetim
         assert stored == summary.accepted
     best = min(times)
     return {"readings": summary.accepted, "quarantined": sum(summary.quarantined.values()), "lines": n_lines,
-            "runs_s": times, "best_rate": summary.received / best, "median_rate": summary.received / statistics.median(times),
+            "runs_s": times, "best_rate": summary.received / best,
+            "median_rate": summary.received / statistics.median(times),
             "decode_rate": n_lines / decode_s, "events": len(summary.events)}
 
 
@@ -213,7 +214,8 @@ alarm state machine. Runs: {runs} s.
         text += f"""
 MQTT (Mosquitto on loopback, QoS 1): publish of the reading that completes a displacement -> root-stone tasks
 committed on the dispatch board, {lat['trials']} trials (one per spur, after one warm-up): median
-{lat['median_ms']:.0f} ms, p95 {lat['p95_ms']:.0f} ms, min {lat['min_ms']:.0f} ms, max {lat['max_ms']:.0f} ms (target < 1 s).
+{lat['median_ms']:.0f} ms, p95 {lat['p95_ms']:.0f} ms, min {lat['min_ms']:.0f} ms, max {lat['max_ms']:.0f} ms
+(target < 1 s).
 """
     else:
         text += "\nMQTT latency: not measured (mosquitto not installed).\n"

@@ -15,7 +15,8 @@ DB_OPT = typer.Option(None, "--db", help="SQLite database (default: $FLOODTWIN_D
 NOW_OPT = typer.Option(None, "--now", help="Clock for drills and tests: ISO 8601 time (default: now, UTC).")
 JSON_OPT = typer.Option(False, "--json", help="Machine-readable JSON output.")
 REACH_OPT = typer.Option("huayuankou", "--reach", help="Reach whose stones layer is the registry (first use).")
-THRESHOLDS_OPT = typer.Option(None, "--thresholds", help="Alarm thresholds YAML (default: data/sensors/thresholds.yaml).")
+THRESHOLDS_OPT = typer.Option(None, "--thresholds",
+                              help="Alarm thresholds YAML (default: data/sensors/thresholds.yaml).")
 
 
 def _emit(doc: Any) -> None:
@@ -94,7 +95,8 @@ def _print_summary(doc: dict) -> None:
 @app.command("ingest")
 def ingest_cmd(
     file: Optional[Path] = typer.Argument(None, help="JSON Lines (.jsonl/.ndjson) or CSV file of readings."),
-    mqtt: Optional[str] = typer.Option(None, "--mqtt", help="Subscribe instead: mqtt://[user:pass@]host:port or mqtts://."),
+    mqtt: Optional[str] = typer.Option(None, "--mqtt",
+                                       help="Subscribe instead: mqtt://[user:pass@]host:port or mqtts://."),
     username: Optional[str] = MQTT_USER, password: Optional[str] = MQTT_PASSWORD,
     ca_file: Optional[str] = MQTT_CA, cert_file: Optional[str] = MQTT_CERT, key_file: Optional[str] = MQTT_KEY,
     client_id: str = typer.Option("floodtwin-sensors", "--client-id", help="MQTT client id (the persistent session)."),
@@ -191,7 +193,8 @@ def status_cmd(db: Optional[Path] = DB_OPT, now: Optional[str] = NOW_OPT, reach:
 @app.command("simulate")
 def simulate_cmd(
     hours: float = typer.Option(24.0, "--hours", help="Hours of traffic to generate."),
-    events: int = typer.Option(12, "--events", help="Injected events (displacement, loss, rock, noise, outage, battery)."),
+    events: int = typer.Option(12, "--events",
+                               help="Injected events (displacement, loss, rock, noise, outage, battery)."),
     bad: int = typer.Option(2, "--bad", help="Bad messages per quarantine reason (and late deliveries)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (the same seed gives the same traffic)."),
     start: Optional[str] = typer.Option(None, "--start", help="First reading time (default: --now minus --hours)."),
@@ -200,7 +203,8 @@ def simulate_cmd(
     rate: Optional[float] = typer.Option(None, "--rate", help="MQTT: messages per second (default: as fast as acked)."),
     username: Optional[str] = MQTT_USER, password: Optional[str] = MQTT_PASSWORD,
     ca_file: Optional[str] = MQTT_CA, cert_file: Optional[str] = MQTT_CERT, key_file: Optional[str] = MQTT_KEY,
-    truth: Optional[Path] = typer.Option(None, "--truth", help="Write what was injected and the expected alarms (JSON)."),
+    truth: Optional[Path] = typer.Option(None, "--truth",
+                                         help="Write what was injected and the expected alarms (JSON)."),
     now: Optional[str] = NOW_OPT, db: Optional[Path] = DB_OPT, reach: str = REACH_OPT,
     thresholds: Optional[Path] = THRESHOLDS_OPT, as_json: bool = JSON_OPT,
 ) -> None:

@@ -328,7 +328,8 @@ class Ingestor:
         fresh: list[Transition] = []
         rows = self.conn.execute(
             "SELECT ?, seq, t_ms, roll_deg, pitch_deg, accel_x_g, accel_y_g, accel_z_g, battery_v, rssi_dbm, "
-            "CASE movement WHEN 1 THEN 'movement' ELSE 'heartbeat' END, CASE link_lost WHEN 1 THEN 'lost' ELSE 'ok' END "
+            "CASE movement WHEN 1 THEN 'movement' ELSE 'heartbeat' END, "
+            "CASE link_lost WHEN 1 THEN 'lost' ELSE 'ok' END "
             "FROM readings WHERE stone_no = ? ORDER BY t_ms, seq", (sid, self.numbers[sid])).fetchall()
         for row in rows:
             fresh.extend(step(m, sid, tuple(row), self.th, self.offline_after_s[sid]))

@@ -22,7 +22,8 @@ COMPONENT = "sensors"
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE stones (
-        stone_no INTEGER PRIMARY KEY, stone_id TEXT NOT NULL UNIQUE, works_id TEXT NOT NULL, works_name_zh TEXT, works_name_en TEXT,
+        stone_no INTEGER PRIMARY KEY, stone_id TEXT NOT NULL UNIQUE, works_id TEXT NOT NULL,
+        works_name_zh TEXT, works_name_en TEXT,
         spur_id TEXT NOT NULL, spur_number INTEGER NOT NULL, x_m REAL NOT NULL, y_m REAL NOT NULL,
         install_depth_m REAL, baseline_roll_deg REAL NOT NULL, baseline_pitch_deg REAL NOT NULL,
         report_interval_min REAL NOT NULL, grid_id TEXT, depot_id TEXT, depot_name_zh TEXT,

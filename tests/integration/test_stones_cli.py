@@ -43,7 +43,8 @@ def test_simulate_ingest_status_round_trip(cli, tmp_path):
     sent = json.loads(cli("stones", "simulate", "--hours", "24", "--events", "12", "--bad", "2", "--seed", "4",
                           "--now", NOW, "-o", str(sim_path), "--truth", str(truth_path), "--json"))
     truth = json.loads(truth_path.read_text(encoding="utf-8"))
-    assert sent["valid_readings"] == truth["valid_readings"] and len(sim_path.read_text().splitlines()) == sent["messages"]
+    assert sent["valid_readings"] == truth["valid_readings"]
+    assert len(sim_path.read_text().splitlines()) == sent["messages"]
     doc = json.loads(cli("stones", "ingest", str(sim_path), "--now", NOW, "--json"))
     assert doc["accepted"] == truth["valid_readings"]
     assert doc["quarantined_by_reason"] == truth["quarantine"]
