@@ -125,10 +125,12 @@ def main() -> None:
         assert report.sent == pending and len(rx.accepted) == pending // 2, (report.to_dict(), len(rx.accepted))
 
     med = {k: statistics.median(v) for k, v in rows.items()}
+    load1 = os.getloadavg()[0]
     lines = [
         f"## Dispatch: activate the tier-I plan ({counts['tasks']} tasks) with assignments and outbox rows",
         "",
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {machine()}",
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {machine()} · load average {load1:.1f} (a shared machine: "
+        f"figures vary about 2-4x with load)",
         f"Command: `.venv/bin/python benchmarks/{NAME} --runs {args.runs}`",
         "",
         f"Instructions: the real preplan at 22,000 m³/s over the real reach; roster of {len(roster.staff)} staff; "
