@@ -7,7 +7,8 @@ Two schemes behind one function, :func:`simulate_2d`:
   stepping and semi-implicit Manning friction. CFL 0.45 by default.
 * ``"inertial"``: the local-inertial equations (Bates et al. 2010) with the q-centred scheme of
   de Almeida et al. (2012) and semi-implicit friction; fast, for floodplains where advection is
-  small. CFL 0.7 by default (dt = cfl·dx/√(g·h_max)).
+  small. CFL 0.7 by default (dt = cfl·dx/√(d·g·h_max), d the number of grid directions with more
+  than one cell: the 2D stability bound of the staggered scheme).
 
 The Python layer only validates, allocates, updates boundary values and records outputs; every
 pass over the cells is a numba kernel of :mod:`floodtwin.hydraulics.kernels2d`.
@@ -451,6 +452,10 @@ def _run(*, scheme, grid, active, z_local, datum, h_init, u_init, v_init, n_mann
         qsb = np.zeros((nb, nx), f)
         row_hmax = np.zeros(ny, f)
         hmax = float(h.max())
+    # inertial: the Courant number counts every direction that has more than one cell; the q-centred
+    # scheme (theta < 1) grows a checkerboard mode on a deep lake at cfl·dx/√(gh) = 0.7 in 2D
+    # (tests/verification/test_thacker_lake.py), and stays quiet at cfl·dx/√(2gh)
+    dims_sqrt = math.sqrt(max(1, int(nx > 1) + int(ny > 1)))
     row_buf = np.zeros(ny, np.float64)
     src_added = np.zeros(len(plan.sources), np.float64)
 
@@ -538,7 +543,7 @@ def _run(*, scheme, grid, active, z_local, datum, h_init, u_init, v_init, n_mann
         if scheme == "godunov":
             dt = cfl * dx_m / max(speed, math.sqrt(G_MS2 * hb))
         else:
-            dt = cfl * dx_m / math.sqrt(G_MS2 * max(hmax, hb))
+            dt = cfl * dx_m / (math.sqrt(G_MS2 * max(hmax, hb)) * dims_sqrt)
         next_out = out_t[k_out] if k_out < n_out else duration_s
         dt = min(dt, next_out - t, duration_s - t)
         if dt <= 0:  # an output time coinciding with t (rounding): record and move on
