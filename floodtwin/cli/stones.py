@@ -57,8 +57,15 @@ MQTT_KEY = typer.Option(None, "--key", help="Client key for TLS.")
 
 @app.command("list")
 def list_cmd(works: Optional[str] = typer.Option(None, "--works", help="Only this works (HYK, SZ, MD, EDX)."),
+             refresh: bool = typer.Option(False, "--refresh",
+                                          help="Rebuild the registry from the reach's stones layer first."),
              db: Optional[Path] = DB_OPT, reach: str = REACH_OPT, as_json: bool = JSON_OPT) -> None:
     """List the registry: id, works, spur, install depth, baseline attitude, reporting interval."""
+    if refresh:
+        from floodtwin.sensors.registry import load_registry, save_registry
+        from floodtwin.sensors.store import open_db
+
+        save_registry(open_db(db), load_registry(reach))
     conn, registry = _open(db, reach)
     stones = [s for s in registry.to_records() if works is None or s["works_id"] == works]
     if as_json:

@@ -151,6 +151,9 @@ def save_registry(conn: sqlite3.Connection, registry: Registry) -> None:
         conn.executemany(f"INSERT INTO stones ({', '.join(_COLUMNS)}, reach) VALUES ({placeholders}, ?) "
                          f"ON CONFLICT(stone_id) DO UPDATE SET {updates}, reach = excluded.reach",
                          [tuple(getattr(s, c) for c in _COLUMNS) + (registry.reach,) for s in registry])
+        marks = ",".join("?" * len(registry.ids))
+        conn.execute(f"DELETE FROM stones WHERE stone_id NOT IN ({marks}) "
+                     "AND stone_no NOT IN (SELECT DISTINCT stone_no FROM readings)", registry.ids)
 
 
 def registry_from_db(conn: sqlite3.Connection) -> Registry | None:

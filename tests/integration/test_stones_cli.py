@@ -36,6 +36,8 @@ def test_list_shows_the_registry(cli):
     assert md and {s["works_id"] for s in md} == {"MD"}
     table = cli("stones", "list", "--works", "SZ")
     assert "ST" in table and "SZ" in table
+    refreshed = json.loads(cli("stones", "list", "--refresh", "--json"))
+    assert refreshed == stones
 
 
 def test_simulate_ingest_status_round_trip(cli, tmp_path):
