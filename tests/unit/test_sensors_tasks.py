@@ -130,3 +130,21 @@ def test_tasks_missed_by_a_crash_are_submitted_later(tmp_path, registry, th):
     created = submit_pending_tasks(conn, registry, th, now=NOW)
     assert len(created) == 3
     assert submit_pending_tasks(conn, registry, th, now=NOW) == []
+
+
+def test_saving_a_changed_registry_keeps_numbers_and_history(tmp_path, registry):
+    from floodtwin.sensors.registry import Registry, registry_from_db, save_registry
+
+    conn = open_db(tmp_path / "ft.sqlite")
+    save_registry(conn, registry)
+    numbers = registry_from_db(conn).numbers
+    ing = Ingestor(conn, registry=registry_from_db(conn), thresholds=load_thresholds(), clock=lambda: NOW,
+                   submit=False)
+    line = json.dumps(_msg("ST002", 1, NOW - timedelta(minutes=5), 0.0))
+    ing.ingest_batch(rd.decode_json_lines([line]), [line], ["t"])
+    smaller = Registry([s for s in registry if s.stone_id not in ("ST001", "ST002")], reach=registry.reach)
+    save_registry(conn, smaller)
+    again = registry_from_db(conn)
+    # ST001 (no readings) is gone; ST002 keeps its row because readings refer to it; numbers are stable
+    assert "ST001" not in again and "ST002" in again and len(again) == 248
+    assert all(again.numbers[s] == numbers[s] for s in again.ids)
