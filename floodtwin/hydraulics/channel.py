@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 #: stage levels per property table and head room above the highest point (m)
 TABLE_LEVELS = 801
 TABLE_HEADROOM_M = 8.0
-#: stage range (m) over which ground behind an overtopped natural levee fills (see kernels1d)
-FILL_RAMP_M = 0.25
+#: default stage range (m) over which ground behind an overtopped natural levee fills (see kernels1d);
+#: an estimate [E]: the dike-toe zone of the Huayuankou floodplain lies up to 2 m below the lip
+FILL_RAMP_M = 1.0
 #: cuts this close (m) to a reach end may be dropped when they leave the DEM or the dike posts
 END_ZONE_M = 2000.0
 
@@ -89,6 +90,11 @@ class Sections:
     friction_law: int = k1.MANNING
     lines: list | None = None  # shapely LineStrings of the cuts (reach CRS), when known
     meta: dict = field(default_factory=dict)
+    fill_ramp_m: float = FILL_RAMP_M
+    #: energy coefficient alpha from divided conveyance (True) or 1: in a compound section alpha
+    #: jumps from 1 to ~4 within centimetres as the floodplain opens, which can fold the energy
+    #: equation (several subcritical stages for one discharge); reach sections use 1
+    divided_alpha: bool = True
     _tables: Any = field(default=None, repr=False)
 
     # ---------------------------------------------------------------------------------------
@@ -97,7 +103,8 @@ class Sections:
                     banks_m: Sequence[tuple[float, float]], manning_n: Sequence[tuple[float, float, float]] | tuple,
                     section_id: Sequence[str] | None = None, crest_m: Sequence[tuple[float, float]] | None = None,
                     distance_m: Sequence[float] | None = None, lines: list | None = None,
-                    friction: str = "manning") -> "Sections":
+                    friction: str = "manning", fill_ramp_m: float = FILL_RAMP_M,
+                    divided_alpha: bool = True) -> "Sections":
         """Sections from (station m, elevation m) profiles, chainage (m, rising downstream), bank stations
         (left, right) per section (m; a bank station between points gets a point there), Manning n
         (left, channel, right) per section or one triple for all, and dike crests (left, right; NaN =
@@ -156,9 +163,12 @@ class Sections:
         law = {"manning": k1.MANNING, "chezy": k1.CHEZY}.get(friction)
         if law is None:
             raise InputError(f"friction {friction!r}: expected 'manning' or 'chezy'")
+        if not fill_ramp_m > 0:
+            raise InputError(f"fill_ramp_m = {fill_ramp_m} must be positive (m)")
         sec = cls(ids, chain, dist, np.concatenate(stations), np.concatenate(elevations),
                   np.asarray(offsets, np.int64), np.asarray(bl, np.int64), np.asarray(br, np.int64),
-                  rough, crest[:, 0].copy(), crest[:, 1].copy(), law, lines)
+                  rough, crest[:, 0].copy(), crest[:, 1].copy(), law, lines, fill_ramp_m=float(fill_ramp_m),
+                  divided_alpha=bool(divided_alpha))
         if lines is not None:
             check_no_crossing(lines, ids)
         return sec
@@ -193,7 +203,9 @@ class Sections:
             dz = (top - z0) / (TABLE_LEVELS - 1)
             out = np.empty((self.n_sections, TABLE_LEVELS, k1.N_TABLE))
             k1.build_section_tables(self.station_m, self.elevation_m, self.offsets, self.bank_left, self.bank_right,
-                                    np.ascontiguousarray(self.roughness), z0, dz, self.friction_law, FILL_RAMP_M, out)
+                                    np.ascontiguousarray(self.roughness), z0, dz, self.friction_law, self.fill_ramp_m, out)
+            if not self.divided_alpha:
+                out[:, :, k1.T_ALPHA] = 1.0
             k1.pchip_slopes(out, dz, k1.T_AREA, k1.T_DAREA)
             k1.pchip_slopes(out, dz, k1.T_CONVEYANCE, k1.T_DCONVEYANCE)
             self._tables = (out, z0, dz)
@@ -236,7 +248,8 @@ class Sections:
                 elev[self.bank_left[i] + 1:self.bank_right[i]] += bed_offset_m
         return Sections(self.section_id, self.chainage_m, self.distance_m, self.station_m, elev, self.offsets,
                         self.bank_left, self.bank_right, rough, self.crest_left_m, self.crest_right_m,
-                        self.friction_law, self.lines, dict(self.meta))
+                        self.friction_law, self.lines, dict(self.meta), fill_ramp_m=self.fill_ramp_m,
+                        divided_alpha=self.divided_alpha)
 
     def index_at(self, chainage_m: float) -> int:
         """Index of the section nearest a chainage (m)."""
@@ -329,7 +342,8 @@ def read_sections(path: str | Path, layer: str | None = None) -> Sections:
 # --------------------------------------------------------------------------------------------
 def sections_from_reach(reach, spacing_m: float = 250.0, *, channel_n: float | None = None,
                         floodplain_n: float | None = None, bed_offset_m: float | None = None,
-                        point_spacing_m: float | None = None, calibration: str | Path | None | bool = None) -> Sections:
+                        point_spacing_m: float | None = None, calibration: str | Path | None | bool = None,
+                        fill_ramp_m: float = FILL_RAMP_M) -> Sections:
     """Cross-sections cut from the reach DEM perpendicular to the centerline every ``spacing_m`` (m).
 
     Each cut runs from the left (north) dike crest to the right (south) dike crest, sampled every
@@ -339,7 +353,7 @@ def sections_from_reach(reach, spacing_m: float = 250.0, *, channel_n: float | N
     right end; ``distance_m`` (the hydraulic length) runs along the centerline. Roughness and the
     channel-bed offset come from the arguments, else the calibration file next to the reach
     (``calibration=False`` ignores it), else the reach's terrain fit (channel) and parameters
-    (floodplain).
+    (floodplain). The energy coefficient is taken as 1 (see ``Sections.divided_alpha``).
     """
     from scipy.interpolate import RegularGridInterpolator
     from shapely.geometry import LineString
@@ -447,7 +461,8 @@ def sections_from_reach(reach, spacing_m: float = 250.0, *, channel_n: float | N
         ids.append(sid)
         kept_dist.append(float(d))
     sec = Sections.from_arrays(profiles, chain, banks_m=banks, manning_n=(n_flood, n_channel, n_flood), section_id=ids,
-                               crest_m=crest, distance_m=kept_dist, lines=lines)
+                               crest_m=crest, distance_m=kept_dist, lines=lines, fill_ramp_m=fill_ramp_m,
+                               divided_alpha=False)
     sec.meta.update({"reach": reach.name, "spacing_m": float(spacing_m), "channel_n": float(n_channel),
                      "floodplain_n": float(n_flood), "bed_offset_m": float(offset)})
     return sec.with_roughness(bed_offset_m=float(offset)) if offset else sec

@@ -27,6 +27,10 @@ BC_STAGE = 0
 BC_RATING = 1
 BC_NORMAL = 2
 
+#: expansion / contraction loss coefficients of the standard step (HEC-RAS defaults)
+EXPANSION = 0.3
+CONTRACTION = 0.1
+
 #: table columns
 T_AREA = 0
 T_WIDTH = 1
@@ -91,45 +95,53 @@ def build_section_tables(station_m, elevation_m, offsets, bank_left, bank_right,
                 area[1] += da
                 perim[1] += dp
                 width += dw
-            # overbanks: walk outward from each bank while the ground stays below the stage; ground
-            # behind a ridge (natural levee) fills over ``fill_ramp_m`` of stage once the ridge is
-            # overtopped, so storage grows fast but continuously and Newton keeps converging
+            # overbanks: walk outward from each bank while the ground stays below the stage. Ground
+            # behind a ridge (a natural levee, 滩唇) is a pond that fills while the stage rises
+            # ``fill_ramp_m`` above the ridge: its level climbs from the overbank floor to the stage,
+            # so storage and conveyance grow fast but continuously (Newton keeps converging and the
+            # rating stays monotonic)
+            floor = elevation_m[a]
+            for j in range(a, bl + 1):
+                floor = min(floor, elevation_m[j])
             ridge = elevation_m[bl]
-            w = 1.0
+            z_eff = z
             j = bl
             while j > a and elevation_m[j] < z:
                 e_in = elevation_m[j]
                 e_out = elevation_m[j - 1]
                 ridge = max(ridge, e_in)
+                z_eff = z
                 if e_in < ridge or e_out < e_in:
                     w = min(max((z - ridge) / fill_ramp_m, 0.0), 1.0)
-                else:
-                    w = 1.0
-                da, dp, dw = _segment_wet(station_m[j - 1], e_out, station_m[j], e_in, z)
-                area[0] += w * da
-                perim[0] += w * dp
-                width += w * dw
+                    z_eff = floor + w * (z - floor)
+                da, dp, dw = _segment_wet(station_m[j - 1], e_out, station_m[j], e_in, z_eff)
+                area[0] += da
+                perim[0] += dp
+                width += dw
                 j -= 1
-            if j == a and elevation_m[a] < z and a != bl:
-                perim[0] += w * (z - elevation_m[a])  # glass wall at the section's end
+            if j == a and a != bl and elevation_m[a] < z_eff:
+                perim[0] += z_eff - elevation_m[a]  # glass wall at the section's end
+            floor = elevation_m[b - 1]
+            for j in range(br, b):
+                floor = min(floor, elevation_m[j])
             ridge = elevation_m[br]
-            w = 1.0
+            z_eff = z
             j = br
             while j < b - 1 and elevation_m[j] < z:
                 e_in = elevation_m[j]
                 e_out = elevation_m[j + 1]
                 ridge = max(ridge, e_in)
+                z_eff = z
                 if e_in < ridge or e_out < e_in:
                     w = min(max((z - ridge) / fill_ramp_m, 0.0), 1.0)
-                else:
-                    w = 1.0
-                da, dp, dw = _segment_wet(station_m[j], e_in, station_m[j + 1], e_out, z)
-                area[2] += w * da
-                perim[2] += w * dp
-                width += w * dw
+                    z_eff = floor + w * (z - floor)
+                da, dp, dw = _segment_wet(station_m[j], e_in, station_m[j + 1], e_out, z_eff)
+                area[2] += da
+                perim[2] += dp
+                width += dw
                 j += 1
-            if j == b - 1 and elevation_m[b - 1] < z and b - 1 != br:
-                perim[2] += w * (z - elevation_m[b - 1])
+            if j == b - 1 and b - 1 != br and elevation_m[b - 1] < z_eff:
+                perim[2] += z_eff - elevation_m[b - 1]
             if bl == a and elevation_m[a] < z:
                 perim[1] += z - elevation_m[a]
             if br == b - 1 and elevation_m[b - 1] < z:
@@ -267,13 +279,16 @@ def critical_stage(tables, z0_m, dz_m, i, discharge_m3s):
 # steady standard step
 # --------------------------------------------------------------------------------------------
 @njit(cache=True)
-def _energy_residual(tables, z0_m, dz_m, i, z, q, head_down, dx_m, k_down):
+def _energy_residual(tables, z0_m, dz_m, i, z, q, head_down, vh_down, dx_m, k_down):
     area = lookup_smooth(tables, z0_m, dz_m, i, z, T_AREA, T_DAREA)[0]
     kz = lookup_smooth(tables, z0_m, dz_m, i, z, T_CONVEYANCE, T_DCONVEYANCE)[0]
     alpha = lookup(tables, z0_m, dz_m, i, z, T_ALPHA)[0]
     v = q / area
+    vh = alpha * v * v / (2.0 * G_MS2)
     kbar = 0.5 * (kz + k_down)
-    return z + alpha * v * v / (2.0 * G_MS2) - head_down - dx_m * q * abs(q) / (kbar * kbar)
+    # expansion (velocity head falling downstream) and contraction losses, HEC-RAS coefficients 0.3 / 0.1
+    loss = (EXPANSION if vh > vh_down else CONTRACTION) * abs(vh - vh_down)
+    return z + vh - head_down - dx_m * q * abs(q) / (kbar * kbar) - loss
 
 
 @njit(cache=True)
@@ -281,7 +296,8 @@ def standard_step(tables, z0_m, dz_m, dx_m, discharge_m3s, stage_down_m, out_sta
     """Subcritical energy profile (m) upstream from ``stage_down_m`` at the last section.
 
     Energy between sections i and i+1: z_i + alpha_i V_i²/2g = z_{i+1} + alpha_{i+1} V_{i+1}²/2g +
-    dx_i Q|Q|/K̄², K̄ the mean conveyance of the two sections (HEC-RAS "average conveyance"). The
+    dx_i Q|Q|/K̄² + C |Δ(alpha V²/2g)|, K̄ the mean conveyance of the two sections (HEC-RAS "average
+    conveyance"), C = 0.3 where the velocity head falls downstream (expansion), 0.1 otherwise. The
     highest root above critical stage is taken (subcritical); where there is none the stage is critical and ``out_critical[i]`` is set (the flow there is not subcritical).
     ``discharge_m3s`` is per section (lateral inflow allowed).
     """
@@ -299,29 +315,30 @@ def standard_step(tables, z0_m, dz_m, dx_m, discharge_m3s, stage_down_m, out_sta
         ad = lookup_smooth(tables, z0_m, dz_m, i + 1, zd, T_AREA, T_DAREA)[0]
         alphad = lookup(tables, z0_m, dz_m, i + 1, zd, T_ALPHA)[0]
         kd = lookup_smooth(tables, z0_m, dz_m, i + 1, zd, T_CONVEYANCE, T_DCONVEYANCE)[0]
-        head_down = zd + alphad * (qd / ad) ** 2 / (2.0 * G_MS2)
+        vh_down = alphad * (qd / ad) ** 2 / (2.0 * G_MS2)
+        head_down = zd + vh_down
         q = discharge_m3s[i]
         zc = critical_stage(tables, z0_m, dz_m, i, q)
         # In a compound section the energy can fall again above a first critical stage (the floodplain
         # opens and alpha jumps), so the residual may have several roots: take the highest, the
         # subcritical one, by scanning down from a stage where the residual is positive.
         hi = max(zd, zc) + 1.0
-        while _energy_residual(tables, z0_m, dz_m, i, hi, q, head_down, dx_m[i], kd) < 0.0:
+        while _energy_residual(tables, z0_m, dz_m, i, hi, q, head_down, vh_down, dx_m[i], kd) < 0.0:
             hi += 2.0 * (hi - zc)
         scan = 0.02
         lo = hi - scan
-        while lo > zc and _energy_residual(tables, z0_m, dz_m, i, lo, q, head_down, dx_m[i], kd) >= 0.0:
+        while lo > zc and _energy_residual(tables, z0_m, dz_m, i, lo, q, head_down, vh_down, dx_m[i], kd) >= 0.0:
             hi = lo
             lo -= scan
         if lo <= zc:
             lo = zc
-            if _energy_residual(tables, z0_m, dz_m, i, lo, q, head_down, dx_m[i], kd) >= 0.0:
+            if _energy_residual(tables, z0_m, dz_m, i, lo, q, head_down, vh_down, dx_m[i], kd) >= 0.0:
                 out_stage[i] = zc
                 out_critical[i] = True
                 continue
         for _ in range(200):
             mid = 0.5 * (lo + hi)
-            if _energy_residual(tables, z0_m, dz_m, i, mid, q, head_down, dx_m[i], kd) < 0.0:
+            if _energy_residual(tables, z0_m, dz_m, i, mid, q, head_down, vh_down, dx_m[i], kd) < 0.0:
                 lo = mid
             else:
                 hi = mid

@@ -1,0 +1,84 @@
+"""`floodtwin calibrate` and `floodtwin rating` as subprocesses on the real reach and the real YRCC data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO.parent / "shared" / "data" / "yrcc" / "daily_lower_river_2001_2019.csv"
+pytestmark = pytest.mark.skipif(not (REPO / "data" / "dikes" / "huayuankou.gpkg").is_file(), reason="reach not built")
+
+
+def _run(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "floodtwin", *args], capture_output=True, text=True, cwd=REPO,
+                          env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory) -> tuple[Path, dict]:
+    """One calibration (fit 2018, validate 2019) into a temporary file."""
+    if not DATA.is_file():
+        pytest.skip("shared YRCC data not available")
+    out = tmp_path_factory.mktemp("cal") / "huayuankou.calibration.yaml"
+    p = _run("calibrate", "--station", "Huayuankou", "--years", "2018", "--validate", "2019", "--output", str(out),
+             "--json", "--data", str(DATA))
+    assert p.returncode == 0, p.stderr
+    return out, json.loads(p.stdout)
+
+
+def test_calibrate_meets_the_target_on_fit_and_validation_years(calibrated):
+    path, result = calibrated
+    assert path.is_file()
+    assert result["fit"]["n"] > 200 and result["validation"]["n"] > 150
+    assert result["fit"]["rmse_m"] <= 0.15
+    assert result["validation"]["rmse_m"] <= 0.15  # 2019 never seen by the fit
+    assert abs(result["validation"]["bias_m"]) < 0.05
+    assert 0.008 < result["channel_n"] < 0.03
+    assert result["floodplain_n_fitted"] is False  # no overbank day at Huayuankou in 2018-2019
+    ext = result["extrapolation"]
+    assert ext["monotonic"] is True
+    # stage at 22,000 m³/s below the crest by roughly the design freeboard
+    assert abs(ext["margin_below_crest_m"] - ext["design_freeboard_m"]) < 0.5
+
+
+def test_rating_reads_the_calibration_file(calibrated):
+    path, result = calibrated
+    p = _run("rating", "--gauge", "Huayuankou", "--discharge", "1000", "3000", "5000", "--json",
+             "--calibration", str(path))
+    assert p.returncode == 0, p.stderr
+    rows = json.loads(p.stdout)
+    assert [r["discharge_m3s"] for r in rows] == [1000.0, 3000.0, 5000.0]
+    stages = [r["stage_m"] for r in rows]
+    assert stages[0] < stages[1] < stages[2]
+    # the 2018 bed: observed ≈ 88.9 / 90.0 m at 1,000 / 3,000 m³/s (DOMAIN §2, 2018 bulletin fit)
+    assert abs(stages[0] - 88.9) < 0.25 and abs(stages[1] - 90.0) < 0.25
+    text = _run("rating", "--gauge", "HYK", "--discharge", "3000", "--calibration", str(path))
+    assert text.returncode == 0 and "3,000" in text.stdout
+
+
+def test_rating_errors_are_one_line():
+    p = _run("rating", "--gauge", "Nowhere", "--discharge", "1000")
+    assert p.returncode == 2
+    assert p.stderr.strip().count("\n") == 0 and "gauge 'Nowhere' is not in reach huayuankou" in p.stderr
+    p = _run("rating", "--discharge", "1000", "abc")
+    assert p.returncode == 2 and "'abc' is not a number" in p.stderr
+    p = _run("rating", "--discharge", "-5")
+    assert p.returncode == 2 and "positive" in p.stderr
+
+
+def test_calibrate_errors_are_one_line(tmp_path):
+    p = _run("calibrate", "--station", "Atlantis", "--years", "2018")
+    assert p.returncode == 2 and "station 'Atlantis' is not in" in p.stderr
+    p = _run("calibrate", "--years", "20x8")
+    assert p.returncode == 2 and "years '20x8'" in p.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("channel_n: 5\n")
+    p = _run("rating", "--discharge", "1000", "--calibration", str(bad))
+    assert p.returncode == 2 and "bad.yaml:1: channel_n: 5" in p.stderr
