@@ -103,7 +103,7 @@ def _print_summary(doc: dict) -> None:
 def ingest_cmd(
     file: Optional[Path] = typer.Argument(None, help="JSON Lines (.jsonl/.ndjson) or CSV file of readings."),
     mqtt: Optional[str] = typer.Option(None, "--mqtt",
-                                       help="Subscribe instead: mqtt://[user:pass@]host:port or mqtts://."),
+                                       help="Subscribe instead: mqtt://\\[user:pass@]host:port or mqtts://."),
     username: Optional[str] = MQTT_USER, password: Optional[str] = MQTT_PASSWORD,
     ca_file: Optional[str] = MQTT_CA, cert_file: Optional[str] = MQTT_CERT, key_file: Optional[str] = MQTT_KEY,
     client_id: str = typer.Option("floodtwin-sensors", "--client-id", help="MQTT client id (the persistent session)."),
