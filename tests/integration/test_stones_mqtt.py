@@ -306,3 +306,25 @@ def test_cli_simulate_to_broker_and_ingest_from_it(broker, tmp_path):
     doc = json.loads(out)
     assert doc["accepted"] == sent["valid_readings"]
     assert doc["quarantined_by_reason"] == sent["quarantine"]
+
+
+def test_a_batch_that_fails_to_commit_is_not_acknowledged_and_comes_back(broker, tmp_path, registry, th):
+    # a subscriber whose database goes away: its batch fails, nothing is acknowledged
+    broken = open_db(tmp_path / "broken.sqlite")
+    failing = Running(Subscriber(Ingestor(broken, registry=registry, thresholds=th, clock=lambda: NOW,
+                                          submit=False), broker.config(client_id="ft-crash")))
+    broken.close()
+    t0 = NOW - timedelta(hours=1)
+    msgs = [("ST040", json.dumps(reading("ST040", k, t0 + timedelta(minutes=k), 0.0))) for k in range(1, 11)]
+    publish(broker.config(), msgs, client_id="ft-pub")
+    assert wait_for(lambda: not failing.thread.is_alive(), 20)
+    with pytest.raises(Exception, match="closed database"):
+        failing.stop()
+    # the same session on a working database receives every reading again
+    db = tmp_path / "ft.sqlite"
+    conn = open_db(db)
+    again = Running(Subscriber(Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=False),
+                               broker.config(client_id="ft-crash")))
+    assert wait_for(lambda: count(db, "SELECT count(*) FROM readings") == 10)
+    again.stop()
+    assert [r[0] for r in conn.execute("SELECT seq FROM readings ORDER BY seq")] == list(range(1, 11))
