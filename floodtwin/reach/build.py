@@ -290,8 +290,11 @@ def build_staff(p: ReachParams, grid_rows: list[dict]):
         # a small spiral around the grid's duty post so that people do not sit on one point on maps
         ang = j * 2.39996
         rad = 12.0 * np.sqrt(j)
+        # shifts alternate within each grid, so every grid has people on duty at any hour; leaders
+        # stay reachable (on duty) because the fallback chain (兜底) runs through them
         rows.append({"staff_id": f"S{k:03d}", "role": role, "role_zh": ROLE_ZH[role], "grid_id": g["grid_id"],
-                     "shift": shifts[k % len(shifts)], "on_duty": bool(k % off_every != 0),
+                     "shift": shifts[j % len(shifts)],
+                     "on_duty": bool(role == "grid_leader" or k % off_every != 0),
                      "geometry": Point(c.x + rad * np.cos(ang), c.y + rad * np.sin(ang))})
     leaders = {r["grid_id"]: r["staff_id"] for r in rows if r["role"] == "grid_leader"}
     for g in grid_rows:
