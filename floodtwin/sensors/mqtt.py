@@ -117,11 +117,14 @@ def decode_messages(topics: list[str], payloads: list[bytes]) -> tuple[list[Any]
 class Subscriber:
     """Subscribe to every stone's readings and ingest them in batches (at most ``batch_max``
     messages or ``flush_s`` seconds of waiting), acknowledging each message after its batch is
-    committed. ``on_batch`` is called with each batch's summary (progress, tests)."""
+    committed. Every ``sweep_every_s`` seconds the ingestor's clock is applied, so a stone that
+    falls silent goes offline (or lost, after a movement) without waiting for its next message.
+    ``on_batch`` is called with each batch's (and sweep's) summary (progress, tests)."""
 
     def __init__(self, ingestor: Ingestor, cfg: BrokerConfig, *, batch_max: int = 2000, flush_s: float = 0.05,
-                 on_batch: Callable[[Summary], None] | None = None):
+                 sweep_every_s: float | None = 60.0, on_batch: Callable[[Summary], None] | None = None):
         self.ingestor = ingestor
+        self.sweep_every_s = sweep_every_s
         self.cfg = cfg
         self.batch_max = batch_max
         self.flush_s = flush_s
@@ -182,7 +185,14 @@ class Subscriber:
                                 f"{self._refused}")
             started = time.monotonic()
             last_msg = None
+            last_sweep = time.monotonic()
             while not self._stop.is_set():
+                if self.sweep_every_s is not None and time.monotonic() - last_sweep >= self.sweep_every_s:
+                    last_sweep = time.monotonic()
+                    swept = self.ingestor.sweep()
+                    total.add(swept)
+                    if self.on_batch and swept.events:
+                        self.on_batch(swept)
                 if duration_s is not None and time.monotonic() - started >= duration_s:
                     break
                 if idle_exit_s is not None and last_msg is not None and time.monotonic() - last_msg >= idle_exit_s:

@@ -328,3 +328,23 @@ def test_a_batch_that_fails_to_commit_is_not_acknowledged_and_comes_back(broker,
     assert wait_for(lambda: count(db, "SELECT count(*) FROM readings") == 10)
     again.stop()
     assert [r[0] for r in conn.execute("SELECT seq FROM readings ORDER BY seq")] == list(range(1, 11))
+
+
+def test_the_subscriber_sweeps_silent_stones_offline_without_new_messages(broker, tmp_path, registry, th):
+    db = tmp_path / "ft.sqlite"
+    conn = open_db(db)
+    clock = {"now": NOW}
+    ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: clock["now"], submit=False)
+    running = Running(Subscriber(ing, broker.config(client_id="ft-sweep"), sweep_every_s=0.2))
+    line = json.dumps(reading("ST050", 1, NOW - timedelta(minutes=10), 0.0))
+    publish(broker.config(), [("ST050", line)], client_id="ft-pub")
+    assert wait_for(lambda: count(db, "SELECT count(*) FROM readings") == 1)
+    assert count(db, "SELECT count(*) FROM alarm_events") == 0
+    clock["now"] = NOW + timedelta(hours=2)  # 130 min of silence > 3 x 30 min
+    assert wait_for(lambda: count(db, "SELECT count(*) FROM alarm_events WHERE stone_id = 'ST050' "
+                                      "AND to_state = 'offline'") == 1)
+    summary = running.stop()
+    offline = [e for e in summary.events if e["stone_id"] == "ST050"]
+    assert [(e["kind"], e["to"]) for e in offline] == [("offline", "offline")]
+    assert offline[0]["time"] == (NOW - timedelta(minutes=10) + timedelta(minutes=90)).isoformat().replace(
+        "+00:00", ".000Z")
