@@ -115,13 +115,14 @@ def decode_messages(topics: list[str], payloads: list[bytes]) -> tuple[list[Any]
 
 
 class Subscriber:
-    """Subscribe to every stone's readings and ingest them in batches (at most ``batch_max``
-    messages or ``flush_s`` seconds of waiting), acknowledging each message after its batch is
-    committed. Every ``sweep_every_s`` seconds the ingestor's clock is applied, so a stone that
+    """Subscribe to every stone's readings and ingest them in batches (what has arrived, at most
+    ``batch_max`` messages, waiting up to ``flush_s`` for more: 0 by default, because batches form
+    by themselves under load while the previous one is stored, and an alarm should not wait),
+    acknowledging each message after its batch is committed. Every ``sweep_every_s`` seconds the ingestor's clock is applied, so a stone that
     falls silent goes offline (or lost, after a movement) without waiting for its next message.
     ``on_batch`` is called with each batch's (and sweep's) summary (progress, tests)."""
 
-    def __init__(self, ingestor: Ingestor, cfg: BrokerConfig, *, batch_max: int = 2000, flush_s: float = 0.05,
+    def __init__(self, ingestor: Ingestor, cfg: BrokerConfig, *, batch_max: int = 2000, flush_s: float = 0.0,
                  sweep_every_s: float | None = 60.0, on_batch: Callable[[Summary], None] | None = None):
         self.ingestor = ingestor
         self.sweep_every_s = sweep_every_s
@@ -227,6 +228,11 @@ class Subscriber:
         items = [first]
         deadline = time.monotonic() + self.flush_s
         while len(items) < self.batch_max:
+            try:
+                items.append(self._queue.get_nowait())
+                continue
+            except queue.Empty:
+                pass
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
