@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from floodtwin.hydraulics._jit import jit, jit_parallel, prange
+from floodtwin.hydraulics._jit import f64_as_i64, i64_as_f64, jit, jit_parallel, prange
 
 BC_WALL = 0
 BC_INFLOW = 1
@@ -86,6 +86,19 @@ def velocity(h, q, hdry):
     if h > hdry:
         return q / h
     return q * 0.0
+
+
+@jit
+def inv_cbrt(x):
+    """x^(-1/3) for x > 0 in float64 to machine precision: a bit-level first guess (exponent / 3)
+    and four division-free Newton steps; ~5× faster than ``np.cbrt``, which calls libm (39 ns)."""
+    xf = np.float64(x)
+    r = i64_as_f64(np.int64(0x553EF0FF289DD796) - f64_as_i64(xf) // 3)
+    r = r * (4.0 - xf * r * r * r) * (1.0 / 3.0)
+    r = r * (4.0 - xf * r * r * r) * (1.0 / 3.0)
+    r = r * (4.0 - xf * r * r * r) * (1.0 / 3.0)
+    r = r * (4.0 - xf * r * r * r) * (1.0 / 3.0)
+    return r
 
 
 @jit
@@ -476,7 +489,8 @@ def godunov_stage(h, hu, hv, z, n2, h0, hu0, hv0, bctype, bcval,
                     n2c = n2[r, j]
                     if n2c > 0.0:
                         speed = math.sqrt(qx * qx + qy * qy) / hn
-                        k = dt * g * n2c * speed / (hn * np.cbrt(hn))
+                        ri = inv_cbrt(hn)
+                        k = dt * g * n2c * speed * (ri * ri * ri * ri)
                         qx = qx / (1.0 + k)
                         qy = qy / (1.0 + k)
                 hn = wa * h0[r, j] + wb * hn
@@ -513,9 +527,10 @@ def godunov_stage(h, hu, hv, z, n2, h0, hu0, hv0, bctype, bcval,
 # inertial: q-centred local-inertial step (faces, then continuity), fused per block of rows
 # ----------------------------------------------------------------------------------------------
 @jit
-def _inertial_face(hl, zl, hr, zr, q, qm, qp, n2f, g, dt, dx, theta, hflow, cap):
+def _inertial_face(hl, zl, hr, zr, q, qm, qp, n2f, gdt, gdt_dx, theta, hflow, cap):
     """New unit discharge (m² s⁻¹, positive towards the right cell) on one interior face:
-    de Almeida et al. (2012) eq. 11 with semi-implicit Manning friction; h^(7/3) = h²·∛h."""
+    de Almeida et al. (2012) eq. 11 with semi-implicit Manning friction, h^(-7/3) = r⁷ with
+    r = inv_cbrt(h) (no pow, no division for the friction)."""
     dz = zr - zl
     if dz >= 0.0:
         hf = hl - dz
@@ -529,9 +544,10 @@ def _inertial_face(hl, zl, hr, zr, q, qm, qp, n2f, g, dt, dx, theta, hflow, cap)
         return q * 0.0
     deta = (hr - hl) + dz
     qc = theta * q + (0.5 * (1.0 - theta)) * (qm + qp)
-    num = qc - g * hf * dt * deta / dx
-    den = 1.0 + g * dt * n2f * abs(q) / (hf * hf * np.cbrt(hf))
-    qn = num / den
+    num = qc - gdt_dx * hf * deta
+    r = inv_cbrt(hf)
+    r3 = r * r * r
+    qn = num / (1.0 + gdt * n2f * abs(q) * (r3 * r3 * r))
     if qn > 0.0:
         lim = hl * cap
         if qn > lim:
@@ -554,9 +570,10 @@ def _inertial_edge(code, val, hc, zc, q_in_old, h_inner, z_inner, n2c, g, dt, dx
         hf = hc if hc > hg else hg
         if hf <= hflow:
             return zero
+        r = inv_cbrt(hf)
+        r3 = r * r * r
         num = q_in_old - g * hf * dt * (hc - hg) / dx
-        den = 1.0 + g * dt * n2c * abs(q_in_old) / (hf * hf * np.cbrt(hf))
-        qn = num / den
+        qn = num / (1.0 + g * dt * n2c * abs(q_in_old) * (r3 * r3 * r))
         if qn < -hc * cap:
             qn = -hc * cap
         return qn
@@ -572,7 +589,9 @@ def _inertial_edge(code, val, hc, zc, q_in_old, h_inner, z_inner, n2c, g, dt, dx
         q_out = -q_in_old
         if q_out < 0.0:
             q_out = zero
-        qn = (q_out + g * hc * dt * s) / (1.0 + g * dt * n2c * q_out / (hc * hc * np.cbrt(hc)))
+        r = inv_cbrt(hc)
+        r3 = r * r * r
+        qn = (q_out + g * hc * dt * s) / (1.0 + g * dt * n2c * q_out * (r3 * r3 * r))
         if qn > hc * cap:
             qn = hc * cap
         return -qn
@@ -587,6 +606,41 @@ def _inertial_edge(code, val, hc, zc, q_in_old, h_inner, z_inner, n2c, g, dt, dx
     return zero
 
 
+@jit
+def _inertial_y_row(k, h, qy, z, n2, gdt, gdt_dx, theta, hflow, cap, out):
+    """New discharges on the interior y-face row k (between rows k-1 and k) into out[0:nx]."""
+    nx = h.shape[1]
+    for j in range(nx):
+        zl = z[k - 1, j]
+        zr = z[k, j]
+        if zl == zl and zr == zr:
+            out[j] = _inertial_face(h[k - 1, j], zl, h[k, j], zr, qy[k, j], qy[k - 1, j], qy[k + 1, j],
+                                    0.5 * (n2[k - 1, j] + n2[k, j]), gdt, gdt_dx, theta, hflow, cap)
+        else:
+            out[j] = h[0, j] * 0.0
+
+
+@jit
+def _inertial_y_edge(e, h, qy, z, n2, bctype, bcval, bflux, g, dt, dx, hflow, cap, out):
+    """South (e = 2, face row 0) or north (e = 3, face row ny) edge discharges into out; positive
+    northwards like every y-face; ``bflux`` gets the outflow."""
+    ny, nx = h.shape
+    r = 0 if e == 2 else ny - 1
+    ri = 1 if e == 2 else ny - 2
+    kf = 0 if e == 2 else ny
+    sgn = 1.0 if e == 2 else -1.0
+    for j in range(nx):
+        zc = z[r, j]
+        qn = h[r, j] * 0.0
+        if zc == zc and bctype[e, j] != BC_WALL:
+            zi = z[ri, j] if ny > 1 else zc * np.nan
+            hi = h[ri, j] if ny > 1 else h[r, j]
+            qn = sgn * _inertial_edge(bctype[e, j], bcval[e, j], h[r, j], zc, sgn * qy[kf, j], hi, zi,
+                                      n2[r, j], g, dt, dx, hflow, cap)
+        out[j] = qn
+        bflux[e, j] = -sgn * qn
+
+
 @jit_parallel
 def inertial_step(h, qx, qy, z, n2, bctype, bcval, out_h, out_qx, out_qy, bflux, row_hmax, qsb,
                   max_h, max_s2, t_max, arrival,
@@ -598,98 +652,65 @@ def inertial_step(h, qx, qy, z, n2, bctype, bcval, out_h, out_qx, out_qy, bflux,
     flow depth is max(η) − max(z) (Bates et al. 2010). Edge faces follow ``bctype``/``bcval``;
     ``bflux`` gets the mass flux leaving through each edge cell (m² s⁻¹). ``row_hmax[i]`` is the
     deepest wet cell of row i after the step. ``qsb`` (nblocks, nx) is scratch for the y-face
-    south of each block (owned and written by the block below).
+    south of each block (owned and written by the block below, recomputed identically here).
     """
     ny, nx = h.shape
     nblocks = (ny + rows_per_block - 1) // rows_per_block
     cap = dx / (4.0 * dt)
     dt_dx = dt / dx
+    gdt = g * dt
+    gdt_dx = g * dt / dx
     for b in prange(nblocks):
         r0 = b * rows_per_block
         r1 = min(ny, r0 + rows_per_block)
-        for r in range(r0 - 1 if r0 > 0 else r0, r1):
-            # y-face k = r + 1 (north of row r); k = 0 handled with r0 == 0 below
-            if r == r0 and r0 == 0:
-                for j in range(nx):
-                    zc = z[0, j]
-                    if zc == zc and bctype[2, j] != BC_WALL:
-                        zi = z[1, j] if ny > 1 else zc * np.nan
-                        hi = h[1, j] if ny > 1 else h[0, j]
-                        qn = _inertial_edge(bctype[2, j], bcval[2, j], h[0, j], zc, qy[0, j], hi, zi,
-                                            n2[0, j], g, dt, dx, hflow, cap)
-                    else:
-                        qn = h[0, j] * 0.0
-                    out_qy[0, j] = qn
-                    bflux[2, j] = -qn
-            k = r + 1
-            for j in range(nx):
-                if k == ny:
-                    zc = z[ny - 1, j]
-                    if zc == zc and bctype[3, j] != BC_WALL:
-                        zi = z[ny - 2, j] if ny > 1 else zc * np.nan
-                        hi = h[ny - 2, j] if ny > 1 else h[ny - 1, j]
-                        qn = -_inertial_edge(bctype[3, j], bcval[3, j], h[ny - 1, j], zc, -qy[ny, j], hi, zi,
-                                             n2[ny - 1, j], g, dt, dx, hflow, cap)
-                    else:
-                        qn = h[0, j] * 0.0
-                    bflux[3, j] = qn
-                else:
-                    zl = z[k - 1, j]
-                    zr = z[k, j]
-                    if zl == zl and zr == zr:
-                        qm = qy[k - 1, j]
-                        qp = qy[k + 1, j]
-                        qn = _inertial_face(h[k - 1, j], zl, h[k, j], zr, qy[k, j], qm, qp,
-                                            0.5 * (n2[k - 1, j] + n2[k, j]), g, dt, dx, theta, hflow, cap)
-                    else:
-                        qn = h[0, j] * 0.0
-                if r < r0:
-                    qsb[b, j] = qn  # south face of this block: needed, owned by the block below
-                else:
-                    out_qy[k, j] = qn
-            if r < r0:
-                continue
-            # x-faces of row r
-            for k2 in range(nx + 1):
-                if k2 == 0 or k2 == nx:
-                    j = 0 if k2 == 0 else nx - 1
-                    e = 0 if k2 == 0 else 1
-                    ji = 1 if k2 == 0 else nx - 2
-                    zc = z[r, j]
-                    if zc == zc and bctype[e, r] != BC_WALL:
-                        zi = z[r, ji] if nx > 1 else zc * np.nan
-                        hi = h[r, ji] if nx > 1 else h[r, j]
-                        if k2 == 0:
-                            qn = _inertial_edge(bctype[e, r], bcval[e, r], h[r, j], zc, qx[r, 0], hi, zi,
-                                                n2[r, j], g, dt, dx, hflow, cap)
-                            bflux[e, r] = -qn
-                        else:
-                            qn = -_inertial_edge(bctype[e, r], bcval[e, r], h[r, j], zc, -qx[r, nx], hi, zi,
-                                                 n2[r, j], g, dt, dx, hflow, cap)
-                            bflux[e, r] = qn
-                    else:
-                        qn = h[r, 0] * 0.0
-                        bflux[e, r] = qn
-                else:
-                    zl = z[r, k2 - 1]
-                    zr = z[r, k2]
-                    if zl == zl and zr == zr:
-                        qn = _inertial_face(h[r, k2 - 1], zl, h[r, k2], zr, qx[r, k2], qx[r, k2 - 1],
-                                            qx[r, k2 + 1], 0.5 * (n2[r, k2 - 1] + n2[r, k2]),
-                                            g, dt, dx, theta, hflow, cap)
-                    else:
-                        qn = h[r, 0] * 0.0
-                out_qx[r, k2] = qn
+        if r0 == 0:
+            _inertial_y_edge(2, h, qy, z, n2, bctype, bcval, bflux, g, dt, dx, hflow, cap, out_qy[0])
+            qs_first = out_qy[0]
+        else:
+            _inertial_y_row(r0, h, qy, z, n2, gdt, gdt_dx, theta, hflow, cap, qsb[b])
+            qs_first = qsb[b]
+        for r in range(r0, r1):
+            # y-faces north of row r
+            if r + 1 < ny:
+                _inertial_y_row(r + 1, h, qy, z, n2, gdt, gdt_dx, theta, hflow, cap, out_qy[r + 1])
+            else:
+                _inertial_y_edge(3, h, qy, z, n2, bctype, bcval, bflux, g, dt, dx, hflow, cap, out_qy[ny])
+            # x-faces of row r: west edge, interior, east edge
+            for e in range(2):
+                j = 0 if e == 0 else nx - 1
+                ji = 1 if e == 0 else nx - 2
+                kf = 0 if e == 0 else nx
+                sgn = 1.0 if e == 0 else -1.0
+                zc = z[r, j]
+                qn = h[r, j] * 0.0
+                if zc == zc and bctype[e, r] != BC_WALL:
+                    zi = z[r, ji] if nx > 1 else zc * np.nan
+                    hi = h[r, ji] if nx > 1 else h[r, j]
+                    qn = sgn * _inertial_edge(bctype[e, r], bcval[e, r], h[r, j], zc, sgn * qx[r, kf], hi, zi,
+                                              n2[r, j], g, dt, dx, hflow, cap)
+                out_qx[r, kf] = qn
+                bflux[e, r] = -sgn * qn
+            for k in range(1, nx):
+                zl = z[r, k - 1]
+                zr = z[r, k]
+                qn = h[r, k] * 0.0
+                if zl == zl and zr == zr:
+                    qn = _inertial_face(h[r, k - 1], zl, h[r, k], zr, qx[r, k], qx[r, k - 1], qx[r, k + 1],
+                                        0.5 * (n2[r, k - 1] + n2[r, k]), gdt, gdt_dx, theta, hflow, cap)
+                out_qx[r, k] = qn
             # continuity for row r with the new discharges
+            qs_row = qs_first if r == r0 else out_qy[r]
+            qn_row = out_qy[r + 1]
+            qx_row = out_qx[r]
             hmax = h[r, 0] * 0.0
             for j in range(nx):
                 zc = z[r, j]
                 if not (zc == zc):
                     continue
-                qs = qsb[b, j] if r == r0 and r0 > 0 else out_qy[r, j]
-                qw = out_qx[r, j]
-                qe = out_qx[r, j + 1]
-                qnn = out_qy[r + 1, j]
+                qw = qx_row[j]
+                qe = qx_row[j + 1]
+                qs = qs_row[j]
+                qnn = qn_row[j]
                 hn = h[r, j] + dt_dx * ((qw - qe) + (qs - qnn))
                 if hn < 0.0:
                     hn = hn * 0.0
