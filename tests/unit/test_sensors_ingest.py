@@ -282,3 +282,39 @@ def test_state_survives_a_new_ingestor(tmp_path, registry, th):
     s = feed(ing2, [msg(seq=3, minutes=-30), msg(seq=4, minutes=-40)])
     assert s.quarantined == {"duplicate": 1, "out_of_order": 1}
     assert active_major_dangers(conn) == []
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_any_arrival_order_ends_with_the_in_order_alarms(tmp_path, registry, th, seed):
+    """Late readings are stored and re-evaluated: whatever the arrival order, the alarms that
+    stand at the end are those of in-order arrival (shaking, displaced, offline and back, battery)."""
+    rng = random.Random(seed)
+    base = registry["ST004"].baseline_roll_deg
+    new = base + 18
+    rows = [msg("ST004", 1, -300), msg("ST004", 2, -270, battery_v=3.2), msg("ST004", 3, -240, battery_v=3.2)]
+    rows += [msg("ST004", 4, -120), msg("ST004", 5, -119.9, roll_deg=new, event="movement", accel_g=[0.5, 0, 2.3]),
+             msg("ST004", 6, -119.8, roll_deg=new, event="movement", accel_g=[0.4, 0, 2.2])]
+    rows += [msg("ST004", 7 + k, -118 + k, roll_deg=new + 0.2 * k) for k in range(4)]
+    rows += [msg("ST004", 11, -60, roll_deg=new), msg("ST004", 12, -30, roll_deg=new)]
+
+    def final_events(order, path):
+        conn = open_db(path)
+        ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=False)
+        for r in order:  # one message per batch: every late one triggers a re-evaluation
+            line = json.dumps(r)
+            ing.ingest_batch(rd.decode_json_lines([line]), [line], ["t"])
+        events = [tuple(e) for e in conn.execute(
+            "SELECT t_ms, kind, from_state, to_state FROM alarm_events WHERE retracted_ms IS NULL ORDER BY t_ms, id")]
+        state = ing.machines["ST004"]["state"]
+        conn.close()
+        return events, state
+
+    in_order, state = final_events(rows, tmp_path / "a.sqlite")
+    assert [e[1:] for e in in_order] == [("battery", "ok", "low"), ("offline", "online", "offline"),
+                                         ("offline", "offline", "online"), ("battery", "low", "ok"),
+                                         ("state", "normal", "shaking"), ("state", "shaking", "displaced")]
+    assert state == "displaced"
+    shuffled = rows[:]
+    rng.shuffle(shuffled)
+    got, got_state = final_events(shuffled, tmp_path / "b.sqlite")
+    assert got == in_order and got_state == state
