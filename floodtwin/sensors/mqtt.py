@@ -11,7 +11,6 @@ which validation quarantines instead of storing twice.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -304,8 +303,3 @@ def publish(cfg: BrokerConfig, messages: Iterable[tuple[str, str]], *, client_id
         client.disconnect()
         client.loop_stop()
     return len(mids)
-
-
-def dumps(obj: dict) -> str:
-    """Compact JSON for one reading payload."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -434,11 +432,6 @@ def decode_json_lines(lines: list[str]) -> list[Any]:
     return [_decode_one(line) for line in lines]
 
 
-def malformed_marker(obj: Any) -> str | None:
-    """The decode error of a record that did not decode, else None."""
-    return obj.detail if isinstance(obj, _Malformed) else None
-
-
 def _csv_value(name: str, text: str) -> Any:
     if text == "":
         return None
@@ -484,13 +477,3 @@ def check_csv_header(header: list[str], where: str) -> None:
     if missing or extra:
         what = f"missing column {missing[0]!r}" if missing else f"unknown column {extra[0]!r}"
         raise InputError(f"{where}: CSV header: {what} (expected {', '.join(CSV_FIELDS)})")
-
-
-def reading_to_json(values: dict[str, Any]) -> str:
-    """One reading dict -> its compact JSON line."""
-    return json.dumps(values, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
-
-
-def is_finite(x: Any) -> bool:
-    """True for a finite int/float (not bool)."""
-    return type(x) in _NUM and math.isfinite(x)

@@ -9,7 +9,6 @@ commands do not have to load the reach; :func:`ensure_registry` fills it on firs
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import sqlite3
@@ -174,8 +173,3 @@ def ensure_registry(conn: sqlite3.Connection, reach_name: str = "huayuankou") ->
         save_registry(conn, load_registry(reach_name))
         registry = registry_from_db(conn)
     return registry
-
-
-def registry_json(registry: Registry) -> str:
-    """The registry as a JSON array (for ``stones list --json``)."""
-    return json.dumps(registry.to_records(), ensure_ascii=False)

@@ -80,13 +80,3 @@ def ms_to_iso(t_ms: int | None) -> str | None:
         return None
     dt = datetime.fromtimestamp(t_ms / 1000.0, tz=timezone.utc)
     return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def quarantine_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """Number of quarantined messages by reason."""
-    return {r[0]: r[1] for r in conn.execute("SELECT reason, count(*) FROM quarantine GROUP BY reason")}
-
-
-def reading_count(conn: sqlite3.Connection) -> int:
-    """Number of accepted readings stored."""
-    return int(conn.execute("SELECT count(*) FROM readings").fetchone()[0])
