@@ -118,7 +118,8 @@ class Ingestor:
         self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
 
     def _refresh(self) -> None:
-        if self.conn.execute("PRAGMA data_version").fetchone()[0] != self._data_version:
+        if self._data_version is None or \
+                self.conn.execute("PRAGMA data_version").fetchone()[0] != self._data_version:
             self._load_machines()
 
     def _save_machines(self, stone_ids: Iterable[str], now_ms: int) -> None:
@@ -145,18 +146,24 @@ class Ingestor:
         now_ms = to_ms(now)
         summary = Summary(received=len(objs))
         batch, rejections = rd.validate_batch(objs, raws, sources, self.registry.index, now_ms, self.future_ms)
-        with transaction(self.conn):
-            self._refresh()
-            transitions, touched, replay, accepted, late = self._store(batch, rejections, now_ms)
-            for sid in replay:
-                transitions.extend(self._replay(sid, summary))
-            event_ids = self._insert_events(transitions, now_ms)
-            self._save_machines(touched | replay, now_ms)
-            if rejections:
-                self.conn.executemany(
-                    "INSERT INTO quarantine (received_ms, source, reason, detail, stone_id, seq, raw) "
-                    "VALUES (?,?,?,?,?,?,?)",
-                    [(now_ms, q.source, q.reason, q.detail, q.stone_id, q.seq, q.raw) for q in rejections])
+        try:
+            with transaction(self.conn):
+                self._refresh()
+                transitions, touched, replay, accepted, late = self._store(batch, rejections, now_ms)
+                for sid in replay:
+                    transitions.extend(self._replay(sid, summary))
+                event_ids = self._insert_events(transitions, now_ms)
+                self._save_machines(touched | replay, now_ms)
+                if rejections:
+                    self.conn.executemany(
+                        "INSERT INTO quarantine (received_ms, source, reason, detail, stone_id, seq, raw) "
+                        "VALUES (?,?,?,?,?,?,?)",
+                        [(now_ms, q.source, q.reason, q.detail, q.stone_id, q.seq, q.raw) for q in rejections])
+        except BaseException:
+            # the machines in memory ran ahead of the rolled-back database: reload them before the
+            # next batch, or a retry of this one would find its own readings "already stored"
+            self._data_version = None
+            raise
         self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         summary.accepted = accepted
         summary.late = late
@@ -365,13 +372,18 @@ class Ingestor:
         now = now or self.clock()
         now_ms = to_ms(now)
         summary = Summary()
-        with transaction(self.conn):
-            self._refresh()
-            transitions = []
-            for sid, m in self.machines.items():
-                transitions.extend(sweep(m, sid, now_ms, self.offline_after_s[sid]))
-            self._insert_events(transitions, now_ms)
-            self._save_machines([sid for sid, m in self.machines.items() if m["last_t_ms"] is not None], now_ms)
+        try:
+            with transaction(self.conn):
+                self._refresh()
+                transitions = []
+                for sid, m in self.machines.items():
+                    transitions.extend(sweep(m, sid, now_ms, self.offline_after_s[sid]))
+                self._insert_events(transitions, now_ms)
+                self._save_machines([sid for sid, m in self.machines.items() if m["last_t_ms"] is not None],
+                                    now_ms)
+        except BaseException:
+            self._data_version = None  # reload the machines before the next batch (see ingest_batch)
+            raise
         self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         summary.events.extend(_event_dict(t) for t in transitions)
         if self.submit and any(t.kind == "state" and t.to_state in MAJOR for t in transitions):

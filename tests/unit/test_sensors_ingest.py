@@ -318,3 +318,17 @@ def test_any_arrival_order_ends_with_the_in_order_alarms(tmp_path, registry, th,
     rng.shuffle(shuffled)
     got, got_state = final_events(shuffled, tmp_path / "b.sqlite")
     assert got == in_order and got_state == state
+
+
+def test_a_failed_batch_leaves_nothing_behind_and_can_be_retried(ing):
+    lines = [json.dumps(msg(seq=k, minutes=-60 + k)) for k in range(1, 6)]
+    # a trigger makes the 5th insert fail inside the batch's transaction
+    ing.conn.execute("CREATE TRIGGER boom BEFORE INSERT ON readings WHEN NEW.seq = 5 "
+                     "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
+    with pytest.raises(Exception, match="disk on fire"):
+        ing.ingest_batch(rd.decode_json_lines(lines), lines, ["t"] * 5)
+    assert stored(ing) == [] and quarantine(ing) == []
+    ing.conn.execute("DROP TRIGGER boom")
+    s = ing.ingest_batch(rd.decode_json_lines(lines), lines, ["t"] * 5)
+    assert s.accepted == 5 and not s.quarantined
+    assert [r[1] for r in stored(ing)] == [1, 2, 3, 4, 5]
