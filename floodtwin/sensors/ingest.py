@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from floodtwin.dispatch.store import transaction
-from floodtwin.errors import DataError, InputError
+from floodtwin.errors import DataError, FloodtwinError, InputError
 from floodtwin.sensors import readings as rd
 from floodtwin.sensors.alarms import MAJOR, Thresholds, Transition, load_thresholds, new_machine, step, sweep
 from floodtwin.sensors.registry import Registry, ensure_registry, save_registry
@@ -59,6 +59,7 @@ class Summary:
     events: list[dict[str, Any]] = field(default_factory=list)
     retracted: int = 0
     tasks_created: list[str] = field(default_factory=list)
+    task_errors: list[str] = field(default_factory=list)
 
     def add(self, other: "Summary") -> None:
         """Accumulate another batch's summary into this one."""
@@ -69,6 +70,7 @@ class Summary:
         self.events.extend(other.events)
         self.retracted += other.retracted
         self.tasks_created.extend(other.tasks_created)
+        self.task_errors.extend(other.task_errors)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (quarantine counts by reason, every reason listed)."""
@@ -77,7 +79,7 @@ class Summary:
             "quarantined": sum(self.quarantined.values()),
             "quarantined_by_reason": {r: self.quarantined.get(r, 0) for r in rd.REASONS},
             "alarm_events": self.events, "retracted_events": self.retracted,
-            "tasks_created": self.tasks_created,
+            "tasks_created": self.tasks_created, "task_errors": self.task_errors,
         }
 
 
@@ -107,6 +109,7 @@ class Ingestor:
         self.future_ms = round(self.th.future_tolerance_s * 1000)
         self.offline_after_s = {s.stone_id: s.offline_after_s for s in self.registry}
         self.machines: dict[str, dict] = {}
+        self._tasks_pending = True  # events of an earlier run may still wait for their tasks
         self._data_version: int | None = None
         self._load_machines()
 
@@ -169,10 +172,25 @@ class Ingestor:
         summary.late = late
         summary.quarantined.update(q.reason for q in rejections)
         summary.events.extend(_event_dict(t) for t, _ in zip(transitions, event_ids))
-        if self.submit and any(t.kind == "state" and t.to_state in MAJOR for t in transitions):
+        self._submit_tasks(transitions, summary, now)
+        return summary
+
+    def _submit_tasks(self, transitions: list[Transition], summary: Summary, now: datetime) -> None:
+        """Put the tasks of new displaced/lost events on the board. The readings and events are
+        already committed: a dispatch failure is reported in the summary, not raised, and the
+        tasks are tried again with the next batch."""
+        if not self.submit:
+            return
+        if not (self._tasks_pending or any(t.kind == "state" and t.to_state in MAJOR for t in transitions)):
+            return
+        try:
             summary.tasks_created.extend(submit_pending_tasks(self.conn, self.registry, self.th, now=now,
                                                               actor=self.actor))
-        return summary
+            self._tasks_pending = False
+        except FloodtwinError as exc:
+            log.error("root-stone tasks not submitted (retried with the next batch): %s", exc)
+            summary.task_errors.append(str(exc))
+            self._tasks_pending = True
 
     def _store(self, batch: rd.Batch, rejections: list[rd.Rejection], now_ms: int):
         """Order-check the batch against each stone's history, insert it, advance the machines.
@@ -386,9 +404,7 @@ class Ingestor:
             raise
         self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         summary.events.extend(_event_dict(t) for t in transitions)
-        if self.submit and any(t.kind == "state" and t.to_state in MAJOR for t in transitions):
-            summary.tasks_created.extend(submit_pending_tasks(self.conn, self.registry, self.th, now=now,
-                                                              actor=self.actor))
+        self._submit_tasks(transitions, summary, now)
         return summary
 
     # -- files --------------------------------------------------------------------------------

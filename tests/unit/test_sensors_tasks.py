@@ -148,3 +148,19 @@ def test_saving_a_changed_registry_keeps_numbers_and_history(tmp_path, registry)
     # ST001 (no readings) is gone; ST002 keeps its row because readings refer to it; numbers are stable
     assert "ST001" not in again and "ST002" in again and len(again) == 248
     assert all(again.numbers[s] == numbers[s] for s in again.ids)
+
+
+def test_a_dispatch_failure_keeps_the_readings_and_retries_the_tasks(tmp_path, registry, th, monkeypatch):
+    conn = open_db(tmp_path / "ft.sqlite")
+    ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=True)
+    stone = next(s for s in registry if s.works_id == "HYK")
+    lines = [json.dumps(r) for r in displacement(stone.stone_id, NOW - timedelta(minutes=30), stone.baseline_roll_deg)]
+    monkeypatch.setenv("FLOODTWIN_CONFIG", str(tmp_path / "missing-dispatch.yaml"))
+    summary = ing.ingest_batch(rd.decode_json_lines(lines), lines, ["t"] * len(lines))
+    assert summary.accepted == len(lines) and summary.tasks_created == []
+    assert len(summary.task_errors) == 1 and "missing-dispatch.yaml" in summary.task_errors[0]
+    assert conn.execute("SELECT count(*) FROM alarm_events WHERE to_state = 'displaced'").fetchone()[0] == 1
+    monkeypatch.delenv("FLOODTWIN_CONFIG")
+    line = json.dumps(_msg(stone.stone_id, 20, NOW - timedelta(minutes=5), stone.baseline_roll_deg + 20))
+    summary = ing.ingest_batch(rd.decode_json_lines([line]), [line], ["t"])
+    assert len(summary.tasks_created) == 3 and summary.task_errors == []
