@@ -86,6 +86,7 @@ def list_cmd(works: Optional[str] = typer.Option(None, "--works", help="Only thi
 
 def _print_summary(doc: dict) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(highlight=False)
     console.print(f"received {doc['received']}, accepted {doc['accepted']} (late {doc['late']}), "
@@ -97,6 +98,8 @@ def _print_summary(doc: dict) -> None:
         console.print(f"  {e['time']} {e['stone_id']} {e['kind']}: {e['from']} -> {e['to']}")
     if doc["tasks_created"]:
         console.print(f"tasks created: {', '.join(doc['tasks_created'])}")
+    for err in doc["task_errors"]:
+        console.print(f"[bold red]tasks not submitted (retried with the next batch):[/] {escape(err)}")
 
 
 @app.command("ingest")
