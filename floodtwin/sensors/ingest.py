@@ -456,7 +456,7 @@ def iter_lines(path: Path, batch_size: int = BATCH_SIZE) \
     is_csv = suffix == ".csv"
     name = path.name
     try:
-        fh = path.open("r", encoding="utf-8", errors="surrogateescape", newline="")
+        fh = path.open("r", encoding="utf-8", errors="backslashreplace", newline="")
     except OSError as exc:
         raise DataError(f"{path}: cannot read: {exc.strerror}") from None
     with fh:

@@ -332,3 +332,14 @@ def test_a_failed_batch_leaves_nothing_behind_and_can_be_retried(ing):
     s = ing.ingest_batch(rd.decode_json_lines(lines), lines, ["t"] * 5)
     assert s.accepted == 5 and not s.quarantined
     assert [r[1] for r in stored(ing)] == [1, 2, 3, 4, 5]
+
+
+def test_bytes_that_are_not_utf8_are_quarantined_not_fatal(tmp_path, ing):
+    path = tmp_path / "bad.jsonl"
+    good = json.dumps(msg(seq=1, minutes=-10)).encode()
+    path.write_bytes(good + b"\n" + b'{"stone_id": "ST\xff\xfe01"}\n' + b"\x80\x81garbage\n")
+    s = ing.ingest_file(path)
+    assert s.accepted == 1 and s.quarantined == {"malformed": 2}
+    raws = [q["raw"] for q in quarantine(ing)]
+    assert raws == ['{"stone_id": "ST\\xff\\xfe01"}', "\\x80\\x81garbage"]
+    assert [q["source"] for q in quarantine(ing)] == ["bad.jsonl:2", "bad.jsonl:3"]
