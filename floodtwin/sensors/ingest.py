@@ -467,6 +467,8 @@ def iter_lines(path: Path, batch_size: int = BATCH_SIZE) \
             if not chunk:
                 break
             lines = [line.rstrip("\r\n") for line in chunk]
+            if base == 0 and lines[0].startswith("\ufeff"):  # a byte-order mark (spreadsheet exports)
+                lines[0] = lines[0][1:]
             numbers = range(base + 1, base + 1 + len(lines))
             base += len(chunk)
             if is_csv and header is None:

@@ -246,7 +246,7 @@ def test_csv_and_json_lines_give_the_same_store(tmp_path, registry, th):
         vals = {**r, "accel_x_g": a[0], "accel_y_g": a[1], "accel_z_g": a[2]}
         lines.append(",".join("" if vals.get(c) is None else str(vals[c]) for c in rd.CSV_FIELDS))
     lines.append("ST013,broken")
-    cv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cv.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")  # as spreadsheets save it, with a BOM
     out = {}
     for path in (jl, cv):
         conn = open_db(tmp_path / f"{path.suffix}.sqlite")
