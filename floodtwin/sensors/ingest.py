@@ -307,14 +307,17 @@ class Ingestor:
                     transitions.extend(step(m, sid, batch.row(i), th, self.offline_after_s[sid]))
                     continue
                 if sq == last:
+                    if pending:
+                        self.conn.executemany(insert, pending)
+                        pending = []
                     rejections.append(rd.Rejection(batch.raw[i], batch.source(i), "duplicate",
-                                                   f"{sid} seq {sq} already stored", sid, sq))
+                                                   self._duplicate_detail(sid, rows[i]), sid, sq))
                     continue
                 # an older seq: a duplicate, a contradiction, or a late reading to store and re-evaluate
                 if pending:
                     self.conn.executemany(insert, pending)
                     pending = []
-                verdict = self._check_late(numbers[sid], sid, sq, t_ms)
+                verdict = self._check_late(sid, rows[i])
                 if verdict is not None:
                     reason, detail = verdict
                     rejections.append(rd.Rejection(batch.raw[i], batch.source(i), reason, detail, sid, sq))
@@ -327,10 +330,23 @@ class Ingestor:
             self.conn.executemany(insert, pending)
         return transitions, touched, replay, accepted, late
 
-    def _check_late(self, stone_no: int, sid: str, seq: int, t_ms: int) -> tuple[str, str] | None:
+    def _duplicate_detail(self, sid: str, row: tuple) -> str:
+        """Say whether a duplicate (stone, seq) repeats the stored reading or contradicts it."""
+        stored = self.conn.execute(
+            "SELECT t_ms, roll_deg, pitch_deg, accel_x_g, accel_y_g, accel_z_g, battery_v, rssi_dbm, movement, "
+            "link_lost FROM readings WHERE stone_no = ? AND seq = ?", (row[0], row[1])).fetchone()
+        if stored is not None and tuple(stored) == tuple(row[2:12]):
+            return f"{sid} seq {row[1]} already stored (identical redelivery)"
+        when = ms_to_iso(stored[0]) if stored is not None else "?"
+        return f"{sid} seq {row[1]} already stored with different values (stored time {when})"
+
+    def _check_late(self, sid: str, row: tuple) -> tuple[str, str] | None:
+        """Verdict on an older seq (row in the readings-table layout): duplicate, out of order, or
+        None for a late reading that fits between its neighbours."""
         conn = self.conn
+        stone_no, seq, t_ms = row[0], row[1], row[2]
         if conn.execute("SELECT 1 FROM readings WHERE stone_no = ? AND seq = ?", (stone_no, seq)).fetchone():
-            return "duplicate", f"{sid} seq {seq} already stored"
+            return "duplicate", self._duplicate_detail(sid, row)
         prev = conn.execute("SELECT seq, t_ms FROM readings WHERE stone_no = ? AND seq < ? ORDER BY seq DESC LIMIT 1",
                             (stone_no, seq)).fetchone()
         nxt = conn.execute("SELECT seq, t_ms FROM readings WHERE stone_no = ? AND seq > ? ORDER BY seq LIMIT 1",

@@ -210,6 +210,7 @@ def test_broker_restart_mid_stream_loses_and_duplicates_nothing(broker, tmp_path
     # redeliveries (QoS 1 is at least once) are quarantined as duplicates, nothing else
     reasons = {r[0] for r in conn.execute("SELECT DISTINCT reason FROM quarantine")}
     assert reasons <= {"duplicate"}
+    assert all("identical redelivery" in r[0] for r in conn.execute("SELECT detail FROM quarantine"))
     assert summary.accepted == sim.valid
 
 

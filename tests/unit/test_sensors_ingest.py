@@ -144,7 +144,12 @@ def test_duplicate_in_one_batch_and_across_batches(ing):
     s = feed(ing, [msg(seq=5, minutes=-40)])
     assert s.quarantined == {"duplicate": 1}
     assert [q["reason"] for q in quarantine(ing)] == ["duplicate"] * 3
+    assert all("identical redelivery" in q["detail"] for q in quarantine(ing))
     assert [r[1] for r in stored(ing)] == [5, 6]
+    # the same (stone, seq) with other values is a duplicate too, and says so
+    s = feed(ing, [msg(seq=6, minutes=-30, battery_v=3.1)])
+    assert s.quarantined == {"duplicate": 1}
+    assert "different values (stored time 2026-07-21T11:30:00.000Z)" in quarantine(ing)[-1]["detail"]
 
 
 def test_out_of_order_seq_and_time_contradict(ing):
