@@ -13,6 +13,8 @@ from numba import njit, prange  # noqa: F401  (prange re-exported for the kernel
 #: serial kernels (small helpers, per-boundary work)
 jit = njit(cache=True, fastmath=False, error_model="numpy")
 #: row-parallel kernels: prange over blocks of rows, each thread owns whole rows
+#: per-face helpers, inlined at the numba IR level into the kernels that call them
+jit_inline = njit(cache=True, fastmath=False, error_model="numpy", inline="always")
 jit_parallel = njit(cache=True, fastmath=False, parallel=True, error_model="numpy")
 
 

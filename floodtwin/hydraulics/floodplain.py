@@ -370,7 +370,7 @@ def simulate_2d(bed: Any, *, dx_m: float, duration_s: float, depth0: Any = None,
     dt_np = DTYPES[dtype]
     item = np.dtype(dt_np).itemsize
     ncell = ny * nx
-    working = (17 if scheme == "godunov" else 13) * ncell * item + 5 * ncell * 8
+    working = (21 if scheme == "godunov" else 13) * ncell * item + 5 * ncell * 8
     outputs = 3 * out_t.size * ncell * item
     budget = _memory_budget_bytes() if memory_budget_bytes is None else int(memory_budget_bytes)
     if working + outputs > budget:
@@ -425,8 +425,10 @@ def _run(*, scheme, grid, active, z_local, datum, h_init, u_init, v_init, n_mann
     if scheme == "godunov":
         hu = np.ascontiguousarray(np.where(h > H_DRY_M, h * u_init, 0.0), dtype=f)
         hv = np.ascontiguousarray(np.where(h > H_DRY_M, h * v_init, 0.0), dtype=f)
-        h1, hu1, hv1 = np.zeros_like(h), np.zeros_like(h), np.zeros_like(h)
-        h2, hu2, hv2 = np.zeros_like(h), np.zeros_like(h), np.zeros_like(h)
+        u = np.ascontiguousarray(np.where(h > H_DRY_M, u_init, 0.0), dtype=f)
+        v = np.ascontiguousarray(np.where(h > H_DRY_M, v_init, 0.0), dtype=f)
+        h1, hu1, hv1, u1, v1 = (np.zeros_like(h) for _ in range(5))
+        h2, hu2, hv2, u2, v2 = (np.zeros_like(h) for _ in range(5))
         slx = np.zeros((nb, nx, 4), f)
         sly = np.zeros((nb, 3, nx, 4), f)
         fxb = np.zeros((nb, nx + 1, 4), f)
@@ -553,14 +555,16 @@ def _run(*, scheme, grid, active, z_local, datum, h_init, u_init, v_init, n_mann
             t_new = next_out
         dtf = f(dt)
         if scheme == "godunov":
-            k2.godunov_stage(h, hu, hv, z, n2, h, hu, hv, bctype, bcval, h1, hu1, hv1, bflux, row_speed,
+            k2.godunov_stage(h, hu, hv, u, v, z, n2, h, hu, hv, bctype, bcval, h1, hu1, hv1, u1, v1, bflux,
+                             row_speed,
                              slx, sly, fxb, fyb, max_h, max_s2, t_max, arrival,
                              dtf, f(dx_m), g, f(0.0), f(1.0), lim_code, hdry, f(t_new), f(arrival_depth_m),
                              False, ROWS_PER_BLOCK)
             fl = bflux.astype(np.float64)
             vol_out += 0.5 * dt * dx_m * float(fl[fl > 0].sum())
             vol_in -= 0.5 * dt * dx_m * float(fl[fl < 0].sum())
-            k2.godunov_stage(h1, hu1, hv1, z, n2, h, hu, hv, bctype, bcval, h2, hu2, hv2, bflux, row_speed,
+            k2.godunov_stage(h1, hu1, hv1, u1, v1, z, n2, h, hu, hv, bctype, bcval, h2, hu2, hv2, u2, v2, bflux,
+                             row_speed,
                              slx, sly, fxb, fyb, max_h, max_s2, t_max, arrival,
                              dtf, f(dx_m), g, f(0.5), f(0.5), lim_code, hdry, f(t_new), f(arrival_depth_m),
                              True, ROWS_PER_BLOCK)
@@ -570,6 +574,8 @@ def _run(*, scheme, grid, active, z_local, datum, h_init, u_init, v_init, n_mann
             h, h2 = h2, h
             hu, hu2 = hu2, hu
             hv, hv2 = hv2, hv
+            u, u2 = u2, u
+            v, v2 = v2, v
             speed = float(row_speed.max())
             state_a, state_b = hu, hv
         else:
