@@ -1,0 +1,247 @@
+"""simulate_2d: public API, coordinates and orientation, boundaries, outputs, and every bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import floodtwin
+from floodtwin.errors import FloodtwinError, InputError
+from floodtwin.hydraulics import FreeOutflow, Inflow, NormalDepth, PointSource, Stage, Wall, simulate_2d
+
+
+def sloping_bed(ny=12, nx=16, dx=10.0):
+    x = (np.arange(nx) + 0.5) * dx
+    y = (np.arange(ny) + 0.5) * dx
+    xx, yy = np.meshgrid(x, y)
+    return 90.0 + 0.01 * (nx * dx - xx) + 0.002 * yy
+
+
+# ---------------------------------------------------------------------------------------------
+# API and outputs
+# ---------------------------------------------------------------------------------------------
+def test_public_names_are_exported_lazily():
+    assert floodtwin.simulate_2d is simulate_2d
+    import floodtwin.hydraulics as hyd
+    for name in ("simulate_2d", "Wall", "Inflow", "Stage", "FreeOutflow", "NormalDepth", "PointSource"):
+        assert name in hyd.__all__
+        assert getattr(hyd, name) is not None
+
+
+@pytest.mark.parametrize("scheme", ["godunov", "inertial"])
+def test_dataset_variables_coordinates_and_attributes(scheme):
+    bed = sloping_bed()
+    ds = simulate_2d(bed, dx_m=10.0, duration_s=120.0, manning=0.03, scheme=scheme,
+                     boundaries=[Inflow("west", 30.0, 90.0, [0, 120], [5.0, 5.0]), FreeOutflow("east")],
+                     output_times_s=[0, 60, 120], gauges={"G1": (55.0, 55.0)})
+    for name in ("depth", "velocity_x", "velocity_y"):
+        assert ds[name].dims == ("time", "y", "x")
+        assert ds[name].shape == (3, 12, 16)
+    for name in ("max_depth", "max_speed", "time_of_max_depth", "arrival_time", "bed"):
+        assert ds[name].dims == ("y", "x")
+    np.testing.assert_allclose(ds.x.values, (np.arange(16) + 0.5) * 10.0)
+    np.testing.assert_allclose(ds.y.values, (np.arange(12) + 0.5) * 10.0)
+    np.testing.assert_allclose(ds.time.values, [0, 60, 120])
+    for name in list(ds.data_vars) + ["x", "y", "time"]:
+        assert ds[name].attrs.get("units"), name
+    assert ds.attrs["Conventions"].startswith("CF-")
+    assert ds.attrs["scheme"] == scheme
+    assert ds.attrs["steps"] > 0
+    assert 0 < ds.attrs["dt_min_s"] <= ds.attrs["dt_max_s"]
+    # 5 m3/s for 120 s, exactly
+    assert ds.attrs["inflow_volume_m3"] == pytest.approx(600.0, rel=1e-12)
+    assert ds.attrs["mass_balance_relative_error"] < 1e-12
+    assert ds.attrs["storage_change_m3"] == pytest.approx(ds.attrs["final_volume_m3"] - ds.attrs["initial_volume_m3"])
+    # water enters only on the inflow rows of the west edge: the first cells wet are there
+    wet_first = ds.arrival_time.isel(x=0).values
+    assert np.isfinite(wet_first[3:9]).all()
+    assert np.nanmax(wet_first[3:9]) < np.nanmin(np.append(wet_first[:3], np.inf))
+    # gauges: a regular series (default interval: output span / 10)
+    assert ds.gauge_depth.dims == ("gauge_time", "gauge")
+    np.testing.assert_allclose(ds.gauge_time.values, np.arange(0, 121, 6.0))
+    last = ds.isel(gauge_time=-1, gauge=0)
+    assert float(last.gauge_stage) == pytest.approx(float(last.gauge_depth) + float(ds.bed.sel(x=55.0, y=55.0)))
+    assert float(last.gauge_depth) == pytest.approx(float(ds.depth.isel(time=-1).sel(x=55.0, y=55.0)))
+
+
+def test_depth_initial_state_and_maxima():
+    bed = np.zeros((8, 8))
+    depth0 = np.zeros((8, 8))
+    depth0[3:5, 3:5] = 1.0
+    ds = simulate_2d(bed, dx_m=1.0, duration_s=2.0, depth0=depth0, output_times_s=[0.0, 2.0])
+    np.testing.assert_array_equal(ds.depth.isel(time=0).values, depth0)
+    assert float(ds.max_depth.max()) == 1.0
+    assert np.all(ds.arrival_time.values[3:5, 3:5] == 0.0)
+    assert np.all(ds.max_depth.values >= ds.depth.isel(time=-1).values)
+    assert float(ds.max_speed.max()) > 0.1
+
+
+def test_dataarray_descending_y_gives_the_same_answer():
+    bed = sloping_bed()
+    depth0 = np.where(bed < 90.1, 0.3, 0.0)
+    dx = 10.0
+    x = (np.arange(16) + 0.5) * dx + 500000.0
+    y = (np.arange(12) + 0.5) * dx + 3800000.0
+    up = xr.DataArray(bed, dims=("y", "x"), coords={"y": y, "x": x})
+    down = up.isel(y=slice(None, None, -1))  # north-up raster order, as the reach DEM
+    bounds = [Stage("north", x[3], x[9], [0, 60], [91.5, 91.5])]
+    kw = dict(dx_m=dx, duration_s=60.0, manning=0.03, output_times_s=[60.0], boundaries=bounds)
+    a = simulate_2d(up, depth0=depth0, **kw)
+    b = simulate_2d(down, depth0=depth0[::-1], **kw)
+    assert b.y.values[0] > b.y.values[-1]
+    np.testing.assert_array_equal(b.y.values, down.y.values)
+    np.testing.assert_array_equal(a.depth.values, b.depth.values[:, ::-1, :])
+    np.testing.assert_array_equal(a.velocity_y.values, b.velocity_y.values[:, ::-1, :])
+    # the north edge of the descending array is its first row: the stage boundary acted there
+    assert float(b.depth.isel(time=0, y=0).max()) > 0.05
+
+
+def test_nan_bed_cells_are_outside_and_walled():
+    bed = np.zeros((10, 10))
+    bed[:, 5] = np.nan  # a wall of NaN cells splits the domain
+    depth0 = np.where(np.arange(10)[None, :] < 5, 1.0, 0.0) * np.ones((10, 1))
+    ds = simulate_2d(bed, dx_m=1.0, duration_s=5.0, depth0=depth0, output_times_s=[5.0])
+    d = ds.depth.isel(time=-1).values
+    assert np.all(np.isnan(d[:, 5]))
+    assert np.all(d[:, 6:] == 0.0)
+    np.testing.assert_allclose(np.nansum(d), 50.0, rtol=1e-13)
+
+
+@pytest.mark.parametrize("scheme", ["godunov", "inertial"])
+def test_stage_boundary_fills_to_the_stage(scheme):
+    bed = np.zeros((6, 30))
+    ds = simulate_2d(bed, dx_m=5.0, duration_s=3600.0, depth0=0.2, manning=0.02, scheme=scheme,
+                     boundaries=[Stage("west", None, None, [0, 3600], [1.0, 1.0])], output_times_s=[3600.0])
+    # the basin fills to the stage (a damped seiche of a few cm remains after an hour)
+    np.testing.assert_allclose(ds.depth.isel(time=-1).values, 1.0, atol=0.05)
+    assert float(ds.depth.isel(time=-1).mean()) == pytest.approx(1.0, abs=0.03)
+    assert ds.attrs["inflow_volume_m3"] - ds.attrs["outflow_volume_m3"] == pytest.approx(
+        ds.attrs["storage_change_m3"], rel=1e-12)
+    assert ds.attrs["mass_balance_relative_error"] < 1e-12
+
+
+@pytest.mark.parametrize("scheme", ["godunov", "inertial"])
+def test_outflow_boundaries_drain(scheme):
+    x = (np.arange(40) + 0.5) * 5.0
+    bed = np.repeat((1.0 - 0.01 * x)[None, :], 4, axis=0)
+    for bc in (FreeOutflow("east"), NormalDepth("east", 0.01)):
+        ds = simulate_2d(bed, dx_m=5.0, duration_s=600.0, depth0=0.5, manning=0.03, scheme=scheme,
+                         boundaries=[bc], output_times_s=[600.0])
+        assert ds.attrs["outflow_volume_m3"] > 0.5 * ds.attrs["initial_volume_m3"]
+        assert ds.attrs["inflow_volume_m3"] == 0.0
+        assert ds.attrs["mass_balance_relative_error"] < 1e-12
+
+
+@pytest.mark.parametrize("scheme", ["godunov", "inertial"])
+def test_point_source_volume_and_withdrawal_limit(scheme):
+    bed = np.zeros((9, 9))
+    src = PointSource(4.5, 4.5, [0, 10, 20], [2.0, 2.0, -50.0])
+    ds = simulate_2d(bed, dx_m=1.0, duration_s=20.0, scheme=scheme, boundaries=[src], output_times_s=[10.0, 20.0])
+    stored_10 = float(ds.depth.isel(time=0).sum())
+    assert stored_10 == pytest.approx(20.0, rel=1e-6)  # 2 m3/s for 10 s, nothing leaves the box
+    # the withdrawal asks for more than the cell has: never a negative depth, and the balance counts
+    # only what was really taken
+    assert float(ds.depth.min()) >= 0.0
+    assert ds.attrs["source_volume_m3"] == pytest.approx(ds.attrs["storage_change_m3"], rel=1e-12, abs=1e-12)
+    assert ds.attrs["source_volume_m3"] < 20.0
+
+
+def test_inflow_by_conveyance_prefers_deep_cells():
+    bed = np.zeros((10, 20))
+    bed[:5, :] = 0.5  # south half higher: shallower
+    ds = simulate_2d(bed, dx_m=2.0, duration_s=20.0, depth0=np.where(bed > 0, 0.1, 0.6),
+                     boundaries=[Inflow("west", None, None, [0, 20], [4.0, 4.0])], scheme="inertial",
+                     output_times_s=[20.0])
+    qx_deep = float(ds.velocity_x.isel(time=-1, x=0, y=7) * ds.depth.isel(time=-1, x=0, y=7))
+    qx_shallow = float(ds.velocity_x.isel(time=-1, x=0, y=2) * ds.depth.isel(time=-1, x=0, y=2))
+    assert qx_deep > qx_shallow > 0
+
+
+def test_threads_argument_and_float32():
+    bed = np.zeros((16, 16))
+    ds = simulate_2d(bed, dx_m=1.0, duration_s=1.0, depth0=0.5, threads=1, dtype="float32", output_times_s=[1.0])
+    assert ds.attrs["threads"] == 1
+    assert ds.depth.dtype == np.float32
+    assert ds.attrs["dtype"] == "float32"
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input: one-line InputError before computing
+# ---------------------------------------------------------------------------------------------
+BED = np.zeros((6, 8))
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(depth0=np.zeros((5, 8))), "depth0: shape (5, 8) does not match the bed (6, 8)"),
+    (dict(manning=np.zeros((6, 7))), "manning: shape (6, 7) does not match"),
+    (dict(manning=-0.03), "manning: negative value"),
+    (dict(depth0=-1.0), "depth0: negative value"),
+    (dict(depth0=np.full((6, 8), np.nan)), "depth0: not a finite number"),
+    (dict(duration_s=0.0), "duration_s = 0.0 must be a positive"),
+    (dict(duration_s=-5.0), "duration_s = -5.0 must be a positive"),
+    (dict(dx_m=0.0), "dx_m = 0.0 must be a positive"),
+    (dict(scheme="roe"), "scheme = 'roe'"),
+    (dict(dtype="float16"), "dtype = 'float16'"),
+    (dict(cfl=1.5), "cfl = 1.5 must be at most 1"),
+    (dict(limiter="weno"), "limiter = 'weno'"),
+    (dict(output_times_s=[0, 20]), "output_times_s: times must lie in [0, duration_s"),
+    (dict(output_times_s=[5, 2]), "output_times_s: times must increase"),
+    (dict(gauges={"far": (1e6, 0)}), "gauges: far at (1e+06, 0) m is not on an active cell"),
+    (dict(boundaries=[Inflow("west", None, None, [0, 5], [1, 1])]), "time series covers 0–5 s but the run needs 0–10 s"),
+    (dict(boundaries=[Stage("east", None, None, [2, 10], [1, 1])]), "time series covers 2–10 s"),
+    (dict(boundaries=[PointSource(3.0, 3.0, [0, 9], [1, 1])]), "PointSource(3.0, 3.0): time series covers"),
+    (dict(boundaries=[Inflow("west", 100, 200, [0, 10], [1, 1])]), "covers no active cell on the west edge"),
+    (dict(boundaries=[FreeOutflow("east"), NormalDepth("east", 0.01, manning=0.03)]), "overlaps FreeOutflow(east)"),
+    (dict(boundaries=[NormalDepth("north", 0.01)]), "needs a positive Manning n"),
+    (dict(boundaries=[PointSource(100.0, 3.0, [0, 10], [1, 1])]), "is not on an active cell"),
+    (dict(boundaries=["west"]), "boundaries: 'west' is not a Wall"),
+    (dict(memory_budget_bytes=1000), "memory budget"),
+    (dict(velocity0=(0.0,)), "velocity0: expected a (u, v) pair"),
+])
+def test_bad_input_is_one_line_input_error(kwargs, fragment):
+    args = dict(dx_m=1.0, duration_s=10.0)
+    args.update(kwargs)
+    with pytest.raises(InputError) as info:
+        simulate_2d(BED, **args)
+    message = str(info.value)
+    assert fragment in message
+    assert "\n" not in message
+
+
+def test_bad_bed_inputs():
+    with pytest.raises(InputError, match="bed: expected a 2-D array"):
+        simulate_2d(np.zeros(5), dx_m=1.0, duration_s=1.0)
+    with pytest.raises(InputError, match="no cell inside the domain"):
+        simulate_2d(np.full((3, 3), np.nan), dx_m=1.0, duration_s=1.0)
+    with pytest.raises(InputError, match="infinite elevation"):
+        simulate_2d(np.array([[0.0, np.inf]]), dx_m=1.0, duration_s=1.0)
+    da = xr.DataArray(np.zeros((3, 4)), dims=("y", "x"), coords={"y": [0.0, 2.0, 4.0], "x": [0.0, 1.0, 2.0, 3.0]})
+    with pytest.raises(InputError, match="coordinate y is not evenly spaced at dx_m = 1 m"):
+        simulate_2d(da, dx_m=1.0, duration_s=1.0)
+
+
+@pytest.mark.parametrize("make, fragment", [
+    (lambda: Wall("up"), "edge 'up' is not one of west, east, south, north"),
+    (lambda: Inflow("west", 10, 0, [0, 1], [1, 1]), "end_m = 0 is before start_m = 10"),
+    (lambda: Inflow("west", None, None, [0, 1], [1, -1]), "discharge_m3s must be ≥ 0"),
+    (lambda: Inflow("west", None, None, [0, 1, 1], [1, 1, 1]), "times_s must increase strictly"),
+    (lambda: Stage("west", None, None, [0, 1], [1]), "equal, non-zero length"),
+    (lambda: Stage("west", None, None, [0, 1], [1, np.nan]), "must be finite"),
+    (lambda: NormalDepth("east", 0.0), "slope = 0.0 must be a positive number"),
+    (lambda: NormalDepth("east", 0.01, manning=-1), "manning = -1 must be a positive"),
+    (lambda: PointSource(np.nan, 0, [0, 1], [1, 1]), "x_m = nan is not a finite number"),
+])
+def test_boundary_objects_validate_themselves(make, fragment):
+    with pytest.raises(InputError) as info:
+        make()
+    assert fragment in str(info.value)
+    assert isinstance(info.value, FloodtwinError)
+
+
+def test_memory_budget_is_checked_before_allocating():
+    # 20 000 × 20 000 cells with 50 outputs would need terabytes: refused at once
+    bed = np.lib.stride_tricks.as_strided(np.zeros(1), shape=(20000, 20000), strides=(0, 0))
+    with pytest.raises(InputError, match="memory budget"):
+        simulate_2d(bed[:2000, :2000], dx_m=1.0, duration_s=10.0, output_times_s=np.linspace(0, 10, 50),
+                    memory_budget_bytes=2**30)
