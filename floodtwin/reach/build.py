@@ -357,6 +357,23 @@ def build_points(t: ReachTerrain, p: ReachParams, grid_rows: list[dict]):
     return depots, gauges, keys
 
 
+def build_gauge_rating(t: ReachTerrain, p: ReachParams):
+    """Uniform-flow rating of the compound section at the gauge, tabulated for instant lookup.
+
+    Rows from 100 m³/s to 1.5 x the design discharge, log-spaced: the fallback water level of the
+    preplan and the duty officer's first answer need it in microseconds, without the terrain model.
+    """
+    import pandas as pd
+
+    q = np.unique(np.round(np.geomspace(100.0, 1.5 * t.design_discharge_m3s, 160), 1))
+    stage = [t.normal_stage_m(t.gauge_chainage_m, float(v)) for v in q]
+    # at the levee lip the stage stays put while the floodplain takes the extra flow: keep the root
+    # finder's tolerance from turning that flat stretch into a (spurious) dip
+    stage = np.maximum.accumulate(stage)
+    return pd.DataFrame({"gauge_id": p.gauges.value[0][0], "discharge_m3s": q, "stage_m": np.round(stage, 4),
+                         "bed_slope": t.slope, "gauge_chainage_m": t.gauge_chainage_m})
+
+
 def build_layers(params: ReachParams, terrain: ReachTerrain | None = None) -> dict:
     """All layers of the reach as GeoDataFrames in the reach CRS (ordered as written to the GeoPackage)."""
     import geopandas as gpd
@@ -395,8 +412,11 @@ def build_reach(yaml_path: str | Path, out_dir: str | Path | None = None, *,
     gpkg = out_dir / f"{params.name}.gpkg"
     tmp = gpkg.with_name(f".{gpkg.stem}.tmp.gpkg")
     tmp.unlink(missing_ok=True)
+    import pyogrio
+
     for name, gdf in layers.items():
         gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
+    pyogrio.write_dataframe(build_gauge_rating(terrain, params), tmp, layer="gauge_rating")  # attribute table
     tmp.replace(gpkg)
     written = {"gpkg": gpkg}
     for res in resolutions_m:

@@ -60,6 +60,7 @@ class Reach:
     layers: dict[str, Any]
     params: Any = None  # ReachParams when the parameter file is available
     source: Path | None = None
+    rating_table: Any = field(default=None, repr=False)  # DataFrame: discharge_m3s, stage_m, bed_slope
     _terrain: Any = field(default=None, repr=False)
 
     def __getattr__(self, item: str):
@@ -95,12 +96,26 @@ class Reach:
         above bankfull the floodplain conveys. It is the conservative fallback used when no hydraulic
         run is at hand; the calibrated 1D model supersedes it.
         """
-        return self.terrain.normal_stage_m(self.gauge_chainage_m, float(discharge_m3s))
+        q = float(discharge_m3s)
+        if not q > 0:
+            raise InputError(f"discharge {discharge_m3s} m³/s must be positive")
+        table = self.rating_table
+        if table is not None and table["discharge_m3s"].iloc[0] <= q <= table["discharge_m3s"].iloc[-1]:
+            # the build tabulated the same computation; log-discharge interpolation is exact to ~1 mm
+            return float(np.interp(np.log(q), np.log(table["discharge_m3s"].to_numpy()), table["stage_m"].to_numpy()))
+        return self.terrain.normal_stage_m(self.gauge_chainage_m, q)
+
+    @property
+    def bed_slope(self) -> float:
+        """Longitudinal bed slope (m/m) of the reach."""
+        if self.rating_table is not None:
+            return float(self.rating_table["bed_slope"].iloc[0])
+        return self.terrain.slope
 
     def fallback_water_level_m(self, discharge_m3s: float, chainage_m: float) -> float:
         """Water level (m) at a chainage: the gauge stage shifted along the reach by the bed slope."""
         stage = self.stage_at_gauge_m(discharge_m3s)
-        return float(stage - self.terrain.slope * (float(chainage_m) - self.gauge_chainage_m))
+        return float(stage - self.bed_slope * (float(chainage_m) - self.gauge_chainage_m))
 
 
 def _reach_paths(name_or_path: str | Path) -> tuple[Path, Path | None, str]:
@@ -143,6 +158,9 @@ def load_reach(name_or_path: str | Path = "huayuankou", resolution_m: float = 50
         layers[layer] = pyogrio.read_dataframe(gpkg, layer=layer)
     params = load_params(yaml_path) if yaml_path is not None else None
     crs = validate_layers(layers, source=str(gpkg.name))
+    rating = pyogrio.read_dataframe(gpkg, layer="gauge_rating") if "gauge_rating" in present else None
+    if rating is not None:
+        validate_rating_table(rating, source=str(gpkg.name))
     if dem_path is None:
         dem_path = gpkg.parent / dem_filename(name, float(resolution_m))
     dem_path = Path(dem_path)
@@ -155,7 +173,7 @@ def load_reach(name_or_path: str | Path = "huayuankou", resolution_m: float = 50
     else:
         raise DataError(f"{dem_path}: DEM not found and no parameter file to build it from")
     validate_dem(dem, crs, source=dem_path.name)
-    return Reach(name=name, crs=crs, dem=dem, layers=layers, params=params, source=gpkg)
+    return Reach(name=name, crs=crs, dem=dem, layers=layers, params=params, source=gpkg, rating_table=rating)
 
 
 def read_dem(path: Path):
@@ -171,6 +189,17 @@ def read_dem(path: Path):
         raise
     except Exception as exc:
         raise DataError(f"{path.name}: cannot read the DEM: {str(exc).splitlines()[0]}") from None
+
+
+def validate_rating_table(table, *, source: str) -> None:
+    """The tabulated gauge rating must rise in discharge and stage."""
+    for col in ("discharge_m3s", "stage_m", "bed_slope"):
+        if col not in table.columns:
+            raise DataError(f"{source}: layer 'gauge_rating': column '{col}' is missing")
+    q = table["discharge_m3s"].to_numpy(float)
+    z = table["stage_m"].to_numpy(float)
+    if len(q) < 2 or np.any(np.diff(q) <= 0) or np.any(np.diff(z) < 0):
+        raise DataError(f"{source}: layer 'gauge_rating': discharge must rise and stage must not fall")
 
 
 def validate_dem(dem, crs, *, source: str) -> None:

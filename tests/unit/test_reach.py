@@ -325,3 +325,33 @@ def test_user_dem_replaces_the_built_one(tmp_path):
     shutil.copy(DEM, tmp_path / "mine.nc")
     r = load_reach("huayuankou", dem_path=tmp_path / "mine.nc")
     assert r.dem.shape == load_reach("huayuankou").dem.shape
+
+
+def test_tabulated_gauge_rating_matches_the_section_model(reach):
+    t = reach.terrain
+    assert reach.rating_table is not None
+    for q in (800.0, 2500.0, 6500.0, 9000.0, 15700.0, 22000.0):
+        assert reach.stage_at_gauge_m(q) == pytest.approx(t.normal_stage_m(reach.gauge_chainage_m, q), abs=0.002)
+    assert np.all(np.diff(reach.rating_table["stage_m"]) >= 0)
+    # the fallback level falls along the reach with the bed slope
+    upstream = reach.fallback_water_level_m(22000, 0.0)
+    downstream = reach.fallback_water_level_m(22000, 27000.0)
+    assert upstream - downstream == pytest.approx(27000.0 * t.slope, rel=1e-9)
+
+
+def test_broken_rating_table(tmp_path, layers):
+    import pyogrio
+
+    path = _write(tmp_path, layers)
+    table = pyogrio.read_dataframe(GPKG, layer="gauge_rating")
+    table.loc[5, "stage_m"] = table.loc[4, "stage_m"] - 1.0
+    pyogrio.write_dataframe(table, path, layer="gauge_rating")
+    with pytest.raises(DataError, match=r"layer 'gauge_rating': discharge must rise and stage must not fall"):
+        load_reach(path, dem_path=DEM)
+
+
+def test_non_positive_discharge_is_refused(reach):
+    from floodtwin.errors import InputError
+
+    with pytest.raises(InputError, match="must be positive"):
+        reach.stage_at_gauge_m(0.0)
