@@ -7,8 +7,7 @@ first use, so the CLI stays fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from floodtwin._lazy import attach
 
 _LAZY = {
     "active_major_dangers": "floodtwin.sensors.ingest:active_major_dangers",
@@ -26,18 +25,4 @@ _LAZY = {
     "status": "floodtwin.sensors.status:status",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'floodtwin.sensors' has no attribute {name!r}")
-    module_name, attr = target.split(":")
-    value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = attach(__name__, _LAZY, globals())
