@@ -367,12 +367,11 @@ def _interp_rating(rating_q, rating_z, q):
 
 
 @njit(cache=True)
-def _block_solve(aa, bb, cc, rhs, out):
+def _block_solve(aa, bb, cc, rhs, out, cp, dp):
     """Solve the block-tridiagonal system aa[i] x[i-1] + bb[i] x[i] + cc[i] x[i+1] = rhs[i] with 2×2
-    blocks by the double sweep (block Thomas algorithm); the solution goes to ``out`` (n, 2)."""
+    blocks by the double sweep (block Thomas algorithm); the solution goes to ``out`` (n, 2);
+    ``cp`` (n, 2, 2) and ``dp`` (n, 2) are scratch."""
     n = bb.shape[0]
-    cp = np.empty((n, 2, 2))
-    dp = np.empty((n, 2))
     for i in range(n):
         m00 = bb[i, 0, 0]
         m01 = bb[i, 0, 1]
@@ -428,47 +427,76 @@ def _reach_terms(tables, z0_m, dz_m, i, z, q):
 
 
 @njit(cache=True)
-def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_new, bc_kind, bc_new, rating_q, rating_z, bc_slope,
-              dt_s, theta, z_new, q_new, aa, bb, cc, rhs):
+def _old_terms(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old):
+    """Per section area (m²) and per reach momentum terms M^n of the known time level."""
+    n = z0_m.size
+    for i in range(n):
+        area_old[i], _, _, _ = _reach_terms(tables, z0_m, dz_m, i, z_old[i], q_old[i])
+    for i in range(n - 1):
+        dx = dx_m[i]
+        a1 = area_old[i]
+        a2 = area_old[i + 1]
+        k1 = _reach_terms(tables, z0_m, dz_m, i, z_old[i], q_old[i])[2]
+        k2 = _reach_terms(tables, z0_m, dz_m, i + 1, z_old[i + 1], q_old[i + 1])[2]
+        abar = 0.5 * (a1 + a2)
+        kbar = 0.5 * (k1 + k2)
+        qbar = 0.5 * (q_old[i] + q_old[i + 1])
+        m_old[i] = (q_old[i + 1] ** 2 / a2 - q_old[i] ** 2 / a1) / dx \
+            + G_MS2 * abar * (z_old[i + 1] - z_old[i]) / dx + G_MS2 * abar * qbar * abs(qbar) / (kbar * kbar)
+
+
+@njit(cache=True)
+def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, q_up_new, bc_kind, bc_new, rating_q,
+              rating_z, bc_slope, dt_s, theta, z_new, q_new, sec_terms, aa, bb, cc, rhs):
     """Residuals (into ``rhs``, negated) and Jacobian blocks of the Preissmann equations at (z_new,
     q_new); returns the sum of squared residuals. Block row 0: upstream boundary + continuity of
     reach 0; block row i: momentum of reach i-1 + continuity of reach i; block row n-1: momentum of
-    reach n-2 + downstream boundary. Unknown block x_i = (dQ_i, dz_i)."""
+    reach n-2 + downstream boundary. Unknown block x_i = (dQ_i, dz_i). ``sec_terms`` is scratch
+    (n, 4) for each section's area, dA/dz, conveyance, dK/dz."""
     n = z0_m.size
     th = theta
-    aa[:] = 0.0
-    bb[:] = 0.0
-    cc[:] = 0.0
+    for i in range(n):
+        a, da, k, dk = _reach_terms(tables, z0_m, dz_m, i, z_new[i], q_new[i])
+        sec_terms[i, 0] = a
+        sec_terms[i, 1] = da
+        sec_terms[i, 2] = k
+        sec_terms[i, 3] = dk
     bb[0, 0, 0] = 1.0
+    bb[0, 0, 1] = 0.0
+    aa[0, 1, 0] = 0.0
+    aa[0, 1, 1] = 0.0
     rhs[0, 0] = -(q_new[0] - q_up_new)
     for i in range(n - 1):
         dx = dx_m[i]
-        a1, da1, k1, dk1 = _reach_terms(tables, z0_m, dz_m, i, z_new[i], q_new[i])
-        a2, da2, k2, dk2 = _reach_terms(tables, z0_m, dz_m, i + 1, z_new[i + 1], q_new[i + 1])
-        a1o, _, k1o, _ = _reach_terms(tables, z0_m, dz_m, i, z_old[i], q_old[i])
-        a2o, _, k2o, _ = _reach_terms(tables, z0_m, dz_m, i + 1, z_old[i + 1], q_old[i + 1])
+        a1 = sec_terms[i, 0]
+        da1 = sec_terms[i, 1]
+        k1 = sec_terms[i, 2]
+        dk1 = sec_terms[i, 3]
+        a2 = sec_terms[i + 1, 0]
+        da2 = sec_terms[i + 1, 1]
+        k2 = sec_terms[i + 1, 2]
+        dk2 = sec_terms[i + 1, 3]
         q1 = q_new[i]
         q2 = q_new[i + 1]
-        # continuity, row (i, 1)
-        cont = (a1 - a1o + a2 - a2o) / (2.0 * dt_s) + (th * (q2 - q1) + (1.0 - th) * (q_old[i + 1] - q_old[i])) / dx
+        # continuity, row (i, 1): involves x_i and x_{i+1} only
+        cont = (a1 - area_old[i] + a2 - area_old[i + 1]) / (2.0 * dt_s) \
+            + (th * (q2 - q1) + (1.0 - th) * (q_old[i + 1] - q_old[i])) / dx
+        if i > 0:
+            aa[i, 1, 0] = 0.0
+            aa[i, 1, 1] = 0.0
         bb[i, 1, 0] = -th / dx
         bb[i, 1, 1] = da1 / (2.0 * dt_s)
         cc[i, 1, 0] = th / dx
         cc[i, 1, 1] = da2 / (2.0 * dt_s)
         rhs[i, 1] = -cont
-        # momentum, row (i+1, 0)
+        # momentum, row (i+1, 0): involves x_i and x_{i+1} only
         abar = 0.5 * (a1 + a2)
         kbar = 0.5 * (k1 + k2)
         qbar = 0.5 * (q1 + q2)
         fr = qbar * abs(qbar) / (kbar * kbar)
         m_new = (q2 * q2 / a2 - q1 * q1 / a1) / dx + G_MS2 * abar * (z_new[i + 1] - z_new[i]) / dx \
             + G_MS2 * abar * fr
-        abar_o = 0.5 * (a1o + a2o)
-        kbar_o = 0.5 * (k1o + k2o)
-        qbar_o = 0.5 * (q_old[i] + q_old[i + 1])
-        m_old = (q_old[i + 1] ** 2 / a2o - q_old[i] ** 2 / a1o) / dx \
-            + G_MS2 * abar_o * (z_old[i + 1] - z_old[i]) / dx + G_MS2 * abar_o * qbar_o * abs(qbar_o) / (kbar_o * kbar_o)
-        mom = (q1 - q_old[i] + q2 - q_old[i + 1]) / (2.0 * dt_s) + th * m_new + (1.0 - th) * m_old
+        mom = (q1 - q_old[i] + q2 - q_old[i + 1]) / (2.0 * dt_s) + th * m_new + (1.0 - th) * m_old[i]
         dfr_dq = abs(qbar) / (kbar * kbar)  # d fr / d q_j  (q̄ = (q1+q2)/2 → 2|q̄|/K̄² · 1/2)
         dfr_dk = -2.0 * fr / kbar
         slope_term = (z_new[i + 1] - z_new[i]) / dx + fr
@@ -478,10 +506,17 @@ def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_new, bc_kind, bc_new,
         bb[i + 1, 0, 0] = 1.0 / (2.0 * dt_s) + th * (2.0 * q2 / a2 / dx + G_MS2 * abar * dfr_dq)
         bb[i + 1, 0, 1] = th * (-q2 * q2 / (a2 * a2) * da2 / dx + G_MS2 * abar / dx
                                + G_MS2 * 0.5 * da2 * slope_term + G_MS2 * abar * dfr_dk * 0.5 * dk2)
+        cc[i + 1, 0, 0] = 0.0
+        cc[i + 1, 0, 1] = 0.0
         rhs[i + 1, 0] = -mom
     # downstream boundary, row (n-1, 1)
     last = n - 1
+    aa[last, 1, 0] = 0.0
+    aa[last, 1, 1] = 0.0
+    cc[last, 1, 0] = 0.0
+    cc[last, 1, 1] = 0.0
     if bc_kind == BC_STAGE:
+        bb[last, 1, 0] = 0.0
         bb[last, 1, 1] = 1.0
         rhs[last, 1] = -(z_new[last] - bc_new)
     elif bc_kind == BC_RATING:
@@ -490,7 +525,8 @@ def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_new, bc_kind, bc_new,
         bb[last, 1, 1] = 1.0
         rhs[last, 1] = -(z_new[last] - zr)
     else:
-        kk, dk = lookup_smooth(tables, z0_m, dz_m, last, z_new[last], T_CONVEYANCE, T_DCONVEYANCE)
+        kk = sec_terms[last, 2]
+        dk = sec_terms[last, 3]
         bb[last, 1, 0] = 1.0
         bb[last, 1, 1] = -dk * math.sqrt(bc_slope)
         rhs[last, 1] = -(q_new[last] - kk * math.sqrt(bc_slope))
@@ -517,32 +553,36 @@ def preissmann_step(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_old, q_up_new, 
     ``z_new``/``q_new`` hold the initial guess on entry.
     """
     n = z0_m.size
-    aa = np.zeros((n, 2, 2))
-    bb = np.zeros((n, 2, 2))
-    cc = np.zeros((n, 2, 2))
-    rhs = np.zeros((n, 2))
-    delta = np.zeros((n, 2))
-    z_try = np.empty(n)
-    q_try = np.empty(n)
-    ta = np.zeros((n, 2, 2))
-    tb = np.zeros((n, 2, 2))
-    tc = np.zeros((n, 2, 2))
-    trhs = np.zeros((n, 2))
+    return _newton(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_new, bc_kind, bc_new, rating_q, rating_z, bc_slope,
+                   dt_s, theta, tol_m, max_iter, z_new, q_new, np.zeros((n, 2, 2)), np.zeros((n, 2, 2)),
+                   np.zeros((n, 2, 2)), np.zeros((n, 2)), np.zeros((n, 2, 2)), np.zeros((n, 2, 2)),
+                   np.zeros((n, 2, 2)), np.zeros((n, 2)), np.zeros((n, 2)), np.empty(n), np.empty(n),
+                   np.empty((n, 4)), np.empty(n), np.empty(n), np.empty((n, 2, 2)), np.empty((n, 2)))
+
+
+@njit(cache=True)
+def _newton(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_new, bc_kind, bc_new, rating_q, rating_z, bc_slope,
+            dt_s, theta, tol_m, max_iter, z_new, q_new, aa, bb, cc, rhs, ta, tb, tc, trhs, delta, z_try, q_try,
+            sec_terms, area_old, m_old, cp, dp):
+    """The Newton loop of :func:`preissmann_step` on caller-owned scratch arrays (no allocation)."""
+    n = z0_m.size
+    _old_terms(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old)
     q_scale = max(abs(q_up_new), 1.0)
-    res = _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_new, bc_kind, bc_new, rating_q, rating_z,
-                    bc_slope, dt_s, theta, z_new, q_new, aa, bb, cc, rhs)
+    res = _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, q_up_new, bc_kind, bc_new, rating_q,
+                    rating_z, bc_slope, dt_s, theta, z_new, q_new, sec_terms, aa, bb, cc, rhs)
     for it in range(max_iter):
-        _block_solve(aa, bb, cc, rhs, delta)
+        _block_solve(aa, bb, cc, rhs, delta, cp, dp)
         dz_full = 0.0
         for i in range(n):
             dz_full = max(dz_full, abs(delta[i, 1]))
         lam = 1.0 if dz_full <= 2.0 else 2.0 / dz_full  # cap wild first steps
+        res_try = res
         for _ in range(12):
             for i in range(n):
                 q_try[i] = q_new[i] + lam * delta[i, 0]
                 z_try[i] = max(z_new[i] + lam * delta[i, 1], z0_m[i] + 1e-4)
-            res_try = _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_new, bc_kind, bc_new, rating_q,
-                                rating_z, bc_slope, dt_s, theta, z_try, q_try, ta, tb, tc, trhs)
+            res_try = _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, q_up_new, bc_kind, bc_new,
+                                rating_q, rating_z, bc_slope, dt_s, theta, z_try, q_try, sec_terms, ta, tb, tc, trhs)
             if res_try <= (1.0 - 1e-4 * lam) * res or res == 0.0:
                 break
             lam *= 0.5
@@ -553,10 +593,11 @@ def preissmann_step(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_old, q_up_new, 
             dq_max = max(dq_max, abs(q_try[i] - q_new[i]))
             z_new[i] = z_try[i]
             q_new[i] = q_try[i]
-        aa[:] = ta
-        bb[:] = tb
-        cc[:] = tc
-        rhs[:] = trhs
+        # the accepted trial's residuals and Jacobian are the next iteration's: swap, do not recompute
+        aa, ta = ta, aa
+        bb, tb = tb, bb
+        cc, tc = tc, cc
+        rhs, trhs = trhs, rhs
         res = res_try
         if dz_max < tol_m and dq_max < tol_m * q_scale:
             return it + 1
@@ -584,13 +625,35 @@ def run_preissmann(tables, z0_m, dz_m, dx_m, z_init, q_init, inflow_m3s, bc_kind
         max_stage[i] = z[i]
         time_of_max_s[i] = 0.0
     vol = 0.0
+    z_prev = z.copy()
+    q_prev = q.copy()
+    aa = np.zeros((n, 2, 2))
+    bb = np.zeros((n, 2, 2))
+    cc = np.zeros((n, 2, 2))
+    rhs = np.zeros((n, 2))
+    ta = np.zeros((n, 2, 2))
+    tb = np.zeros((n, 2, 2))
+    tc = np.zeros((n, 2, 2))
+    trhs = np.zeros((n, 2))
+    delta = np.zeros((n, 2))
+    z_try = np.empty(n)
+    q_try = np.empty(n)
+    sec_terms = np.empty((n, 4))
+    area_old = np.empty(n)
+    m_old = np.empty(n)
+    cp = np.empty((n, 2, 2))
+    dp = np.empty((n, 2))
     for step in range(1, n_steps + 1):
-        z_next[:] = z
-        q_next[:] = q
+        # predictor: the last step's change carried on (saves a Newton iteration on smooth runs)
+        for i in range(n):
+            z_next[i] = 2.0 * z[i] - z_prev[i]
+            q_next[i] = 2.0 * q[i] - q_prev[i]
         q_next[0] = inflow_m3s[step]
-        it = preissmann_step(tables, z0_m, dz_m, dx_m, z, q, inflow_m3s[step - 1], inflow_m3s[step], bc_kind,
-                             bc_series[step - 1], bc_series[step], rating_q, rating_z, bc_slope, dt_s, theta,
-                             tol_m, max_iter, z_next, q_next)
+        z_prev[:] = z
+        q_prev[:] = q
+        it = _newton(tables, z0_m, dz_m, dx_m, z, q, inflow_m3s[step], bc_kind, bc_series[step], rating_q,
+                     rating_z, bc_slope, dt_s, theta, tol_m, max_iter, z_next, q_next, aa, bb, cc, rhs, ta, tb, tc,
+                     trhs, delta, z_try, q_try, sec_terms, area_old, m_old, cp, dp)
         if it < 0:
             failed += 1
         vol += dt_s * (theta * (q_next[0] - q_next[n - 1]) + (1.0 - theta) * (q[0] - q[n - 1]))
