@@ -124,10 +124,22 @@ def _light_fallback(name: str, yaml_path: Path | None, raw: dict) -> Callable[[f
     from floodtwin.reach.load import Reach
     from floodtwin.reach.params import load_params
 
-    reach = Reach(name=name, crs=None, dem=None, layers={}, params=load_params(yaml_path))
+    from floodtwin.reach.load import read_gauge_rating
+
+    gpkg = yaml_path.with_suffix(".gpkg")
+    rating = read_gauge_rating(gpkg) if _has_table(gpkg, "gauge_rating") else None
+    reach = Reach(name=name, crs=None, dem=None, layers={}, params=load_params(yaml_path), rating_table=rating)
     # the gauge chainage is all the fallback needs from the layers (a cached_property of Reach)
     reach.__dict__["gauge_chainage_m"] = float(raw["gauges"][0]["chainage_m"])
     return _memoized_fallback(reach)
+
+
+def _has_table(gpkg: Path, table: str) -> bool:
+    con = sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone() is not None
+    finally:
+        con.close()
 
 
 def _fallback_of_caller_reach(reach: Any) -> Callable[[float, float], float]:

@@ -4,9 +4,9 @@
 GeoPackage and DEM from data/dikes/<reach>.yaml.
 """
 
-from floodtwin.reach.load import LAYER_SCHEMAS, Reach, load_reach, validate_layers
+from floodtwin.reach.load import LAYER_SCHEMAS, GaugeRating, Reach, load_reach, read_gauge_rating, validate_layers
 
-__all__ = ["LAYER_SCHEMAS", "Reach", "load_reach", "validate_layers", "build_reach"]
+__all__ = ["LAYER_SCHEMAS", "GaugeRating", "Reach", "build_reach", "load_reach", "read_gauge_rating", "validate_layers"]
 
 
 def build_reach(*args, **kwargs):

@@ -60,7 +60,7 @@ class Reach:
     layers: dict[str, Any]
     params: Any = None  # ReachParams when the parameter file is available
     source: Path | None = None
-    rating_table: Any = field(default=None, repr=False)  # DataFrame: discharge_m3s, stage_m, bed_slope
+    rating_table: "GaugeRating | None" = field(default=None, repr=False)
     _terrain: Any = field(default=None, repr=False)
 
     def __getattr__(self, item: str):
@@ -99,17 +99,15 @@ class Reach:
         q = float(discharge_m3s)
         if not q > 0:
             raise InputError(f"discharge {discharge_m3s} m³/s must be positive")
-        table = self.rating_table
-        if table is not None and table["discharge_m3s"].iloc[0] <= q <= table["discharge_m3s"].iloc[-1]:
-            # the build tabulated the same computation; log-discharge interpolation is exact to ~1 mm
-            return float(np.interp(np.log(q), np.log(table["discharge_m3s"].to_numpy()), table["stage_m"].to_numpy()))
+        if self.rating_table is not None and self.rating_table.covers(q):
+            return self.rating_table.stage_m_at(q)
         return self.terrain.normal_stage_m(self.gauge_chainage_m, q)
 
     @property
     def bed_slope(self) -> float:
         """Longitudinal bed slope (m/m) of the reach."""
         if self.rating_table is not None:
-            return float(self.rating_table["bed_slope"].iloc[0])
+            return self.rating_table.bed_slope
         return self.terrain.slope
 
     def fallback_water_level_m(self, discharge_m3s: float, chainage_m: float) -> float:
@@ -158,9 +156,7 @@ def load_reach(name_or_path: str | Path = "huayuankou", resolution_m: float = 50
         layers[layer] = pyogrio.read_dataframe(gpkg, layer=layer)
     params = load_params(yaml_path) if yaml_path is not None else None
     crs = validate_layers(layers, source=str(gpkg.name))
-    rating = pyogrio.read_dataframe(gpkg, layer="gauge_rating") if "gauge_rating" in present else None
-    if rating is not None:
-        validate_rating_table(rating, source=str(gpkg.name))
+    rating = read_gauge_rating(gpkg) if "gauge_rating" in present else None
     if dem_path is None:
         dem_path = gpkg.parent / dem_filename(name, float(resolution_m))
     dem_path = Path(dem_path)
@@ -191,15 +187,42 @@ def read_dem(path: Path):
         raise DataError(f"{path.name}: cannot read the DEM: {str(exc).splitlines()[0]}") from None
 
 
-def validate_rating_table(table, *, source: str) -> None:
-    """The tabulated gauge rating must rise in discharge and stage."""
-    for col in ("discharge_m3s", "stage_m", "bed_slope"):
-        if col not in table.columns:
-            raise DataError(f"{source}: layer 'gauge_rating': column '{col}' is missing")
-    q = table["discharge_m3s"].to_numpy(float)
-    z = table["stage_m"].to_numpy(float)
-    if len(q) < 2 or np.any(np.diff(q) <= 0) or np.any(np.diff(z) < 0):
-        raise DataError(f"{source}: layer 'gauge_rating': discharge must rise and stage must not fall")
+@dataclass(frozen=True)
+class GaugeRating:
+    """The reach's uniform-flow rating at its gauge, tabulated by the build (log-spaced discharges)."""
+
+    discharge_m3s: np.ndarray
+    stage_m: np.ndarray
+    bed_slope: float
+    gauge_chainage_m: float
+
+    def covers(self, discharge_m3s: float) -> bool:
+        return bool(self.discharge_m3s[0] <= discharge_m3s <= self.discharge_m3s[-1])
+
+    def stage_m_at(self, discharge_m3s: float) -> float:
+        """Stage (m) by interpolation in log discharge (the table is dense: ~1 mm from the model)."""
+        return float(np.interp(np.log(discharge_m3s), np.log(self.discharge_m3s), self.stage_m))
+
+
+def read_gauge_rating(gpkg: str | Path) -> GaugeRating:
+    """Read and check the ``gauge_rating`` attribute table of a reach GeoPackage (sqlite3 only: fast)."""
+    import sqlite3
+
+    gpkg = Path(gpkg)
+    try:
+        con = sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True)
+        try:
+            rows = con.execute("SELECT discharge_m3s, stage_m, bed_slope, gauge_chainage_m FROM gauge_rating "
+                               "ORDER BY discharge_m3s").fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise DataError(f"{gpkg.name}: layer 'gauge_rating': {exc}") from None
+    table = np.asarray(rows, dtype=float).reshape(-1, 4)
+    q, z = table[:, 0], table[:, 1]
+    if len(q) < 2 or np.any(np.diff(q) <= 0) or np.any(np.diff(z) < 0) or not np.isfinite(table).all():
+        raise DataError(f"{gpkg.name}: layer 'gauge_rating': discharge must rise and stage must not fall")
+    return GaugeRating(q, z, float(table[0, 2]), float(table[0, 3]))
 
 
 def validate_dem(dem, crs, *, source: str) -> None:
