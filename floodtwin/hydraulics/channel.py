@@ -666,7 +666,7 @@ def simulate_1d(sections: Sections, inflow, duration_s: float, *, dt_s: float = 
     q_end = np.empty(n)
     failed = k1.run_preissmann(tables, z0, dz, sections.dx_m, z_init, np.full(n, q0), q_in, kind, bc, rq, rz, slope,
                                float(dt_s), float(theta), float(tol_m), int(max_iter), out_every, out_z, out_q,
-                               zmax, tmax, vol, z_end, q_end)
+                               zmax, tmax, vol, z_end, q_end, np.zeros(n - 1), 0.0)
     if failed:
         log.warning("simulate_1d: Newton did not converge in %d of %d steps", failed, n_steps)
     if not np.all(np.isfinite(out_z)):

@@ -446,12 +446,13 @@ def _old_terms(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old):
 
 
 @njit(cache=True)
-def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, q_up_new, bc_kind, bc_new, rating_q,
-              rating_z, bc_slope, dt_s, theta, z_new, q_new, sec_terms, aa, bb, cc, rhs):
+def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, lateral_m3s, q_up_new, bc_kind, bc_new,
+              rating_q, rating_z, bc_slope, dt_s, theta, z_new, q_new, sec_terms, aa, bb, cc, rhs):
     """Residuals (into ``rhs``, negated) and Jacobian blocks of the Preissmann equations at (z_new,
     q_new); returns the sum of squared residuals. Block row 0: upstream boundary + continuity of
     reach 0; block row i: momentum of reach i-1 + continuity of reach i; block row n-1: momentum of
-    reach n-2 + downstream boundary. Unknown block x_i = (dQ_i, dz_i). ``sec_terms`` is scratch
+    reach n-2 + downstream boundary. Unknown block x_i = (dQ_i, dz_i). ``lateral_m3s[i]`` is the
+    lateral inflow (m³/s, negative = outflow) into reach i over the step; ``sec_terms`` is scratch
     (n, 4) for each section's area, dA/dz, conveyance, dK/dz."""
     n = z0_m.size
     th = theta
@@ -480,7 +481,7 @@ def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, q_up_new,
         q2 = q_new[i + 1]
         # continuity, row (i, 1): involves x_i and x_{i+1} only
         cont = (a1 - area_old[i] + a2 - area_old[i + 1]) / (2.0 * dt_s) \
-            + (th * (q2 - q1) + (1.0 - th) * (q_old[i + 1] - q_old[i])) / dx
+            + (th * (q2 - q1) + (1.0 - th) * (q_old[i + 1] - q_old[i]) - lateral_m3s[i]) / dx
         if i > 0:
             aa[i, 1, 0] = 0.0
             aa[i, 1, 1] = 0.0
@@ -538,7 +539,7 @@ def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, q_up_new,
 
 @njit(cache=True)
 def preissmann_step(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_old, q_up_new, bc_kind, bc_old, bc_new,
-                    rating_q, rating_z, bc_slope, dt_s, theta, tol_m, max_iter, z_new, q_new):
+                    rating_q, rating_z, bc_slope, dt_s, theta, tol_m, max_iter, z_new, q_new, lateral_m3s):
     """Advance stage ``z`` (m) and discharge ``q`` (m³/s) at all sections by one Preissmann step.
 
     Four-point box scheme with space weight 1/2 and time weight ``theta``; per reach i → i+1:
@@ -553,23 +554,23 @@ def preissmann_step(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_old, q_up_new, 
     ``z_new``/``q_new`` hold the initial guess on entry.
     """
     n = z0_m.size
-    return _newton(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_new, bc_kind, bc_new, rating_q, rating_z, bc_slope,
-                   dt_s, theta, tol_m, max_iter, z_new, q_new, np.zeros((n, 2, 2)), np.zeros((n, 2, 2)),
+    return _newton(tables, z0_m, dz_m, dx_m, z_old, q_old, lateral_m3s, q_up_new, bc_kind, bc_new, rating_q, rating_z,
+                   bc_slope, dt_s, theta, tol_m, max_iter, z_new, q_new, np.zeros((n, 2, 2)), np.zeros((n, 2, 2)),
                    np.zeros((n, 2, 2)), np.zeros((n, 2)), np.zeros((n, 2, 2)), np.zeros((n, 2, 2)),
                    np.zeros((n, 2, 2)), np.zeros((n, 2)), np.zeros((n, 2)), np.empty(n), np.empty(n),
                    np.empty((n, 4)), np.empty(n), np.empty(n), np.empty((n, 2, 2)), np.empty((n, 2)))
 
 
 @njit(cache=True)
-def _newton(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_new, bc_kind, bc_new, rating_q, rating_z, bc_slope,
-            dt_s, theta, tol_m, max_iter, z_new, q_new, aa, bb, cc, rhs, ta, tb, tc, trhs, delta, z_try, q_try,
+def _newton(tables, z0_m, dz_m, dx_m, z_old, q_old, lateral_m3s, q_up_new, bc_kind, bc_new, rating_q, rating_z,
+            bc_slope, dt_s, theta, tol_m, max_iter, z_new, q_new, aa, bb, cc, rhs, ta, tb, tc, trhs, delta, z_try, q_try,
             sec_terms, area_old, m_old, cp, dp):
     """The Newton loop of :func:`preissmann_step` on caller-owned scratch arrays (no allocation)."""
     n = z0_m.size
     _old_terms(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old)
     q_scale = max(abs(q_up_new), 1.0)
-    res = _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, q_up_new, bc_kind, bc_new, rating_q,
-                    rating_z, bc_slope, dt_s, theta, z_new, q_new, sec_terms, aa, bb, cc, rhs)
+    res = _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, lateral_m3s, q_up_new, bc_kind, bc_new,
+                    rating_q, rating_z, bc_slope, dt_s, theta, z_new, q_new, sec_terms, aa, bb, cc, rhs)
     for it in range(max_iter):
         _block_solve(aa, bb, cc, rhs, delta, cp, dp)
         dz_full = 0.0
@@ -581,8 +582,9 @@ def _newton(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_new, bc_kind, bc_new, r
             for i in range(n):
                 q_try[i] = q_new[i] + lam * delta[i, 0]
                 z_try[i] = max(z_new[i] + lam * delta[i, 1], z0_m[i] + 1e-4)
-            res_try = _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, q_up_new, bc_kind, bc_new,
-                                rating_q, rating_z, bc_slope, dt_s, theta, z_try, q_try, sec_terms, ta, tb, tc, trhs)
+            res_try = _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, lateral_m3s, q_up_new, bc_kind,
+                                bc_new, rating_q, rating_z, bc_slope, dt_s, theta, z_try, q_try, sec_terms, ta, tb,
+                                tc, trhs)
             if res_try <= (1.0 - 1e-4 * lam) * res or res == 0.0:
                 break
             lam *= 0.5
@@ -607,10 +609,12 @@ def _newton(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_new, bc_kind, bc_new, r
 @njit(cache=True)
 def run_preissmann(tables, z0_m, dz_m, dx_m, z_init, q_init, inflow_m3s, bc_kind, bc_series, rating_q,
                    rating_z, bc_slope, dt_s, theta, tol_m, max_iter, out_every, out_stage, out_discharge,
-                   max_stage, time_of_max_s, boundary_volume_m3, z_final, q_final):
+                   max_stage, time_of_max_s, boundary_volume_m3, z_final, q_final, lateral_m3s, t0_s):
     """Time loop: ``inflow_m3s[n]`` and ``bc_series[n]`` at t = n dt; stores every ``out_every`` steps
-    (row 0 = initial state). Tracks max stage and its time, and the θ-weighted volume that crossed
-    the two boundaries (m³, for the mass balance); the end state goes to ``z_final``/``q_final``. Returns the number of failed steps (0 = all good).
+    (row 0 = initial state). ``lateral_m3s`` (n-1) is a constant lateral inflow per reach (m³/s).
+    Tracks max stage and its time (s, from ``t0_s``), and the θ-weighted volume that crossed the two
+    boundaries plus the lateral volume (m³, for the mass balance); the end state goes to
+    ``z_final``/``q_final``. Returns the number of failed steps (0 = all good).
     """
     n_steps = inflow_m3s.size - 1
     n = z0_m.size
@@ -623,7 +627,7 @@ def run_preissmann(tables, z0_m, dz_m, dx_m, z_init, q_init, inflow_m3s, bc_kind
     out_discharge[0] = q
     for i in range(n):
         max_stage[i] = z[i]
-        time_of_max_s[i] = 0.0
+        time_of_max_s[i] = t0_s
     vol = 0.0
     z_prev = z.copy()
     q_prev = q.copy()
@@ -643,6 +647,9 @@ def run_preissmann(tables, z0_m, dz_m, dx_m, z_init, q_init, inflow_m3s, bc_kind
     m_old = np.empty(n)
     cp = np.empty((n, 2, 2))
     dp = np.empty((n, 2))
+    lat_total = 0.0
+    for i in range(n - 1):
+        lat_total += lateral_m3s[i]
     for step in range(1, n_steps + 1):
         # predictor: the last step's change carried on (saves a Newton iteration on smooth runs)
         for i in range(n):
@@ -651,15 +658,15 @@ def run_preissmann(tables, z0_m, dz_m, dx_m, z_init, q_init, inflow_m3s, bc_kind
         q_next[0] = inflow_m3s[step]
         z_prev[:] = z
         q_prev[:] = q
-        it = _newton(tables, z0_m, dz_m, dx_m, z, q, inflow_m3s[step], bc_kind, bc_series[step], rating_q,
+        it = _newton(tables, z0_m, dz_m, dx_m, z, q, lateral_m3s, inflow_m3s[step], bc_kind, bc_series[step], rating_q,
                      rating_z, bc_slope, dt_s, theta, tol_m, max_iter, z_next, q_next, aa, bb, cc, rhs, ta, tb, tc,
                      trhs, delta, z_try, q_try, sec_terms, area_old, m_old, cp, dp)
         if it < 0:
             failed += 1
-        vol += dt_s * (theta * (q_next[0] - q_next[n - 1]) + (1.0 - theta) * (q[0] - q[n - 1]))
+        vol += dt_s * (theta * (q_next[0] - q_next[n - 1]) + (1.0 - theta) * (q[0] - q[n - 1]) + lat_total)
         z[:] = z_next
         q[:] = q_next
-        t = step * dt_s
+        t = t0_s + step * dt_s
         for i in range(n):
             if z[i] > max_stage[i]:
                 max_stage[i] = z[i]

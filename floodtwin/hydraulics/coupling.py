@@ -1,0 +1,345 @@
+"""1D channel ↔ 2D floodplain coupling over the bank lines, and dike breaches.
+
+The main channel runs in 1D (Preissmann, :mod:`floodtwin.hydraulics.channel`) on sections cut to
+the bank stations; the floodplain between the bank lines and the dikes, and the land behind the
+dikes, run in 2D (:func:`floodtwin.hydraulics.simulate_2d`) on the reach DEM with the channel cells
+left out. Every coupling interval (explicit operator splitting):
+
+1. each *link* — a 2D cell on a bank line, or a land cell behind a breach — exchanges water with the
+   1D reach at its chainage by a broad-crested weir law, free or submerged (Villemonte):
+   ``Q = C L (2g)^½ h_up^{3/2} (1 − (h_down/h_up)^{3/2})^{0.385}``, heads above the link's crest;
+2. the 2D model runs the interval with those flows as point sources (a withdrawal never takes more
+   than a cell holds: the volume actually moved is what is counted);
+3. the 1D model runs the interval with the volume actually moved as lateral inflow per reach.
+
+The total volume (1D + 2D) changes only by the 1D boundary flows: conserved to round-off, which the
+result's attributes report. A :class:`Breach` lowers the dike at a chainage to a base level and
+widens linearly to its final width; it links the 1D channel directly to the land behind the dike (a
+险工 reach, where the channel runs along the dike). ``simulate_2d`` has no step hook, so each interval
+is a restart from the previous depth and velocity; the local-inertial scheme is used by default.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time as _time
+from dataclasses import dataclass
+
+import numpy as np
+
+from floodtwin.errors import InputError
+
+log = logging.getLogger(__name__)
+
+G_MS2 = 9.81
+#: broad-crested weir coefficient C (-) in Q = C L sqrt(2g) h^1.5
+WEIR_C = 0.35
+#: fraction of the level difference a link may equalise in one coupling interval (explicit stability)
+EXCHANGE_LIMIT = 0.25
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A dike breach at ``chainage_m`` on ``bank`` ("right"/"left"): from ``start_s`` the crest drops
+    to ``base_m`` (m) and the gap widens linearly to ``final_width_m`` (m) over ``time_to_full_s``."""
+
+    chainage_m: float
+    base_m: float
+    final_width_m: float = 200.0
+    time_to_full_s: float = 3 * 3600.0
+    start_s: float = 0.0
+    bank: str = "right"
+
+    def width_m(self, t_s: float) -> float:
+        """Breach width (m) at time t (s)."""
+        if t_s < self.start_s:
+            return 0.0
+        return self.final_width_m * min((t_s - self.start_s) / self.time_to_full_s, 1.0)
+
+    def check(self) -> None:
+        for name in ("chainage_m", "base_m", "final_width_m", "time_to_full_s", "start_s"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v)):
+                raise InputError(f"Breach: {name} = {v!r} must be a finite number")
+        if self.final_width_m <= 0 or self.time_to_full_s <= 0:
+            raise InputError("Breach: final_width_m and time_to_full_s must be positive")
+        if self.bank not in ("right", "left"):
+            raise InputError(f"Breach: bank = {self.bank!r}: expected 'right' or 'left'")
+
+
+@dataclass
+class Links:
+    """Exchange links between the 1D reaches and 2D cells (arrays of equal length)."""
+
+    row: np.ndarray  # 2D cell row (in the bed array's orientation)
+    col: np.ndarray
+    x_m: np.ndarray  # cell centre (m), for the point sources
+    y_m: np.ndarray
+    reach: np.ndarray  # 1D reach index (between sections i and i+1)
+    weight: np.ndarray  # interpolation weight of section i+1 at the link's chainage
+    crest_m: np.ndarray  # weir crest (m)
+    length_m: np.ndarray  # weir length (m)
+
+    @property
+    def size(self) -> int:
+        return int(self.row.size)
+
+
+def weir_discharge_m3s(stage_1d_m, level_2d_m, crest_m, length_m) -> np.ndarray:
+    """Weir flow (m³/s) from the 1D channel to the 2D cell (negative: back to the channel), free or
+    submerged (Villemonte 1947), heads above ``crest_m``."""
+    z1 = np.asarray(stage_1d_m, float)
+    z2 = np.asarray(level_2d_m, float)
+    up = np.maximum(z1, z2)
+    down = np.minimum(z1, z2)
+    h_up = np.maximum(up - crest_m, 0.0)
+    h_down = np.maximum(down - crest_m, 0.0)
+    ratio = np.divide(h_down, h_up, out=np.zeros_like(h_up), where=h_up > 0)
+    submergence = np.power(np.maximum(1.0 - ratio ** 1.5, 0.0), 0.385)
+    q = WEIR_C * length_m * math.sqrt(2 * G_MS2) * h_up ** 1.5 * submergence
+    return np.where(z1 >= z2, q, -q)
+
+
+def links_for_chainage(sections, chainage_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reach index and interpolation weight of each chainage (m) along the 1D sections."""
+    c = sections.chainage_m
+    k = np.clip(np.searchsorted(c, chainage_m) - 1, 0, c.size - 2)
+    w = np.clip((chainage_m - c[k]) / (c[k + 1] - c[k]), 0.0, 1.0)
+    return k.astype(np.int64), w
+
+
+def channel_only(sections):
+    """The sections cut to their bank stations (the floodplain goes to 2D); glass walls above the banks."""
+    from floodtwin.hydraulics.channel import Sections
+
+    profiles, banks = [], []
+    for i in range(sections.n_sections):
+        a = sections.bank_left[i] - sections.offsets[i]
+        b = sections.bank_right[i] - sections.offsets[i]
+        sta, elev = sections.profile(i)
+        profiles.append((sta[a:b + 1], elev[a:b + 1]))
+        banks.append((sta[a], sta[b]))
+    return Sections.from_arrays(profiles, sections.chainage_m, banks_m=banks, manning_n=sections.roughness,
+                                section_id=sections.section_id,
+                                crest_m=np.column_stack([sections.crest_left_m, sections.crest_right_m]),
+                                distance_m=sections.distance_m, fill_ramp_m=sections.fill_ramp_m,
+                                divided_alpha=sections.divided_alpha)
+
+
+def _stage_at_links(z_1d: np.ndarray, links: Links) -> np.ndarray:
+    return z_1d[links.reach] * (1.0 - links.weight) + z_1d[links.reach + 1] * links.weight
+
+
+def couple(sections, bed, *, dx_m: float, links: Links, inflow, duration_s: float, breach: Breach | None = None,
+           breach_link: Links | None = None, coupling_dt_s: float = 300.0, dt_1d_s: float = 60.0,
+           downstream="normal", manning_2d=0.035, scheme: str = "inertial", theta: float = 0.6,
+           depth0_2d=None, progress=None):
+    """Run the coupled model on given parts: 1D ``sections`` (channel only), a 2D ``bed`` (DataArray
+    (y, x) m, NaN outside; the channel cells left out), bank ``links`` and optionally a ``breach``
+    with its land-side ``breach_link`` (one cell; its crest is the breach base, its length the
+    breach width in time). ``inflow`` as in ``simulate_1d``. Returns an ``xarray.Dataset`` with the
+    1D stage/discharge at each coupling time, the 2D max and final depth, exchange and breach
+    volumes, and the volume balance (attributes)."""
+    import xarray as xr
+
+    from floodtwin.hydraulics import kernels1d as k1
+    from floodtwin.hydraulics.boundaries import PointSource
+    from floodtwin.hydraulics.channel import _downstream, _series_at, channel_volume_m3, steady_state
+    from floodtwin.hydraulics.floodplain import simulate_2d
+    from floodtwin.variables import annotate
+
+    if not (duration_s > 0 and coupling_dt_s > 0 and dt_1d_s > 0):
+        raise InputError("duration_s, coupling_dt_s and dt_1d_s must be positive (s)")
+    per = int(round(coupling_dt_s / dt_1d_s))
+    if per < 1 or abs(per * dt_1d_s - coupling_dt_s) > 1e-6 * coupling_dt_s:
+        raise InputError(f"coupling_dt_s {coupling_dt_s} must be a multiple of dt_1d_s {dt_1d_s}")
+    if breach is not None:
+        breach.check()
+        if breach_link is None or breach_link.size != 1:
+            raise InputError("breach: needs exactly one land-side link cell")
+    n_chunks = int(math.ceil(duration_s / coupling_dt_s - 1e-9))
+    t_all = np.arange(n_chunks * per + 1) * dt_1d_s
+    q_in = _series_at("inflow", inflow, t_all)
+    kind, stage, rating, slope = _downstream(sections, downstream)
+    rq, rz = rating.arrays() if rating is not None else (np.zeros(2), np.array([0.0, 1.0]))
+    bc = np.full(per + 1, stage if kind == k1.BC_STAGE else 0.0)
+    tables, z0, dz = sections.tables
+    n = sections.n_sections
+    z = steady_state(sections, float(q_in[0]), downstream)
+    q = np.full(n, float(q_in[0]))
+    bed_vals = np.asarray(bed.values, float)
+    active = np.isfinite(bed_vals)
+    h2 = np.zeros_like(bed_vals) if depth0_2d is None else np.where(active, np.asarray(depth0_2d, float), 0.0)
+    u2 = np.zeros_like(bed_vals)
+    v2 = np.zeros_like(bed_vals)
+    area = dx_m * dx_m
+
+    def vol2d(h):
+        return float(np.sum(np.where(active, h, 0.0)) * area)
+
+    v1_start = channel_volume_m3(sections, z)
+    v2_start = vol2d(h2)
+    boundary_1d = 0.0
+    exchanged = 0.0
+    breach_volume = 0.0
+    max_depth = h2.copy()
+    out_t = [0.0]
+    out_z = [z.copy()]
+    out_q = [q.copy()]
+    max_stage = z.copy()
+    t_max = np.zeros(n)
+    all_links = links
+    n_bank = links.size
+    if breach_link is not None:
+        all_links = Links(*(np.concatenate([getattr(links, f), getattr(breach_link, f)])
+                            for f in ("row", "col", "x_m", "y_m", "reach", "weight", "crest_m", "length_m")))
+    wall0 = _time.perf_counter()
+    t = 0.0
+    zmax_buf = np.empty(n)
+    tmax_buf = np.empty(n)
+    for c in range(n_chunks):
+        t_end = t + coupling_dt_s
+        # 1) weir flows at the links from the states at the start of the interval
+        level = bed_vals[all_links.row, all_links.col] + h2[all_links.row, all_links.col]
+        length = all_links.length_m.copy()
+        crest = all_links.crest_m.copy()
+        if breach is not None:
+            length[n_bank:] = breach.width_m(t + 0.5 * coupling_dt_s)
+        flows = weir_discharge_m3s(_stage_at_links(z, all_links), level, crest, length)
+        # explicit-coupling limiter: one interval moves at most a share of the volume that would level
+        # the link's cell with the channel
+        diff = _stage_at_links(z, all_links) - level
+        cap = EXCHANGE_LIMIT * np.abs(diff) * area / coupling_dt_s
+        flows = np.clip(flows, -cap, cap)
+        # 2) 2D interval with the flows as point sources
+        active_links = np.flatnonzero(flows != 0.0)
+        sources = [PointSource(float(all_links.x_m[k]), float(all_links.y_m[k]), [0.0, coupling_dt_s],
+                               [float(flows[k])] * 2) for k in active_links]
+        res = simulate_2d(bed, dx_m=dx_m, duration_s=coupling_dt_s, depth0=h2, manning=manning_2d, scheme=scheme,
+                          boundaries=sources, output_times_s=[coupling_dt_s],
+                          velocity0=(u2, v2))
+        h2 = np.where(active, res["depth"].isel(time=-1).values, 0.0)
+        u2 = np.nan_to_num(res["velocity_x"].isel(time=-1).values)
+        v2 = np.nan_to_num(res["velocity_y"].isel(time=-1).values)
+        max_depth = np.maximum(max_depth, np.nan_to_num(res["max_depth"].values))
+        moved = float(res.attrs["source_volume_m3"])
+        # 3) the volume actually moved leaves (or joins) the 1D reaches; withdrawals capped by the 2D
+        # model are scaled so that the 1D side loses exactly what the 2D side gained
+        vol_req = flows * coupling_dt_s
+        pos = vol_req[vol_req > 0].sum()
+        neg = vol_req[vol_req < 0].sum()
+        scale_neg = (moved - pos) / neg if neg < 0 else 0.0
+        vol_act = np.where(vol_req > 0, vol_req, vol_req * scale_neg)
+        lateral = np.zeros(n - 1)
+        np.add.at(lateral, all_links.reach, -vol_act / coupling_dt_s)
+        exchanged += float(vol_act[:n_bank].sum())
+        breach_volume += float(vol_act[n_bank:].sum())
+        o_z = np.empty((2, n))
+        o_q = np.empty((2, n))
+        vol = np.zeros(1)
+        z_end = np.empty(n)
+        q_end = np.empty(n)
+        chunk_in = q_in[c * per:(c + 1) * per + 1]
+        failed = k1.run_preissmann(tables, z0, dz, sections.dx_m, z, q, chunk_in, kind, bc, rq, rz, slope,
+                                   float(dt_1d_s), float(theta), 1e-9, 30, per, o_z, o_q, zmax_buf, tmax_buf, vol,
+                                   z_end, q_end, lateral, t)
+        if failed:
+            log.warning("couple: Newton did not converge in %d steps of interval %d", failed, c)
+        # the lateral volume is counted in vol: keep the 1D boundary flows apart
+        boundary_1d += float(vol[0]) - float(lateral.sum()) * coupling_dt_s
+        z, q = z_end, q_end
+        upd = zmax_buf > max_stage
+        max_stage = np.where(upd, zmax_buf, max_stage)
+        t_max = np.where(upd, tmax_buf, t_max)
+        t = t_end
+        out_t.append(t)
+        out_z.append(z.copy())
+        out_q.append(q.copy())
+        if progress:
+            progress(t, n_chunks * coupling_dt_s)
+    wall = _time.perf_counter() - wall0
+    v1_end = channel_volume_m3(sections, z)
+    v2_end = vol2d(h2)
+    total_change = (v1_end + v2_end) - (v1_start + v2_start)
+    error = total_change - boundary_1d
+    scale = max(v1_start + v2_start, abs(boundary_1d), 1.0)
+    wet = max_depth > 0.05
+    ds = xr.Dataset(
+        {"stage": (("time", "chainage"), np.array(out_z)), "discharge": (("time", "chainage"), np.array(out_q)),
+         "max_stage": ("chainage", max_stage), "time_of_max_stage": ("chainage", t_max),
+         "max_depth": (bed.dims, np.where(active, max_depth, np.nan)),
+         "depth": (bed.dims, np.where(active, h2, np.nan))},
+        coords={"time": np.array(out_t), "chainage": sections.chainage_m,
+                bed.dims[0]: bed[bed.dims[0]].values, bed.dims[1]: bed[bed.dims[1]].values},
+        attrs={"method": "1D Preissmann channel + 2D floodplain, weir links, operator splitting",
+               "coupling_dt_s": float(coupling_dt_s), "dt_1d_s": float(dt_1d_s), "scheme_2d": scheme,
+               "volume_1d_start_m3": v1_start, "volume_1d_end_m3": v1_end, "volume_2d_start_m3": v2_start,
+               "volume_2d_end_m3": v2_end, "boundary_volume_1d_m3": boundary_1d,
+               "bank_exchange_volume_m3": exchanged, "breach_volume_m3": breach_volume,
+               "mass_balance_error_m3": error, "mass_balance_relative_error": abs(error) / scale,
+               "inundated_area_km2": float(wet.sum()) * area / 1e6, "wall_time_s": wall},
+    )
+    return annotate(ds)
+
+
+# --------------------------------------------------------------------------------------------
+# the reach
+# --------------------------------------------------------------------------------------------
+def _reach_parts(reach, spacing_m: float, breach: Breach | None):
+    """Channel sections, 2D bed with the channel left out, bank links and the breach link."""
+    import shapely
+
+    from floodtwin.hydraulics.channel import sections_from_reach
+
+    sections = channel_only(sections_from_reach(reach, spacing_m))
+    dem = reach.dem
+    dx = reach.resolution_m
+    xx, yy = np.meshgrid(dem.x.values, dem.y.values)
+    channel = reach.channel.geometry.iloc[0]
+    in_channel = shapely.contains_xy(channel, xx, yy)
+    bed = dem.where(~in_channel)
+    active = np.isfinite(bed.values)
+    # bank cells: active cells with a 4-neighbour in the channel
+    nb = np.zeros_like(in_channel)
+    nb[1:, :] |= in_channel[:-1, :]
+    nb[:-1, :] |= in_channel[1:, :]
+    nb[:, 1:] |= in_channel[:, :-1]
+    nb[:, :-1] |= in_channel[:, 1:]
+    rows, cols = np.nonzero(active & nb)
+    frame = reach.terrain.frame
+    s, _ = frame.to_sn(xx[rows, cols], yy[rows, cols])
+    keep = (s >= sections.chainage_m[0]) & (s <= sections.chainage_m[-1])
+    rows, cols, s = rows[keep], cols[keep], s[keep]
+    k, w = links_for_chainage(sections, s)
+    links = Links(rows, cols, xx[rows, cols], yy[rows, cols], k, w, bed.values[rows, cols], np.full(rows.size, dx))
+    breach_link = None
+    if breach is not None:
+        breach.check()
+        t = reach.terrain
+        side_n = 0.0 if breach.bank == "right" else float(t.spacing_m(breach.chainage_m))
+        toe = t.dike_toe_offset_m(breach.chainage_m, side=breach.bank, toward="land")
+        n_land = toe + (-2 * dx if breach.bank == "right" else 2 * dx)
+        bx, by = frame.to_xy(breach.chainage_m, n_land)
+        j = int(np.argmin(np.abs(dem.x.values - bx)))
+        i = int(np.argmin(np.abs(dem.y.values - by)))
+        if not active[i, j]:
+            raise InputError(f"breach at chainage {breach.chainage_m:g} m: the land behind the {breach.bank} dike "
+                             "is outside the DEM")
+        kb, wb = links_for_chainage(sections, np.array([breach.chainage_m]))
+        breach_link = Links(np.array([i]), np.array([j]), np.array([dem.x.values[j]]), np.array([dem.y.values[i]]),
+                            kb, wb, np.array([breach.base_m]), np.array([0.0]))
+        del side_n
+    return sections, bed, links, breach_link
+
+
+def simulate_coupled(reach, inflow, duration_s: float, breach: Breach | None = None, *, spacing_m: float = 250.0,
+                     coupling_dt_s: float = 300.0, dt_1d_s: float = 60.0, scheme: str = "inertial", progress=None):
+    """Coupled run over the reach: 1D channel (sections every ``spacing_m``, cut to the banks) and the
+    2D floodplain and land on the reach DEM, exchanging over the bank lines; an optional ``Breach``.
+    ``inflow`` (m³/s) as in ``simulate_1d``. Returns the Dataset of :func:`couple`."""
+    sections, bed, links, breach_link = _reach_parts(reach, spacing_m, breach)
+    n_fp = float(reach.terrain.floodplain_n)
+    return couple(sections, bed, dx_m=reach.resolution_m, links=links, inflow=inflow, duration_s=duration_s,
+                  breach=breach, breach_link=breach_link, coupling_dt_s=coupling_dt_s, dt_1d_s=dt_1d_s,
+                  manning_2d=n_fp, scheme=scheme, progress=progress)
