@@ -39,7 +39,7 @@ SCHEMES = ("godunov", "inertial")
 DTYPES = {"float64": np.float64, "float32": np.float32}
 DEFAULT_CFL = {"godunov": 0.45, "inertial": 0.7}
 LIMITERS = {"none": k2.LIMITER_NONE, "minmod": k2.LIMITER_MINMOD, "vanleer": k2.LIMITER_VANLEER,
-            "mc": k2.LIMITER_MC, "superbee": k2.LIMITER_SUPERBEE}
+            "mc": k2.LIMITER_MC, "superbee": k2.LIMITER_SUPERBEE, "koren": k2.LIMITER_KOREN}
 #: a cell shallower than this (m) carries no momentum; velocities there are zero
 H_DRY_M = 1e-6
 #: rows per parallel block: fixed, so results never depend on the number of threads
@@ -429,8 +429,8 @@ def _run(*, scheme, grid, active, z_local, datum, h_init, u_init, v_init, n_mann
         v = np.ascontiguousarray(np.where(h > H_DRY_M, v_init, 0.0), dtype=f)
         h1, hu1, hv1, u1, v1 = (np.zeros_like(h) for _ in range(5))
         h2, hu2, hv2, u2, v2 = (np.zeros_like(h) for _ in range(5))
-        slx = np.zeros((nb, nx, 4), f)
-        sly = np.zeros((nb, 3, nx, 4), f)
+        slx = np.zeros((nb, nx, 8), f)
+        sly = np.zeros((nb, 3, nx, 8), f)
         fxb = np.zeros((nb, nx + 1, 4), f)
         fyb = np.zeros((nb, 2, nx, 4), f)
         row_speed = np.zeros(ny, f)

@@ -46,6 +46,7 @@ LIMITER_MINMOD = 1
 LIMITER_VANLEER = 2
 LIMITER_MC = 3
 LIMITER_SUPERBEE = 4
+LIMITER_KOREN = 5
 
 
 # ----------------------------------------------------------------------------------------------
@@ -81,6 +82,25 @@ def limited_slope(dm, dp, limiter):
 
 
 @jit_inline
+def face_increments(dm, dp, limiter):
+    """(aR, aL): the east/north face value is c + aR, the west/south one c − aL. Symmetric limiters
+    give aR = aL = s/2; Koren's (1993) limiter is third-order (κ = 1/3) in smooth regions and TVD,
+    with both faces bounded by the neighbours, so reconstructed depths stay ≥ 0."""
+    if dm * dp <= 0.0:
+        return dm * 0.0, dm * 0.0
+    if limiter == LIMITER_KOREN:
+        a = abs(dm)
+        b = abs(dp)
+        ar = min(2.0 * a, (b + 2.0 * a) * (1.0 / 3.0), 2.0 * b) * 0.5
+        al = min(2.0 * b, (a + 2.0 * b) * (1.0 / 3.0), 2.0 * a) * 0.5
+        if dm < 0.0:
+            return -ar, -al
+        return ar, al
+    s = 0.5 * limited_slope(dm, dp, limiter)
+    return s, s
+
+
+@jit_inline
 def velocity(h, q, hdry):
     """Velocity (m/s) of a cell from depth and unit discharge; zero in a dry cell."""
     if h > hdry:
@@ -103,19 +123,20 @@ def inv_cbrt(x):
 
 @jit_inline
 def cell_slopes(hm, unm, utm, zm, hc, unc, utc, zc, hp, unp, utp, zp, limiter, hdry):
-    """Limited differences (per cell, not per metre) of depth, water level, normal and tangential
-    velocity of the centre cell along one direction; zero (first order) next to the domain edge, an
-    inactive cell or a dry cell, which keeps wetting fronts and lakes against dry ground exact."""
+    """Face increments of depth, water level, normal and tangential velocity of the centre cell
+    along one direction: (aR_h, aR_η, aR_un, aR_ut, aL_h, aL_η, aL_un, aL_ut) with face values c + aR
+    (east/north) and c − aL (west/south). Zero (first order) next to the domain edge, an inactive
+    cell or a dry cell, which keeps wetting fronts and lakes against dry ground exact."""
     zero = hc * 0.0
     if limiter == LIMITER_NONE or not (zm == zm and zp == zp):
-        return zero, zero, zero, zero
+        return zero, zero, zero, zero, zero, zero, zero, zero
     if hm <= hdry or hc <= hdry or hp <= hdry:
-        return zero, zero, zero, zero
-    sh = limited_slope(hc - hm, hp - hc, limiter)
-    se = limited_slope((hc - hm) + (zc - zm), (hp - hc) + (zp - zc), limiter)
-    su = limited_slope(unc - unm, unp - unc, limiter)
-    st = limited_slope(utc - utm, utp - utc, limiter)
-    return sh, se, su, st
+        return zero, zero, zero, zero, zero, zero, zero, zero
+    rh, lh = face_increments(hc - hm, hp - hc, limiter)
+    re_, le = face_increments((hc - hm) + (zc - zm), (hp - hc) + (zp - zc), limiter)
+    ru, lu = face_increments(unc - unm, unp - unc, limiter)
+    rt, lt = face_increments(utc - utm, utp - utc, limiter)
+    return rh, re_, ru, rt, lh, le, lu, lt
 
 
 @jit_inline
@@ -222,44 +243,46 @@ def edge_flux(code, val, h, un, ut, z, g, n2):
 # ----------------------------------------------------------------------------------------------
 @jit
 def _godunov_y_slopes(r, h, u, v, z, limiter, hdry, out):
-    """y-direction limited differences of row r into out[j, 0:4] (normal = v)."""
+    """y-direction limited differences of row r into out[j, 0:8] (see cell_slopes) (normal = v)."""
     ny, nx = h.shape
     for j in range(nx):
         if r <= 0 or r >= ny - 1 or not (z[r, j] == z[r, j]):
-            out[j, 0] = 0.0
-            out[j, 1] = 0.0
-            out[j, 2] = 0.0
-            out[j, 3] = 0.0
+            out[j, :] = 0.0
             continue
-        sh, se, sn, st = cell_slopes(h[r - 1, j], v[r - 1, j], u[r - 1, j], z[r - 1, j],
+        a0, a1, a2, a3, a4, a5, a6, a7 = cell_slopes(h[r - 1, j], v[r - 1, j], u[r - 1, j], z[r - 1, j],
                                      h[r, j], v[r, j], u[r, j], z[r, j],
                                      h[r + 1, j], v[r + 1, j], u[r + 1, j], z[r + 1, j], limiter, hdry)
-        out[j, 0] = sh
-        out[j, 1] = se
-        out[j, 2] = sn
-        out[j, 3] = st
+        out[j, 0] = a0
+        out[j, 1] = a1
+        out[j, 2] = a2
+        out[j, 3] = a3
+        out[j, 4] = a4
+        out[j, 5] = a5
+        out[j, 6] = a6
+        out[j, 7] = a7
 
 
 @jit
 def _godunov_x_slopes(r, h, u, v, z, limiter, hdry, out):
-    """x-direction limited differences of row r into out[j, 0:4] (normal = u)."""
+    """x-direction limited differences of row r into out[j, 0:8] (see cell_slopes) (normal = u)."""
     nx = h.shape[1]
     out[0, :] = 0.0
     out[nx - 1, :] = 0.0
     for j in range(1, nx - 1):
         if not (z[r, j] == z[r, j]):
-            out[j, 0] = 0.0
-            out[j, 1] = 0.0
-            out[j, 2] = 0.0
-            out[j, 3] = 0.0
+            out[j, :] = 0.0
             continue
-        sh, se, sn, st = cell_slopes(h[r, j - 1], u[r, j - 1], v[r, j - 1], z[r, j - 1],
+        a0, a1, a2, a3, a4, a5, a6, a7 = cell_slopes(h[r, j - 1], u[r, j - 1], v[r, j - 1], z[r, j - 1],
                                      h[r, j], u[r, j], v[r, j], z[r, j],
                                      h[r, j + 1], u[r, j + 1], v[r, j + 1], z[r, j + 1], limiter, hdry)
-        out[j, 0] = sh
-        out[j, 1] = se
-        out[j, 2] = sn
-        out[j, 3] = st
+        out[j, 0] = a0
+        out[j, 1] = a1
+        out[j, 2] = a2
+        out[j, 3] = a3
+        out[j, 4] = a4
+        out[j, 5] = a5
+        out[j, 6] = a6
+        out[j, 7] = a7
 
 
 @jit_inline
@@ -324,15 +347,15 @@ def _godunov_x_faces(r, h, u, v, z, n2, sl, bctype, bcval, bflux, g, hdry, cap, 
             continue
         h_l = h[r, k - 1]
         h_r = h[r, k]
-        # reconstructed face states from the cell slopes (sh, s_eta, su, sv)
-        hl = h_l + 0.5 * sl[k - 1, 0]
-        zfl = zl + 0.5 * (sl[k - 1, 1] - sl[k - 1, 0])
-        ul = u[r, k - 1] + 0.5 * sl[k - 1, 2]
-        vl = v[r, k - 1] + 0.5 * sl[k - 1, 3]
-        hr = h_r - 0.5 * sl[k, 0]
-        zfr = zr - 0.5 * (sl[k, 1] - sl[k, 0])
-        ur = u[r, k] - 0.5 * sl[k, 2]
-        vr = v[r, k] - 0.5 * sl[k, 3]
+        # reconstructed face states from the cells' face increments (cell_slopes)
+        hl = h_l + sl[k - 1, 0]
+        zfl = zl + (sl[k - 1, 1] - sl[k - 1, 0])
+        ul = u[r, k - 1] + sl[k - 1, 2]
+        vl = v[r, k - 1] + sl[k - 1, 3]
+        hr = h_r - sl[k, 4]
+        zfr = zr - (sl[k, 5] - sl[k, 4])
+        ur = u[r, k] - sl[k, 6]
+        vr = v[r, k] - sl[k, 7]
         fh, fml, fmr, ft = interior_flux(hl, ul, vl, zfl, hr, ur, vr, zfr, g)
         if fh > 0.0:
             fh, ft = _cap_outflow(fh, ft, h_l, cap)
@@ -400,14 +423,14 @@ def _godunov_y_face(k, h, u, v, z, n2, s_below, s_above, bctype, bcval, bflux, w
             continue
         h_l = h[k - 1, j]
         h_r = h[k, j]
-        hl = h_l + 0.5 * s_below[j, 0]
-        zfl = zl + 0.5 * (s_below[j, 1] - s_below[j, 0])
-        vl = v[k - 1, j] + 0.5 * s_below[j, 2]
-        ul = u[k - 1, j] + 0.5 * s_below[j, 3]
-        hr = h_r - 0.5 * s_above[j, 0]
-        zfr = zr - 0.5 * (s_above[j, 1] - s_above[j, 0])
-        vr = v[k, j] - 0.5 * s_above[j, 2]
-        ur = u[k, j] - 0.5 * s_above[j, 3]
+        hl = h_l + s_below[j, 0]
+        zfl = zl + (s_below[j, 1] - s_below[j, 0])
+        vl = v[k - 1, j] + s_below[j, 2]
+        ul = u[k - 1, j] + s_below[j, 3]
+        hr = h_r - s_above[j, 4]
+        zfr = zr - (s_above[j, 5] - s_above[j, 4])
+        vr = v[k, j] - s_above[j, 6]
+        ur = u[k, j] - s_above[j, 7]
         fh, fml, fmr, ft = interior_flux(hl, vl, ul, zfl, hr, vr, ur, zfr, g)
         if fh > 0.0:
             fh, ft = _cap_outflow(fh, ft, h_l, cap)
@@ -469,8 +492,12 @@ def godunov_stage(h, hu, hv, u, v, z, n2, h0, hu0, hv0, bctype, bcval,
                     continue
                 hc = h[r, j]
                 dh = fx[j, 0] - fx[j + 1, 0] + fs[j, 0] - fn[j, 0]
-                dqx = fx[j, 2] - fx[j + 1, 1] + fs[j, 3] - fn[j, 3] - g * hc * (sx[j, 1] - sx[j, 0])
-                dqy = fs[j, 2] - fn[j, 1] + fx[j, 3] - fx[j + 1, 3] - g * hc * (sy[j, 1] - sy[j, 0])
+                # well-balanced cell source (Audusse et al. 2004, second order): −g·h̄·Δz between the
+                # cell's reconstructed faces, h̄ their mean depth
+                dqx = (fx[j, 2] - fx[j + 1, 1] + fs[j, 3] - fn[j, 3]
+                       - g * (hc + 0.5 * (sx[j, 0] - sx[j, 4])) * ((sx[j, 1] - sx[j, 0]) + (sx[j, 5] - sx[j, 4])))
+                dqy = (fs[j, 2] - fn[j, 1] + fx[j, 3] - fx[j + 1, 3]
+                       - g * (hc + 0.5 * (sy[j, 0] - sy[j, 4])) * ((sy[j, 1] - sy[j, 0]) + (sy[j, 5] - sy[j, 4])))
                 hn = hc + dt_dx * dh
                 qx = hu[r, j] + dt_dx * dqx
                 qy = hv[r, j] + dt_dx * dqy
