@@ -317,7 +317,6 @@ def _reach_parts(reach, spacing_m: float, breach: Breach | None):
     if breach is not None:
         breach.check()
         t = reach.terrain
-        side_n = 0.0 if breach.bank == "right" else float(t.spacing_m(breach.chainage_m))
         toe = t.dike_toe_offset_m(breach.chainage_m, side=breach.bank, toward="land")
         n_land = toe + (-2 * dx if breach.bank == "right" else 2 * dx)
         bx, by = frame.to_xy(breach.chainage_m, n_land)
@@ -329,7 +328,6 @@ def _reach_parts(reach, spacing_m: float, breach: Breach | None):
         kb, wb = links_for_chainage(sections, np.array([breach.chainage_m]))
         breach_link = Links(np.array([i]), np.array([j]), np.array([dem.x.values[j]]), np.array([dem.y.values[i]]),
                             kb, wb, np.array([breach.base_m]), np.array([0.0]))
-        del side_n
     return sections, bed, links, breach_link
 
 
