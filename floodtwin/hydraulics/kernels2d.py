@@ -747,9 +747,11 @@ def inertial_step(h, qx, qy, z, n2, bctype, bcval, out_h, out_qx, out_qy, bflux,
                     if hn > hdry:
                         ux = 0.5 * (qw + qe)
                         uy = 0.5 * (qs + qnn)
-                        s2 = (ux * ux + uy * uy) / (hn * hn)
-                        if s2 > max_s2[r, j]:
-                            max_s2[r, j] = s2
+                        # compare |q|² with max|u|²·h² so that the division happens only on a new maximum
+                        q2 = ux * ux + uy * uy
+                        h2 = hn * hn
+                        if q2 > max_s2[r, j] * h2:
+                            max_s2[r, j] = q2 / h2
                     if hn > max_h[r, j]:
                         if hn > arrival_h and not (max_h[r, j] > arrival_h):
                             arrival[r, j] = t_new
