@@ -64,6 +64,17 @@ def _segment_wet(s1, e1, s2, e2, z):
 
 
 @njit(cache=True)
+def _smoothstep(t):
+    """0 below 0, 1 above 1, 3t² − 2t³ between: a fill fraction with a continuous derivative, so the
+    storage width of a section has no jump when a levee is overtopped (Newton would cycle on it)."""
+    if t <= 0.0:
+        return 0.0
+    if t >= 1.0:
+        return 1.0
+    return t * t * (3.0 - 2.0 * t)
+
+
+@njit(cache=True)
 def build_section_tables(station_m, elevation_m, offsets, bank_left, bank_right, roughness, z0_m, dz_m,
                          friction_law, fill_ramp_m, out):
     """Fill ``out[i, k, :]`` = (area m², top width m, conveyance m³/s, energy coefficient alpha) of
@@ -98,7 +109,7 @@ def build_section_tables(station_m, elevation_m, offsets, bank_left, bank_right,
             # overbanks: walk outward from each bank while the ground stays below the stage. Ground
             # behind a ridge (a natural levee, 滩唇) is a pond that fills while the stage rises
             # ``fill_ramp_m`` above the ridge: its level climbs from the overbank floor to the stage,
-            # so storage and conveyance grow fast but continuously (Newton keeps converging and the
+            # so storage and conveyance grow fast but smoothly (Newton keeps converging and the
             # rating stays monotonic)
             floor = elevation_m[a]
             for j in range(a, bl + 1):
@@ -112,7 +123,7 @@ def build_section_tables(station_m, elevation_m, offsets, bank_left, bank_right,
                 ridge = max(ridge, e_in)
                 z_eff = z
                 if e_in < ridge or e_out < e_in:
-                    w = min(max((z - ridge) / fill_ramp_m, 0.0), 1.0)
+                    w = _smoothstep((z - ridge) / fill_ramp_m)
                     z_eff = floor + w * (z - floor)
                 da, dp, dw = _segment_wet(station_m[j - 1], e_out, station_m[j], e_in, z_eff)
                 area[0] += da
@@ -133,7 +144,7 @@ def build_section_tables(station_m, elevation_m, offsets, bank_left, bank_right,
                 ridge = max(ridge, e_in)
                 z_eff = z
                 if e_in < ridge or e_out < e_in:
-                    w = min(max((z - ridge) / fill_ramp_m, 0.0), 1.0)
+                    w = _smoothstep((z - ridge) / fill_ramp_m)
                     z_eff = floor + w * (z - floor)
                 da, dp, dw = _segment_wet(station_m[j], e_in, station_m[j + 1], e_out, z_eff)
                 area[2] += da
