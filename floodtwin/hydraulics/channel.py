@@ -195,8 +195,8 @@ class Sections:
 
     @property
     def tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(tables (n, levels, 6), z0_m, dz_m): area, top width, conveyance, alpha and the node slopes
-        of area and conveyance vs stage (see kernels1d for the columns)."""
+        """(tables (n, levels, 8), z0_m, dz_m): area, top width, conveyance, alpha, momentum area and
+        the node slopes of area, conveyance and momentum area vs stage (see kernels1d's columns)."""
         if self._tables is None:
             z0 = self.thalweg_m
             top = np.array([self.profile(i)[1].max() for i in range(self.n_sections)]) + TABLE_HEADROOM_M
@@ -208,6 +208,7 @@ class Sections:
                 out[:, :, k1.T_ALPHA] = 1.0
             k1.pchip_slopes(out, dz, k1.T_AREA, k1.T_DAREA)
             k1.pchip_slopes(out, dz, k1.T_CONVEYANCE, k1.T_DCONVEYANCE)
+            k1.pchip_slopes(out, dz, k1.T_MOM_AREA, k1.T_DMOM_AREA)
             self._tables = (out, z0, dz)
         return self._tables
 

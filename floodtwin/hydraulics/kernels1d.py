@@ -38,7 +38,9 @@ T_CONVEYANCE = 2
 T_ALPHA = 3
 T_DAREA = 4  # d(area)/dz at the nodes (monotone PCHIP slopes), for the C1 Hermite look-up
 T_DCONVEYANCE = 5
-N_TABLE = 6
+T_MOM_AREA = 6  # momentum area A/beta = K² / sum(K_p²/A_p): the area that carries the momentum flux
+T_DMOM_AREA = 7
+N_TABLE = 8
 
 
 # --------------------------------------------------------------------------------------------
@@ -160,6 +162,7 @@ def build_section_tables(station_m, elevation_m, offsets, bank_left, bank_right,
             total_area = 0.0
             total_k = 0.0
             k3a2 = 0.0
+            k2a = 0.0
             for p in range(3):
                 if area[p] > 0.0 and perim[p] > 0.0:
                     radius = area[p] / perim[p]
@@ -170,6 +173,7 @@ def build_section_tables(station_m, elevation_m, offsets, bank_left, bank_right,
                     total_area += area[p]
                     total_k += kp
                     k3a2 += kp * kp * kp / (area[p] * area[p])
+                    k2a += kp * kp / area[p]
             out[i, k, T_AREA] = total_area
             out[i, k, T_WIDTH] = width
             # divided conveyance can dip when a shallow strip joins a subsection (its perimeter grows
@@ -179,6 +183,20 @@ def build_section_tables(station_m, elevation_m, offsets, bank_left, bank_right,
                 total_k = out[i, k - 1, T_CONVEYANCE] * (1.0 + 1e-4)
             out[i, k, T_CONVEYANCE] = total_k
             out[i, k, T_ALPHA] = total_area * total_area * k3a2 / total_k ** 3 if total_k > 0.0 else 1.0
+            # momentum area (Q²/A_m = beta Q²/A): storage that barely conveys (a filling dike-toe
+            # zone) does not dilute the momentum flux, which keeps the convective term smooth
+            raw_k = 0.0
+            for p in range(3):
+                if area[p] > 0.0 and perim[p] > 0.0:
+                    radius = area[p] / perim[p]
+                    if friction_law == CHEZY:
+                        raw_k += roughness[i, p] * area[p] * math.sqrt(radius)
+                    else:
+                        raw_k += area[p] * radius ** (2.0 / 3.0) / roughness[i, p]
+            m_area = raw_k * raw_k / k2a if k2a > 0.0 else 0.0
+            if k > 0 and m_area < out[i, k - 1, T_MOM_AREA]:
+                m_area = out[i, k - 1, T_MOM_AREA]
+            out[i, k, T_MOM_AREA] = m_area
     return out
 
 
@@ -438,6 +456,15 @@ def _reach_terms(tables, z0_m, dz_m, i, z, q):
 
 
 @njit(cache=True)
+def _momentum_area(tables, z0_m, dz_m, i, z):
+    """Momentum area A/beta (m²) of section i at stage z and its derivative."""
+    am, dam = lookup_smooth(tables, z0_m, dz_m, i, z, T_MOM_AREA, T_DMOM_AREA)
+    if am < 1e-6:
+        am = 1e-6
+    return am, dam
+
+
+@njit(cache=True)
 def _old_terms(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old):
     """Per section area (m²) and per reach momentum terms M^n of the known time level."""
     n = z0_m.size
@@ -452,7 +479,9 @@ def _old_terms(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old):
         abar = 0.5 * (a1 + a2)
         kbar = 0.5 * (k1 + k2)
         qbar = 0.5 * (q_old[i] + q_old[i + 1])
-        m_old[i] = (q_old[i + 1] ** 2 / a2 - q_old[i] ** 2 / a1) / dx \
+        am1 = _momentum_area(tables, z0_m, dz_m, i, z_old[i])[0]
+        am2 = _momentum_area(tables, z0_m, dz_m, i + 1, z_old[i + 1])[0]
+        m_old[i] = (q_old[i + 1] ** 2 / am2 - q_old[i] ** 2 / am1) / dx \
             + G_MS2 * abar * (z_old[i + 1] - z_old[i]) / dx + G_MS2 * abar * qbar * abs(qbar) / (kbar * kbar)
 
 
@@ -469,10 +498,13 @@ def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, lateral_m
     th = theta
     for i in range(n):
         a, da, k, dk = _reach_terms(tables, z0_m, dz_m, i, z_new[i], q_new[i])
+        am, dam = _momentum_area(tables, z0_m, dz_m, i, z_new[i])
         sec_terms[i, 0] = a
         sec_terms[i, 1] = da
         sec_terms[i, 2] = k
         sec_terms[i, 3] = dk
+        sec_terms[i, 4] = am
+        sec_terms[i, 5] = dam
     bb[0, 0, 0] = 1.0
     bb[0, 0, 1] = 0.0
     aa[0, 1, 0] = 0.0
@@ -488,6 +520,10 @@ def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, lateral_m
         da2 = sec_terms[i + 1, 1]
         k2 = sec_terms[i + 1, 2]
         dk2 = sec_terms[i + 1, 3]
+        am1 = sec_terms[i, 4]
+        dam1 = sec_terms[i, 5]
+        am2 = sec_terms[i + 1, 4]
+        dam2 = sec_terms[i + 1, 5]
         q1 = q_new[i]
         q2 = q_new[i + 1]
         # continuity, row (i, 1): involves x_i and x_{i+1} only
@@ -506,17 +542,17 @@ def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, lateral_m
         kbar = 0.5 * (k1 + k2)
         qbar = 0.5 * (q1 + q2)
         fr = qbar * abs(qbar) / (kbar * kbar)
-        m_new = (q2 * q2 / a2 - q1 * q1 / a1) / dx + G_MS2 * abar * (z_new[i + 1] - z_new[i]) / dx \
+        m_new = (q2 * q2 / am2 - q1 * q1 / am1) / dx + G_MS2 * abar * (z_new[i + 1] - z_new[i]) / dx \
             + G_MS2 * abar * fr
         mom = (q1 - q_old[i] + q2 - q_old[i + 1]) / (2.0 * dt_s) + th * m_new + (1.0 - th) * m_old[i]
         dfr_dq = abs(qbar) / (kbar * kbar)  # d fr / d q_j  (q̄ = (q1+q2)/2 → 2|q̄|/K̄² · 1/2)
         dfr_dk = -2.0 * fr / kbar
         slope_term = (z_new[i + 1] - z_new[i]) / dx + fr
-        aa[i + 1, 0, 0] = 1.0 / (2.0 * dt_s) + th * (-2.0 * q1 / a1 / dx + G_MS2 * abar * dfr_dq)
-        aa[i + 1, 0, 1] = th * (q1 * q1 / (a1 * a1) * da1 / dx - G_MS2 * abar / dx
+        aa[i + 1, 0, 0] = 1.0 / (2.0 * dt_s) + th * (-2.0 * q1 / am1 / dx + G_MS2 * abar * dfr_dq)
+        aa[i + 1, 0, 1] = th * (q1 * q1 / (am1 * am1) * dam1 / dx - G_MS2 * abar / dx
                                + G_MS2 * 0.5 * da1 * slope_term + G_MS2 * abar * dfr_dk * 0.5 * dk1)
-        bb[i + 1, 0, 0] = 1.0 / (2.0 * dt_s) + th * (2.0 * q2 / a2 / dx + G_MS2 * abar * dfr_dq)
-        bb[i + 1, 0, 1] = th * (-q2 * q2 / (a2 * a2) * da2 / dx + G_MS2 * abar / dx
+        bb[i + 1, 0, 0] = 1.0 / (2.0 * dt_s) + th * (2.0 * q2 / am2 / dx + G_MS2 * abar * dfr_dq)
+        bb[i + 1, 0, 1] = th * (-q2 * q2 / (am2 * am2) * dam2 / dx + G_MS2 * abar / dx
                                + G_MS2 * 0.5 * da2 * slope_term + G_MS2 * abar * dfr_dk * 0.5 * dk2)
         cc[i + 1, 0, 0] = 0.0
         cc[i + 1, 0, 1] = 0.0
@@ -556,7 +592,8 @@ def preissmann_step(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_old, q_up_new, 
     Four-point box scheme with space weight 1/2 and time weight ``theta``; per reach i → i+1:
       continuity  [ΔA_i + ΔA_{i+1}] / 2dt + [θ ΔxQ^{n+1} + (1-θ) ΔxQ^n] / dx = 0
       momentum    [ΔQ_i + ΔQ_{i+1}] / 2dt + θ M^{n+1} + (1-θ) M^n = 0,
-                  M = Δx(Q²/A)/dx + g Ā Δx z / dx + g Ā Q̄|Q̄| / K̄²  (bars: means of the two sections)
+                  M = Δx(Q²/A_m)/dx + g Ā Δx z / dx + g Ā Q̄|Q̄| / K̄²  (bars: means of the two sections;
+                  A_m = A/beta the momentum area of divided conveyance)
     Upstream Q = inflow; downstream stage, rating z = R(Q) or normal depth Q = K(z) sqrt(S).
     Newton iterations, each one block double sweep, with a backtracking line search on the squared
     residuals (a floodplain opening makes the tables bend sharply, where plain Newton can cycle),
@@ -569,7 +606,7 @@ def preissmann_step(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_old, q_up_new, 
                    bc_slope, dt_s, theta, tol_m, max_iter, z_new, q_new, np.zeros((n, 2, 2)), np.zeros((n, 2, 2)),
                    np.zeros((n, 2, 2)), np.zeros((n, 2)), np.zeros((n, 2, 2)), np.zeros((n, 2, 2)),
                    np.zeros((n, 2, 2)), np.zeros((n, 2)), np.zeros((n, 2)), np.empty(n), np.empty(n),
-                   np.empty((n, 4)), np.empty(n), np.empty(n), np.empty((n, 2, 2)), np.empty((n, 2)))
+                   np.empty((n, 6)), np.empty(n), np.empty(n), np.empty((n, 2, 2)), np.empty((n, 2)))
 
 
 @njit(cache=True)
@@ -653,7 +690,7 @@ def run_preissmann(tables, z0_m, dz_m, dx_m, z_init, q_init, inflow_m3s, bc_kind
     delta = np.zeros((n, 2))
     z_try = np.empty(n)
     q_try = np.empty(n)
-    sec_terms = np.empty((n, 4))
+    sec_terms = np.empty((n, 6))
     area_old = np.empty(n)
     m_old = np.empty(n)
     cp = np.empty((n, 2, 2))
@@ -697,12 +734,14 @@ def _momentum_steady(tables, z0_m, dz_m, dx, i, z1, z2, q):
     """Steady momentum residual of reach i → i+1 (the Preissmann M with Q constant) and d/dz1."""
     a1, da1, k1, dk1 = _reach_terms(tables, z0_m, dz_m, i, z1, q)
     a2, _, k2, _ = _reach_terms(tables, z0_m, dz_m, i + 1, z2, q)
+    am1, dam1 = _momentum_area(tables, z0_m, dz_m, i, z1)
+    am2 = _momentum_area(tables, z0_m, dz_m, i + 1, z2)[0]
     abar = 0.5 * (a1 + a2)
     kbar = 0.5 * (k1 + k2)
     fr = q * abs(q) / (kbar * kbar)
     slope_term = (z2 - z1) / dx + fr
-    m = (q * q / a2 - q * q / a1) / dx + G_MS2 * abar * slope_term
-    dm = q * q / (a1 * a1) * da1 / dx - G_MS2 * abar / dx + G_MS2 * 0.5 * da1 * slope_term \
+    m = (q * q / am2 - q * q / am1) / dx + G_MS2 * abar * slope_term
+    dm = q * q / (am1 * am1) * dam1 / dx - G_MS2 * abar / dx + G_MS2 * 0.5 * da1 * slope_term \
         - G_MS2 * abar * 2.0 * fr / kbar * 0.5 * dk1
     return m, dm
 
