@@ -465,23 +465,32 @@ def _momentum_area(tables, z0_m, dz_m, i, z):
 
 
 @njit(cache=True)
-def _old_terms(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old):
-    """Per section area (m²) and per reach momentum terms M^n of the known time level."""
-    n = z0_m.size
+def _section_terms(tables, z0_m, dz_m, z, q, out):
+    """Per section: area, dA/dz, conveyance, dK/dz, momentum area, its derivative (out (n, 6))."""
+    for i in range(z0_m.size):
+        a, da, k, dk = _reach_terms(tables, z0_m, dz_m, i, z[i], q[i])
+        am, dam = _momentum_area(tables, z0_m, dz_m, i, z[i])
+        out[i, 0] = a
+        out[i, 1] = da
+        out[i, 2] = k
+        out[i, 3] = dk
+        out[i, 4] = am
+        out[i, 5] = dam
+
+
+@njit(cache=True)
+def _old_terms(sec_old, dx_m, z_old, q_old, area_old, m_old):
+    """Per section area (m²) and per reach momentum terms M^n of the known time level, from that
+    level's section terms (computed once, when the level was solved)."""
+    n = z_old.size
     for i in range(n):
-        area_old[i], _, _, _ = _reach_terms(tables, z0_m, dz_m, i, z_old[i], q_old[i])
+        area_old[i] = sec_old[i, 0]
     for i in range(n - 1):
         dx = dx_m[i]
-        a1 = area_old[i]
-        a2 = area_old[i + 1]
-        k1 = _reach_terms(tables, z0_m, dz_m, i, z_old[i], q_old[i])[2]
-        k2 = _reach_terms(tables, z0_m, dz_m, i + 1, z_old[i + 1], q_old[i + 1])[2]
-        abar = 0.5 * (a1 + a2)
-        kbar = 0.5 * (k1 + k2)
+        abar = 0.5 * (sec_old[i, 0] + sec_old[i + 1, 0])
+        kbar = 0.5 * (sec_old[i, 2] + sec_old[i + 1, 2])
         qbar = 0.5 * (q_old[i] + q_old[i + 1])
-        am1 = _momentum_area(tables, z0_m, dz_m, i, z_old[i])[0]
-        am2 = _momentum_area(tables, z0_m, dz_m, i + 1, z_old[i + 1])[0]
-        m_old[i] = (q_old[i + 1] ** 2 / am2 - q_old[i] ** 2 / am1) / dx \
+        m_old[i] = (q_old[i + 1] ** 2 / sec_old[i + 1, 4] - q_old[i] ** 2 / sec_old[i, 4]) / dx \
             + G_MS2 * abar * (z_old[i + 1] - z_old[i]) / dx + G_MS2 * abar * qbar * abs(qbar) / (kbar * kbar)
 
 
@@ -496,15 +505,7 @@ def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, lateral_m
     (n, 4) for each section's area, dA/dz, conveyance, dK/dz."""
     n = z0_m.size
     th = theta
-    for i in range(n):
-        a, da, k, dk = _reach_terms(tables, z0_m, dz_m, i, z_new[i], q_new[i])
-        am, dam = _momentum_area(tables, z0_m, dz_m, i, z_new[i])
-        sec_terms[i, 0] = a
-        sec_terms[i, 1] = da
-        sec_terms[i, 2] = k
-        sec_terms[i, 3] = dk
-        sec_terms[i, 4] = am
-        sec_terms[i, 5] = dam
+    _section_terms(tables, z0_m, dz_m, z_new, q_new, sec_terms)
     bb[0, 0, 0] = 1.0
     bb[0, 0, 1] = 0.0
     aa[0, 1, 0] = 0.0
@@ -602,7 +603,9 @@ def preissmann_step(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_old, q_up_new, 
     ``z_new``/``q_new`` hold the initial guess on entry.
     """
     n = z0_m.size
-    return _newton(tables, z0_m, dz_m, dx_m, z_old, q_old, lateral_m3s, q_up_new, bc_kind, bc_new, rating_q, rating_z,
+    sec_old = np.empty((n, 6))
+    _section_terms(tables, z0_m, dz_m, z_old, q_old, sec_old)
+    return _newton(tables, z0_m, dz_m, dx_m, z_old, q_old, sec_old, lateral_m3s, q_up_new, bc_kind, bc_new, rating_q, rating_z,
                    bc_slope, dt_s, theta, tol_m, max_iter, z_new, q_new, np.zeros((n, 2, 2)), np.zeros((n, 2, 2)),
                    np.zeros((n, 2, 2)), np.zeros((n, 2)), np.zeros((n, 2, 2)), np.zeros((n, 2, 2)),
                    np.zeros((n, 2, 2)), np.zeros((n, 2)), np.zeros((n, 2)), np.empty(n), np.empty(n),
@@ -610,12 +613,13 @@ def preissmann_step(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_old, q_up_new, 
 
 
 @njit(cache=True)
-def _newton(tables, z0_m, dz_m, dx_m, z_old, q_old, lateral_m3s, q_up_new, bc_kind, bc_new, rating_q, rating_z,
+def _newton(tables, z0_m, dz_m, dx_m, z_old, q_old, sec_old, lateral_m3s, q_up_new, bc_kind, bc_new, rating_q, rating_z,
             bc_slope, dt_s, theta, tol_m, max_iter, z_new, q_new, aa, bb, cc, rhs, ta, tb, tc, trhs, delta, z_try, q_try,
             sec_terms, area_old, m_old, cp, dp):
-    """The Newton loop of :func:`preissmann_step` on caller-owned scratch arrays (no allocation)."""
+    """The Newton loop of :func:`preissmann_step` on caller-owned scratch arrays (no allocation);
+    ``sec_old`` holds the known level's section terms. On return ``sec_terms`` holds the new level's."""
     n = z0_m.size
-    _old_terms(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old)
+    _old_terms(sec_old, dx_m, z_old, q_old, area_old, m_old)
     q_scale = max(abs(q_up_new), 1.0)
     res = _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, lateral_m3s, q_up_new, bc_kind, bc_new,
                     rating_q, rating_z, bc_slope, dt_s, theta, z_new, q_new, sec_terms, aa, bb, cc, rhs)
@@ -695,6 +699,8 @@ def run_preissmann(tables, z0_m, dz_m, dx_m, z_init, q_init, inflow_m3s, bc_kind
     m_old = np.empty(n)
     cp = np.empty((n, 2, 2))
     dp = np.empty((n, 2))
+    sec_old = np.empty((n, 6))
+    _section_terms(tables, z0_m, dz_m, z, q, sec_old)
     lat_total = 0.0
     for i in range(n - 1):
         lat_total += lateral_m3s[i]
@@ -706,13 +712,14 @@ def run_preissmann(tables, z0_m, dz_m, dx_m, z_init, q_init, inflow_m3s, bc_kind
         q_next[0] = inflow_m3s[step]
         z_prev[:] = z
         q_prev[:] = q
-        it = _newton(tables, z0_m, dz_m, dx_m, z, q, lateral_m3s, inflow_m3s[step], bc_kind, bc_series[step], rating_q,
-                     rating_z, bc_slope, dt_s, theta, tol_m, max_iter, z_next, q_next, aa, bb, cc, rhs, ta, tb, tc,
-                     trhs, delta, z_try, q_try, sec_terms, area_old, m_old, cp, dp)
+        it = _newton(tables, z0_m, dz_m, dx_m, z, q, sec_old, lateral_m3s, inflow_m3s[step], bc_kind,
+                     bc_series[step], rating_q, rating_z, bc_slope, dt_s, theta, tol_m, max_iter, z_next, q_next,
+                     aa, bb, cc, rhs, ta, tb, tc, trhs, delta, z_try, q_try, sec_terms, area_old, m_old, cp, dp)
         if it < 0:
             failed += 1
         vol += dt_s * (theta * (q_next[0] - q_next[n - 1]) + (1.0 - theta) * (q[0] - q[n - 1]) + lat_total)
         z[:] = z_next
+        sec_old[:, :] = sec_terms  # the new level's terms are the next step's known level
         q[:] = q_next
         t = t0_s + step * dt_s
         for i in range(n):
