@@ -25,12 +25,13 @@ from typing import Sequence
 
 import numpy as np
 
+from floodtwin.config import DATA_DIR
 from floodtwin.errors import DataError, InputError
 
 log = logging.getLogger(__name__)
 
-#: the real daily bulletin data (shared/data/yrcc)
-DEFAULT_OBSERVATIONS = Path(__file__).resolve().parents[2] / "shared" / "data" / "yrcc" / "daily_lower_river_2001_2019.csv"
+#: the real daily bulletin data, kept in the repository (data/yrcc/README.md says where it comes from)
+DEFAULT_OBSERVATIONS = DATA_DIR / "yrcc" / "daily_lower_river_2001_2019.csv"
 PERIODS = ("year", "season", "month")
 MIN_OVERBANK_DAYS = 10
 #: validation: the rating shift comes from observations at most this many days old

@@ -20,7 +20,7 @@ def calibrate(
     years: str = typer.Option("2018-2019", "--years", help="Fit years, e.g. 2018-2019 or 2012,2014."),
     validate: Optional[str] = typer.Option(None, "--validate", help="Validation years (default: all other years)."),
     reach: str = typer.Option("huayuankou", "--reach", help="Reach name under data/dikes/ or a .gpkg path."),
-    data: Optional[str] = typer.Option(None, "--data", help="Daily bulletin CSV (default: shared/data/yrcc)."),
+    data: Optional[str] = typer.Option(None, "--data", help="Daily bulletin CSV (default: data/yrcc, the YRCC bulletin 2001-2019)."),
     q_min: float = typer.Option(1000.0, "--q-min", help="Lowest discharge used (m³/s)."),
     q_max: float = typer.Option(5000.0, "--q-max", help="Highest discharge used (m³/s)."),
     period: str = typer.Option("month", "--period", help="Bed-offset period: year, season or month."),

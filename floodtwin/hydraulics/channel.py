@@ -344,7 +344,7 @@ def read_sections(path: str | Path, layer: str | None = None) -> Sections:
 def sections_from_reach(reach, spacing_m: float = 250.0, *, channel_n: float | None = None,
                         floodplain_n: float | None = None, bed_offset_m: float | None = None,
                         point_spacing_m: float | None = None, calibration: str | Path | None | bool = None,
-                        fill_ramp_m: float = FILL_RAMP_M) -> Sections:
+                        fill_ramp_m: float | None = None) -> Sections:
     """Cross-sections cut from the reach DEM perpendicular to the centerline every ``spacing_m`` (m).
 
     Each cut runs from the left (north) dike crest to the right (south) dike crest, sampled every
@@ -461,6 +461,11 @@ def sections_from_reach(reach, spacing_m: float = 250.0, *, channel_n: float | N
         lines.append(line)
         ids.append(sid)
         kept_dist.append(float(d))
+    if fill_ramp_m is None:
+        # the reach's own estimate (floodplain.levee_fill_ramp_m); the generic default otherwise
+        params = getattr(reach, "params", None)
+        ramp = getattr(getattr(params, "floodplain", None), "levee_fill_ramp_m", None)
+        fill_ramp_m = float(ramp.value) if ramp is not None else FILL_RAMP_M
     sec = Sections.from_arrays(profiles, chain, banks_m=banks, manning_n=(n_flood, n_channel, n_flood), section_id=ids,
                                crest_m=crest, distance_m=kept_dist, lines=lines, fill_ramp_m=fill_ramp_m,
                                divided_alpha=False)

@@ -86,6 +86,7 @@ class FloodplainSection(StrictModel):
     lip_height_m: Param
     transverse_slope: Param
     max_transverse_drop_m: Param
+    levee_fill_ramp_m: Param | None = None
 
 
 class DikeSection(StrictModel):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = REPO.parent / "shared" / "data" / "yrcc" / "daily_lower_river_2001_2019.csv"
+DATA = REPO / "data" / "yrcc" / "daily_lower_river_2001_2019.csv"
 pytestmark = pytest.mark.skipif(not (REPO / "data" / "dikes" / "huayuankou.gpkg").is_file(), reason="reach not built")
 
 
@@ -24,8 +24,6 @@ def _run(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProce
 @pytest.fixture(scope="module")
 def calibrated(tmp_path_factory) -> tuple[Path, dict]:
     """One calibration (fit 2018, validate 2019) into a temporary file."""
-    if not DATA.is_file():
-        pytest.skip("shared YRCC data not available")
     out = tmp_path_factory.mktemp("cal") / "huayuankou.calibration.yaml"
     p = _run("calibrate", "--station", "Huayuankou", "--years", "2018", "--validate", "2019", "--output", str(out),
              "--json", "--data", str(DATA))

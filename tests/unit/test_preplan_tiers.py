@@ -243,10 +243,10 @@ def test_bad_flow_files(tmp_path, content, words):
         read_flows(path)
 
 
-def test_fixture_matches_the_bulletin_when_available():
-    src = Path(__file__).resolve().parents[3] / "shared" / "data" / "yrcc" / "daily_lower_river_2001_2019.csv"
-    if not src.is_file():
-        pytest.skip("shared/data/yrcc is not next to this checkout")
+def test_fixture_matches_the_bulletin():
+    from floodtwin.config import DATA_DIR
+
+    src = DATA_DIR / "yrcc" / "daily_lower_river_2001_2019.csv"
     real = {r.time.date(): r.discharge_m3s for r in read_flows(src, station="Huayuankou")}
     for row in read_flows(FIX / "hyk_2019_summer.csv"):
         assert real[row.time.date()] == row.discharge_m3s
