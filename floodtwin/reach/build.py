@@ -113,6 +113,24 @@ def _structure_kinds(counts: list[int]) -> list[str]:
     return out
 
 
+def _named_are_spurs(kinds: list[str], numbers: list[int]) -> list[str]:
+    """Named structures (General's Dam No. 90, the East Dam, Madu No. 27) are spurs (坝): swap each with
+    the nearest spur that is not named, keeping the counts of every kind."""
+    kinds = list(kinds)
+    for number in numbers:
+        i = number - 1
+        if not 0 <= i < len(kinds):
+            raise DataError(f"named structure No. {number} is beyond the works' {len(kinds)} structures")
+        if kinds[i] == "spur":
+            continue
+        candidates = [j for j, k in enumerate(kinds) if k == "spur" and (j + 1) not in numbers]
+        if not candidates:
+            raise DataError(f"named structure No. {number}: no spur left to swap with")
+        j = min(candidates, key=lambda j: abs(j - i))
+        kinds[i], kinds[j] = kinds[j], kinds[i]
+    return kinds
+
+
 def build_works_and_spurs(t: ReachTerrain, p: ReachParams):
     works_rows, spur_rows = [], []
     for w in p.works:
@@ -123,6 +141,7 @@ def build_works_and_spurs(t: ReachTerrain, p: ReachParams):
         root_lo, root_hi = (float(v) for v in w.root_depth_m.value)
         len_lo, len_hi = (float(v) for v in w.spur_length_m.value)
         named = {int(a): (b, c) for a, b, c in (w.named_structures.value if w.named_structures else [])}
+        kinds = _named_are_spurs(kinds, sorted(named))
         n_total = len(kinds)
         # structures start at the river-side toe of the dike (works on a dike) or the channel edge (控导)
         base = lambda s: (t.dike_toe_offset_m(s) if w.kind == "dike_works" else t.channel_edges_m(s)[0] - 60.0)
