@@ -66,9 +66,9 @@ class ReachTables:
         The fallback water level comes from the reach's own ``Reach.fallback_water_level_m`` built
         on its parameter file (the terrain is only built when a risk value is first needed).
         """
-        from floodtwin.reach.load import _reach_paths
+        from floodtwin.reach.load import reach_paths
 
-        gpkg, yaml_path, name = _reach_paths(name_or_gpkg)
+        gpkg, yaml_path, name = reach_paths(name_or_gpkg)
         if not gpkg.is_file():
             raise DataError(f"{gpkg}: reach GeoPackage not found (run `floodtwin reach build`)")
         raw = _read_gpkg(gpkg, _needed_layers())
@@ -121,23 +121,23 @@ def _light_fallback(name: str, yaml_path: Path | None, raw: dict) -> Callable[[f
     """``Reach.fallback_water_level_m`` of a Reach holding only its parameters (terrain built lazily)."""
     if yaml_path is None:
         return None
-    from floodtwin.reach.load import Reach
+    from floodtwin.reach.load import Reach, read_gauge_rating
     from floodtwin.reach.params import load_params
-
-    from floodtwin.reach.load import read_gauge_rating
 
     gpkg = yaml_path.with_suffix(".gpkg")
     rating = read_gauge_rating(gpkg) if _has_table(gpkg, "gauge_rating") else None
     reach = Reach(name=name, crs=None, dem=None, layers={}, params=load_params(yaml_path), rating_table=rating)
-    # the gauge chainage is all the fallback needs from the layers (a cached_property of Reach)
-    reach.__dict__["gauge_chainage_m"] = float(raw["gauges"][0]["chainage_m"])
+    if rating is None:
+        # a GeoPackage without the tabulated rating: the gauge's chainage comes from its layer
+        reach.__dict__["gauge_chainage_m"] = float(raw["gauges"][0]["chainage_m"])
     return _memoized_fallback(reach)
 
 
 def _has_table(gpkg: Path, table: str) -> bool:
     con = sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True)
     try:
-        return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone() is not None
+        row = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+        return row is not None
     finally:
         con.close()
 

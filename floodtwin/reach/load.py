@@ -86,8 +86,12 @@ class Reach:
 
     @cached_property
     def gauge_chainage_m(self) -> float:
-        """Chainage (m) of the Huayuankou gauge (the first gauge of the layer)."""
-        return float(self.gauges["chainage_m"].iloc[0])
+        """Chainage (m) of the Huayuankou gauge (the first gauge of the layer, else the rating table's)."""
+        if "gauges" in self.layers:
+            return float(self.layers["gauges"]["chainage_m"].iloc[0])
+        if self.rating_table is not None:
+            return self.rating_table.gauge_chainage_m
+        raise DataError(f"reach {self.name}: no gauges layer and no gauge rating table")
 
     def stage_at_gauge_m(self, discharge_m3s: float) -> float:
         """Uniform-flow stage (m) at the gauge for a discharge, from the reach's own compound section.
@@ -116,8 +120,8 @@ class Reach:
         return float(stage - self.bed_slope * (float(chainage_m) - self.gauge_chainage_m))
 
 
-def _reach_paths(name_or_path: str | Path) -> tuple[Path, Path | None, str]:
-    """(gpkg path, yaml path or None, reach name) for a reach name or a GeoPackage path."""
+def reach_paths(name_or_path: str | Path) -> tuple[Path, Path | None, str]:
+    """(GeoPackage path, parameter YAML path or None, reach name) for a reach name or a .gpkg path."""
     p = Path(name_or_path)
     if p.suffix == ".gpkg":
         yaml_path = p.with_suffix(".yaml")
@@ -140,7 +144,7 @@ def load_reach(name_or_path: str | Path = "huayuankou", resolution_m: float = 50
     from floodtwin.reach.build import dem_filename
     from floodtwin.reach.params import load_params
 
-    gpkg, yaml_path, name = _reach_paths(name_or_path)
+    gpkg, yaml_path, name = reach_paths(name_or_path)
     if not gpkg.is_file():
         raise DataError(f"{gpkg}: reach GeoPackage not found (run `floodtwin reach build`)")
     if resolution_m <= 0:
