@@ -331,7 +331,7 @@ def run_peer_anuga(py: Path, args) -> tuple[list[dict], dict]:
         for threads in (1, 2):
             la = load()
             p = subprocess.run([str(py), str(script), case, str(half), str(dur), str(5.0 * args.size / half)],
-                               capture_output=True, text=True, timeout=3600,
+                               capture_output=True, text=True, timeout=3600, cwd=PEERS_DIR,
                                env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
             if p.returncode != 0:
                 raise RuntimeError(p.stderr.strip().splitlines()[-1][:200])
@@ -341,8 +341,9 @@ def run_peer_anuga(py: Path, args) -> tuple[list[dict], dict]:
             print(f"  ANUGA {case} {threads} thr: {r['mcups']:.1f} M triangle-updates/s ({r['steps']} steps, "
                   f"{r['cells']} triangles)", flush=True)
     for case, hl, hr in (("stoker", 2.0, 1.0), ("ritter", 1.0, 0.0)):
+        # cwd: ANUGA writes its domain.sww output file into the working directory
         p = subprocess.run([str(py), str(script), case, "0", "10", "0.25"], capture_output=True, text=True,
-                           timeout=3600)
+                           timeout=3600, cwd=PEERS_DIR)
         if p.returncode != 0:
             raise RuntimeError(p.stderr.strip().splitlines()[-1][:200])
         r = json.loads(p.stdout.strip().splitlines()[-1])
