@@ -78,8 +78,11 @@ class TierDecision:
     ``flow_tier`` the tier of that discharge alone; ``trigger`` names what set the tier
     ("discharge", "forecast", "duration", "works_danger", "dike_toe_water", "command", "hold",
     "stand_down"); ``above_since`` is when the flow reached the duration threshold and
-    ``below_since`` when a de-escalation became pending (both None when not applicable);
-    ``reason_zh`` is the reason in Chinese.
+    ``below_since`` when a de-escalation of this tier became pending (both None when not
+    applicable); ``below_since_by_tier`` holds, for each tier up to this one whose stand-down level
+    the state has stayed under, since when (tier id -> time), so that a fall over several tiers
+    steps down only as far as the hold time allows for each; ``reason_zh`` is the reason in Chinese.
+    ``TierDecision(**decision.to_dict())`` rebuilds a decision (ISO strings are read back as times).
     """
 
     tier: str
@@ -96,6 +99,20 @@ class TierDecision:
     below_since: datetime | None = None
     active_triggers: tuple[str, ...] = ()
     reason_zh: str = ""
+    below_since_by_tier: tuple[tuple[str, datetime], ...] = ()
+
+    def __post_init__(self) -> None:
+        # accept what to_dict() wrote (ISO strings, lists, a mapping) so a stored decision round-trips
+        for key in ("time", "above_since", "below_since"):
+            value = getattr(self, key)
+            if isinstance(value, str):
+                object.__setattr__(self, key, _parse_time(value, key))
+        pairs = self.below_since_by_tier
+        pairs = pairs.items() if isinstance(pairs, Mapping) else (pairs or ())
+        object.__setattr__(self, "below_since_by_tier", tuple(
+            (str(tier), _parse_time(t, f"below_since_by_tier.{tier}") if isinstance(t, str) else t)
+            for tier, t in pairs))
+        object.__setattr__(self, "active_triggers", tuple(self.active_triggers or ()))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (times as ISO 8601 strings)."""
@@ -104,7 +121,17 @@ class TierDecision:
             if d[key] is not None:
                 d[key] = d[key].isoformat()
         d["active_triggers"] = list(self.active_triggers)
+        d["below_since_by_tier"] = {tier: t.isoformat() for tier, t in self.below_since_by_tier}
         return d
+
+
+def _parse_time(text: str, key: str) -> datetime:
+    from floodtwin.errors import InputError
+
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"tier decision: {key}: not an ISO 8601 time: {text!r}") from None
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,11 @@
 Escalation is immediate: the tier is the highest of the discharge tier (observed or forecast) and
 every active trigger (duration of high flow, a major danger at a works, water at a dike toe, an
 order of the command). De-escalation waits: the flow must stay below the current tier's lower
-threshold minus the margin (and no trigger may hold the tier) for the hold time; then the tier
-drops to the one the flow still holds.
+threshold minus the margin (and no trigger may hold the tier) for the hold time. A fall over
+several tiers steps down only through the tiers whose stand-down level the flow has been under
+for the whole hold time (with the default tiers: from I after 6 h under 14,250 m³/s, but only to
+II if the flow went under 9,500 m³/s less than 6 h ago). Each tier's clock is kept in
+``TierDecision.below_since_by_tier``.
 """
 
 from __future__ import annotations
@@ -47,6 +50,12 @@ def evaluate(model: PreplanModel, state: FlowState) -> TierDecision:
         if v is not None and (not math.isfinite(v) or v < 0):
             raise InputError(f"{name} discharge {v} m³/s must be a finite number >= 0")
     prev = state.previous
+    if prev is not None and state.time is not None:
+        kept = [t for t in (prev.time, prev.above_since, prev.below_since) if t is not None]
+        kept += [t for _, t in prev.below_since_by_tier]
+        if any((t.tzinfo is None) != (state.time.tzinfo is None) for t in kept):
+            raise InputError(f"flow state time {state.time.isoformat()} and the previous decision's times "
+                             f"mix time-zone-aware and naive times: use one kind for a whole series")
     if prev is not None and state.time is not None and prev.time is not None and state.time < prev.time:
         raise InputError(f"flow state time {state.time.isoformat()} is before the previous decision's "
                          f"{prev.time.isoformat()}")
@@ -115,41 +124,60 @@ def evaluate(model: PreplanModel, state: FlowState) -> TierDecision:
     hold_idx = max([tier_index(model, q, model.hysteresis.margin_fraction)] +
                    [c[0] for c in cands if c[1] not in ("discharge", "forecast")])
 
-    def decide(idx: int, trig: str, why: tuple[str, str], below_since: datetime | None) -> TierDecision:
+    def decide(idx: int, trig: str, why: tuple[str, str], since: dict[str, datetime]) -> TierDecision:
         tier = model.tiers[idx]
+        kept = tuple((ids[r], since[ids[r]]) for r in range(1, idx + 1) if ids[r] in since)
         return TierDecision(tier=tier.id, colour=tier.colour, rank=idx, reason=why[0], trigger=trig,
                             discharge_m3s=float(q), flow_tier=ids[flow_idx], observed_m3s=obs, forecast_m3s=fc,
-                            time=state.time, above_since=above_since, below_since=below_since,
-                            active_triggers=active, reason_zh=why[1])
+                            time=state.time, above_since=above_since, below_since=since.get(tier.id),
+                            active_triggers=active, reason_zh=why[1], below_since_by_tier=kept)
 
     # the previous decision is read by its tier id (its rank may come from an older version of the plan)
     prev_rank = rank.get(prev.tier) if prev is not None else None
     if prev_rank is None or target > prev_rank:
-        return decide(target, trigger, (reason, reason_zh), None)
+        return decide(target, trigger, (reason, reason_zh), {})
     margin = model.hysteresis.margin_fraction
-    low = model.tiers[prev_rank].min_discharge_m3s * (1.0 - margin)
+    hold_h = model.hysteresis.hold_h
+
+    def stand_down_level(r: int) -> str:
+        return fmt_q(model.tiers[r].min_discharge_m3s * (1.0 - margin))
+
+    # since when the state has called for less than each tier above hold_idx (a tier's clock keeps
+    # running from the previous decision, else it starts now); nested: a lower tier's clock is younger
+    since: dict[str, datetime] = {}
+    if state.time is not None:
+        before = dict(prev.below_since_by_tier)
+        if prev.below_since is not None:
+            before.setdefault(prev.tier, prev.below_since)
+        for r in range(hold_idx + 1, prev_rank + 1):
+            since[ids[r]] = before.get(ids[r], state.time)
     if hold_idx >= prev_rank:
         if target == prev_rank:
-            return decide(target, trigger, (reason, reason_zh), None)
+            return decide(target, trigger, (reason, reason_zh), since)
         return decide(prev_rank, "hold",
                       (f"{prev.tier} held: {fmt_q(q)} is within the {margin:.0%} margin "
-                       f"(stand-down below {fmt_q(low)})",
+                       f"(stand-down below {stand_down_level(prev_rank)})",
                        f"维持{prev.tier}级：{fmt_q(q)}在{margin:.0%}回差之内"
-                       f"（低于{fmt_q(low)}方可降级）"), None)
-    # the state calls for a lower tier: wait for the hold time
-    below_since = prev.below_since if prev.below_since is not None else state.time
-    waited_h = _hours(state.time, below_since)
-    hold_h = model.hysteresis.hold_h
-    if state.time is not None and waited_h >= hold_h:
-        new = model.tiers[hold_idx]
-        return decide(hold_idx, "stand_down",
-                      (f"stand down from {prev.tier} to {new.id}: below {fmt_q(low)} for {waited_h:g} h "
-                       f"(hold {hold_h:g} h); now {fmt_q(q)}",
-                       f"由{prev.tier}级降为{new.name_zh}：低于{fmt_q(low)}已{waited_h:g}小时"
-                       f"（需{hold_h:g}小时），现{fmt_q(q)}"), None)
-    return decide(prev_rank, "hold",
-                  (f"{prev.tier} held: below {fmt_q(low)} for {waited_h:g} h of the {hold_h:g} h hold "
-                   f"(now {fmt_q(q)})",
-                   f"维持{prev.tier}级：低于{fmt_q(low)}仅{waited_h:g}小时，"
-                   f"未满{hold_h:g}小时（现{fmt_q(q)}）"),
-                  below_since)
+                       f"（低于{stand_down_level(prev_rank)}方可降级）"), since)
+    # the state calls for a lower tier: step down as far as each tier's hold time has passed
+    waited = {r: _hours(state.time, since[ids[r]]) if ids[r] in since else 0.0
+              for r in range(hold_idx + 1, prev_rank + 1)}
+    low = stand_down_level(prev_rank)
+    if state.time is None or waited[prev_rank] < hold_h:
+        return decide(prev_rank, "hold",
+                      (f"{prev.tier} held: below {low} for {waited[prev_rank]:g} h of the {hold_h:g} h hold "
+                       f"(now {fmt_q(q)})",
+                       f"维持{prev.tier}级：低于{low}仅{waited[prev_rank]:g}小时，"
+                       f"未满{hold_h:g}小时（现{fmt_q(q)}）"), since)
+    new_idx = prev_rank
+    while new_idx > hold_idx and waited[new_idx] >= hold_h:
+        new_idx -= 1
+    new = model.tiers[new_idx]
+    why_en = (f"stand down from {prev.tier} to {new.id}: below {low} for {waited[prev_rank]:g} h "
+              f"(hold {hold_h:g} h); now {fmt_q(q)}")
+    why_zh = (f"由{prev.tier}级降为{new.name_zh}：低于{low}已{waited[prev_rank]:g}小时"
+              f"（需{hold_h:g}小时），现{fmt_q(q)}")
+    if new_idx > hold_idx:  # the flow has not been under this tier's stand-down level long enough yet
+        why_en += f"; {new.id} held: below {stand_down_level(new_idx)} for {waited[new_idx]:g} h of {hold_h:g} h"
+        why_zh += f"；{new.name_zh}维持：低于{stand_down_level(new_idx)}仅{waited[new_idx]:g}小时"
+    return decide(new_idx, "stand_down", (why_en, why_zh), since)

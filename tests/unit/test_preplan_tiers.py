@@ -89,6 +89,58 @@ def test_fall_from_i_goes_to_the_tier_the_flow_holds(plan):
     assert [d.tier for d in ds] == ["I"] * 7 + ["normal"]
 
 
+def test_fall_over_several_tiers_steps_down_as_each_hold_allows(plan):
+    # 12,000 (II) for 3 h, then 3,000: I may go after 6 h under 14,250 (hour 7), but the flow has been
+    # under II's 9,500 only since hour 4, so II first, and normal once that is 6 h old (hour 10)
+    ds = _walk(plan, [22000] + [12000] * 3 + [3000] * 8)
+    assert [d.tier for d in ds] == ["I"] * 7 + ["II"] * 3 + ["normal"] * 2
+    assert ds[7].trigger == "stand_down" and "from I to II" in ds[7].reason
+    assert "II held: below 9,500 m³/s for 3 h of 6 h" in ds[7].reason
+    assert "Ⅱ级应急响应维持" in ds[7].reason_zh
+    assert ds[7].below_since == T0 + timedelta(hours=4)
+    assert dict(ds[7].below_since_by_tier) == {t: T0 + timedelta(hours=4) for t in ("IV", "III", "II")}
+    assert ds[8].trigger == "hold" and ds[10].trigger == "stand_down" and "from II to normal" in ds[10].reason
+    assert ds[10].below_since is None and ds[10].below_since_by_tier == ()
+
+
+def test_a_rise_inside_the_hold_restarts_only_the_clocks_it_crosses(plan):
+    # from II: 5,000 for 3 h (under II's 9,500 and III's 5,700), 7,000 for 1 h (back over 5,700 only),
+    # then 3,000: II's clock runs from hour 1, III's restarts at hour 5
+    ds = _walk(plan, [12000] + [5000] * 3 + [7000] + [3000] * 7)
+    assert [d.tier for d in ds] == ["II"] * 7 + ["III"] * 4 + ["normal"]
+    assert dict(ds[3].below_since_by_tier) == {t: T0 + timedelta(hours=1) for t in ("III", "II")}
+    assert dict(ds[4].below_since_by_tier) == {"II": T0 + timedelta(hours=1)}
+    assert ds[7].trigger == "stand_down" and "III held: below 5,700 m³/s for 2 h of 6 h" in ds[7].reason
+    assert ds[7].below_since == T0 + timedelta(hours=5)
+
+
+def test_a_stored_decision_round_trips_through_json(plan):
+    import json
+
+    ds = _walk(plan, [22000] + [12000] * 3 + [3000] * 4)
+    stored = json.loads(json.dumps(ds[-1].to_dict()))
+    assert stored["below_since_by_tier"]["II"] == (T0 + timedelta(hours=4)).isoformat()
+    from floodtwin.preplan import TierDecision
+
+    back = TierDecision(**stored)
+    assert back == ds[-1]
+    # evaluating on from the stored decision gives what evaluating on from the live one gives
+    nxt = FlowState(observed_m3s=3000, time=T0 + timedelta(hours=10), previous=back)
+    assert plan.evaluate(nxt) == plan.evaluate(FlowState(observed_m3s=3000, time=T0 + timedelta(hours=10),
+                                                         previous=ds[-1]))
+    with pytest.raises(InputError, match="below_since: not an ISO 8601 time"):
+        TierDecision(**{**stored, "below_since": "soon"})
+
+
+def test_time_zones_must_not_be_mixed(plan):
+    from datetime import timezone
+
+    d = plan.evaluate(FlowState(observed_m3s=6500, time=T0))
+    with pytest.raises(InputError, match="mix time-zone-aware and naive"):
+        plan.evaluate(FlowState(observed_m3s=3000, time=T0.replace(tzinfo=timezone.utc) + timedelta(hours=1),
+                                previous=d))
+
+
 def test_stand_down_needs_times(plan):
     # without times the hold cannot be measured: the tier is kept
     prev = plan.decide(6500)
