@@ -85,13 +85,21 @@ def show(
     console.print(table)
 
 
-def _decide(plan, discharge: float, forecast: Optional[float]):
+def _check_q(option: str, value: Optional[float]) -> None:
+    """A discharge option must be a finite number >= 0 (m³/s); InputError names the option."""
+    import math
+
     from floodtwin.errors import InputError
+
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise InputError(f"{option} {value:g}: a discharge must be a finite number >= 0 m³/s")
+
+
+def _decide(plan, option: str, discharge: float):
     from floodtwin.preplan import FlowState
 
-    if discharge < 0:
-        raise InputError(f"--discharge {discharge:g}: a discharge must be >= 0 m³/s")
-    return plan.evaluate(FlowState(observed_m3s=discharge, forecast_m3s=forecast))
+    _check_q(option, discharge)
+    return plan.evaluate(FlowState(observed_m3s=discharge))
 
 
 def _tables(reach: str):
@@ -119,12 +127,10 @@ def tasks(
     from floodtwin.preplan import FlowState, Preplan
 
     lang = _lang(lang)
+    _check_q("--discharge", discharge)
+    _check_q("--forecast", forecast)
     plan = Preplan.load(file)
     facts = _read_risk(risk) if risk is not None else None
-    if discharge < 0:
-        from floodtwin.errors import InputError
-
-        raise InputError(f"--discharge {discharge:g}: a discharge must be >= 0 m³/s")
     decision = plan.evaluate(FlowState(observed_m3s=discharge, forecast_m3s=forecast, risk=facts))
     instructions = plan.tasks_for(decision, _tables(reach), risk=facts)
     if as_json:
@@ -144,6 +150,8 @@ def _read_risk(path: Path):
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InputError(f"{path}: cannot read the risk facts: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
     return RiskFacts.from_dict(data, where=str(path))
@@ -214,9 +222,11 @@ def diff_cmd(
     from floodtwin.preplan import Preplan, diff
 
     lang = _lang(lang)
+    _check_q("--from", from_q)
+    _check_q("--to", to_q)
     plan = Preplan.load(file)
     tables = _tables(reach)
-    before_d, after_d = _decide(plan, from_q, None), _decide(plan, to_q, None)
+    before_d, after_d = _decide(plan, "--from", from_q), _decide(plan, "--to", to_q)
     result = diff(plan.tasks_for(before_d, tables), plan.tasks_for(after_d, tables))
     if as_json:
         out = {"from": before_d.to_dict(), "to": after_d.to_dict(),

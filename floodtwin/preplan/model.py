@@ -376,11 +376,17 @@ def load_preplan_model(path: str | Path) -> PreplanModel:
     line-tracking parser of :func:`floodtwin.config.read_yaml` only runs to report a problem.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, not a preplan YAML file")
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    try:
+        data = yaml.load(text, Loader=loader)
     except yaml.YAMLError:
         read_yaml(path)  # raises the ConfigError with file and line
         raise

@@ -43,32 +43,69 @@ def _number(text: str | None, path: Path, line: int, column: str) -> float | Non
 
 
 def read_flows(path: str | Path, station: str | None = None) -> list[FlowRow]:
-    """Read a flow series; rows must be in time order; empty discharges are kept as gaps (None)."""
+    """Read a flow series; rows must be in time order; empty discharges are kept as gaps (None).
+
+    DataError (``file:line: column: problem``) on anything else: a file that is not UTF-8 text, a
+    header without the columns or with a column twice, a row with too few or too many fields, a
+    time that is not ISO 8601 or mixes time-zone-aware and naive times, a value that is not a
+    discharge, rows out of order, or no discharge at all.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a CSV file")
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        cols = reader.fieldnames or []
-        time_col = "time" if "time" in cols else "date" if "date" in cols else None
-        if time_col is None or "discharge_m3s" not in cols:
-            raise DataError(f"{path}: expected columns 'time' (or 'date') and 'discharge_m3s', got {', '.join(cols)}")
-        if station is not None and "station" not in cols:
-            raise DataError(f"{path}: --station given but the file has no 'station' column")
-        rows: list[FlowRow] = []
-        for line, rec in enumerate(reader, start=2):
-            if station is not None and rec["station"] != station:
-                continue
-            try:
-                t = datetime.fromisoformat(rec[time_col].strip())
-            except (ValueError, AttributeError):
-                raise DataError(f"{path}:{line}: {time_col}: not an ISO 8601 time: {rec[time_col]!r}") from None
-            if rows and t <= rows[-1].time:
-                raise DataError(f"{path}:{line}: {time_col}: {t.isoformat()} is not after the previous row")
-            rows.append(FlowRow(t, _number(rec["discharge_m3s"], path, line, "discharge_m3s"),
-                                _number(rec.get("forecast_m3s"), path, line, "forecast_m3s")))
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            return _read_rows(csv.reader(fh), path, station)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save the CSV as UTF-8") from None
+    except csv.Error as exc:
+        raise DataError(f"{path}: not a readable CSV: {exc}") from None
+
+
+def _read_rows(reader, path: Path, station: str | None) -> list[FlowRow]:
+    header = next(reader, None)
+    cols = [c.strip() for c in header] if header else []
+    dup = sorted({c for c in cols if cols.count(c) > 1})
+    if dup:
+        raise DataError(f"{path}:1: column '{dup[0]}' appears more than once")
+    time_col = "time" if "time" in cols else "date" if "date" in cols else None
+    if time_col is None or "discharge_m3s" not in cols:
+        raise DataError(f"{path}: expected columns 'time' (or 'date') and 'discharge_m3s', "
+                        f"got {', '.join(cols) if cols else 'no header'}")
+    if station is not None and "station" not in cols:
+        raise DataError(f"{path}: --station given but the file has no 'station' column")
+    at = {c: cols.index(c) for c in cols}
+    rows: list[FlowRow] = []
+    for fields in reader:
+        line = reader.line_num
+        if not fields or all(not f.strip() for f in fields):
+            continue  # blank line
+        if len(fields) != len(cols):
+            n = len(fields)
+            raise DataError(f"{path}:{line}: {n} field{'s' if n != 1 else ''}, but the header has {len(cols)} "
+                            f"({', '.join(cols)})")
+        rec = dict(zip(cols, fields))
+        if station is not None and rec["station"] != station:
+            continue
+        text = rec[time_col].strip()
+        try:
+            t = datetime.fromisoformat(text)
+        except ValueError:
+            raise DataError(f"{path}:{line}: {time_col}: not an ISO 8601 time: {text!r}") from None
+        if rows and (t.tzinfo is None) != (rows[0].time.tzinfo is None):
+            raise DataError(f"{path}:{line}: {time_col}: {text} mixes time-zone-aware and naive times "
+                            f"(row 1 of the series: {rows[0].time.isoformat()})")
+        if rows and t <= rows[-1].time:
+            raise DataError(f"{path}:{line}: {time_col}: {t.isoformat()} is not after the previous row")
+        rows.append(FlowRow(t, _number(rec["discharge_m3s"], path, line, "discharge_m3s"),
+                            _number(rec["forecast_m3s"], path, line, "forecast_m3s") if "forecast_m3s" in at
+                            else None))
     if not rows:
         raise DataError(f"{path}: no rows" + (f" for station {station!r}" if station else ""))
+    if all(r.discharge_m3s is None and r.forecast_m3s is None for r in rows):
+        raise DataError(f"{path}: no row has a discharge (discharge_m3s and forecast_m3s all empty)")
     return rows
 
 

@@ -75,7 +75,8 @@ def test_tasks_text_in_both_languages():
 
 def test_tasks_rejects_negative_discharge():
     proc = run("tasks", "--discharge", "-10")
-    assert proc.returncode == 2 and "must be >= 0" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "--discharge -10: a discharge must be a finite number >= 0" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_diff_from_4500_to_22000():
@@ -145,3 +146,33 @@ def test_fast_path_imports_no_heavy_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     n, heavy = out.split(" ", 1)
     assert int(n) > 250 and heavy.strip() == "[]", out
+
+
+def _bad_inputs(tmp: Path) -> list[tuple[list[str], str]]:
+    (tmp / "latin1.csv").write_bytes("time,discharge_m3s\n2021-09-01,4800 m³/s\n".encode("latin-1"))
+    (tmp / "short.csv").write_text("time,discharge_m3s\n2021-09-01\n2021-09-02,4800\n")
+    (tmp / "tz.csv").write_text("time,discharge_m3s\n2021-09-01T08:00+08:00,4800\n2021-09-02T08:00,4800\n")
+    (tmp / "risk.json").write_bytes(b"\xff\xfe{}")
+    return [
+        (["check", str(tmp / "missing.yaml")], f"{tmp / 'missing.yaml'}: file not found"),
+        (["check", str(tmp)], "is a directory, not a preplan YAML file"),
+        (["tasks", "--discharge", "nan"], "--discharge nan: a discharge must be a finite number >= 0"),
+        (["tasks", "--discharge", "5000", "--forecast", "-1"], "--forecast -1: a discharge must be"),
+        (["tasks", "--discharge", "5000", "--risk", str(tmp / "risk.json")], "risk.json: not UTF-8 text"),
+        (["tasks", "--discharge", "5000", "--reach", str(tmp / "none.gpkg")], "reach GeoPackage not found"),
+        (["diff", "--from", "-1", "--to", "22000"], "--from -1: a discharge must be"),
+        (["timeline", str(tmp / "missing.csv")], "missing.csv: file not found"),
+        (["timeline", str(tmp / "latin1.csv")], "latin1.csv: not UTF-8 text"),
+        (["timeline", str(tmp / "short.csv")], "short.csv:2: 1 field, but the header has 2"),
+        (["timeline", str(tmp / "tz.csv")], "tz.csv:3: time: 2021-09-02T08:00 mixes time-zone-aware and naive"),
+    ]
+
+
+def test_bad_input_is_one_red_line_and_exit_2(tmp_path):
+    for args, words in _bad_inputs(tmp_path):
+        proc = run(*args)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in proc.stderr, (args, lines)
+        assert words in lines[0], (args, lines[0])
+        assert proc.stdout == "", (args, proc.stdout)

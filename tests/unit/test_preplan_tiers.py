@@ -287,12 +287,43 @@ def test_timeline_gaps_keep_the_last_decision(plan):
     ("time,discharge_m3s\nyesterday,100\n", ":2: time: not an ISO 8601 time"),
     ("time,discharge_m3s\n2019-01-02,100\n2019-01-01,100\n", ":3: time: 2019-01-01T00:00:00 is not after"),
     ("time,discharge_m3s\n", "no rows"),
+    ("", "got no header"),
+    ("time,discharge_m3s\n2019-01-01\n2019-01-02,100\n", r":2: 1 field, but the header has 2"),
+    ("time,discharge_m3s\n2019-01-01,100,7\n", r":2: 3 fields, but the header has 2"),
+    ("time,time,discharge_m3s\n2019-01-01,x,5\n", ":1: column 'time' appears more than once"),
+    ("time,discharge_m3s\n2019-01-01T08:00+08:00,100\n2019-01-02T08:00,100\n",
+     ":3: time: 2019-01-02T08:00 mixes time-zone-aware and naive times"),
+    ("time,discharge_m3s,forecast_m3s\n2019-01-01,100,lots\n", ":2: forecast_m3s: expected a number"),
+    ("time,discharge_m3s\n2019-01-01,1e400\n", "1e400 is not a discharge"),
+    ("time,discharge_m3s\n2019-01-01, \n2019-01-02,\n", "no row has a discharge"),
 ])
 def test_bad_flow_files(tmp_path, content, words):
     path = tmp_path / "flows.csv"
     path.write_text(content)
-    with pytest.raises(DataError, match=words):
+    with pytest.raises(DataError, match=words) as info:
         read_flows(path)
+    assert str(info.value).startswith(f"{path}")
+
+
+def test_flow_files_that_are_not_text(tmp_path):
+    path = tmp_path / "flows.csv"
+    path.write_bytes(b"\xff\xfe\x00t\x00i\x00m\x00e")
+    with pytest.raises(DataError, match="not UTF-8 text"):
+        read_flows(path)
+    with pytest.raises(DataError, match="is a directory"):
+        read_flows(tmp_path)
+    with pytest.raises(DataError, match="file not found"):
+        read_flows(tmp_path / "none.csv")
+
+
+def test_blank_lines_and_aware_times_are_read(plan, tmp_path):
+    path = tmp_path / "flows.csv"
+    path.write_text("time,discharge_m3s\n2021-09-27T08:00+08:00,6500\n\n2021-09-27T20:00+08:00,3000\n"
+                    "2021-09-28T08:00+08:00,3000\n")
+    rows = read_flows(path)
+    assert [r.discharge_m3s for r in rows] == [6500, 3000, 3000] and rows[0].time.utcoffset() == timedelta(hours=8)
+    # the first reading under 3,800 starts the clock; 12 h later the 6 h hold has passed
+    assert [d.tier for d in walk(plan.model, rows)] == ["III", "III", "normal"]
 
 
 def test_fixture_matches_the_bulletin():
