@@ -44,6 +44,12 @@ def test_minimal_fixture_is_valid():
 # fixture -> (line, key, words of the message)
 BROKEN = {
     "duplicate_id": (22, "templates.1.id", "duplicate template id 'cmd.activate'"),
+    "duplicate_role": (13, "roles.1.id", "duplicate role id 'town_command'"),
+    "duplicate_tier": (5, "tiers.1.id", "duplicate tier id 'normal'"),
+    "trigger_tier": (9, "triggers.works_danger.tier", "unknown tier 'II'"),
+    "tier_start": (4, "tiers.0.min_discharge_m3s", "the lowest tier must start at 0 m³/s, not 100"),
+    "placeholder_spec": (17, "templates.0.title_en", "placeholder {tier_name} has a format spec or conversion"),
+    "unknown_dependency": (30, "templates.1.depends_on.0", "unknown template 'cmd.start'"),
     "unknown_role": (20, "templates.0.owner", "unknown role 'mayor'"),
     "unknown_layer": (28, "templates.1.scope.for_each", "unknown layer 'farms'"),
     "unknown_attribute": (28, "templates.1.scope.where", "unknown attribute 'flood_depth_m' of village"),
