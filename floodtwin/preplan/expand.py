@@ -6,7 +6,8 @@ attributes (village depth and arrival, dike freeboard and toe depth, spur freebo
 fallback rule: the water level that the Huayuankou stage for the discharge implies at the
 object's chainage (``Reach.fallback_water_level_m``). A village is flooded when its ground lies
 below that level (and the water is assumed there already); a dike's freeboard is its crest minus
-that level. Every task selected through such a value says so in its note.
+that level, the water at its toe that level minus the toe. Every task selected through such a value
+says so in its note, with the level and the elevation it was compared with.
 """
 
 from __future__ import annotations
@@ -49,9 +50,11 @@ class _Risk:
             self._levels[chainage_m] = float(self.tables.water_level_m(self.q, chainage_m))
         return self._levels[chainage_m]
 
-    def values(self, layer: ScopeLayer, rec: dict[str, Any], wanted: Iterable[str]) -> tuple[dict, bool]:
-        """(risk attribute values, whether any came from the fallback) for one record."""
-        out, fallback = {}, False
+    def values(self, layer: ScopeLayer, rec: dict[str, Any], wanted: Iterable[str]
+               ) -> tuple[dict, tuple[str, str] | None]:
+        """(risk attribute values, the fallback rule as applied (zh, en), or None) for one record."""
+        out: dict[str, Any] = {}
+        used: list[str] = []
         rid = rec[layer.id_column]
         f = self.facts
         for attr in wanted:
@@ -63,12 +66,38 @@ class _Risk:
                           ("dike_segments", "toe_depth_m"): f.segment_toe_depth_m,
                           ("spurs", "freeboard_m"): f.spur_freeboard_m}[(layer.name, attr)]
                 known = source.get(rid)
+                if known is None and attr == "arrival_time_s" and f.village_max_depth_m.get(rid) is not None:
+                    # the run computed this village and left out its arrival: the water never came if it
+                    # stayed dry; if it got wet, the arrival is taken as now (conservative, stated)
+                    if f.village_max_depth_m[rid] <= 0:
+                        out[attr] = None
+                        continue
             if known is not None:
                 out[attr] = float(known)
                 continue
-            fallback = True
+            used.append(attr)
             out[attr] = self._fallback(layer.name, attr, rec)
-        return out, fallback
+        return out, (self._basis(layer.name, rec, used) if used else None)
+
+    def _basis(self, layer: str, rec: dict[str, Any], used: list[str]) -> tuple[str, str]:
+        """The fallback rule with this object's numbers, for its task's note."""
+        s = float(rec["mid_chainage_m"] if layer == "dike_segments" else rec["chainage_m"])
+        level = self.level_m(s)
+        q = f"{self.q:,.0f} m³/s"
+        if level is None:
+            return (f"{FALLBACK_NOTE_ZH}：流量为零，无水", f"{FALLBACK_NOTE_EN}: no flow, no water")
+        compared = []
+        if layer == "villages":
+            compared.append(("地面", "ground", rec["ground_elevation_m"]))
+        if layer in ("spurs", "dike_segments") and "freeboard_m" in used:
+            compared.append(("顶高", "crest", rec["crest_elevation_m"]))
+        if layer == "dike_segments" and "toe_depth_m" in used:
+            compared.append(("堤脚", "toe", rec["toe_elevation_m"]))
+        zh = "，".join(f"{name}{float(z):.2f} m" for name, _, z in compared)
+        en = ", ".join(f"{name} {float(z):.2f} m" for _, name, z in compared)
+        return (f"{FALLBACK_NOTE_ZH}：此处水位{level:.2f} m（花园口{q}相应水位按河底比降推至本处），{zh}",
+                f"{FALLBACK_NOTE_EN}: water level {level:.2f} m here (the Huayuankou stage for {q} "
+                f"carried along the bed slope) against {en}")
 
     def _fallback(self, layer: str, attr: str, rec: dict[str, Any]) -> float | None:
         if layer == "villages":
@@ -294,7 +323,7 @@ def _expand_template(tpl: Template, ctx: _Context) -> list[tuple[dict[str, Any] 
                if layer else [None])
     out = []
     for rec in records:
-        rvals, fallback = ctx.riskv.values(layer, rec, wanted) if layer and wanted else ({}, False)
+        rvals, basis = ctx.riskv.values(layer, rec, wanted) if layer and wanted else ({}, None)
         if expr is not None:
             attrs = {**rec, **rvals}
             missing = [a for a in refs if a not in attrs]
@@ -307,13 +336,16 @@ def _expand_template(tpl: Template, ctx: _Context) -> list[tuple[dict[str, Any] 
             except (TypeError, ValueError) as exc:
                 raise DataError(f"template {tpl.id}: filter {tpl.scope.where!r} cannot be applied to "
                                 f"{rec[layer.id_column]}: {exc}") from None
-        out.append((rec, _instruction(tpl, layer, rec, rvals, fallback, bool(wanted), ctx)))
+        out.append((rec, _instruction(tpl, layer, rec, rvals, basis, bool(wanted), ctx)))
     return out
 
 
 def _instruction(tpl: Template, layer: ScopeLayer | None, rec: dict[str, Any] | None, rvals: dict[str, Any],
-                 fallback: bool, risk_driven: bool, ctx: _Context) -> TaskInstruction:
-    """One rendered instruction of ``tpl`` for the scope object ``rec`` (None: the whole reach)."""
+                 basis: tuple[str, str] | None, risk_driven: bool, ctx: _Context) -> TaskInstruction:
+    """One rendered instruction of ``tpl`` for the scope object ``rec`` (None: the whole reach).
+
+    ``basis`` is the fallback rule as applied to this object (zh, en) when a risk value came from it.
+    """
     values = {**ctx.common, **_placeholder_values(layer, rec, rvals, ctx.tables)}
     deadline = float(tpl.deadline_min)
     values_zh = {k: v[0] for k, v in values.items()} | {"deadline": f"{deadline:g} 分钟"}
@@ -327,13 +359,13 @@ def _instruction(tpl: Template, layer: ScopeLayer | None, rec: dict[str, Any] | 
                         f"{layer.prefix} {scope_id} lies in no grid (add a filter on grid_id)")
     note_zh = _render(tpl.note_zh, values_zh)
     note_en = _render(tpl.note_en, values_en)
-    if fallback:
-        note_zh = f"{note_zh}；{FALLBACK_NOTE_ZH}" if note_zh else FALLBACK_NOTE_ZH
-        note_en = f"{note_en}; {FALLBACK_NOTE_EN}" if note_en else FALLBACK_NOTE_EN
+    if basis is not None:
+        note_zh = f"{note_zh}；{basis[0]}" if note_zh else basis[0]
+        note_en = f"{note_en}; {basis[1]}" if note_en else basis[1]
     extra: dict[str, Any] = {"owner_zh": owner.name_zh, "owner_en": owner.name_en,
                              "template_order": ctx.order[tpl.id]}
     if risk_driven:
-        extra["risk_source"] = "fallback" if fallback or ctx.risk is None else ctx.risk.source
+        extra["risk_source"] = "fallback" if basis is not None or ctx.risk is None else ctx.risk.source
         extra["risk"] = {k: (None if v is None else round(v, 3)) for k, v in rvals.items()}
     return TaskInstruction(
         key=task_key(tpl.id, layer.prefix if layer else None, scope_id),

@@ -125,6 +125,41 @@ def test_fallback_rule_is_stated_and_matches_the_reach(plan, tables, tier_i):
     assert _count(low, "village.evacuate") == 0 and _count(low, "village.notify") == 6
 
 
+def test_fallback_note_gives_the_level_and_the_elevation_compared(tier_i, tables):
+    level = tables.water_level_m
+    for t in tier_i:
+        if t.template_id == "village.evacuate":
+            v = tables.record("villages", t.scope_id)
+            z = level(22000, v["chainage_m"])
+            assert f"water level {z:.2f} m here (the Huayuankou stage for 22,000 m³/s" in t.note_en
+            assert f"against ground {v['ground_elevation_m']:.2f} m" in t.note_en
+            assert f"此处水位{z:.2f} m" in t.note_zh and f"地面{v['ground_elevation_m']:.2f} m" in t.note_zh
+            assert v["ground_elevation_m"] < z
+        if t.template_id == "patrol.toe_watch":
+            d = tables.record("dikes", t.scope_id)
+            assert f"against toe {d['toe_elevation_m']:.2f} m" in t.note_en
+
+
+def test_arrival_left_out_by_a_run(plan, tables):
+    # a template showing the arrival time: a run that computed every village but gave arrivals only
+    # where the water came: dry villages read "not reached" (no fallback), a wet one without an
+    # arrival is taken as reached already, by the fallback rule, and says so
+    model = plan.model
+    tpl = model.templates[0].model_copy(update={
+        "id": "village.arrival", "title_en": "{village}: water {arrival}", "title_zh": "{village}：洪水{arrival}",
+        "scope": type(model.templates[0].scope)(for_each="villages"), "tiers": "normal"})
+    custom = Preplan(model.model_copy(update={"templates": [tpl]}))
+    ids = sorted(v["village_id"] for v in tables.layers["villages"])
+    risk = RiskFacts(village_max_depth_m={v: (0.8 if v in ("V01", "V02") else 0.0) for v in ids},
+                     village_arrival_time_s={"V01": 5400.0})
+    tasks = {t.scope_id: t for t in custom.tasks_for(plan.decide(12000), tables, risk=risk)}
+    assert tasks["V01"].title_en.endswith("water in 1.5 h") and FALLBACK_NOTE_EN not in tasks["V01"].note_en
+    assert tasks["V02"].title_en.endswith("water already there") and FALLBACK_NOTE_EN in tasks["V02"].note_en
+    for v in ids[2:]:
+        assert tasks[v].title_en.endswith("water not reached") and FALLBACK_NOTE_EN not in tasks[v].note_en
+        assert tasks[v].extra["risk_source"] == "hydraulic run"
+
+
 def test_risk_facts_drive_the_scopes(plan, tables):
     villages = [v["village_id"] for v in tables.layers["villages"]]
     segments = [d["segment_id"] for d in tables.layers["dikes"]]
