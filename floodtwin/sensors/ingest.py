@@ -107,7 +107,7 @@ class Ingestor:
         self.submit = submit
         self.actor = actor
         self.future_ms = round(self.th.future_tolerance_s * 1000)
-        self.offline_after_s = {s.stone_id: s.offline_after_s for s in self.registry}
+        self.offline_after_s = {s.stone_id: s.offline_after_s(self.th.offline_intervals) for s in self.registry}
         self.machines: dict[str, dict] = {}
         self._tasks_pending = True  # events of an earlier run may still wait for their tasks
         self._data_version: int | None = None
@@ -428,6 +428,8 @@ class Ingestor:
                     progress: Callable[[int], None] | None = None) -> Summary:
         """Ingest a JSON Lines (``.jsonl``/``.ndjson``/``.json``) or CSV (``.csv``) file in batches."""
         path = Path(path)
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory, expected a JSON Lines or CSV file")
         if not path.is_file():
             raise InputError(f"{path}: file not found")
         total = Summary()

@@ -45,10 +45,10 @@ class Stone:
     depot_y_m: float | None
     depot_distance_m: float | None
 
-    @property
-    def offline_after_s(self) -> float:
-        """Seconds of silence after which the stone counts as offline (3 reporting intervals)."""
-        return 3.0 * self.report_interval_min * 60.0
+    def offline_after_s(self, intervals: float) -> float:
+        """Seconds of silence after which the stone counts as offline: ``intervals`` reporting
+        intervals (the thresholds' ``offline_intervals``)."""
+        return intervals * self.report_interval_min * 60.0
 
 
 class Registry:

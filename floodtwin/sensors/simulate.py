@@ -9,7 +9,7 @@ events, each on its own stone, in a rotating mix:
 * ``loss``: a burst, then the cable goes: the gateway reports ``link: lost`` -> ``shaking``, ``lost``;
 * ``rock``: a burst, then the stone settles back -> ``shaking``, then ``normal`` after the calm period;
 * ``noise``: one heartbeat with a wild tilt -> nothing (debounce);
-* ``outage``: five intervals of silence -> ``offline``, then ``online``;
+* ``outage``: silence for two intervals more than ``offline_intervals`` -> ``offline``, then ``online``;
 * ``battery``: the cell drains through the low-battery threshold -> ``low``;
 
 and ``bad`` messages per quarantine reason (malformed, unknown stone, bad or future time, out of
@@ -76,14 +76,26 @@ def simulate(registry: Registry, thresholds: Thresholds, *, start: datetime, hou
     """
     if start.tzinfo is None:
         raise ValueError("start must be timezone-aware")
+    if not hours > 0:
+        raise ValueError(f"hours = {hours}: must be positive")
+    if events < 0 or bad < 0:
+        raise ValueError(f"events = {events}, bad = {bad}: must not be negative")
     if hours < 6 and events:
         raise ValueError("injected events need at least 6 hours of simulation")
     rng = np.random.default_rng(seed)
     th = thresholds
     end = start + timedelta(hours=hours)
     ids = list(registry.ids)
-    if events > len(ids) - 2 * bad:
-        raise ValueError(f"at most {len(ids) - 2 * bad} events for {len(ids)} stones")
+    # each event, late delivery and out-of-order reading has a stone of its own; the other bad
+    # messages need at least one quiet stone
+    most = len(ids) - 2 * bad - (1 if bad else 0)
+    if events > most:
+        raise ValueError(f"at most {most} events for {len(ids)} stones with {bad} bad messages per reason")
+    # an outage and its online event must fit in the 4 h an event has to complete
+    outage_total_s = (thresholds.offline_intervals + 3) * max(s.report_interval_min for s in registry) * 60.0
+    if "outage" in EVENT_KINDS[:events] and outage_total_s > 4 * 3600.0 - 60.0:
+        raise ValueError(f"an outage of offline_intervals = {thresholds.offline_intervals:g} intervals does not fit "
+                         "in the 4 h an injected event has to complete")
     chosen = rng.choice(len(ids), size=events + 2 * bad, replace=False)
     event_stones = {ids[k]: EVENT_KINDS[j % len(EVENT_KINDS)] for j, k in enumerate(chosen[:events])}
     late_stones = [ids[k] for k in chosen[events:events + bad]]
@@ -108,8 +120,9 @@ def simulate(registry: Registry, thresholds: Thresholds, *, start: datetime, hou
             new_roll = stone.baseline_roll_deg + off * np.cos(ang)
             new_pitch = stone.baseline_pitch_deg + off * np.sin(ang)
         te = start + timedelta(seconds=te_s) if te_s is not None else None
+        outage_s = (th.offline_intervals + 2) * interval_s
         if kind == "outage":
-            gap = (te_s, te_s + 5 * interval_s)
+            gap = (te_s, te_s + outage_s)
             times = [t for t in times if not gap[0] <= t < gap[1]]
         if kind in ("displacement", "loss", "rock"):
             # heartbeats during the burst and the fast reports would only blur the scenario's timing
@@ -177,9 +190,10 @@ def simulate(registry: Registry, thresholds: Thresholds, *, start: datetime, hou
             exp.append(_window("state", "shaking", "normal", calm0 + timedelta(seconds=th.clear_stable_s),
                                calm0 + timedelta(seconds=th.clear_stable_s + interval_s + 60)))
         elif kind == "outage":
-            off_at = te + timedelta(seconds=-interval_s - 60 + 3 * interval_s)
+            # the last heartbeat before the gap came up to one interval (and its jitter) before te
+            off_at = te + timedelta(seconds=-interval_s - 60 + th.offline_intervals * interval_s)
             exp.append(_window("offline", "online", "offline", off_at, off_at + timedelta(seconds=interval_s + 120)))
-            back = te + timedelta(seconds=5 * interval_s)
+            back = te + timedelta(seconds=outage_s)
             exp.append(_window("offline", "offline", "online", back, back + timedelta(seconds=interval_s + 60)))
         elif kind == "battery":
             exp.append(_window("battery", "ok", "low", start + timedelta(seconds=span_s * 0.45),
@@ -192,6 +206,12 @@ def simulate(registry: Registry, thresholds: Thresholds, *, start: datetime, hou
     messages = [(sid, payload) for _, sid, _, payload in stream]
     valid = len(messages)
     positions = {(sid, json.loads(p)["seq"]): i for i, (sid, p) in enumerate(messages)}
+    # a late delivery moves a reading from the middle past the next two; an out-of-order reading
+    # takes the time of one three readings before the middle: both need six readings of the stone
+    short = [sid for sid in late_stones + order_stones if len(per_stone[sid]) < 6]
+    if short:
+        raise ValueError(f"bad messages need at least 6 readings of a stone ({short[0]} has "
+                         f"{len(per_stone[short[0]])} in {hours:g} h): simulate longer or with no bad messages")
     # late deliveries: a heartbeat of a quiet stone arrives after the stone's next two readings
     late_moves = []
     for sid in late_stones:

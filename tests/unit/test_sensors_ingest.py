@@ -348,3 +348,24 @@ def test_bytes_that_are_not_utf8_are_quarantined_not_fatal(tmp_path, ing):
     raws = [q["raw"] for q in quarantine(ing)]
     assert raws == ['{"stone_id": "ST\\xff\\xfe01"}', "\\x80\\x81garbage"]
     assert [q["source"] for q in quarantine(ing)] == ["bad.jsonl:2", "bad.jsonl:3"]
+
+
+@pytest.mark.parametrize("intervals", [2, 3])
+def test_offline_after_the_configured_number_of_silent_intervals(tmp_path, registry, th, intervals):
+    """``offline_intervals`` of the thresholds YAML, not a constant, sets how long a stone may be silent."""
+    assert registry["ST005"].report_interval_min == 30
+    conn = open_db(tmp_path / "ft.sqlite")
+    ing = Ingestor(conn, registry=registry, thresholds=th.model_copy(update={"offline_intervals": intervals}),
+                   clock=lambda: NOW, submit=False)
+    # a gap of 75 min (2.5 intervals) in the readings: offline with 2 intervals, nothing with 3
+    s = feed(ing, [msg("ST005", 1, -200), msg("ST005", 2, -125)])
+    got = [(e["kind"], e["to"], e["time"]) for e in s.events]
+    if intervals == 2:
+        assert got == [("offline", "offline", "2026-07-21T09:40:00.000Z"),
+                       ("offline", "online", "2026-07-21T09:55:00.000Z")]
+    else:
+        assert got == []
+    # the clock: silent since 09:55, swept at 11:26 (91 min) -> offline with 2 (at 10:55) and with 3 (at 11:25)
+    swept = ing.sweep(NOW - timedelta(minutes=34))
+    assert [(e["kind"], e["to"], e["time"]) for e in swept.events] == [
+        ("offline", "offline", "2026-07-21T10:55:00.000Z" if intervals == 2 else "2026-07-21T11:25:00.000Z")]

@@ -80,3 +80,50 @@ def test_simulation_is_deterministic_and_validates_arguments(registry, th):
         simulate(registry, th, start=datetime(2026, 7, 21), hours=8)
     with pytest.raises(ValueError, match="at least 6 hours"):
         simulate(registry, th, start=START, hours=2, events=1)
+    with pytest.raises(ValueError, match="must not be negative"):
+        simulate(registry, th, start=START, hours=8, events=-1)
+    with pytest.raises(ValueError, match="must not be negative"):
+        simulate(registry, th, start=START, hours=8, bad=-2)
+    with pytest.raises(ValueError, match="must be positive"):
+        simulate(registry, th, start=START, hours=0, events=0)
+    # every bad message needs a quiet stone besides the event, late and out-of-order stones
+    with pytest.raises(ValueError, match="at most 244 events"):
+        simulate(registry, th, start=START, hours=8, events=245, bad=2)
+    # the late and out-of-order readings are drawn from a stone's six readings or more
+    with pytest.raises(ValueError, match="bad messages need at least 6 readings of a stone"):
+        simulate(registry, th, start=START, hours=2, events=0, bad=1)
+    # an outage longer than the time an event has to complete would leave a wrong truth
+    with pytest.raises(ValueError, match="outage of offline_intervals = 6 intervals does not fit"):
+        simulate(registry, th.model_copy(update={"offline_intervals": 6}), start=START, hours=24, events=6)
+
+
+def test_the_shortest_simulation_with_bad_messages_is_exact(tmp_path, registry, th):
+    """Four hours (eight readings a stone): every bad message lands under its reason."""
+    sim = simulate(registry, th, start=START, hours=4, events=0, bad=2, seed=8)
+    summary, conn = ingest(tmp_path, sim, registry, th)
+    assert dict(summary.quarantined) == sim.quarantine and sum(sim.quarantine.values()) == 14
+    assert summary.accepted == sim.valid and summary.late == sim.late == 2
+    assert events_of(conn) == []
+
+
+@pytest.mark.parametrize("intervals", [2, 4])
+def test_the_truth_follows_the_configured_offline_intervals(tmp_path, registry, th, intervals):
+    th_k = th.model_copy(update={"offline_intervals": intervals})
+    sim = simulate(registry, th_k, start=START, hours=12, events=6, bad=0, seed=3)
+    (outage,) = [i for i in sim.injected if i["kind"] == "outage"]
+    offline = sim.expected[outage["stone_id"]][0]
+    assert (offline["kind"], offline["to"]) == ("offline", "offline")
+    # silent from the last heartbeat before the outage (up to one 30-min interval and a minute earlier)
+    after = datetime.fromisoformat(offline["after"]) - datetime.fromisoformat(outage["time"])
+    assert after.total_seconds() == (intervals - 1) * 1800 - 60
+    summary, conn = ingest(tmp_path, sim, registry, th_k)
+    assert compare_alarms(sim.expected, events_of(conn)) == []
+
+
+def ingest(tmp_path, sim, registry, th):
+    path = tmp_path / "sim.jsonl"
+    path.write_text("".join(p.replace("\n", " ") + "\n" for _, p in sim.messages), encoding="utf-8")
+    conn = open_db(tmp_path / "ft.sqlite")
+    summary = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: sim.end,
+                       submit=False).ingest_file(path, now=sim.end)
+    return summary, conn
