@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from floodtwin.errors import DataError
+from floodtwin.reach.load import dem_filename
 from floodtwin.reach.params import ReachParams, load_params
 from floodtwin.terrain import ReachTerrain, build_dem, write_dem
 
@@ -330,27 +331,31 @@ def _grid_of(point, grid_rows: list[dict]) -> str:
 
 def build_villages(t: ReachTerrain, p: ReachParams, grid_rows: list[dict]):
     rows = []
-    for vid, name_zh, name_en, s, n, pop, hh, special, crop, livestock in p.villages.value:
+    for vid, name_zh, name_en, s, n, pop, hh, special, crop, livestock, other, evac_n in p.villages.value:
         pt = _point_sn(t, float(s), float(n))
         right_edge = float(t.channel_edges_m(float(s))[0])
         toe = float(t.dike_toe_offset_m(float(s)))
         if not toe < float(n) < right_edge:
             raise DataError(f"villages: {vid} at chainage {s} m, {n} m from the dike is not on the floodplain "
                             f"(between {toe:.0f} and {right_edge:.0f} m)")
-        # each village evacuates to a point behind the dike on the road through its grid
-        evac = _point_sn(t, float(s), -600.0)
+        if not float(evac_n) < float(t.dike_toe_offset_m(float(s), toward="land")):
+            raise DataError(f"villages: {vid}: evacuation point {evac_n} m from the dike is not behind it")
+        # each village evacuates straight across the dike, to a point on the land side
+        evac = _point_sn(t, float(s), float(evac_n))
         rows.append({"village_id": vid, "name_zh": name_zh, "name_en": name_en,
                      "grid_id": _grid_of(pt, grid_rows), "chainage_m": float(s), "offset_m": float(n),
                      "ground_elevation_m": round(float(t.ground_without_dikes_m(float(s), float(n))), 2),
                      "population": int(pop), "households": int(hh), "special_attention": int(special),
                      "farmers_crop": int(crop), "farmers_livestock": int(livestock),
-                     "farmers_other": int(max(pop // 10 - crop // 10, 0)),
+                     "farmers_other": int(other),
                      "evacuation_point": f"{name_zh}安置点（堤后）", "evac_x": round(evac.x, 1),
                      "evac_y": round(evac.y, 1), "geometry": pt})
     return rows
 
 
-def build_points(t: ReachTerrain, p: ReachParams, grid_rows: list[dict]):
+def build_points(t: ReachTerrain, p: ReachParams, grid_rows: list[dict], spur_rows: list[dict]):
+    from shapely.geometry import Point
+
     depots = []
     for (did, name_zh, name_en, works, s, n, stone, gabions, sandbags, woven, jackets, buoys, lights,
          boats) in p.depots.value:
@@ -367,12 +372,24 @@ def build_points(t: ReachTerrain, p: ReachParams, grid_rows: list[dict]):
                        "chainage_m": float(s), "river": river, "kind": kind,
                        "grid_id": _grid_of(pt, grid_rows), "geometry": pt})
     keys = []
-    for pid, name_zh, name_en, kind, works, s in p.key_points.value:
-        n = float(t.dike_toe_offset_m(float(s))) if kind == "works_head" else 0.0
-        pt = _point_sn(t, float(s), n)
+    spurs = {(r["works_id"], r["number"]): r for r in spur_rows}
+    for pid, name_zh, name_en, kind, works, s, n, spur_number in p.key_points.value:
+        if spur_number != "":
+            spur = spurs.get((works, int(spur_number)))
+            if spur is None:
+                raise DataError(f"key_points: {pid}: works {works!r} has no structure No. {spur_number}")
+            if spur["kind"] == "revetment":
+                raise DataError(f"key_points: {pid}: structure No. {spur_number} of {works} is a revetment, "
+                                f"not a spur with a head")
+            head = spur["geometry"].coords[-1]
+            pt, s, spur_id = Point(head), spur["chainage_m"], spur["spur_id"]
+        elif kind == "works_head":
+            raise DataError(f"key_points: {pid}: a works head needs the number of its spur")
+        else:
+            pt, spur_id = _point_sn(t, float(s), float(n)), ""
         keys.append({"point_id": pid, "name_zh": name_zh, "name_en": name_en, "kind": kind,
-                     "works_id": works or "", "grid_id": _grid_of(pt, grid_rows), "chainage_m": float(s),
-                     "geometry": pt})
+                     "works_id": works or "", "spur_id": spur_id, "grid_id": _grid_of(pt, grid_rows),
+                     "chainage_m": float(s), "geometry": pt})
     return depots, gauges, keys
 
 
@@ -405,7 +422,7 @@ def build_layers(params: ReachParams, terrain: ReachTerrain | None = None) -> di
     for g in grids:
         g.pop("column")
         g.pop("row")
-    depots, gauges, keys = build_points(t, p, grids)
+    depots, gauges, keys = build_points(t, p, grids, spurs)
     raw = {
         "centerline": build_centerline(t), "channel": build_channel(t), "dikes": build_dikes(t, p),
         "works": works, "spurs": spurs, "grids": grids, "staff": staff,
@@ -444,7 +461,3 @@ def build_reach(yaml_path: str | Path, out_dir: str | Path | None = None, *,
         written[f"dem_{res:g}m"] = nc
     log.info("built %s", ", ".join(str(v) for v in written.values()))
     return written
-
-
-def dem_filename(name: str, resolution_m: float) -> str:
-    return f"{name}_dem_{resolution_m:g}m.nc"

@@ -42,7 +42,8 @@ LAYER_SCHEMAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "depots": ("Point", ("depot_id", "name_zh", "name_en", "works_id", "grid_id", "stone_m3", "gabions",
                          "sandbags", "life_jackets")),
     "gauges": ("Point", ("gauge_id", "name_zh", "name_en", "stcd", "chainage_m")),
-    "key_points": ("Point", ("point_id", "name_zh", "name_en", "kind", "works_id", "grid_id", "chainage_m")),
+    "key_points": ("Point", ("point_id", "name_zh", "name_en", "kind", "works_id", "spur_id", "grid_id",
+                             "chainage_m")),
 }
 
 STAFF_ROLES = ("grid_leader", "micro_grid_leader", "grid_member", "team_member")
@@ -120,6 +121,11 @@ class Reach:
         return float(stage - self.bed_slope * (float(chainage_m) - self.gauge_chainage_m))
 
 
+def dem_filename(name: str, resolution_m: float) -> str:
+    """File name of a reach's DEM at a resolution: ``huayuankou_dem_50m.nc``."""
+    return f"{name}_dem_{resolution_m:g}m.nc"
+
+
 def reach_paths(name_or_path: str | Path) -> tuple[Path, Path | None, str]:
     """(GeoPackage path, parameter YAML path or None, reach name) for a reach name or a .gpkg path."""
     p = Path(name_or_path)
@@ -141,7 +147,6 @@ def load_reach(name_or_path: str | Path = "huayuankou", resolution_m: float = 50
     """
     import pyogrio
 
-    from floodtwin.reach.build import dem_filename
     from floodtwin.reach.params import load_params
 
     gpkg, yaml_path, name = reach_paths(name_or_path)
@@ -172,7 +177,7 @@ def load_reach(name_or_path: str | Path = "huayuankou", resolution_m: float = 50
         dem = build_dem(ReachTerrain(params), float(resolution_m))
     else:
         raise DataError(f"{dem_path}: DEM not found and no parameter file to build it from")
-    validate_dem(dem, crs, source=dem_path.name)
+    validate_dem(dem, crs, source=dem_path.name, bounds=layers["dikes"].total_bounds)
     return Reach(name=name, crs=crs, dem=dem, layers=layers, params=params, source=gpkg, rating_table=rating)
 
 
@@ -229,8 +234,9 @@ def read_gauge_rating(gpkg: str | Path) -> GaugeRating:
     return GaugeRating(q, z, float(table[0, 2]), float(table[0, 3]))
 
 
-def validate_dem(dem, crs, *, source: str) -> None:
-    """The DEM must be 2D (y, x), square cells, and not all NaN."""
+def validate_dem(dem, crs, *, source: str, bounds=None) -> None:
+    """The DEM must be 2D (y, x) with square regular cells, have finite values, be in the reach's CRS
+    (when it declares one) and cover ``bounds`` (xmin, ymin, xmax, ymax: the dikes' extent)."""
     if dem.dims != ("y", "x"):
         raise DataError(f"{source}: DEM dimensions are {dem.dims}, expected ('y', 'x')")
     if dem.sizes["x"] < 2 or dem.sizes["y"] < 2:
@@ -241,6 +247,37 @@ def validate_dem(dem, crs, *, source: str) -> None:
         raise DataError(f"{source}: DEM cells are not square and regular")
     if not np.isfinite(dem.values).any():
         raise DataError(f"{source}: DEM has no finite elevation")
+    declared = _declared_crs(dem, source)
+    if declared is not None and not declared.equals(crs, ignore_axis_order=True):
+        name = f"EPSG:{declared.to_epsg()}" if declared.to_epsg() else declared.name
+        raise DataError(f"{source}: DEM CRS is {name}, the reach layers are in EPSG:{crs.to_epsg()}")
+    if bounds is not None:
+        half = abs(float(dx[0])) / 2
+        x0, x1 = float(dem.x.min()) - half, float(dem.x.max()) + half
+        y0, y1 = float(dem.y.min()) - half, float(dem.y.max()) + half
+        bx0, by0, bx1, by1 = (float(v) for v in bounds)
+        if bx0 < x0 or bx1 > x1 or by0 < y0 or by1 > y1:
+            raise DataError(f"{source}: DEM covers x {x0:.0f}–{x1:.0f}, y {y0:.0f}–{y1:.0f} m, not the dikes "
+                            f"(x {bx0:.0f}–{bx1:.0f}, y {by0:.0f}–{by1:.0f} m)")
+
+
+def _declared_crs(dem, source: str):
+    """The CRS a DEM declares (``crs_wkt`` attribute or CF grid-mapping variable), or None."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    attrs = [dem.attrs]
+    mapping = dem.attrs.get("grid_mapping")
+    if mapping in dem.coords:
+        attrs.append(dem.coords[mapping].attrs)
+    for a in attrs:
+        for key in ("crs_wkt", "spatial_ref"):
+            if key in a:
+                try:
+                    return CRS.from_wkt(str(a[key]))
+                except CRSError:
+                    raise DataError(f"{source}: DEM {key} is not a valid CRS") from None
+    return None
 
 
 def _fail(source: str, layer: str, feature: Any, problem: str) -> None:
@@ -323,12 +360,22 @@ def _validate_references(layers: dict[str, Any], source: str) -> None:
             if (layer in ("spurs", "stones") or value) and value not in works:
                 _fail(source, layer, row.iloc[0], f"works '{value}' does not exist")
     spurs = layers["spurs"].set_index("spur_id")
+    for _, row in layers["key_points"].iterrows():
+        sid = row["spur_id"]
+        if sid and sid not in spurs.index:
+            _fail(source, "key_points", row["point_id"], f"spur '{sid}' does not exist")
+        if sid and spurs.loc[sid, "works_id"] != row["works_id"]:
+            _fail(source, "key_points", row["point_id"], f"spur {sid} belongs to works {spurs.loc[sid, 'works_id']}, "
+                                                         f"not {row['works_id']!r}")
     works_geom = layers["works"].set_index("works_id").geometry
     for _, row in layers["stones"].iterrows():
         sid = row["spur_id"]
         if sid not in spurs.index:
             _fail(source, "stones", row["stone_id"], f"spur '{sid}' does not exist")
         spur = spurs.loc[sid]
+        if int(row["spur_number"]) != int(spur["number"]):
+            _fail(source, "stones", row["stone_id"], f"spur_number {row['spur_number']} does not match spur {sid} "
+                                                     f"(No. {spur['number']})")
         if spur["works_id"] != row["works_id"]:
             _fail(source, "stones", row["stone_id"], f"spur {sid} belongs to works {spur['works_id']}, "
                                                      f"not {row['works_id']}")

@@ -130,6 +130,14 @@ class CountedSection(StrictModel):
     community_count: Param
     exclusive: Param
 
+    @field_validator("exclusive")
+    @classmethod
+    def _rows(cls, p: Param) -> Param:
+        width = TABLE_COLUMNS["exclusive"]
+        if not isinstance(p.value, list) or any(not isinstance(r, list) or len(r) != width for r in p.value):
+            raise ValueError(f"expected rows of {width} values (see its unit)")
+        return p
+
 
 class StaffSection(StrictModel):
     total: Param
@@ -149,6 +157,10 @@ class StonesSection(StrictModel):
 class DemSection(StrictModel):
     resolution_m: Param
     land_behind_right_m: Param
+
+
+#: columns of each row of the tabular parameters (their ``unit`` names them)
+TABLE_COLUMNS = {"villages": 12, "depots": 14, "gauges": 8, "key_points": 8, "exclusive": 8}
 
 
 class ReachParams(StrictModel):
@@ -171,6 +183,19 @@ class ReachParams(StrictModel):
     gauges: Param
     key_points: Param
     dem: DemSection
+
+    @field_validator("villages", "depots", "gauges", "key_points")
+    @classmethod
+    def _table(cls, p: Param, info) -> Param:
+        width = TABLE_COLUMNS[info.field_name]
+        rows = p.value
+        if not isinstance(rows, list) or not rows:
+            raise ValueError(f"expected a list of rows of {width} values (see its unit)")
+        for i, row in enumerate(rows):
+            if not isinstance(row, list) or len(row) != width:
+                n = len(row) if isinstance(row, list) else "not a list"
+                raise ValueError(f"row {i + 1} has {n} values, expected {width} (see its unit)")
+        return p
 
     @model_validator(mode="after")
     def _totals(self) -> "ReachParams":

@@ -102,6 +102,27 @@ def test_each_staff_member_belongs_to_an_existing_grid(reach):
     assert set(reach.staff.grid_id[reach.staff.role == "micro_grid_leader"]) == community
 
 
+def test_staff_are_ids_and_roles_only(reach):
+    assert set(reach.staff.columns) == {"staff_id", "role", "role_zh", "grid_id", "shift", "on_duty", "geometry"}
+    assert reach.staff.staff_id.str.fullmatch(r"S\d{3}").all()  # no names, no phone numbers
+
+
+def test_works_heads_are_the_heads_of_their_spurs(reach):
+    from shapely.geometry import Point
+
+    spurs = reach.spurs.set_index("spur_id")
+    heads = reach.key_points[reach.key_points.kind == "works_head"]
+    assert set(heads.spur_id) == {"HYK-090", "HYK-120", "SZ-012", "MD-027"}
+    for k in heads.itertuples():
+        spur = spurs.loc[k.spur_id]
+        assert spur.works_id == k.works_id and spur.kind == "spur"
+        assert k.geometry.distance(Point(spur.geometry.coords[-1])) < 0.01
+        assert k.chainage_m == spur.chainage_m
+    others = reach.key_points[reach.key_points.kind != "works_head"]
+    assert (others.spur_id == "").all()
+    assert spurs.loc["HYK-120", "name_zh"] == "东大坝" and spurs.loc["MD-027", "name_zh"] == "马渡险工27坝"
+
+
 def test_villages_are_in_the_floodplain_and_in_town_grids(reach):
     t = reach.terrain
     for v in reach.villages.itertuples():
@@ -147,9 +168,15 @@ def test_dem_cross_section_shape(reach, s):
     crest = max(z(dn) for dn in (-25.0, 0.0, 25.0))
     # channel bed below the floodplain
     assert bed < lip - 2.0
-    # the floodplain falls towards the dike toe where it is wide (secondary suspended river)
+    # the floodplain falls towards the dike toe where it is wide (secondary suspended river): steadily,
+    # by the transverse slope up to its cap
     if right_edge > 1000:
         assert toe < lip - 0.3
+        n = np.arange(t.dike_toe_offset_m(s) + 80, right_edge - 60, 50.0)
+        profile = np.array([z(v) for v in n])
+        assert np.all(np.diff(profile) > -0.02), "floodplain must not rise towards the dike toe"
+        expected_drop = min(t.transverse_slope * (n[-1] - n[0]), t.max_drop_m)
+        assert profile[-1] - profile[0] == pytest.approx(expected_drop, abs=0.1)
     # land behind the dike 4-6 m below the bed
     assert 4.0 <= bed - land <= 6.0 + 0.05
     # crest at least the design flood level + freeboard (within the DEM's cell sampling)
@@ -200,6 +227,30 @@ def test_build_is_deterministic_and_committed_files_are_current(tmp_path):
         for col in gdf.columns:
             if col != "geometry":
                 assert list(committed[col]) == list(gdf[col]), (name, col)
+
+
+def test_committed_dem_is_the_build_output():
+    """The committed NetCDF DEM is exactly what the terrain model builds from the YAML (deterministic)."""
+    from floodtwin.reach.load import read_dem
+    from floodtwin.terrain import ReachTerrain, build_dem
+
+    fresh = build_dem(ReachTerrain(load_params(YAML)), 50.0)
+    committed = read_dem(DEM)
+    assert committed.shape == fresh.shape
+    np.testing.assert_array_equal(committed.x.values, fresh.x.values)
+    np.testing.assert_array_equal(committed.y.values, fresh.y.values)
+    np.testing.assert_array_equal(committed.values, fresh.values)  # NaN where NaN, bit-equal elsewhere
+    assert committed.attrs["units"] == "m" and committed.attrs["standard_name"] == "surface_altitude"
+
+
+def test_loading_needs_no_terrain_model():
+    """load_reach reads files only: no scipy (the terrain model) unless a DEM must be built."""
+    import subprocess
+    import sys
+
+    code = "import sys, floodtwin; floodtwin.load_reach(); print('scipy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 def test_dem_matches_rebuild_at_other_resolution():
@@ -268,6 +319,27 @@ def test_broken_stone_off_its_works(tmp_path, layers):
     _expect(tmp_path, dict(layers, stones=stones), r"layer 'stones' feature ST006: lies 4\d\d\.\d m from spur")
 
 
+def test_broken_stone_outside_its_works(tmp_path, layers):
+    from shapely.affinity import translate
+
+    works = layers["works"].copy()
+    i = int(np.flatnonzero(works.works_id == "SZ")[0])
+    works.loc[i, "geometry"] = translate(works.geometry[i], 0.0, -400.0)  # the footprint moved off its spurs
+    _expect(tmp_path, dict(layers, works=works), r"layer 'stones' feature ST\d{3}: lies outside its works SZ")
+
+
+def test_broken_stone_spur_number(tmp_path, layers):
+    stones = layers["stones"].copy()
+    stones.loc[3, "spur_number"] = stones.spur_number[3] + 1
+    _expect(tmp_path, dict(layers, stones=stones), r"feature ST004: spur_number \d+ does not match spur HYK-\d{3}")
+
+
+def test_broken_key_point_spur(tmp_path, layers):
+    keys = layers["key_points"].copy()
+    keys.loc[keys.point_id == "K06", "spur_id"] = "MD-999"
+    _expect(tmp_path, dict(layers, key_points=keys), r"layer 'key_points' feature K06: spur 'MD-999' does not exist")
+
+
 def test_broken_stone_on_another_works_spur(tmp_path, layers):
     stones = layers["stones"].copy()
     stones.loc[0, "works_id"] = "MD"
@@ -318,6 +390,51 @@ def test_parameter_totals_are_checked(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=r"works stones add up to 250, stones.total says 249"):
+        load_params(path)
+
+
+def _user_dem(tmp_path, change):
+    import xarray as xr
+
+    with xr.open_dataset(DEM) as ds:
+        ds = change(ds.load())
+    path = tmp_path / "survey_dem.nc"
+    ds.to_netcdf(path)
+    return path
+
+
+def test_user_dem_in_another_crs_is_refused(tmp_path):
+    from pyproj import CRS
+
+    utm = CRS.from_epsg(32649)
+
+    def reproject_label(ds):
+        ds["elevation"].attrs["crs_wkt"] = utm.to_wkt()
+        ds["crs"].attrs.update(utm.to_cf())
+        return ds
+
+    with pytest.raises(DataError, match=r"survey_dem\.nc: DEM CRS is EPSG:32649, the reach layers are in EPSG:4547"):
+        load_reach("huayuankou", dem_path=_user_dem(tmp_path, reproject_label))
+
+
+def test_user_dem_that_misses_the_dikes_is_refused(tmp_path):
+    path = _user_dem(tmp_path, lambda ds: ds.isel(x=slice(0, 200)))
+    with pytest.raises(DataError, match=r"survey_dem\.nc: DEM covers x \d+–\d+, .* not the dikes"):
+        load_reach("huayuankou", dem_path=path)
+
+
+def test_user_dem_without_elevation_is_refused(tmp_path):
+    path = _user_dem(tmp_path, lambda ds: ds.rename({"elevation": "height"}))
+    with pytest.raises(DataError, match=r"survey_dem\.nc: no 'elevation' variable"):
+        load_reach("huayuankou", dem_path=path)
+
+
+def test_parameter_table_rows_are_checked(tmp_path):
+    text = YAML.read_text(encoding="utf-8").replace(", 24, 61, -600]", ", 24, 61]")
+    path = tmp_path / "p.yaml"
+    path.write_text(text, encoding="utf-8")
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if ln.startswith("villages:"))
+    with pytest.raises(ConfigError, match=rf"p\.yaml:{line}: villages: .*row 1 has 11 values, expected 12"):
         load_params(path)
 
 
