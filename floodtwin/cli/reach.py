@@ -46,7 +46,7 @@ def _print_summary(summary: dict) -> None:
     console.print(counts)
     geo = Table(show_header=True, header_style="bold", title="geometry and elevations")
     geo.add_column("quantity")
-    geo.add_column("value", justify="right")
+    geo.add_column("value")
     for key, value in summary["geometry"].items():
         geo.add_row(key, value)
     console.print(geo)

@@ -45,8 +45,13 @@ def reach_summary(reach: Reach) -> dict:
         "key_points": {"count": len(L["key_points"]), "detail": ""},
     }
     dem = reach.dem
+    right_km = L["dikes"].loc[L["dikes"].bank == "right"].length.sum() / 1000
     geometry = {
-        "reach length": f"{L['centerline'].length.sum() / 1000:.2f} km (axis)",
+        "reach length": f"{right_km:.2f} km along the right dike, {L['centerline'].length.sum() / 1000:.2f} km "
+                        f"along the axis",
+        **({"town reach": f"{reach.params.reach.town_length_m.value / 1000:.2f} km of dike from chainage "
+                          f"{reach.params.reach.town_start_m.value / 1000:g} km, "
+                          f"{reach.params.reach.town_area_km2.value:g} km²"} if reach.params is not None else {}),
         "DEM": f"{dem.sizes['x']} × {dem.sizes['y']} cells at {reach.resolution_m:g} m, "
                f"{int(np.isfinite(dem.values).sum()):,} in the domain",
         "DEM elevation": _range(dem.values),
