@@ -58,29 +58,65 @@ def connect(path: str | Path | None = None) -> Connection:
     """Open (creating if needed) the database at ``path`` in WAL mode with foreign keys on.
 
     The connection is in autocommit mode (``isolation_level=None``): transactions are explicit,
-    through :func:`transaction`. A file that is not a SQLite database raises DataError.
+    through :func:`transaction`. A file that is not a SQLite database raises DataError. The folder
+    of the default path (the user data directory) is created; the folder of a path given
+    explicitly must exist (a mistyped ``--db`` must not silently start an empty database).
+    While another process holds the file (switching it to WAL, migrating) opening retries within
+    the lock budget.
     """
+    explicit = path is not None or bool(os.environ.get("FLOODTWIN_DB"))
     path = Path(path) if path is not None else default_db_path()
     if path.exists() and path.is_dir():
         raise DataError(f"{path}: is a directory, expected a SQLite database file")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        busy_ms = int(min(BUSY_TIMEOUT_MS, lock_timeout_s() * 1000))
-        conn = sqlite3.connect(path, timeout=busy_ms / 1000, isolation_level=None,
-                               check_same_thread=False, factory=Connection)
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_version ("
-                     " component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
-    except sqlite3.DatabaseError as exc:
-        raise DataError(f"{path}: cannot open database: {exc}") from None
+    if not path.parent.exists():
+        if explicit:
+            raise DataError(f"{path}: folder {path.parent} does not exist")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataError(f"{path}: cannot create folder {path.parent}: {exc.strerror or exc}") from None
+    budget_s = lock_timeout_s()
+    busy_ms = int(min(BUSY_TIMEOUT_MS, budget_s * 1000))
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        conn = None
+        try:
+            conn = sqlite3.connect(path, timeout=busy_ms / 1000, isolation_level=None,
+                                   check_same_thread=False, factory=Connection)
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version ("
+                         " component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+            break
+        except sqlite3.OperationalError as exc:
+            if conn is not None:
+                conn.close()
+            waited = time.monotonic() - started
+            if _is_busy(exc) and waited < budget_s:
+                time.sleep(min(0.05 * 2**attempt, 1.0, max(budget_s - waited, 0.0)))
+                attempt += 1
+                continue
+            if _is_busy(exc):
+                raise DataError(f"{path}: database is locked by another process (waited {waited:.1f} s)") from None
+            raise DataError(f"{path}: cannot open database: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
+            raise DataError(f"{path}: cannot open database: {exc}") from None
     if str(mode).lower() != "wal":
+        conn.close()
         raise DataError(f"{path}: could not switch the database to WAL mode (got {mode})")
     conn.db_path = str(path)
     return conn
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
 
 
 @contextlib.contextmanager
@@ -98,7 +134,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             conn.execute("BEGIN IMMEDIATE")
             break
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
+            if not _is_busy(exc):
                 raise DataError(f"{path}: {exc}") from None
             waited = time.monotonic() - started
             if waited >= budget_s:
@@ -148,6 +184,13 @@ def migrate(conn: sqlite3.Connection, component: str, migrations: Sequence[str])
                         f"understands ({target}); upgrade floodtwin")
     for version in range(current, target):
         with transaction(conn):
+            # another process may have migrated between our read and our lock: look again under the lock
+            now_at = schema_version(conn, component)
+            if now_at > target:
+                raise DataError(f"{path}: {component} schema version {now_at} is newer than this floodtwin "
+                                f"understands ({target}); upgrade floodtwin")
+            if now_at > version:
+                continue
             # executescript would COMMIT implicitly; run statements one by one inside our transaction
             for statement in _split_sql(migrations[version]):
                 conn.execute(statement)
