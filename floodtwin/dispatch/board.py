@@ -15,6 +15,7 @@ missed ones and escalates each once, one step up the chain.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -159,6 +160,13 @@ def choose_assignee(instr: TaskInstruction, roster: Roster, load: dict[str, int]
             grid_id)
 
 
+def deadline_min(instr: TaskInstruction, config: DispatchConfig) -> float:
+    """Minutes from dispatch to "handled": the instruction's own deadline, else (none or 0) the SLA's
+    ``handle_min`` (30 min in the grid model's rule)."""
+    own = instr.deadline_min
+    return float(own) if own else float(config.dispatch.sla.handle_min)
+
+
 def _least_loaded(roster: Roster, grid_id: str, role: str, load: dict[str, int], shift: str | None) -> str | None:
     candidates = [m for m in roster.members(grid_id, role)
                   if m.on_duty and (shift is None or m.shift is None or m.shift == shift)]
@@ -209,8 +217,11 @@ def validate_instructions(instructions: Sequence[TaskInstruction]) -> None:
         if instr.category not in CATEGORIES:
             raise InputError(f"instruction {instr.key}: unknown category {instr.category!r} "
                              f"(expected one of {', '.join(CATEGORIES)})")
-        if not instr.deadline_min or instr.deadline_min <= 0:
-            raise InputError(f"instruction {instr.key}: deadline_min must be > 0, got {instr.deadline_min}")
+        deadline = instr.deadline_min
+        if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, (int, float))
+                                     or not math.isfinite(deadline) or deadline < 0):
+            raise InputError(f"instruction {instr.key}: deadline_min must be a number of minutes >= 0 "
+                             f"(0 or none: the SLA handle time), got {deadline!r}")
 
 
 def _load_counts(conn: sqlite3.Connection) -> dict[str, int]:
@@ -250,7 +261,8 @@ def _submit_in_tx(conn: sqlite3.Connection, instructions: Sequence[TaskInstructi
             continue  # idempotent: live, finished or cancelled tasks are left as they are
         staff_id, role, why, grid_id = choose_assignee(instr, roster, load, shift, config)
         load[staff_id] = load.get(staff_id, 0) + 1
-        due = ts(now + timedelta(minutes=instr.deadline_min))
+        handle_min = deadline_min(instr, config)
+        due = ts(now + timedelta(minutes=handle_min))
         location = instr.location
         if location is None and grid_id in roster.grids:
             g = roster.grids[grid_id]
@@ -262,7 +274,7 @@ def _submit_in_tx(conn: sqlite3.Connection, instructions: Sequence[TaskInstructi
                 " note_en, source, extra, state, created_at, updated_at, dispatched_at, handle_due_at,"
                 " activation_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (instr.key, instr.template_id, instr.category, instr.tier, instr.owner_role, instr.title_zh,
-                 instr.title_en, instr.deadline_min, instr.scope_kind, instr.scope_id, grid_id,
+                 instr.title_en, handle_min, instr.scope_kind, instr.scope_id, grid_id,
                  instr.works_id, instr.repeat_min, json.dumps(list(instr.depends_on)),
                  json.dumps([m.__dict__ for m in instr.materials], ensure_ascii=False),
                  location[0] if location else None, location[1] if location else None,
@@ -276,9 +288,10 @@ def _submit_in_tx(conn: sqlite3.Connection, instructions: Sequence[TaskInstructi
             # a stood-down task whose situation is back: a new round, fresh timers
             conn.execute(
                 "UPDATE tasks SET state='dispatched', updated_at=?, dispatched_at=?, acknowledged_at=NULL,"
-                " started_at=NULL, on_site_at=NULL, done_at=NULL, ended_at=NULL, handle_due_at=?,"
-                " escalation_level=0, activation_id=?, grid_id=?, version=version+1 WHERE key=?",
-                (now_s, now_s, due, activation_id, grid_id, instr.key))
+                " started_at=NULL, on_site_at=NULL, done_at=NULL, verified_at=NULL, closed_at=NULL, ended_at=NULL,"
+                " handle_due_at=?, deadline_min=?, escalation_level=0, activation_id=?, grid_id=?,"
+                " version=version+1 WHERE key=?",
+                (now_s, now_s, due, handle_min, activation_id, grid_id, instr.key))
             conn.execute("UPDATE assignments SET active=0 WHERE task_key=?", (instr.key,))
             conn.execute("DELETE FROM sla_misses WHERE task_key=?", (instr.key,))
             kind, from_state = "reopened", "stood_down"
@@ -433,6 +446,9 @@ def transition(conn: sqlite3.Connection, key: str, action: str, *, now: datetime
                       config=config, notify_kind="cancelled" if action == "cancel" else None)
         if to_state in ("closed", "cancelled"):
             conn.execute("UPDATE tasks SET ended_at=COALESCE(ended_at, ?) WHERE key=?", (ts(now), full))
+        if action == "reject":
+            # the work is not done after all: the handle timer runs again (the event log keeps the first "done")
+            conn.execute("UPDATE tasks SET done_at=NULL WHERE key=?", (full,))
         return dict(conn.execute("SELECT * FROM tasks WHERE key=?", (full,)).fetchone())
 
 
@@ -543,7 +559,7 @@ def _start_due_rounds(conn: sqlite3.Connection, *, now: datetime, actor: str, co
         instr = task_instruction(task)
         staff_id, role, why, _ = choose_assignee(instr, roster, load, shift, config)
         load[staff_id] = load.get(staff_id, 0) + 1
-        due = ts(now + timedelta(minutes=instr.deadline_min))
+        due = ts(now + timedelta(minutes=deadline_min(instr, config)))
         conn.execute(
             "UPDATE tasks SET state='dispatched', updated_at=?, dispatched_at=?, acknowledged_at=NULL,"
             " started_at=NULL, on_site_at=NULL, done_at=NULL, verified_at=NULL, closed_at=NULL, ended_at=NULL,"
@@ -644,6 +660,8 @@ def push(conn: sqlite3.Connection, *, message: str, now: datetime, actor: str, g
         raise InputError("push: empty message")
     if not (grid or role or everyone):
         raise InputError("push: choose --grid, --role or --all")
+    if everyone and (grid or role):
+        raise InputError("push: --all cannot be combined with --grid or --role")
     config, roster = _context(conn, config, roster)
     if grid is not None and grid not in roster.grids:
         raise InputError(f"push: grid {grid} is not in the roster")

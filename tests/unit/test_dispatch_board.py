@@ -371,3 +371,45 @@ def test_alert_run_records_and_event_history(env):
     history = board.events(conn, task_key=instr(1).key)
     assert [e["kind"] for e in history] == ["created", "dispatched"]
     assert all(e["reason"] == f"alert run {run_id}" for e in history)
+
+
+def test_deadline_zero_uses_the_sla_handle_time_and_bad_deadlines_are_refused(env):
+    conn, config, roster = env
+    own, none = instr(1, deadline=45), instr(2, deadline=0)
+    board.submit(conn, [own, none], now=T0, actor="t", reason="r", config=config, roster=roster)
+    due = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT key, deadline_min, handle_due_at FROM tasks")}
+    assert due[own.key] == (45, "2026-07-20T02:45:00.000000Z")
+    assert due[none.key] == (config.dispatch.sla.handle_min, "2026-07-20T02:30:00.000000Z")
+    for bad in (float("nan"), -5.0, float("inf")):
+        with pytest.raises(InputError, match="deadline_min must be a number of minutes >= 0"):
+            board.submit(conn, [instr(3, deadline=bad)], now=T0, actor="t", reason="r", config=config,
+                         roster=roster)
+    assert conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 2
+
+
+def test_rejected_work_runs_the_handle_timer_again(env):
+    conn, config, roster = env
+    t = instr(1, category="information", deadline=30)
+    board.submit(conn, [t], now=T0, actor="t", reason="r", config=config, roster=roster)
+    for minutes, action in ((1, "ack"), (2, "start"), (10, "done")):
+        board.transition(conn, t.key, action, now=T0 + timedelta(minutes=minutes), actor="M1", config=config)
+    board.transition(conn, t.key, "reject", now=T0 + timedelta(minutes=12), actor="L1", reason="photo missing",
+                     config=config)
+    # back in progress and past its deadline: that is a missed handle timer, not a task met in time
+    esc = board.tick(conn, now=T0 + timedelta(minutes=31), config=config, roster=roster)
+    assert [(e["timer"], e["escalated_to"]) for e in esc] == [("handle", "L1")]
+    kinds = [e["kind"] for e in board.show_task(conn, t.key)["events"]]
+    assert kinds == ["created", "dispatched", "ack", "start", "done", "reject", "escalated"]
+
+
+def test_push_by_role_and_scope_conflicts(env):
+    conn, config, roster = env
+    out = board.push(conn, message="集合", role="grid_leader", now=T0, actor="duty", config=config, roster=roster)
+    assert out["recipients"] == ["L1", "LX"]  # L2 is off duty
+    both = board.push(conn, message="G01 members", grid="G01", role="grid_member", now=T0, actor="d",
+                      config=config, roster=roster)
+    assert both["recipients"] == ["M1", "M2", "M3"]
+    with pytest.raises(InputError, match="--all cannot be combined"):
+        board.push(conn, message="x", grid="G01", everyone=True, now=T0, actor="d", config=config, roster=roster)
+    rows = conn.execute("SELECT recipient FROM outbox WHERE kind='push' ORDER BY id").fetchall()
+    assert [r[0] for r in rows] == ["L1", "LX", "M1", "M2", "M3"]
