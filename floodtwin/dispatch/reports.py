@@ -297,10 +297,25 @@ class ReachIndex:
 # ----------------------------------------------------------------------------------------------
 # reports
 
+#: a report id from the app: letters, digits and ._:- (at most 64), so it is safe in keys and file names
+_REPORT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+
+
 def report_id_for(raw: dict[str, Any]) -> str:
-    """The report's own ``id``, else a stable id from its content (so a re-import is recognised)."""
-    if raw.get("id"):
-        return str(raw["id"])
+    """The report's own ``id``, else a stable id from its content (so a re-import is recognised).
+
+    An ``id`` that is not a short plain string or integer is not used (the report is rejected for
+    it by :func:`add_report`); the content id stands in, so the rejected report is still kept.
+    """
+    rid = raw.get("id")
+    if isinstance(rid, int) and not isinstance(rid, bool):
+        rid = str(rid)
+    if isinstance(rid, str) and _REPORT_ID.match(rid):
+        return rid
+    return _content_id(raw)
+
+
+def _content_id(raw: dict[str, Any]) -> str:
     canonical = json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
     return "R-" + hashlib.sha1(canonical.encode("utf-8")).hexdigest()[:12]
 
@@ -346,9 +361,19 @@ def add_report(conn: sqlite3.Connection, raw: dict[str, Any], *, now: datetime, 
     dangers = dangers if dangers is not None else load_dangers()
     index = reach if isinstance(reach, ReachIndex) else ReachIndex(reach if reach is not None else _default_reach())
     rid = report_id_for(raw)
+    raw_text = json.dumps(raw, ensure_ascii=False, sort_keys=True, default=str)
     prior = conn.execute("SELECT * FROM reports WHERE report_id=?", (rid,)).fetchone()
+    conflict = None
     if prior is not None:
-        return {**dict(prior), "duplicate": True}
+        if prior["raw"] == raw_text:
+            return {**dict(prior), "duplicate": True}
+        # the same id with other content: not the same report sent again, and not to be dropped either
+        conflict = (f"report id {rid} was already used by a different report received at {prior['received_at']}: "
+                    f"send it under a new id")
+        rid = _content_id(raw)
+        again = conn.execute("SELECT * FROM reports WHERE report_id=?", (rid,)).fetchone()
+        if again is not None:
+            return {**dict(again), "duplicate": True}
     fields: dict[str, Any] = {"kind": _text(raw, "kind") or ("danger" if raw.get("danger_kind") else None),
                               "danger_kind": _text(raw, "danger_kind"), "severity": _text(raw, "severity"),
                               "reporter": _text(raw, "reporter"), "photo": _text(raw, "photo"),
@@ -356,12 +381,20 @@ def add_report(conn: sqlite3.Connection, raw: dict[str, Any], *, now: datetime, 
     place: Place | None = None
     reason = None
     try:
+        if conflict is not None:
+            raise Rejected(conflict)
+        if raw.get("id") not in (None, "") and report_id_for(raw) != str(raw["id"]):
+            raise Rejected(f"id {raw['id']!r}: expected a plain id of letters, digits and ._:- (at most 64)")
         if fields["kind"] not in REPORT_KINDS:
             raise Rejected(f"kind {fields['kind']!r}: expected patrol or danger")
         if not fields["reporter"]:
             raise Rejected("no reporter")
         if raw.get("observed_at"):
-            observed = parse_now(str(raw["observed_at"]))
+            try:
+                observed = parse_now(str(raw["observed_at"]))
+            except InputError:
+                raise Rejected(f"observed_at {raw['observed_at']!r}: expected an ISO 8601 time such as "
+                               f"2026-07-20T08:00:00+08:00") from None
             if observed > now:
                 raise Rejected(f"observed_at {raw['observed_at']} is in the future")
             fields["observed_at"] = ts(observed)
@@ -376,9 +409,27 @@ def add_report(conn: sqlite3.Connection, raw: dict[str, Any], *, now: datetime, 
             raise Rejected("patrol report outside every grid: give grid_id")
     except (Rejected, InputError) as exc:
         reason = str(exc)
-    raw_text = json.dumps(raw, ensure_ascii=False, sort_keys=True, default=str)
     roster_obj = ensure_roster(conn, roster) if reason is None and fields["kind"] == "danger" else None
+    try:
+        return _store_report(conn, rid, raw_text, fields, place, reason, now=now, actor=actor, config=config,
+                             dangers=dangers, roster_obj=roster_obj)
+    except _Raced:
+        # another process stored this id between our check and our write lock: judge it again against that
+        return add_report(conn, raw, now=now, actor=actor, reach=index, config=config, roster=roster,
+                          dangers=dangers)
+
+
+class _Raced(Exception):
+    """The report id appeared in the database while the report was being validated."""
+
+
+def _store_report(conn: sqlite3.Connection, rid: str, raw_text: str, fields: dict[str, Any], place: Place | None,
+                  reason: str | None, *, now: datetime, actor: str, config: DispatchConfig, dangers: DangerTable,
+                  roster_obj: Roster | None) -> dict[str, Any]:
+    """Write one validated report, its event and (for an accepted danger) its tasks and messages."""
     with transaction(conn):
+        if conn.execute("SELECT 1 FROM reports WHERE report_id=?", (rid,)).fetchone():
+            raise _Raced(rid)
         conn.execute(
             "INSERT INTO reports(report_id, received_at, observed_at, status, reject_reason, kind, danger_kind,"
             " severity, lon, lat, x, y, works_id, spur_id, dike_id, chainage_m, grid_id, reporter, photo, text, raw)"
@@ -420,11 +471,27 @@ def import_jsonl(conn: sqlite3.Connection, path: str | Path, *, now: datetime, a
                  config: DispatchConfig | None = None, roster: Roster | None = None) -> list[dict[str, Any]]:
     """Receive every report of a JSON-lines file; a line that is not a JSON object is stored as rejected."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected a JSON-lines file")
     if not path.is_file():
         raise InputError(f"{path}: file not found")
     index = reach if isinstance(reach, ReachIndex) else ReachIndex(reach if reach is not None else _default_reach())
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     results = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    # line by line from bytes: one undecodable line is kept as rejected, the others are still read
+    for lineno, chunk in enumerate(data.splitlines(), start=1):
+        if lineno == 1 and chunk.startswith(b"\xef\xbb\xbf"):
+            chunk = chunk[3:]  # a byte-order mark from a Windows editor
+        try:
+            line = chunk.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = chunk.decode("utf-8", errors="backslashreplace")
+            results.append(_store_unparsable(conn, line, f"{path.name}:{lineno}: not UTF-8 text ({exc.reason} at "
+                                             f"byte {exc.start})", now=now, actor=actor))
+            continue
         if not line.strip():
             continue
         try:
@@ -434,6 +501,10 @@ def import_jsonl(conn: sqlite3.Connection, path: str | Path, *, now: datetime, a
         except ValueError as exc:
             results.append(_store_unparsable(conn, line, f"{path.name}:{lineno}: {exc}", now=now, actor=actor))
             continue
+        except RecursionError:
+            results.append(_store_unparsable(conn, line, f"{path.name}:{lineno}: JSON nested too deeply",
+                                             now=now, actor=actor))
+            continue
         results.append(add_report(conn, raw, now=now, actor=actor, reach=index, config=config, roster=roster))
     return results
 
@@ -442,7 +513,10 @@ def _store_unparsable(conn: sqlite3.Connection, line: str, reason: str, *, now: 
     rid = "R-" + hashlib.sha1(line.encode("utf-8")).hexdigest()[:12]
     ensure_schema(conn)
     with transaction(conn):
-        conn.execute("INSERT OR IGNORE INTO reports(report_id, received_at, status, reject_reason, raw) "
+        prior = conn.execute("SELECT * FROM reports WHERE report_id=?", (rid,)).fetchone()
+        if prior is not None:  # the same unreadable line again: kept once
+            return {**dict(prior), "duplicate": True}
+        conn.execute("INSERT INTO reports(report_id, received_at, status, reject_reason, raw) "
                      "VALUES (?,?,?,?,?)", (rid, ts(now), "rejected", reason, line))
         _log_event(conn, now=now, actor=actor, kind="report_rejected", report_id=rid, reason=reason)
         row = dict(conn.execute("SELECT * FROM reports WHERE report_id=?", (rid,)).fetchone())
@@ -508,12 +582,17 @@ def _default_reach() -> Any:
 # map layer
 
 def export_geojson(conn: sqlite3.Connection, *, crs: str = "EPSG:4547", include_closed: bool = False,
-                   dangers: DangerTable | None = None) -> dict[str, Any]:
+                   dangers: DangerTable | None = None, now: datetime | None = None,
+                   config: DispatchConfig | None = None) -> dict[str, Any]:
     """Tasks (coloured by state) and accepted reports (coloured by danger kind) as a GeoJSON
-    FeatureCollection in WGS 84 (RFC 7946), for the map layer."""
+    FeatureCollection in WGS 84 (RFC 7946), for the map layer. With ``now``, each task lists the
+    SLA timers it has missed by then (``overdue``), so the map can flag late tasks."""
     from pyproj import Transformer
 
-    from floodtwin.dispatch.board import STATE_COLOURS
+    from floodtwin.dispatch.board import STATE_COLOURS, missed_timers
+
+    if now is not None and config is None:
+        config = load_config()
 
     ensure_schema(conn)
     dangers = dangers if dangers is not None else load_dangers()
@@ -531,6 +610,8 @@ def export_geojson(conn: sqlite3.Connection, *, crs: str = "EPSG:4547", include_
                                         "tier": t["tier"], "title_zh": t["title_zh"], "title_en": t["title_en"],
                                         "grid_id": t["grid_id"], "works_id": t["works_id"],
                                         "due": t["handle_due_at"], "escalation_level": t["escalation_level"],
+                                        "overdue": [] if now is None else
+                                        [name for name, _ in missed_timers(dict(t), now, config)],
                                         "assignees": assignees.get(t["key"], [])}})
     for r in conn.execute("SELECT * FROM reports WHERE status='accepted' AND lon IS NOT NULL ORDER BY received_at"):
         spec = dangers.kinds.get(r["danger_kind"]) if r["danger_kind"] else None

@@ -99,7 +99,7 @@ WORKER = textwrap.dedent('''
     while not os.path.exists(go):
         time.sleep(0.002)
     t0 = datetime(2026, 7, 20, 2, 1, tzinfo=UTC)
-    won, refused, reported = [], 0, []
+    won, refused, reported, shared = [], 0, [], []
     for i, key in enumerate(keys):
         try:   # both workers race to acknowledge every task: exactly one may win each
             board.ack(conn, key, now=t0, actor=name, config=config)
@@ -112,10 +112,17 @@ WORKER = textwrap.dedent('''
                                  now=t0, actor=name, reach=index, config=config)
         assert row["status"] == "accepted", row
         reported.append(row["report_id"])
+        # the same report from the app reaches both processes at once: stored once, the other sees a repeat
+        same = reports.add_report(conn, {"id": f"shared-{i}", "kind": "patrol", "grid_id": "G07", "reporter": "S1",
+                                         "chainage": 6000 + i, "text": "sent twice"},
+                                  now=t0, actor=name, reach=index, config=config)
+        assert same["status"] == "accepted", same
+        if not same["duplicate"]:
+            shared.append(same["report_id"])
     for key in won:   # then each carries its own tasks on
         board.start(conn, key, now=t0 + timedelta(minutes=2), actor=name, config=config)
         board.done(conn, key, now=t0 + timedelta(minutes=20), actor=name, config=config)
-    print(json.dumps({"won": won, "refused": refused, "reported": reported}))
+    print(json.dumps({"won": won, "refused": refused, "reported": reported, "shared": shared}))
 ''')
 
 
@@ -146,7 +153,10 @@ def test_two_processes_acknowledge_and_report_without_lost_updates(tmp_path):
     assert all((a[1] == "A") == (a[0] in won_a) for a in acks)
     states = conn.execute("SELECT state, version, COUNT(*) FROM tasks GROUP BY state, version").fetchall()
     assert [tuple(s) for s in states] == [("done", 4, len(tasks))]  # created + ack + start + done
-    assert conn.execute("SELECT COUNT(*) FROM reports WHERE status='accepted'").fetchone()[0] == 2 * len(tasks)
+    shared_a, shared_b = set(outs[0]["shared"]), set(outs[1]["shared"])
+    assert not shared_a & shared_b and len(shared_a | shared_b) == len(tasks)  # each stored by exactly one
+    assert conn.execute("SELECT COUNT(*) FROM reports WHERE status='accepted'").fetchone()[0] == 3 * len(tasks)
+    assert conn.execute("SELECT COUNT(*) FROM reports WHERE status!='accepted'").fetchone()[0] == 0
 
 
 # ----------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from floodtwin.dispatch.roster import Roster
 from floodtwin.dispatch.schema import ensure_schema
 from floodtwin.dispatch.settings import load_config
 from floodtwin.dispatch.store import connect
+from floodtwin.errors import InputError
 
 T0 = datetime(2026, 7, 20, 2, 0, tzinfo=UTC)
 
@@ -145,3 +146,91 @@ def test_geojson_layer_colours_tasks_and_reports(env):
     lon, lat = rep["geometry"]["coordinates"]
     # Madu works lies near 34.89 N 113.80 E (DOMAIN.md §3, ±2 km)
     assert abs(lon - 113.80) < 0.05 and abs(lat - 34.89) < 0.05
+
+
+#: every danger term of DOMAIN.md §5 a field report can name, with its Chinese term
+DOMAIN_DANGERS = {"leak": "漏洞", "piping": "管涌", "seepage": "渗水", "slope_slip": "脱坡/滑坡", "crack": "裂缝",
+                  "bank_collapse": "坍塌/坍岸", "sinkhole": "陷坑", "overtopping": "漫溢/漫顶",
+                  "root_stone_loss": "根石走失", "spur_settlement": "坝身蛰裂"}
+
+
+def test_the_danger_table_has_every_kind_of_the_domain():
+    table = reports.load_dangers()
+    assert {k: v.zh for k, v in table.kinds.items()} == DOMAIN_DANGERS
+    assert len({v.colour for v in table.kinds.values()}) == len(table.kinds)  # each its own map colour
+
+
+@pytest.mark.parametrize("kind", sorted(DOMAIN_DANGERS))
+def test_each_danger_kind_is_accepted_and_sets_off_its_tasks(env, kind):
+    conn, kw = env
+    row = reports.add_report(conn, {"danger_kind": kind, "works_id": "HYK", "spur": "HYK-090", "reporter": "S100"},
+                             now=T0, actor="app", **kw)
+    assert row["status"] == "accepted" and row["danger_kind"] == kind
+    table = reports.load_dangers()
+    spec = table.kinds[kind]
+    keys = json.loads(row["task_keys"])
+    templates = [r[0] for r in conn.execute(f"SELECT template_id FROM tasks WHERE key IN ({','.join('?' * len(keys))})"
+                                            " ORDER BY template_id", keys)]
+    assert templates == sorted(t.id for t in spec.tasks) and templates
+    at_works = reports.active_major_dangers(conn)
+    major = table.rank(spec.default_severity) >= table.rank(table.major_from)
+    assert [d["kind"] for d in at_works] == ([kind] if major else [])
+
+
+def test_same_id_with_other_content_is_kept_as_rejected(env):
+    conn, kw = env
+    first = reports.add_report(conn, {"id": "APP-9", "kind": "patrol", "grid_id": "G07", "reporter": "S1"},
+                               now=T0, actor="app", **kw)
+    same = reports.add_report(conn, {"id": "APP-9", "kind": "patrol", "grid_id": "G07", "reporter": "S1"},
+                              now=T0 + timedelta(minutes=1), actor="app", **kw)
+    assert first["status"] == "accepted" and same["duplicate"] and same["report_id"] == "APP-9"
+    other = {"id": "APP-9", "danger_kind": "leak", "chainage": "8+200", "reporter": "S2"}
+    clash = reports.add_report(conn, other, now=T0 + timedelta(minutes=2), actor="app", **kw)
+    assert clash["status"] == "rejected" and clash["report_id"] != "APP-9" and not clash["duplicate"]
+    assert "APP-9 was already used by a different report" in clash["reject_reason"]
+    assert json.loads(clash["raw"]) == other
+    assert reports.add_report(conn, other, now=T0 + timedelta(minutes=3), actor="app", **kw)["duplicate"]
+    assert conn.execute("SELECT COUNT(*) FROM reports").fetchone()[0] == 2
+    assert conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 0  # the leak was not acted on
+
+
+@pytest.mark.parametrize("raw, reason", [
+    ({"id": {"x": 1}, "kind": "patrol", "grid_id": "G07", "reporter": "S1"}, "id {'x': 1}: expected a plain id"),
+    ({"id": "a b/../c", "kind": "patrol", "grid_id": "G07", "reporter": "S1"}, "expected a plain id"),
+    ({"kind": "patrol", "grid_id": "G07", "reporter": "S1", "observed_at": "yesterday"},
+     "observed_at 'yesterday': expected an ISO 8601 time"),
+    ({"danger_kind": "leak", "lon": float("nan"), "lat": 34.9, "reporter": "S1"}, "not a WGS 84 position"),
+    ({"danger_kind": "leak", "chainage": float("nan"), "reporter": "S1"}, "not a finite number"),
+])
+def test_malformed_fields_are_rejected_and_kept(env, raw, reason):
+    conn, kw = env
+    row = reports.add_report(conn, raw, now=T0, actor="app", **kw)
+    assert row["status"] == "rejected" and reason in row["reject_reason"]
+    assert reports.list_reports(conn, status="rejected")[0]["raw"] == row["raw"]
+
+
+def test_jsonl_import_keeps_undecodable_lines_and_reads_the_rest(env, tmp_path):
+    conn, kw = env
+    path = tmp_path / "upload.jsonl"
+    good = json.dumps({"id": "APP-3", "kind": "patrol", "grid_id": "G03", "reporter": "S031"}).encode()
+    path.write_bytes(b"\xef\xbb\xbf" + good + b"\n\xff\xfe\x00broken\n" + b"[" * 100_000 + b"\n")
+    rows = reports.import_jsonl(conn, path, now=T0, actor="import", **kw)
+    assert [r["status"] for r in rows] == ["accepted", "rejected", "rejected"]
+    assert "upload.jsonl:2: not UTF-8 text" in rows[1]["reject_reason"] and "\\xff" in rows[1]["raw"]
+    assert "upload.jsonl:3:" in rows[2]["reject_reason"]
+    again = reports.import_jsonl(conn, path, now=T0 + timedelta(minutes=1), actor="import", **kw)
+    assert all(r["duplicate"] for r in again)
+    assert conn.execute("SELECT COUNT(*) FROM reports").fetchone()[0] == 3
+    with pytest.raises(InputError, match="is a directory"):
+        reports.import_jsonl(conn, tmp_path, now=T0, actor="import", **kw)
+
+
+def test_geojson_flags_overdue_tasks_at_a_given_time(env):
+    conn, kw = env
+    reports.add_report(conn, {"danger_kind": "piping", "chainage": "9+100", "reporter": "S030"}, now=T0,
+                       actor="app", **kw)
+    early = reports.export_geojson(conn, now=T0 + timedelta(minutes=2), config=kw["config"])
+    late = reports.export_geojson(conn, now=T0 + timedelta(minutes=4), config=kw["config"])
+    task = [f for f in early["features"] if f["properties"]["layer"] == "task"]
+    assert len(task) == 1 and task[0]["properties"]["overdue"] == []
+    assert [f["properties"]["overdue"] for f in late["features"] if f["properties"]["layer"] == "task"] == [["ack"]]
