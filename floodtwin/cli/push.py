@@ -22,8 +22,8 @@ def push(
     """Push a message to everyone on duty in scope (--grid, --role, --all; --grid and --role combine)."""
     from floodtwin.dispatch.board import push as push_message
 
-    conn, cfg = open_db(db, config)
     t = clock(now)
+    conn, cfg = open_db(db, config)
     out = push_message(conn, message=message, grid=grid, role=role, everyone=everyone, now=t, actor=actor,
                        config=cfg)
     delivery = deliver_now(conn, cfg, t, as_json) if deliver else None

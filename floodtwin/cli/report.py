@@ -55,8 +55,8 @@ def add_cmd(
            "lon": lon, "lat": lat, "works_id": works, "spur": spur, "dike_id": dike, "chainage": chainage,
            "grid_id": grid, "photo": photo, "text": text, "observed_at": observed_at}
     raw = {k: v for k, v in raw.items() if v is not None}
-    conn, cfg = open_db(db, config)
     t = clock(now)
+    conn, cfg = open_db(db, config)
     row = add_report(conn, raw, now=t, actor=actor, config=cfg)
     delivery = deliver_now(conn, cfg, t, as_json) if deliver and row["status"] == "accepted" else None
     if as_json:
@@ -76,8 +76,8 @@ def import_cmd(path: Path = typer.Argument(..., help="JSON-lines file, one repor
     """Import reports from a JSON-lines file (the app's upload); exits non-zero if any was rejected."""
     from floodtwin.dispatch.reports import import_jsonl
 
-    conn, cfg = open_db(db, config)
     t = clock(now)
+    conn, cfg = open_db(db, config)
     rows = import_jsonl(conn, path, now=t, actor=actor, config=cfg)
     delivery = deliver_now(conn, cfg, t, as_json) if deliver else None
     accepted = sum(r["status"] == "accepted" and not r["duplicate"] for r in rows)
@@ -132,8 +132,9 @@ def resolve_cmd(report_id: str = typer.Argument(..., help="Report id."),
     """Mark a danger as dealt with (it no longer raises the tier as a major danger)."""
     from floodtwin.dispatch.reports import resolve_report
 
+    t = clock(now)
     conn, _ = open_db(db, config)
-    row = resolve_report(conn, report_id, now=clock(now), actor=actor, reason=reason)
+    row = resolve_report(conn, report_id, now=t, actor=actor, reason=reason)
     if as_json:
         emit(row)
     else:

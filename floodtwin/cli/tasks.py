@@ -31,7 +31,8 @@ DELIVER_OPT = typer.Option(True, "--deliver/--no-deliver", help="Deliver queued 
 # shared by the tasks, report and push commands
 
 def db_guard(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a SQLite failure inside a command (corrupt file, disk full) into one DataError line."""
+    """Turn a SQLite failure (corrupt file, disk full) or a file-system error inside a command into one
+    DataError line."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -43,6 +44,9 @@ def db_guard(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except sqlite3.DatabaseError as exc:
             raise DataError(f"{kwargs.get('db') or 'database'}: {exc}; nothing was changed") from None
+        except OSError as exc:  # a file the command reads or writes (export target, import source)
+            where = exc.filename if exc.filename is not None else (kwargs.get("db") or "file")
+            raise DataError(f"{where}: {exc.strerror or exc}") from None
 
     return wrapper
 
@@ -121,11 +125,15 @@ def activate_cmd(
     """Put the plan for a flow into effect: create, assign and notify its tasks; stand down the rest."""
     from floodtwin.dispatch.plan import activate_discharge
 
-    conn, cfg = open_db(db, config)
+    from floodtwin.errors import InputError
+
+    if discharge is None and forecast is None:
+        raise InputError("activate: give --discharge (and/or --forecast) in m3/s")
     t = clock(now)
+    conn, cfg = open_db(db, config)
+    flow = discharge if discharge is not None else forecast
     decision, result = activate_discharge(conn, discharge, forecast_m3s=forecast, now=t, actor=actor,
-                                          reason=reason or f"flow {discharge or forecast:g} m3/s", preplan=preplan,
-                                          config=cfg)
+                                          reason=reason or f"flow {flow:g} m3/s", preplan=preplan, config=cfg)
     delivery = deliver_now(conn, cfg, t, as_json) if deliver else None
     if as_json:
         emit({"decision": decision.to_dict(), **result.to_dict(), "delivery": delivery})
@@ -148,8 +156,9 @@ def list_cmd(
     """List tasks with their state, grid, assignees and deadline."""
     from floodtwin.dispatch.board import list_tasks
 
+    t = clock(now)
     conn, cfg = open_db(db, config)
-    tasks = list_tasks(conn, grid=grid, state=state, overdue=overdue, assignee=assignee, now=clock(now), config=cfg)
+    tasks = list_tasks(conn, grid=grid, state=state, overdue=overdue, assignee=assignee, now=t, config=cfg)
     if as_json:
         emit(tasks)
     else:
@@ -158,20 +167,23 @@ def list_cmd(
 
 @command(app, "show")
 def show_cmd(key: str = typer.Argument(..., help="Task key (or a unique prefix)."),
-             db: Optional[Path] = DB_OPT, as_json: bool = JSON_OPT) -> None:
-    """One task: details, assignments, missed timers and its full event history."""
-    from floodtwin.dispatch.board import show_task
-    from floodtwin.dispatch.schema import ensure_schema
-    from floodtwin.dispatch.store import connect
+             db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
+             as_json: bool = JSON_OPT) -> None:
+    """One task: details, assignments, escalations, timers overdue at --now and its full event history."""
+    from floodtwin.dispatch.board import missed_timers, show_task
+    from floodtwin.dispatch.schema import ts
 
-    conn = connect(db)
-    ensure_schema(conn)
+    t = clock(now)
+    conn, cfg = open_db(db, config)
     task = show_task(conn, key)
+    task["overdue"] = [{"timer": name, "due_at": ts(due)} for name, due in missed_timers(task, t, cfg)]
     if as_json:
         emit(task)
         return
     say(f"[bold]{task['key']}[/]  {task['state']}  grid {task['grid_id'] or '-'}  due {task['handle_due_at']}")
     say(f"{task['title_zh']}\n{task['title_en']}")
+    for o in task["overdue"]:
+        say(f"  [red]overdue[/] {o['timer']} (due {o['due_at']})")
     for a in task["assignments"]:
         say(f"  assigned {a['staff_id']} ({a['role']}, level {a['level']}) at {a['assigned_at']}: {a['reason']}")
     for e in task["events"]:
@@ -188,8 +200,8 @@ def _transition_command(action: str, help_text: str) -> None:
     ) -> None:
         from floodtwin.dispatch.board import transition
 
-        conn, cfg = open_db(db, config)
         t = clock(now)
+        conn, cfg = open_db(db, config)
         row = transition(conn, key, action, now=t, actor=actor, reason=reason, config=cfg)
         delivery = deliver_now(conn, cfg, t, as_json) if deliver else None
         if as_json:
@@ -218,8 +230,8 @@ def tick_cmd(db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, n
     """Evaluate the SLA timers (escalate every missed one: member → leader → town) and start due rounds."""
     from floodtwin.dispatch.board import tick
 
-    conn, cfg = open_db(db, config)
     t = clock(now)
+    conn, cfg = open_db(db, config)
     actions = tick(conn, now=t, actor=actor, config=cfg)
     escalations = [a for a in actions if a["action"] == "escalated"]
     rounds = [a for a in actions if a["action"] == "next_round"]
@@ -236,17 +248,18 @@ def tick_cmd(db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, n
 
 
 @command(app, "deliver")
-def deliver_cmd(wait: float = typer.Option(0.0, "--wait", help="Keep retrying on the wall clock for up to S seconds."),
+def deliver_cmd(wait: float = typer.Option(0.0, "--wait", min=0, help="Keep retrying on the wall clock for up to S seconds."),
                 db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
                 as_json: bool = JSON_OPT) -> None:
     """Deliver the notifications waiting in the outbox (retries with backoff; dead ones are listed)."""
     from floodtwin.dispatch.notify import deliver, deliver_until_done, outbox_counts
 
+    t = clock(now)
     conn, cfg = open_db(db, config)
     if wait > 0:
         report = deliver_until_done(conn, cfg, wait_s=wait)
     else:
-        report = deliver(conn, cfg, now=clock(now))
+        report = deliver(conn, cfg, now=t)
     counts = outbox_counts(conn)
     if as_json:
         emit({**report.to_dict(), "outbox": counts})
@@ -260,20 +273,29 @@ def deliver_cmd(wait: float = typer.Option(0.0, "--wait", help="Keep retrying on
 @command(app, "export")
 def export_cmd(geojson: Path = typer.Option(..., "--geojson", help="GeoJSON file to write ('-' for stdout)."),
                include_closed: bool = typer.Option(False, "--all", help="Also closed, cancelled and stood-down tasks."),
-               db: Optional[Path] = DB_OPT, as_json: bool = JSON_OPT) -> None:
-    """Write the map layer: tasks coloured by state and field reports coloured by danger kind (WGS 84)."""
+               db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
+               as_json: bool = JSON_OPT) -> None:
+    """Write the map layer: tasks coloured by state (overdue ones flagged at --now) and field reports
+    coloured by danger kind (WGS 84)."""
     from floodtwin.dispatch.reports import export_geojson
-    from floodtwin.dispatch.schema import ensure_schema
-    from floodtwin.dispatch.store import connect
+    from floodtwin.errors import InputError
 
-    conn = connect(db)
-    ensure_schema(conn)
-    doc = export_geojson(conn, include_closed=include_closed)
+    t = clock(now)
+    if str(geojson) != "-":
+        if geojson.is_dir():
+            raise InputError(f"--geojson {geojson}: is a directory, expected a file name")
+        if not geojson.parent.is_dir():
+            raise InputError(f"--geojson {geojson}: folder {geojson.parent} does not exist")
+    conn, cfg = open_db(db, config)
+    doc = export_geojson(conn, include_closed=include_closed, now=t, config=cfg)
     text = json.dumps(doc, ensure_ascii=False)
     if str(geojson) == "-":
         typer.echo(text)
         return
-    geojson.write_text(text, encoding="utf-8")
+    # write next to the target, then rename: a reader (the map) never sees half a file
+    partial = geojson.with_name(f".{geojson.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(geojson)
     n_tasks = sum(f["properties"]["layer"] == "task" for f in doc["features"])
     summary = {"path": str(geojson), "tasks": n_tasks, "reports": len(doc["features"]) - n_tasks}
     if as_json:
