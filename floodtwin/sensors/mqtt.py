@@ -12,7 +12,10 @@ which validation quarantines instead of storing twice.
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -82,14 +85,97 @@ def make_client(cfg: BrokerConfig, *, client_id: str | None = None, manual_ack: 
     if cfg.username:
         client.username_pw_set(cfg.username, cfg.password)
     if cfg.tls:
+        for what, name in (("CA certificate", cfg.ca_file), ("client certificate", cfg.cert_file),
+                           ("client key", cfg.key_file)):
+            if name is not None and not os.path.isfile(name):
+                raise InputError(f"TLS {what} {name}: file not found")
         try:
             client.tls_set(ca_certs=cfg.ca_file, certfile=cfg.cert_file, keyfile=cfg.key_file)
         except (OSError, ValueError) as exc:
             raise InputError(f"TLS settings: {exc}") from None
     client.reconnect_delay_set(min_delay=cfg.reconnect_min_s, max_delay=cfg.reconnect_max_s)
+    client.connect_timeout = max(0.1, min(5.0, cfg.connect_timeout_s))  # one TCP/TLS attempt
     client.max_queued_messages_set(0)  # never drop readings queued while the broker is away
     client.max_inflight_messages_set(100)
     return client
+
+
+def _failure(exc: OSError, host: str, tls: bool) -> tuple[str, bool]:
+    """What a failed connection attempt says, in words, and whether trying again can help
+    (a refused or timed-out connection can: the broker may be starting; a TLS error or a host
+    name that does not exist cannot)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS: the broker's certificate is not accepted ({exc.verify_message or exc.reason})", False
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed ({exc.reason or exc}; is it a TLS port, are the certificates right?)", False
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve host {host!r} ({exc.strerror})", exc.errno != socket.EAI_NONAME
+    if tls and isinstance(exc, ConnectionResetError):
+        return "the connection was reset during the TLS handshake (is it a TLS port?)", False
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the broker running on this port?)", True
+    if isinstance(exc, TimeoutError):
+        return "connection attempt timed out", True
+    return exc.strerror or str(exc) or type(exc).__name__, True
+
+
+def connect_first(client, cfg: BrokerConfig) -> None:
+    """Open the first connection in the caller's thread, so that a wrong address, port or TLS
+    setting ends in a FeedError that names the cause; transient failures (refused, timed out) are
+    retried with the backoff of ``cfg`` until ``connect_timeout_s``. Later reconnections are
+    paho's network loop's, with the same backoff."""
+    where = f"mqtt {cfg.host}:{cfg.port}"
+    deadline = time.monotonic() + cfg.connect_timeout_s
+    delay = cfg.reconnect_min_s
+    while True:
+        try:
+            client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
+            return
+        except OSError as exc:  # ssl.SSLError and socket.gaierror are OSErrors
+            cause, transient = _failure(exc, cfg.host, cfg.tls)
+        except ValueError as exc:
+            raise InputError(f"{where}: {exc}") from None
+        if not transient:
+            raise FeedError(f"{where}: {cause}")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise FeedError(f"{where}: no connection after {cfg.connect_timeout_s:g} s: {cause}")
+        log.info("%s: %s; trying again in %.1f s", where, cause, min(delay, left))
+        time.sleep(min(delay, left))
+        delay = min(2 * delay, cfg.reconnect_max_s)
+
+
+class _Connack:
+    """The broker's answer to the first CONNECT: waits for it and says why it did not come."""
+
+    def __init__(self, cfg: BrokerConfig):
+        self.cfg = cfg
+        self.answered = threading.Event()
+        self.refused: str | None = None
+        self.accepted = False
+        self.dropped = False
+
+    def on_connect(self, reason_code) -> bool:
+        """Record an answer; True when the broker accepted the connection."""
+        self.refused = str(reason_code) if reason_code.is_failure else None
+        self.accepted = self.accepted or not reason_code.is_failure
+        self.answered.set()
+        return not reason_code.is_failure
+
+    def on_disconnect(self) -> None:
+        """Record a connection dropped before the broker ever answered."""
+        if not self.accepted:
+            self.dropped = True
+
+    def wait(self) -> None:
+        """Return once accepted; FeedError if refused or unanswered after ``connect_timeout_s``."""
+        where = f"mqtt {self.cfg.host}:{self.cfg.port}"
+        if not self.answered.wait(self.cfg.connect_timeout_s):
+            why = ("the broker closed the connection without answering (a TLS port reached without mqtts://, "
+                   "or one that wants a client certificate?)" if self.dropped else "the broker did not answer")
+            raise FeedError(f"{where}: no connection after {self.cfg.connect_timeout_s:g} s: {why}")
+        if self.refused:
+            raise FeedError(f"{where}: the broker refused the connection: {self.refused}")
 
 
 def _stone_of(topic: str) -> str | None:
@@ -130,12 +216,11 @@ class Subscriber:
         self.flush_s = flush_s
         self.on_batch = on_batch
         self._queue: queue.Queue = queue.Queue()
-        self._connected = threading.Event()
+        self._connack = _Connack(cfg)
         #: set once the broker has confirmed the subscription (readings published from then on reach us)
         self.ready = threading.Event()
         self._stop = threading.Event()
         self.connects = 0
-        self._refused: str | None = None
         self.client = make_client(cfg, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -143,19 +228,15 @@ class Subscriber:
         self.client.on_subscribe = lambda client, userdata, mid, reason_codes, properties: self.ready.set()
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
+        if not self._connack.on_connect(reason_code):
             log.warning("broker refused the connection: %s", reason_code)
-            self._refused = str(reason_code)
-            self._connected.set()
             return
-        self._refused = None
         self.connects += 1
         client.subscribe(TOPIC_FILTER, qos=QOS)
-        self._connected.set()
         log.info("connected to %s:%s (session present: %s)", self.cfg.host, self.cfg.port, flags.session_present)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        self._connected.clear()
+        self._connack.on_disconnect()
         log.info("disconnected from the broker (%s); reconnecting with backoff", reason_code)
 
     def _on_message(self, client, userdata, msg) -> None:
@@ -171,18 +252,10 @@ class Subscriber:
         or ``idle_exit_s`` without a message (after the first one). Returns the total summary."""
         total = Summary()
         client = self.client
-        try:
-            client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
-        except (OSError, ValueError) as exc:
-            raise FeedError(f"mqtt {self.cfg.host}:{self.cfg.port}: {exc}") from None
+        connect_first(client, self.cfg)
         client.loop_start()
         try:
-            if not self._connected.wait(self.cfg.connect_timeout_s):
-                raise FeedError(f"mqtt {self.cfg.host}:{self.cfg.port}: no connection after "
-                                f"{self.cfg.connect_timeout_s:g} s")
-            if self._refused:
-                raise FeedError(f"mqtt {self.cfg.host}:{self.cfg.port}: the broker refused the connection: "
-                                f"{self._refused}")
+            self._connack.wait()
             started = time.monotonic()
             last_msg = None
             last_sweep = time.monotonic()
@@ -250,7 +323,7 @@ def publish(cfg: BrokerConfig, messages: Iterable[tuple[str, str]], *, client_id
     import paho.mqtt.client as mqtt
 
     client = make_client(cfg, client_id=client_id)
-    connected = threading.Event()
+    connack = _Connack(cfg)
     acked: set[int] = set()
     lock = threading.Lock()
 
@@ -258,26 +331,14 @@ def publish(cfg: BrokerConfig, messages: Iterable[tuple[str, str]], *, client_id
         with lock:
             acked.add(mid)
 
-    refused: list[str] = []
-
-    def on_connect(c, userdata, flags, reason_code, properties):
-        if reason_code.is_failure:
-            refused.append(str(reason_code))
-        connected.set()
-
-    client.on_connect = on_connect
+    client.on_connect = lambda c, userdata, flags, reason_code, properties: connack.on_connect(reason_code)
+    client.on_disconnect = lambda c, userdata, flags, reason_code, properties: connack.on_disconnect()
     client.on_publish = on_publish
-    try:
-        client.connect_async(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
-    except (OSError, ValueError) as exc:
-        raise FeedError(f"mqtt {cfg.host}:{cfg.port}: {exc}") from None
+    connect_first(client, cfg)
     client.loop_start()
     mids: list[int] = []
     try:
-        if not connected.wait(cfg.connect_timeout_s):
-            raise FeedError(f"mqtt {cfg.host}:{cfg.port}: no connection after {cfg.connect_timeout_s:g} s")
-        if refused:
-            raise FeedError(f"mqtt {cfg.host}:{cfg.port}: the broker refused the connection: {refused[0]}")
+        connack.wait()
         t0 = time.monotonic()
         for k, (stone_id, payload) in enumerate(messages):
             if rate_per_s:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from floodtwin.errors import FeedError
+from floodtwin.errors import FeedError, InputError
 from floodtwin.sensors.alarms import load_thresholds
 from floodtwin.sensors.ingest import Ingestor
 from floodtwin.sensors.mqtt import BrokerConfig, Subscriber, publish
@@ -254,37 +254,172 @@ def test_credentials_are_required_and_used(tmp_path, registry, th):
         b.stop()
 
 
-def _make_certs(d: Path) -> None:
-    run = lambda *a: subprocess.run(a, check=True, capture_output=True, cwd=d)  # noqa: E731
-    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", "ca.key",
-        "-out", "ca.crt", "-subj", "/CN=floodtwin test CA")
-    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-        "-subj", "/CN=localhost")
-    (d / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n", encoding="utf-8")
-    run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "server.crt", "-days", "2", "-extfile", "ext.cnf")
+# Test-only certificates, made once with openssl (EC P-256, valid 2000-2126): a CA, a server certificate
+# it signed for localhost / 127.0.0.1, a client certificate it signed, and an unrelated CA. Embedded so the
+# TLS tests need no openssl binary on the test machine; the keys protect nothing.
+TEST_PKI = {
+    "ca.crt": (
+        "-----BEGIN CERTIFICATE-----\n"
+        "MIIBazCCARKgAwIBAgICEAAwCgYIKoZIzj0EAwIwHDEaMBgGA1UEAwwRZmxvb2R0\n"
+        "d2luIHRlc3QgQ0EwIBcNMDAwMTAxMDAwMDAwWhgPMjEyNjAxMDEwMDAwMDBaMBwx\n"
+        "GjAYBgNVBAMMEWZsb29kdHdpbiB0ZXN0IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0D\n"
+        "AQcDQgAEGpWVLftEhiuNG0qJmq/fd9cjt4XOUQg01Gqwq4SGmX4ejYTJlYEupcXk\n"
+        "7VG0K928PLEZmGFBED2OoMmM16hOdKNCMEAwDwYDVR0TAQH/BAUwAwEB/zAOBgNV\n"
+        "HQ8BAf8EBAMCAQYwHQYDVR0OBBYEFLv5/sDBe8a6Txwkvi5ZP4CmyiOgMAoGCCqG\n"
+        "SM49BAMCA0cAMEQCIErpjFZfsSRldgAcsaDK3fGl8NHpSZEsKSQAAhdrxYKXAiB3\n"
+        "vXk6OMk/7egVlBVQGH9GiAQuwnzcxRzbhfHrV7+WwQ==\n"
+        "-----END CERTIFICATE-----\n"
+    ),
+    "other_ca.crt": (
+        "-----BEGIN CERTIFICATE-----\n"
+        "MIIBZDCCAQqgAwIBAgICEAEwCgYIKoZIzj0EAwIwGDEWMBQGA1UEAwwNc29tZSBv\n"
+        "dGhlciBDQTAgFw0wMDAxMDEwMDAwMDBaGA8yMTI2MDEwMTAwMDAwMFowGDEWMBQG\n"
+        "A1UEAwwNc29tZSBvdGhlciBDQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABNDV\n"
+        "9dUPucQCnLqt8SEhqmME4MsF5VVdDU7F+nWBrXI/DAYiAMuGxLoHx/lNbEi9F2az\n"
+        "p6Hx93dW76k875EO4O+jQjBAMA8GA1UdEwEB/wQFMAMBAf8wDgYDVR0PAQH/BAQD\n"
+        "AgEGMB0GA1UdDgQWBBT6YYxAWhydiIhalHvEeVJdKwZuZDAKBggqhkjOPQQDAgNI\n"
+        "ADBFAiBMp/FKEmO5om/uM073PgEqgR5tTQGekQ+iqpLA9IOMzAIhAINBBA0PdnnO\n"
+        "l94dfakeV6BLGy57nDXGh9Q4jFnBilln\n"
+        "-----END CERTIFICATE-----\n"
+    ),
+    "server.crt": (
+        "-----BEGIN CERTIFICATE-----\n"
+        "MIIBszCCAVigAwIBAgICEAIwCgYIKoZIzj0EAwIwHDEaMBgGA1UEAwwRZmxvb2R0\n"
+        "d2luIHRlc3QgQ0EwIBcNMDAwMTAxMDAwMDAwWhgPMjEyNjAxMDEwMDAwMDBaMBQx\n"
+        "EjAQBgNVBAMMCWxvY2FsaG9zdDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABMVV\n"
+        "mR0wQsFrQosfP1SHW9ugMbP3SkvDW2YN9RvR70OYQoHdLq20+GCGQRgvUZI3PIZ0\n"
+        "ffv+c0k5FEN1GS9gTNSjgY8wgYwwCQYDVR0TBAIwADAOBgNVHQ8BAf8EBAMCB4Aw\n"
+        "EwYDVR0lBAwwCgYIKwYBBQUHAwEwGgYDVR0RBBMwEYIJbG9jYWxob3N0hwR/AAAB\n"
+        "MB0GA1UdDgQWBBSIpm/z9RuNkPZYXuRIZJ77Q2EeajAfBgNVHSMEGDAWgBS7+f7A\n"
+        "wXvGuk8cJL4uWT+ApsojoDAKBggqhkjOPQQDAgNJADBGAiEA1NEPlcUoUhX/t0uA\n"
+        "r2n8cgnsJg4qALveaF2uUwe/iUcCIQDOiUOQ9LsxWb46KcuaU6LK7bQb/9Iok18t\n"
+        "yHElpm5T9g==\n"
+        "-----END CERTIFICATE-----\n"
+    ),
+    "server.key": (
+        "-----BEGIN PRIVATE KEY-----\n"
+        "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgUa7RuVPWESDQJ0QV\n"
+        "L9fSNAxhAR5MDf0ghp6h/h9XsH2hRANCAATFVZkdMELBa0KLHz9Uh1vboDGz90pL\n"
+        "w1tmDfUb0e9DmEKB3S6ttPhghkEYL1GSNzyGdH37/nNJORRDdRkvYEzU\n"
+        "-----END PRIVATE KEY-----\n"
+    ),
+    "client.crt": (
+        "-----BEGIN CERTIFICATE-----\n"
+        "MIIBlzCCAT6gAwIBAgICEAMwCgYIKoZIzj0EAwIwHDEaMBgGA1UEAwwRZmxvb2R0\n"
+        "d2luIHRlc3QgQ0EwIBcNMDAwMTAxMDAwMDAwWhgPMjEyNjAxMDEwMDAwMDBaMBgx\n"
+        "FjAUBgNVBAMMDWdhdWdlLWdhdGV3YXkwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNC\n"
+        "AASjZwvcYic5FqA9yIZPQ74B5d8nYTxqBvGgH/gdBVkx88gBIEbsjOGG485eM0iX\n"
+        "7v6U71A/qX1ydkoN1IgFTyMfo3IwcDAJBgNVHRMEAjAAMA4GA1UdDwEB/wQEAwIH\n"
+        "gDATBgNVHSUEDDAKBggrBgEFBQcDAjAdBgNVHQ4EFgQUOPKCVcC4MjO2bJPHPyti\n"
+        "WzF9dPIwHwYDVR0jBBgwFoAUu/n+wMF7xrpPHCS+Llk/gKbKI6AwCgYIKoZIzj0E\n"
+        "AwIDRwAwRAIgVmNeh8CFEAPt3dvdnc/pwRZ6A3353RZX9kg5xyZjDMwCIFx5uVj4\n"
+        "Bu6CCTnU95hnTOci0BSVLYGyC+bsvJ1e8g60\n"
+        "-----END CERTIFICATE-----\n"
+    ),
+    "client.key": (
+        "-----BEGIN PRIVATE KEY-----\n"
+        "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgcQy0WSoq+JrBfn9r\n"
+        "5qG2XKXCO8dS03FBEfGrcfGSx+2hRANCAASjZwvcYic5FqA9yIZPQ74B5d8nYTxq\n"
+        "BvGgH/gdBVkx88gBIEbsjOGG485eM0iX7v6U71A/qX1ydkoN1IgFTyMf\n"
+        "-----END PRIVATE KEY-----\n"
+    ),
+}
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
+def write_pki(d: Path) -> Path:
+    """The test certificates as files in ``d`` (keys readable by their owner only)."""
+    d.mkdir(exist_ok=True)
+    for name, text in TEST_PKI.items():
+        (d / name).write_text(text, encoding="ascii")
+        if name.endswith(".key"):
+            (d / name).chmod(0o600)
+    return d
+
+
+def tls_broker(root: Path, *, client_certificates: bool = False) -> Broker:
+    pki = write_pki(root / "pki")
+    extra = (f"allow_anonymous true\ncafile {pki}/ca.crt\ncertfile {pki}/server.crt\nkeyfile {pki}/server.key"
+             + ("\nrequire_certificate true" if client_certificates else ""))
+    return Broker(root, extra=extra)
+
+
+def round_trip(cfg: BrokerConfig, db: Path, registry, th, stone_id: str) -> None:
+    """Publish one reading through ``cfg`` and wait for a subscriber on ``cfg`` to store it."""
+    conn = open_db(db)
+    ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=False)
+    running = Running(Subscriber(ing, cfg))
+    publish(cfg, [(stone_id, json.dumps(reading(stone_id, 1, NOW - timedelta(minutes=5), 0.0)))], client_id="ft-pub")
+    assert wait_for(lambda: count(db, "SELECT count(*) FROM readings") == 1)
+    running.stop()
+    assert [tuple(r) for r in conn.execute("SELECT stone_id, seq FROM readings_utc")] == [(stone_id, 1)]
+    conn.close()
+
+
 def test_tls_connection_with_a_ca_file(tmp_path, registry, th):
-    _make_certs(tmp_path)
-    b = Broker(tmp_path, extra=f"allow_anonymous true\ncafile {tmp_path}/ca.crt\ncertfile {tmp_path}/server.crt\n"
-                               f"keyfile {tmp_path}/server.key")
+    b = tls_broker(tmp_path)
     b.start()
     try:
-        db = tmp_path / "ft.sqlite"
-        conn = open_db(db)
-        ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=False)
-        cfg = BrokerConfig.from_url(f"mqtts://127.0.0.1:{b.port}", ca_file=str(tmp_path / "ca.crt"),
+        cfg = BrokerConfig.from_url(f"mqtts://127.0.0.1:{b.port}", ca_file=str(tmp_path / "pki" / "ca.crt"),
                                     reconnect_min_s=0.1, connect_timeout_s=10)
         assert cfg.tls
-        running = Running(Subscriber(ing, cfg))
-        publish(cfg, [("ST030", json.dumps(reading("ST030", 1, NOW - timedelta(minutes=5), 0.0)))],
-                client_id="ft-pub")
-        assert wait_for(lambda: count(db, "SELECT count(*) FROM readings") == 1)
-        running.stop()
+        round_trip(cfg, tmp_path / "ft.sqlite", registry, th, "ST030")
     finally:
         b.stop()
+
+
+def test_tls_client_certificate_when_the_broker_requires_one(tmp_path, registry, th):
+    b = tls_broker(tmp_path, client_certificates=True)
+    b.start()
+    try:
+        pki = tmp_path / "pki"
+        without = BrokerConfig.from_url(f"mqtts://127.0.0.1:{b.port}", ca_file=str(pki / "ca.crt"),
+                                        reconnect_min_s=0.1, connect_timeout_s=2)
+        with pytest.raises(FeedError, match="closed the connection without answering .*client certificate"):
+            publish(without, [("ST031", "{}")], client_id="ft-pub")
+        cfg = BrokerConfig.from_url(f"mqtts://127.0.0.1:{b.port}", ca_file=str(pki / "ca.crt"),
+                                    cert_file=str(pki / "client.crt"), key_file=str(pki / "client.key"),
+                                    reconnect_min_s=0.1, connect_timeout_s=10)
+        round_trip(cfg, tmp_path / "ft.sqlite", registry, th, "ST031")
+    finally:
+        b.stop()
+
+
+def test_connection_problems_are_one_line_errors_that_name_the_cause(broker, tmp_path, registry, th):
+    (tmp_path / "tls").mkdir()
+    b = tls_broker(tmp_path / "tls")
+    b.start()
+    pki = tmp_path / "tls" / "pki"
+    closed = free_port()
+    cases = [
+        # (config, message, retried until the timeout? None: depends on the resolver)
+        (BrokerConfig(port=closed, connect_timeout_s=1.5, reconnect_min_s=0.2),
+         "no connection after 1.5 s: connection refused", True),
+        (BrokerConfig(port=b.port, tls=True, ca_file=str(pki / "other_ca.crt"), connect_timeout_s=10),
+         "certificate is not accepted", False),
+        (BrokerConfig(port=broker.port, tls=True, ca_file=str(pki / "ca.crt"), connect_timeout_s=10),
+         "reset during the TLS handshake", False),
+        (BrokerConfig(port=b.port, connect_timeout_s=1.5), "closed the connection without answering", True),
+        (BrokerConfig(host="no-such-host.invalid", connect_timeout_s=3), "cannot resolve host", None),
+        (BrokerConfig(port=b.port, tls=True, ca_file=str(tmp_path / "missing.crt")), "missing.crt: file not found",
+         False),
+    ]
+    conn = open_db(tmp_path / "ft.sqlite")
+    ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=False)
+    try:
+        for cfg, message, waits in cases:
+            for attempt in (lambda: publish(cfg, [("ST001", "{}")], client_id="ft-pub"),
+                            lambda: Subscriber(ing, cfg).run(duration_s=1)):
+                t0 = time.monotonic()
+                with pytest.raises((FeedError, InputError)) as err:
+                    attempt()
+                elapsed = time.monotonic() - t0
+                assert message in str(err.value) and "\n" not in str(err.value), (cfg, str(err.value))
+                # a cause that retrying cannot mend is reported at once, the others after the timeout
+                if waits is not None:
+                    assert (elapsed >= cfg.connect_timeout_s) if waits else (elapsed < 5), (message, elapsed)
+    finally:
+        b.stop()
+        conn.close()
 
 
 def test_cli_simulate_to_broker_and_ingest_from_it(broker, tmp_path):
