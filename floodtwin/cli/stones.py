@@ -23,10 +23,23 @@ def _emit(doc: Any) -> None:
     typer.echo(json.dumps(doc, ensure_ascii=False, indent=1, default=str))
 
 
-def _clock(now: Optional[str]):
+def _clock(now: Optional[str], option: str = "--now"):
     from floodtwin.dispatch.schema import parse_now
+    from floodtwin.errors import InputError
 
-    return parse_now(now)
+    try:
+        return parse_now(now)
+    except InputError as exc:
+        raise InputError(str(exc).replace("--now", option, 1)) from None
+
+
+def _write_text(path: Path, text: str, what: str) -> None:
+    from floodtwin.errors import InputError
+
+    try:
+        path.write_text(text, encoding="utf-8", newline="\n")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the {what}: {exc.strerror or exc}") from None
 
 
 def _open(db: Optional[Path], reach: str):
@@ -37,15 +50,18 @@ def _open(db: Optional[Path], reach: str):
     return conn, ensure_registry(conn, reach)
 
 
-def _broker(url: str, username, password, ca_file, cert_file, key_file, client_id):
+def _broker(url: str, username, password, ca_file, cert_file, key_file, client_id, connect_timeout):
     import os
 
+    from floodtwin.errors import InputError
     from floodtwin.sensors.mqtt import BrokerConfig
 
+    if not connect_timeout > 0:
+        raise InputError(f"--connect-timeout {connect_timeout:g}: must be positive (seconds)")
     password = password or os.environ.get("FLOODTWIN_MQTT_PASSWORD")
     tls = True if (ca_file or cert_file) else None
     return BrokerConfig.from_url(url, username=username, password=password, ca_file=ca_file, cert_file=cert_file,
-                                 key_file=key_file, client_id=client_id, tls=tls)
+                                 key_file=key_file, client_id=client_id, tls=tls, connect_timeout_s=connect_timeout)
 
 
 MQTT_USER = typer.Option(None, "--username", help="Broker user name (or in the URL).")
@@ -53,6 +69,8 @@ MQTT_PASSWORD = typer.Option(None, "--password", help="Broker password (default 
 MQTT_CA = typer.Option(None, "--ca-file", help="CA certificate for TLS (turns TLS on).")
 MQTT_CERT = typer.Option(None, "--cert", help="Client certificate for TLS.")
 MQTT_KEY = typer.Option(None, "--key", help="Client key for TLS.")
+MQTT_TIMEOUT = typer.Option(30.0, "--connect-timeout",
+                            help="Seconds to keep trying the first connection (refused or timed out).")
 
 
 @app.command("list")
@@ -67,6 +85,11 @@ def list_cmd(works: Optional[str] = typer.Option(None, "--works", help="Only thi
 
         save_registry(open_db(db), load_registry(reach))
     conn, registry = _open(db, reach)
+    known = sorted({s.works_id for s in registry})
+    if works is not None and works not in known:
+        from floodtwin.errors import InputError
+
+        raise InputError(f"--works {works!r}: no stones at that works (works: {', '.join(known)})")
     stones = [s for s in registry.to_records() if works is None or s["works_id"] == works]
     if as_json:
         _emit(stones)
@@ -75,10 +98,11 @@ def list_cmd(works: Optional[str] = typer.Option(None, "--works", help="Only thi
     from rich.table import Table
 
     table = Table(title=f"smart stones ({len(stones)})", header_style="bold")
-    for col in ("stone", "works", "spur", "depth m", "roll°", "pitch°", "every min", "grid", "depot"):
-        table.add_column(col, justify="right" if col[0] in "dre" else "left")
+    for col in ("stone", "works", "spur", "x m", "y m", "depth m", "roll°", "pitch°", "every min", "grid", "depot"):
+        table.add_column(col, justify="right" if col[0] in "xydrpe" else "left")
     for s in stones:
-        table.add_row(s["stone_id"], s["works_id"], s["spur_id"], f"{s['install_depth_m']:.1f}",
+        table.add_row(s["stone_id"], s["works_id"], s["spur_id"], f"{s['x_m']:.0f}", f"{s['y_m']:.0f}",
+                      f"{s['install_depth_m']:.1f}",
                       f"{s['baseline_roll_deg']:.2f}", f"{s['baseline_pitch_deg']:.2f}",
                       f"{s['report_interval_min']:g}", s["grid_id"] or "", s["depot_id"] or "")
     Console().print(table)
@@ -102,6 +126,20 @@ def _print_summary(doc: dict) -> None:
         console.print(f"[bold red]tasks not submitted (retried with the next batch):[/] {escape(err)}")
 
 
+def _ingest_file(ingestor, path: Path, now, *, show: bool):
+    """Ingest a file, with a live count of the readings on stderr when it is a terminal."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not (show and console.is_terminal):
+        return ingestor.ingest_file(path, now=now)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}: {task.completed:,} readings"),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task(f"ingesting {path.name}", total=None)
+        return ingestor.ingest_file(path, now=now, progress=lambda n: progress.update(task, completed=n))
+
+
 @app.command("ingest")
 def ingest_cmd(
     file: Optional[Path] = typer.Argument(None, help="JSON Lines (.jsonl/.ndjson) or CSV file of readings."),
@@ -109,6 +147,7 @@ def ingest_cmd(
                                        help="Subscribe instead: mqtt://\\[user:pass@]host:port or mqtts://."),
     username: Optional[str] = MQTT_USER, password: Optional[str] = MQTT_PASSWORD,
     ca_file: Optional[str] = MQTT_CA, cert_file: Optional[str] = MQTT_CERT, key_file: Optional[str] = MQTT_KEY,
+    connect_timeout: float = MQTT_TIMEOUT,
     client_id: str = typer.Option("floodtwin-sensors", "--client-id", help="MQTT client id (the persistent session)."),
     max_messages: Optional[int] = typer.Option(None, "--max-messages", help="MQTT: stop after this many messages."),
     duration: Optional[float] = typer.Option(None, "--duration", help="MQTT: stop after this many seconds."),
@@ -132,11 +171,11 @@ def ingest_cmd(
     clock = (lambda: fixed) if fixed else (lambda: datetime.now(timezone.utc))
     ingestor = Ingestor(conn, registry=registry, thresholds=th, clock=clock, submit=tasks, actor="sensors")
     if file is not None:
-        summary = ingestor.ingest_file(file, now=fixed)
+        summary = _ingest_file(ingestor, file, fixed, show=not as_json)
     else:
         from floodtwin.sensors.mqtt import Subscriber
 
-        cfg = _broker(mqtt, username, password, ca_file, cert_file, key_file, client_id)
+        cfg = _broker(mqtt, username, password, ca_file, cert_file, key_file, client_id, connect_timeout)
         sub = Subscriber(ingestor, cfg)
         try:
             summary = sub.run(max_messages=max_messages, duration_s=duration, idle_exit_s=idle_exit)
@@ -213,6 +252,7 @@ def simulate_cmd(
     rate: Optional[float] = typer.Option(None, "--rate", help="MQTT: messages per second (default: as fast as acked)."),
     username: Optional[str] = MQTT_USER, password: Optional[str] = MQTT_PASSWORD,
     ca_file: Optional[str] = MQTT_CA, cert_file: Optional[str] = MQTT_CERT, key_file: Optional[str] = MQTT_KEY,
+    connect_timeout: float = MQTT_TIMEOUT,
     truth: Optional[Path] = typer.Option(None, "--truth",
                                          help="Write what was injected and the expected alarms (JSON)."),
     now: Optional[str] = NOW_OPT, db: Optional[Path] = DB_OPT, reach: str = REACH_OPT,
@@ -227,29 +267,37 @@ def simulate_cmd(
 
     if (output is None) == (mqtt is None):
         raise InputError("give either --output FILE or --mqtt URL")
-    if hours <= 0:
-        raise InputError(f"--hours {hours}: must be positive")
+    if not hours > 0:
+        raise InputError(f"--hours {hours:g}: must be positive")
+    for name, value in (("--events", events), ("--bad", bad)):
+        if value < 0:
+            raise InputError(f"{name} {value}: must not be negative")
+    if rate is not None and not rate > 0:
+        raise InputError(f"--rate {rate:g}: must be positive (messages per second)")
+    if str(output) == "-" and as_json:
+        raise InputError("-o - and --json would both write to stdout: give a file to -o")
+    cfg = None
+    if mqtt is not None:
+        cfg = _broker(mqtt, username, password, ca_file, cert_file, key_file, "floodtwin-simulator", connect_timeout)
     th = load_thresholds(thresholds)
     _, registry = _open(db, reach)
-    t0 = _clock(start) if start else _clock(now) - timedelta(hours=hours)
+    t0 = _clock(start, "--start") if start else _clock(now) - timedelta(hours=hours)
     try:
         sim = simulate(registry, th, start=t0, hours=hours, events=events, bad=bad, seed=seed)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    if mqtt is not None:
+    if truth is not None:  # first: a truth that cannot be written stops the run before anything is sent
+        _write_text(truth, json.dumps(sim.truth(), ensure_ascii=False, indent=1), "simulation truth")
+    if cfg is not None:
         from floodtwin.sensors.mqtt import publish
 
-        cfg = _broker(mqtt, username, password, ca_file, cert_file, key_file, "floodtwin-simulator")
         publish(cfg, sim.messages, client_id="floodtwin-simulator", rate_per_s=rate)
     elif str(output) == "-":
         for _, payload in sim.messages:
             typer.echo(payload)
     else:
-        with open(output, "w", encoding="utf-8", newline="\n") as fh:
-            for _, payload in sim.messages:
-                fh.write(payload.replace("\n", " ") + "\n")
-    if truth is not None:
-        truth.write_text(json.dumps(sim.truth(), ensure_ascii=False, indent=1), encoding="utf-8")
+        _write_text(output, "".join(payload.replace("\n", " ") + "\n" for _, payload in sim.messages),
+                    "simulated readings")
     doc = {"messages": len(sim.messages), "valid_readings": sim.valid, "late": sim.late,
            "quarantine": sim.quarantine, "injected": sim.injected, "start": sim.start.isoformat(),
            "end": sim.end.isoformat()}
@@ -260,4 +308,5 @@ def simulate_cmd(
 
         Console(highlight=False).print(
             f"{len(sim.messages)} messages ({sim.valid} valid readings, {sum(sim.quarantine.values())} bad, "
-            f"{sim.late} late) from {sim.start.isoformat()} to {sim.end.isoformat()} -> {output or mqtt}")
+            f"{sim.late} late) from {sim.start.isoformat()} to {sim.end.isoformat()} -> "
+            f"{output if cfg is None else f'mqtt {cfg.host}:{cfg.port}'}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -71,16 +72,66 @@ def test_simulate_ingest_status_round_trip(cli, tmp_path):
 
 
 def test_errors_are_one_red_line_and_an_exit_code(tmp_path):
-    env = {**os.environ, "FLOODTWIN_DB": str(tmp_path / "ft.sqlite")}
-    for args, message in [
-        (["stones", "ingest", str(tmp_path / "missing.jsonl")], "missing.jsonl: file not found"),
-        (["stones", "ingest"], "give either a FILE or --mqtt URL"),
-        (["stones", "ingest", "--mqtt", "http://x"], "expected mqtt://host:port"),
-        (["stones", "status", "--now", "noon"], "--now 'noon'"),
-    ]:
-        proc = subprocess.run([sys.executable, "-m", "floodtwin", *args], env=env, capture_output=True, text=True,
-                              timeout=120)
-        assert proc.returncode == 2, (args, proc.stderr)
-        lines = proc.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], proc.stderr
-        assert "Traceback" not in proc.stderr
+    db = tmp_path / "ft.sqlite"
+    env = {**os.environ, "FLOODTWIN_DB": str(db)}
+    CliRunner().invoke(app, ["stones", "list", "--json"], env=env, catch_exceptions=False)  # registry stored once
+    (tmp_path / "h.csv").write_text("stone_id,time\nST001,2026-07-21T10:00:00Z\n", encoding="utf-8")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # nothing listens there once the socket is closed
+    nowhere = str(tmp_path / "no" / "such" / "dir")
+    (tmp_path / "no").write_text("a file, not a folder", encoding="utf-8")
+    sim = ["stones", "simulate", "--hours", "6", "--events", "0", "--bad", "1", "--now", NOW]
+    cases = [
+        (["stones", "ingest", str(tmp_path / "missing.jsonl")], 2, "missing.jsonl: file not found"),
+        (["stones", "ingest", str(tmp_path)], 2, "is a directory"),
+        (["stones", "ingest", str(tmp_path / "h.csv")], 2, "h.csv:1: CSV header: missing column 'seq'"),
+        (["stones", "ingest"], 2, "give either a FILE or --mqtt URL"),
+        (["stones", "ingest", "--mqtt", "http://x"], 2, "expected mqtt://host:port"),
+        (["stones", "ingest", "--mqtt", "mqtt://127.0.0.1:99999"], 2, "invalid port"),
+        (["stones", "ingest", "--mqtt", f"mqtt://127.0.0.1:{closed}", "--connect-timeout", "1"], 4,
+         f"mqtt 127.0.0.1:{closed}: no connection after 1 s: connection refused"),
+        (["stones", "ingest", "--mqtt", "mqtts://127.0.0.1:8883", "--ca-file", str(tmp_path / "ca.pem")], 2,
+         "ca.pem: file not found"),
+        (["stones", "ingest", "--mqtt", "mqtt://127.0.0.1:1883", "--connect-timeout", "0"], 2,
+         "--connect-timeout 0: must be positive"),
+        (["stones", "status", "--now", "noon"], 2, "--now 'noon'"),
+        (["stones", "list", "--works", "XYZ"], 2, "--works 'XYZ': no stones at that works (works: EDX, HYK, MD, SZ)"),
+        (sim + ["-o", f"{nowhere}/sim.jsonl"], 2, "sim.jsonl: cannot write the simulated readings"),
+        (sim + ["-o", str(tmp_path / "s.jsonl"), "--truth", f"{nowhere}/t.json"], 2,
+         "t.json: cannot write the simulation truth"),
+        (sim + ["-o", str(tmp_path / "s.jsonl"), "--start", "yesterday"], 2, "--start 'yesterday'"),
+        (sim + ["-o", str(tmp_path / "s.jsonl"), "--events", "-1"], 2, "--events -1: must not be negative"),
+        (["stones", "simulate", "--hours", "2", "--events", "0", "-o", str(tmp_path / "s.jsonl")], 2,
+         "bad messages need at least 6 readings of a stone"),
+        (sim + ["--mqtt", f"mqtt://127.0.0.1:{closed}", "--connect-timeout", "1"], 4, "connection refused"),
+        (sim + ["-o", "-", "--json"], 2, "both write to stdout"),
+    ]
+    procs = [(args, code, message, subprocess.Popen([sys.executable, "-m", "floodtwin", *args], env=env,
+                                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+             for args, code, message in cases]
+    for args, code, message, proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == code, (args, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], (args, err)
+        assert "Traceback" not in err
+    # nothing was written where it could not be, and a truth that could not be written sent nothing
+    assert not (tmp_path / "s.jsonl").exists()
+
+
+def test_garbage_lines_are_kept_in_quarantine_and_counted(cli, tmp_path):
+    path = tmp_path / "junk.jsonl"
+    junk = ["%PDF-1.4 binary junk", "{\"stone_id\": \"ST001\"", "null", "[]", "{}", "   ", "\"ST001,2026\""]
+    path.write_text("\n".join(junk) + "\n", encoding="utf-8")
+    doc = json.loads(cli("stones", "ingest", str(path), "--now", NOW, "--json"))
+    assert (doc["received"], doc["accepted"], doc["quarantined"]) == (6, 0, 6)  # the blank line is no message
+    assert doc["quarantined_by_reason"]["malformed"] == 6
+    status = json.loads(cli("stones", "status", "--now", NOW, "--json", "--no-sweep"))
+    assert status["quarantined"] == {"malformed": 6} and status["readings"] == 0
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "ft.sqlite") as conn:
+        rows = conn.execute("SELECT source, raw FROM quarantine ORDER BY id").fetchall()
+    assert [r[1] for r in rows] == [j for j in junk if j.strip()]
+    assert rows[0][0] == "junk.jsonl:1" and rows[-1][0] == "junk.jsonl:7"
