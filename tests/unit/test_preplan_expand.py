@@ -260,3 +260,10 @@ def test_risk_facts_from_dict():
         RiskFacts.from_dict({"depth": {}})
     with pytest.raises(InputError, match=r"segment_freeboard_m.R-001: expected a number"):
         RiskFacts.from_dict({"segment_freeboard_m": {"R-001": None}})
+
+
+def test_each_gauge_reports_on_one_schedule_per_tier(plan, tables):
+    # one report instruction per station, hourly from IV and every 30 minutes from II (same key: updated)
+    for q, want in ((4500, {60}), (8000, {60}), (12000, {30}), (22000, {30})):
+        reports = [t for t in plan.tasks_for(plan.decide(q), tables) if t.scope_kind == "gauge"]
+        assert len(reports) == len(tables.layers["gauges"]) and {t.repeat_min for t in reports} == want, q
