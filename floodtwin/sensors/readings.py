@@ -142,12 +142,17 @@ def parse_time_ms(value: Any) -> int:
     if type(value) is not str:
         raise Rejected("bad_time", f"time must be an ISO 8601 string, got {type(value).__name__}")
     try:
-        dt = datetime.fromisoformat(value)
+        dt = datetime.fromisoformat(_upper_z(value))
     except ValueError:
         raise Rejected("bad_time", f"time {value[:40]!r} is not ISO 8601") from None
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise Rejected("bad_time", f"time {value[:40]!r} has no zone (add Z or +08:00)")
     return round(dt.timestamp() * 1000)
+
+
+def _upper_z(value: str) -> str:
+    """RFC 3339 (and the supplier schema) allow a lower-case 'z' for UTC; fromisoformat does not."""
+    return value[:-1] + "Z" if value.endswith("z") else value
 
 
 def _number(obj: dict, name: str, nullable: bool) -> float | None:
@@ -181,6 +186,8 @@ def check_record(obj: Any, index: dict[str, int], now_ms: int, future_ms: int) -
         if obj.get(name) is None:
             raise Rejected("malformed", f"{name} is missing" if name not in obj else f"{name} is null")
     stone_id, seq, event, link = obj["stone_id"], obj["seq"], obj["event"], obj["link"]
+    if type(seq) is float and seq.is_integer() and abs(seq) <= 2**53:
+        seq = int(seq)  # 12.0 is an integer to JSON Schema, so a supplier's validator lets it through
     if type(stone_id) is not str:
         raise Rejected("malformed", f"stone_id must be a string, got {type(stone_id).__name__}")
     if type(seq) is not int:
@@ -222,8 +229,8 @@ def _column_ok(values: np.ndarray, name: str) -> np.ndarray:
 def _time_ms_or_none(value: Any) -> int | None:
     """UTC epoch ms of an ISO 8601 string with a zone, None for anything else."""
     try:
-        dt = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
+        dt = datetime.fromisoformat(_upper_z(value))
+    except (TypeError, ValueError, AttributeError):
         return None
     if dt.tzinfo is None:
         return None
@@ -440,6 +447,10 @@ def _csv_value(name: str, text: str) -> Any:
     if name == "seq":
         try:
             return int(text)
+        except ValueError:
+            pass
+        try:
+            return float(text)  # "12.0" from a spreadsheet: check_record takes a whole number
         except ValueError:
             return text  # keeps the type error for check_record to name
     try:

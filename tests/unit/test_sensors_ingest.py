@@ -191,6 +191,14 @@ def test_late_reading_can_retract_an_event(ing):
     assert ing.conn.execute("SELECT count(*) FROM alarm_events WHERE retracted_ms IS NULL").fetchone()[0] == 0
 
 
+def test_what_the_supplier_schema_allows_is_accepted(ing):
+    """A lower-case 'z' (RFC 3339) and a whole-number seq written as 12.0 (an integer to JSON Schema)."""
+    s = feed(ing, [msg(seq=11, time="2026-07-21T10:00:00z"), msg(seq=12.0, minutes=-30), msg(seq=12.5, minutes=-20)])
+    assert (s.accepted, dict(s.quarantined)) == (2, {"malformed": 1})
+    assert [r[1:3] for r in stored(ing)] == [(11, "2026-07-21T10:00:00.000Z"), (12, "2026-07-21T11:30:00.000Z")]
+    assert "seq must be an integer, got float" in quarantine(ing)[0]["detail"]
+
+
 def test_link_lost_message_may_omit_values(ing):
     s = feed(ing, [msg(seq=1, minutes=-50), {"stone_id": "ST001", "time": "2026-07-21T11:20:00Z", "seq": 2,
                                              "event": "heartbeat", "link": "lost"}])
@@ -210,9 +218,9 @@ def test_fast_batch_path_gives_the_record_by_record_verdicts(registry):
             "2026-07-21T10:00:00", "nope", 5, "2026-07-21T13:00:00+00:00", "2026-07-21T10:00:00.1234+08:00",
             "2026-02-30T10:00:00Z", "0001-01-01T00:00:00Z", "2026-07-21T24:00:00Z", "2026-07-21T10:00:00+24:00",
             "2026-07-21T10:00:00.5-03:30", "2026-07-21 10:00:00Z", "2026-07-21T10:00:00.999999+05:45",
-            "2026-07-21T10:00Z", "2026-07-21T09:59:59.9995+00:00"])),
+            "2026-07-21T10:00Z", "2026-07-21T09:59:59.9995+00:00", "2026-07-21T10:00:00z", "2026-07-21t10:00:00Z"])),
         lambda m: m.update(stone_id=rng.choice(["ST000", 17, None, "ST249", "ST250"])),
-        lambda m: m.update(seq=rng.choice([-3, 2**64, 1.5, "1"])),
+        lambda m: m.update(seq=rng.choice([-3, 2**64, 1.5, "1", float(m["seq"]), -2.0])),
         lambda m: m.pop(rng.choice(list(m))),
         lambda m: m.update(link="lost"),
         lambda m: m.update(event=rng.choice(["movement", "x"])),
@@ -241,7 +249,8 @@ def test_fast_batch_path_gives_the_record_by_record_verdicts(registry):
 def test_csv_and_json_lines_give_the_same_store(tmp_path, registry, th):
     rows = [msg("ST010", 1, -90), msg("ST010", 2, -60, roll_deg=99.0, event="movement"),
             msg("ST011", 1, -30, battery_v=7.0), msg("ST012", 4, -20),
-            {"stone_id": "ST012", "time": "2026-07-21T11:50:00Z", "seq": 5, "event": "heartbeat", "link": "lost"}]
+            {"stone_id": "ST012", "time": "2026-07-21T11:50:00Z", "seq": 5, "event": "heartbeat", "link": "lost"},
+            msg("ST012", 6.0, -5)]  # a spreadsheet's whole number
     jl = tmp_path / "r.jsonl"
     jl.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
     cv = tmp_path / "r.csv"
@@ -260,7 +269,8 @@ def test_csv_and_json_lines_give_the_same_store(tmp_path, registry, th):
             "SELECT stone_id, seq, time_utc, roll_deg, pitch_deg, accel_x_g, accel_y_g, accel_z_g, battery_v, "
             "rssi_dbm, event, link FROM readings_utc ORDER BY stone_id, seq")])
         conn.close()
-    assert out[".jsonl"][0] == 4 and out[".jsonl"][1] == {"out_of_range": 1}
+    assert out[".jsonl"][0] == 5 and out[".jsonl"][1] == {"out_of_range": 1}
+    assert out[".csv"][2][-1][:2] == ("ST012", 6)
     assert out[".csv"][1] == {"out_of_range": 1, "malformed": 1}
     assert out[".csv"][2] == out[".jsonl"][2]
 
