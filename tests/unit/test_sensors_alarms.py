@@ -219,3 +219,30 @@ def test_thresholds_errors_name_file_line_and_key(tmp_path):
     bad.write_text(text + "\nshake_deg: 3\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="shake_deg: unknown key"):
         load_thresholds(bad)
+
+
+def test_lost_when_silent_while_still_shaking():
+    rows = [reading(0, 1)] + burst(100, 2, REF[0] + 10)
+    m, events = run(rows)
+    assert m["state"] == "shaking"
+    assert sweep(m, SID, T0 + round((105 + OFFLINE_S) * 1000), OFFLINE_S) == []  # exactly the limit: not yet
+    events = sweep(m, SID, T0 + round((105 + OFFLINE_S) * 1000) + 1, OFFLINE_S)
+    assert kinds(events) == [("state", "shaking", "lost")]
+    assert events[0].evidence["cause"] == "no reading" and events[0].evidence["silent_s"] == OFFLINE_S
+
+
+def test_lost_clears_only_after_calm_readings_at_the_reference_for_the_stable_period():
+    rows = [reading(0, 1)] + burst(100, 2, REF[0] + 10) + [reading(160, 4, link="lost")]
+    m, _ = run(rows)
+    assert m["state"] == "lost"
+    # the link comes back with the stone at its place: calm, but the alarm holds for the stable period
+    m, events = run([reading(2000, 5), reading(2000 + TH.clear_stable_s - 1, 6)], m)
+    assert events == [] and m["state"] == "lost"
+    # a lost link again restarts the stable period
+    m, events = run([reading(2000 + TH.clear_stable_s + 10, 7, link="lost"), reading(2100 + TH.clear_stable_s, 8)], m)
+    assert events == [] and m["state"] == "lost"
+    m, events = run([reading(2100 + 2 * TH.clear_stable_s, 9)], m)
+    assert kinds(events) == [("state", "lost", "normal")]
+    from floodtwin.sensors.store import ms_to_iso
+
+    assert events[0].evidence["calm_since"] == ms_to_iso(T0 + round((2100 + TH.clear_stable_s) * 1000))

@@ -164,3 +164,19 @@ def test_a_dispatch_failure_keeps_the_readings_and_retries_the_tasks(tmp_path, r
     line = json.dumps(_msg(stone.stone_id, 20, NOW - timedelta(minutes=5), stone.baseline_roll_deg + 20))
     summary = ing.ingest_batch(rd.decode_json_lines([line]), [line], ["t"])
     assert len(summary.tasks_created) == 3 and summary.task_errors == []
+
+
+def test_a_displaced_stone_raises_the_tier_through_the_major_danger_trigger(tmp_path, registry, th):
+    """The preplan's "major danger at a works" trigger sees a stone alarm: tier II at a low flow."""
+    from floodtwin.dispatch.plan import activate_discharge
+
+    conn = open_db(tmp_path / "ft.sqlite")
+    before, _ = activate_discharge(conn, 1000.0, now=NOW - timedelta(hours=1), actor="test", reason="drill")
+    assert before.trigger != "works_danger" and before.tier != "II"
+    ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=False)
+    stone = next(s for s in registry if s.works_id == "MD")
+    lines = [json.dumps(r) for r in displacement(stone.stone_id, NOW - timedelta(minutes=30), stone.baseline_roll_deg)]
+    ing.ingest_batch(rd.decode_json_lines(lines), lines, ["t"] * len(lines))
+    decision, _ = activate_discharge(conn, 1000.0, now=NOW, actor="test", reason="drill")
+    assert (decision.tier, decision.trigger) == ("II", "works_danger")
+    assert f"works MD spur {stone.spur_id}" in decision.reason and "from stone" in decision.reason
