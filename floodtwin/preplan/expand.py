@@ -12,6 +12,8 @@ says so in its note, with the level and the elevation it was compared with.
 
 from __future__ import annotations
 
+import functools
+import string
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -347,6 +349,12 @@ def _instruction(tpl: Template, layer: ScopeLayer | None, rec: dict[str, Any] | 
     ``basis`` is the fallback rule as applied to this object (zh, en) when a risk value came from it.
     """
     values = {**ctx.common, **_placeholder_values(layer, rec, rvals, ctx.tables)}
+    for name in _used_placeholders(tpl):
+        if name in values and not all(values[name]):
+            # an instruction with a hole in it ("evacuate V07 to ") is worse than none: say what is missing
+            raise DataError(f"template {tpl.id}: {layer.prefix if layer else 'reach'} "
+                            f"{rec[layer.id_column] if layer else ''} has no value for {{{name}}} in reach "
+                            f"{ctx.tables.name}; fill it in the reach data or filter the scope")
     deadline = float(tpl.deadline_min)
     values_zh = {k: v[0] for k, v in values.items()} | {"deadline": f"{deadline:g} 分钟"}
     values_en = {k: v[1] for k, v in values.items()} | {"deadline": f"{deadline:g} min"}
@@ -376,6 +384,16 @@ def _instruction(tpl: Template, layer: ScopeLayer | None, rec: dict[str, Any] | 
         materials=_materials(tpl, layer, rec, ctx.tables), location=rec.get("_xy") if rec else None,
         note_zh=note_zh, note_en=note_en, source="preplan", extra=extra,
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _names_in(text: str) -> frozenset[str]:
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(text) if name)
+
+
+def _used_placeholders(tpl: Template) -> frozenset[str]:
+    return (_names_in(tpl.title_zh) | _names_in(tpl.title_en) | _names_in(tpl.note_zh)
+            | _names_in(tpl.note_en))
 
 
 def _with_deps(task: TaskInstruction, keys: tuple[str, ...]) -> TaskInstruction:

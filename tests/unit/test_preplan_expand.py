@@ -267,3 +267,39 @@ def test_each_gauge_reports_on_one_schedule_per_tier(plan, tables):
     for q, want in ((4500, {60}), (8000, {60}), (12000, {30}), (22000, {30})):
         reports = [t for t in plan.tasks_for(plan.decide(q), tables) if t.scope_kind == "gauge"]
         assert len(reports) == len(tables.layers["gauges"]) and {t.repeat_min for t in reports} == want, q
+
+
+def test_an_empty_placeholder_value_is_an_error_not_a_hole(plan, tables):
+    broken = ReachTables(name="x", layers={k: [dict(r) for r in v] for k, v in tables.layers.items()},
+                         water_level_m=tables.water_level_m)
+    broken.layers["villages"][0]["evacuation_point"] = None
+    vid = broken.layers["villages"][0]["village_id"]
+    with pytest.raises(DataError, match=rf"template village\.evacuate_special: village {vid} has no value for "
+                                        r"\{evacuation_point\} in reach x"):
+        plan.tasks_for(plan.decide(22000), broken)
+    # a template that does not show the point is not concerned
+    assert plan.tasks_for(plan.decide(4500), broken)
+
+
+def test_materials_from_a_named_depot_and_from_the_scope(plan, tables):
+    from floodtwin.preplan.model import MaterialSpec
+
+    model = plan.model
+    base = model.templates[0]
+    named = base.model_copy(update={"id": "m.named", "materials": [MaterialSpec(item="boats", quantity=2,
+                                                                                 depot="D05")]})
+    scoped = base.model_copy(update={
+        "id": "m.scope", "title_en": "Count {depot}", "title_zh": "清点{depot}",
+        "scope": type(base.scope)(for_each="depots", where="depot.sandbags >= 40000"),
+        "materials": [MaterialSpec(item="sandbags", quantity=0.5, per="sandbags", depot="scope")]})
+    custom = Preplan(model.model_copy(update={"templates": [named, scoped]}))
+    tasks = custom.tasks_for(plan.decide(1000), tables)
+    (n,) = [t for t in tasks if t.template_id == "m.named"]
+    assert [(m.item, m.quantity, m.unit, m.depot_id) for m in n.materials] == [("boats", 2, "pcs", "D05")]
+    got = {t.scope_id: t.materials[0] for t in tasks if t.template_id == "m.scope"}
+    want = {d["depot_id"]: d["sandbags"] for d in tables.layers["depots"] if d["sandbags"] >= 40000}
+    assert set(got) == set(want) and all(got[d].depot_id == d and got[d].quantity == want[d] / 2 for d in want)
+    bad = Preplan(model.model_copy(update={"templates": [named.model_copy(update={
+        "materials": [MaterialSpec(item="boats", quantity=1, depot="D99")]})]}))
+    with pytest.raises(DataError, match="template m.named: depot 'D99' is not in reach huayuankou"):
+        bad.tasks_for(plan.decide(1000), tables)
