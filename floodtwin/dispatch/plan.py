@@ -16,7 +16,7 @@ from typing import Any
 
 from floodtwin.dispatch.board import Activation, activate
 from floodtwin.dispatch.reports import active_major_dangers
-from floodtwin.dispatch.roster import Roster
+from floodtwin.dispatch.roster import Roster, ensure_roster
 from floodtwin.dispatch.schema import ensure_schema
 from floodtwin.dispatch.settings import DispatchConfig
 from floodtwin.errors import InputError
@@ -66,10 +66,13 @@ def activate_discharge(conn: sqlite3.Connection, discharge_m3s: float | None, *,
     """Evaluate the preplan for the flow at ``now`` and put its tasks on the board.
 
     ``discharge_m3s`` (observed) and ``forecast_m3s`` are m³/s at Huayuankou; ``preplan`` is a
-    loaded Preplan or a path (default: the repository's), ``reach`` a loaded Reach (default: the
-    Huayuankou reach). Returns the TierDecision and the Activation (created / stood-down keys).
+    loaded Preplan or a path (default: the repository's), ``reach`` a loaded Reach or ReachTables
+    (default: the Huayuankou reach's tables read straight from its GeoPackage, and the roster stored
+    in the database: the duty officer's "set the flow, the task list updates at once" path, without
+    loading the terrain or GeoDataFrames). Returns the TierDecision and the Activation
+    (created / stood-down keys).
     """
-    from floodtwin.preplan import Danger, FlowState, Preplan
+    from floodtwin.preplan import Danger, FlowState, Preplan, ReachTables
 
     if discharge_m3s is None and forecast_m3s is None:
         raise InputError("activate: give --discharge (and/or --forecast) in m3/s")
@@ -78,9 +81,7 @@ def activate_discharge(conn: sqlite3.Connection, discharge_m3s: float | None, *,
             raise InputError(f"activate: --{name} {value} m3/s is outside 0-100000 m3/s")
     plan = preplan if isinstance(preplan, Preplan) else Preplan.load(preplan)
     if reach is None:
-        from floodtwin import load_reach
-
-        reach = load_reach("huayuankou")
+        reach = ReachTables.read("huayuankou")
     dangers = tuple(Danger(works_id=d["works_id"], kind=d["kind"], severity=d["severity"], source="report",
                            spur_id=d["spur_id"]) for d in active_major_dangers(conn)) + stone_dangers(conn)
     state = FlowState(observed_m3s=discharge_m3s, forecast_m3s=forecast_m3s, time=now,
@@ -88,7 +89,7 @@ def activate_discharge(conn: sqlite3.Connection, discharge_m3s: float | None, *,
     decision = plan.evaluate(state)
     instructions = plan.tasks_for(decision, reach)
     if roster is None:
-        roster = Roster.from_reach(reach)
+        roster = ensure_roster(conn) if isinstance(reach, ReachTables) else Roster.from_reach(reach)
     result = activate(conn, instructions, now=now, actor=actor, reason=f"{reason} ({decision.reason})".strip(),
                       decision=decision, config=config, roster=roster)
     return decision, result
