@@ -184,11 +184,13 @@ def test_broker_restart_mid_stream_loses_and_duplicates_nothing(broker, tmp_path
     ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=False)
     running = Running(Subscriber(ing, broker.config(client_id="ft-sub"), batch_max=200))
     restarted = threading.Event()
+    at_stop: dict[str, float] = {}
 
     def restart():
         # once part of the stream is in, stop the broker and bring it back on the same port
         wait_for(lambda: count(db, "SELECT count(*) FROM readings") > 500, 30)
         broker.stop()
+        at_stop.update(stored=count(db, "SELECT count(*) FROM readings"), t=time.monotonic())
         time.sleep(0.5)
         broker.start()
         restarted.set()
@@ -196,8 +198,11 @@ def test_broker_restart_mid_stream_loses_and_duplicates_nothing(broker, tmp_path
     t = threading.Thread(target=restart)
     t.start()
     publish(broker.config(), sim.messages, client_id="ft-pub", rate_per_s=2000, timeout_s=60)
+    published = time.monotonic()
     t.join(30)
     assert restarted.is_set()
+    # mid-stream: the broker went down with part of the readings stored and the publisher not yet done
+    assert 500 < at_stop["stored"] < sim.valid and at_stop["t"] < published
     assert wait_for(lambda: count(db, "SELECT count(*) FROM readings") >= sim.valid, 30)
     time.sleep(0.3)  # let any redelivery arrive
     summary = running.stop()
