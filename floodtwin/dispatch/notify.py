@@ -80,6 +80,9 @@ def enqueue(conn: sqlite3.Connection, config: DispatchConfig, *, kind: str, even
     """
     recipients = list(dict.fromkeys(recipients))
     created = ts(now)
+    # due at once both on the change's clock and on the wall clock: a drill run with a future --now
+    # must not leave its messages waiting for that time in a later wall-clock `tasks deliver`
+    due = min(created, ts(datetime.now(UTC)))
     rows = []
     for notifier in config.notifiers:
         if kind not in notifier.events:
@@ -90,7 +93,7 @@ def enqueue(conn: sqlite3.Connection, config: DispatchConfig, *, kind: str, even
             body = {"idempotency_key": key, "kind": kind, "event_id": event_id, "recipient": recipient,
                     "recipients": recipients, "sent_by": "floodtwin", **payload}
             rows.append((key, notifier.name, recipient, kind, task_key, event_id,
-                         json.dumps(body, ensure_ascii=False, sort_keys=True), created, created))
+                         json.dumps(body, ensure_ascii=False, sort_keys=True), created, due))
     conn.executemany(
         "INSERT OR IGNORE INTO outbox(idem_key, notifier, recipient, kind, task_key, event_id, payload, "
         "created_at, next_attempt_at) VALUES (?,?,?,?,?,?,?,?,?)", rows)

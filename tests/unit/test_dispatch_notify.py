@@ -204,3 +204,32 @@ def test_one_pass_delivers_everything_due_in_batches_or_up_to_a_limit(tmp_path, 
     report = notify.deliver(conn, config, now=T0, batch=1)
     assert report.sent == 2 and report.still_pending == 0
     assert len((tmp_path / "n.jsonl").read_text(encoding="utf-8").splitlines()) == 5
+
+
+def test_webhook_timeout_is_retried_and_the_receiver_recognises_the_repeat(tmp_path, conn):
+    # the receiver takes 1.5 s to answer; the sender gives up after 0.3 s and retries later
+    with WebhookReceiver(SECRET.encode(), delay_s=1.5) as rx:
+        config = load_config(write_config(tmp_path, [{"name": "app", "kind": "webhook", "url": rx.url,
+                                                      "secret": SECRET, "timeout_s": 0.3}], backoff_base_s=5))
+        queue(conn, config, n=1)
+        first = notify.deliver(conn, config, now=T0)
+        assert first.sent == 0 and first.retrying == 1 and "timed out" in first.errors[0]
+        row = conn.execute("SELECT status, attempts, next_attempt_at FROM outbox").fetchone()
+        assert tuple(row) == ("pending", 1, ts(T0 + timedelta(seconds=5)))
+        rx.delay_s = 0.0
+        second = notify.deliver(conn, config, now=T0 + timedelta(seconds=5))
+        assert second.sent == 1 and second.still_pending == 0
+    # it arrived once; the retry came under the same key and was recognised as a repeat
+    assert len(rx.accepted) == 1 and rx.duplicates == [rx.accepted[0]["key"]]
+
+
+def test_messages_of_a_drill_in_the_future_are_due_on_the_wall_clock(tmp_path, conn):
+    config = load_config(write_config(tmp_path, [{"name": "log", "kind": "log", "path": "n.jsonl"}]))
+    future = datetime.now(UTC) + timedelta(days=400)
+    with transaction(conn):
+        ev = _log_event(conn, now=future, actor="drill", kind="dispatched", task_key="k")
+        notify.enqueue(conn, config, kind="dispatched", event_id=ev, recipients=["M1"], now=future, task_key="k",
+                       payload={"text_zh": "演练", "text_en": "drill"})
+    assert conn.execute("SELECT created_at FROM outbox").fetchone()[0] == ts(future)  # the drill's time
+    report = notify.deliver(conn, config, now=datetime.now(UTC))
+    assert report.sent == 1 and report.still_pending == 0
