@@ -135,6 +135,7 @@ def tasks(
     instructions = plan.tasks_for(decision, _tables(reach), risk=facts)
     if as_json:
         out = {"tier": decision.tier, "colour": decision.colour, "reason": decision.reason,
+               "reason_zh": decision.reason_zh, "trigger": decision.trigger,
                "discharge_m3s": decision.discharge_m3s, "tasks": [t.to_dict() for t in instructions]}
         typer.echo(json.dumps(out, ensure_ascii=False))
         return

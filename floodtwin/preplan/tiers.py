@@ -163,7 +163,7 @@ def evaluate(model: PreplanModel, state: FlowState) -> TierDecision:
     waited = {r: _hours(state.time, since[ids[r]]) if ids[r] in since else 0.0
               for r in range(hold_idx + 1, prev_rank + 1)}
     low = stand_down_level(prev_rank)
-    if state.time is None or waited[prev_rank] < hold_h:
+    if (state.time is None and hold_h > 0) or waited[prev_rank] < hold_h:
         return decide(prev_rank, "hold",
                       (f"{prev.tier} held: below {low} for {waited[prev_rank]:g} h of the {hold_h:g} h hold "
                        f"(now {fmt_q(q)})",

@@ -49,7 +49,7 @@ def test_tasks_json_for_the_design_flood():
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert (out["tier"], out["colour"]) == ("I", "red")
-    assert "22,000" in out["reason"]
+    assert "22,000" in out["reason"] and out["reason_zh"].startswith("实测流量22,000") and out["trigger"] == "discharge"
     assert 280 <= len(out["tasks"]) <= 330
     keys = [t["key"] for t in out["tasks"]]
     assert len(set(keys)) == len(keys)

@@ -274,6 +274,45 @@ def test_timeline_reads_the_bulletin_long_format(plan):
     assert found == [("2018-07-01", "normal"), ("2018-07-19", "IV"), ("2018-07-24", "normal")]
 
 
+def test_the_whole_bulletin_2001_2019(plan):
+    # every tier change of 18 years of real Huayuankou flows obeys the rules: up on a day at or above
+    # 4,000 m³/s, down only on the second day in a row under 3,800 (the first starts the 6 h clock)
+    from floodtwin.config import DATA_DIR
+
+    rows = read_flows(DATA_DIR / "yrcc" / "daily_lower_river_2001_2019.csv", station="Huayuankou")
+    decisions = walk(plan.model, rows)
+    assert len(rows) > 6000
+    by_time = {r.time: (i, r) for i, r in enumerate(rows)}
+    found = changes(rows, decisions)[1:]
+    assert len(found) >= 10 and {d.tier for _, d in found} == {"IV", "normal"}  # the bulletin peaks at 4,450
+    for row, d in found:
+        i, _ = by_time[row.time]
+        if d.tier == "IV":
+            assert d.trigger == "discharge" and row.discharge_m3s >= 4000
+        else:
+            before = next(r for r in reversed(rows[:i]) if r.discharge_m3s is not None)
+            assert d.trigger == "stand_down" and row.discharge_m3s < 3800 and before.discharge_m3s < 3800
+            assert (row.time - before.time) >= timedelta(hours=6)
+
+
+def test_timeline_with_a_forecast_column(plan, tmp_path):
+    path = tmp_path / "flows.csv"
+    path.write_text("time,discharge_m3s,forecast_m3s\n2021-09-26T08:00,3500,\n2021-09-27T08:00,3900,6300\n"
+                    "2021-09-28T08:00,6400,6800\n")
+    rows = read_flows(path)
+    assert [r.forecast_m3s for r in rows] == [None, 6300, 6800]
+    ds = walk(plan.model, rows)
+    assert [(d.tier, d.trigger) for d in ds] == [("normal", "discharge"), ("III", "forecast"), ("III", "discharge")]
+
+
+def test_no_hold_time_stands_down_at_once(plan):
+    quick = Preplan(plan.model.model_copy(update={"hysteresis": plan.model.hysteresis.model_copy(
+        update={"hold_h": 0})}))
+    d = quick.decide(6500)
+    assert quick.evaluate(FlowState(observed_m3s=3000, previous=d)).tier == "normal"
+    assert quick.evaluate(FlowState(observed_m3s=5800, previous=d)).tier == "III"  # the margin still holds
+
+
 def test_timeline_gaps_keep_the_last_decision(plan):
     rows = [FlowRow(T0, None), FlowRow(T0 + timedelta(days=1), 4500), FlowRow(T0 + timedelta(days=2), None)]
     ds = walk(plan.model, rows)
