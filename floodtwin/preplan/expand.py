@@ -68,10 +68,13 @@ class _Risk:
                           ("dike_segments", "toe_depth_m"): f.segment_toe_depth_m,
                           ("spurs", "freeboard_m"): f.spur_freeboard_m}[(layer.name, attr)]
                 known = source.get(rid)
-                if known is None and attr == "arrival_time_s" and f.village_max_depth_m.get(rid) is not None:
+                if known is not None and known != known:
+                    known = None  # NaN: the run has no value here; fall back (stated), never drop the object
+                depth = f.village_max_depth_m.get(rid) if layer.name == "villages" else None
+                if known is None and attr == "arrival_time_s" and depth is not None and depth == depth:
                     # the run computed this village and left out its arrival: the water never came if it
                     # stayed dry; if it got wet, the arrival is taken as now (conservative, stated)
-                    if f.village_max_depth_m[rid] <= 0:
+                    if depth <= 0:
                         out[attr] = None
                         continue
             if known is not None:

@@ -183,6 +183,18 @@ def test_risk_facts_drive_the_scopes(plan, tables):
     assert len(tasks) < len(plan.tasks_for(plan.decide(22000), tables))
 
 
+def test_nan_in_the_risk_facts_falls_back_and_is_not_dropped(plan, tables):
+    # a run without a value for a segment (NaN) must not make "toe_depth_m > 0" silently false
+    segments = [d["segment_id"] for d in tables.layers["dikes"] if d["dike_id"] == "right"]
+    risk = RiskFacts(segment_toe_depth_m={s: float("nan") for s in segments})
+    tasks = plan.tasks_for(plan.decide(22000), tables, risk=risk)
+    toe = {t.scope_id: t for t in tasks if t.template_id in ("patrol.toe_watch", "patrol.toe_watch_bureau")}
+    fallback = plan.tasks_for(plan.decide(22000), tables)
+    assert set(toe) == {t.scope_id for t in fallback if t.template_id in ("patrol.toe_watch",
+                                                                          "patrol.toe_watch_bureau")}
+    assert toe and all(FALLBACK_NOTE_EN in t.note_en and t.extra["risk_source"] == "fallback" for t in toe.values())
+
+
 def test_objects_missing_from_the_risk_facts_fall_back_with_a_note(plan, tables):
     risk = RiskFacts(village_max_depth_m={"V01": 0.0})  # only V01 computed
     tasks = plan.tasks_for(plan.decide(22000), tables, risk=risk)
