@@ -69,7 +69,8 @@ def test_instruction_content(tier_i):
     assert first.title_zh == "启动Ⅰ级应急响应（红色预警），花园口22,000 m³/s"
     spur = next(t for t in tier_i if t.template_id == "spur.watch" and t.works_id == "MD")
     assert spur.scope_id.startswith("MD-") and spur.scope_kind == "spur" and spur.repeat_min == 120
-    assert "马渡险工" in spur.title_zh and "of Madu dike works" in spur.title_en
+    assert "马渡险工" in spur.title_zh and spur.title_en.startswith("Guard Madu dike works spur")
+    assert spur.title_en.count("Madu") == 1 and spur.title_zh.count("马渡") == 1  # the works is named once
     assert spur.location is not None and 400_000 < spur.location[0] < 600_000
     patrol = next(t for t in tier_i if t.template_id == "patrol.dike" and t.scope_id == "R-009")
     assert patrol.grid_id == "G41" and patrol.owner_role == "grid_member" and patrol.repeat_min == 60
