@@ -17,6 +17,33 @@ from floodtwin.cli.tasks import (ACTOR_OPT, CONFIG_OPT, DB_OPT, DELIVER_OPT, JSO
 app = typer.Typer(help="Field reports: patrols and dike dangers (险情) on the grid map.", no_args_is_help=True)
 
 
+REASSESS_OPT = typer.Option(True, "--reassess/--no-reassess",
+                            help="After a major danger at a works, evaluate the plan again at the last flow.")
+
+
+def _reassess(conn: Any, cfg: Any, rows: list[dict[str, Any]], t: Any, actor: str, quiet: bool) -> Any:
+    """Put the raised tier into effect at once when a new major danger at a works came in."""
+    from floodtwin.dispatch.plan import reassess
+    from floodtwin.dispatch.reports import active_major_dangers
+
+    new = {r["report_id"] for r in rows if r["status"] == "accepted" and not r["duplicate"]}
+    hits = [d for d in active_major_dangers(conn) if d["report_id"] in new]
+    if not hits:
+        return None
+    names = ", ".join(f"{d['kind']} at {d['works_id']}" for d in hits)
+    out = reassess(conn, now=t, actor=actor, reason=f"major danger reported: {names}", config=cfg)
+    if out is None:
+        if not quiet:
+            say(f"[yellow]major danger at a works ({names}): no flow activated yet, the next "
+                f"`floodtwin tasks activate` applies the tier trigger[/]")
+        return {"reassessed": False}
+    decision, result = out
+    if not quiet:
+        say(f"[bold]tier {decision.tier}[/] ({decision.colour}): {decision.reason}; {len(result.created)} task(s) "
+            f"created, {len(result.stood_down)} stood down")
+    return {"reassessed": True, "decision": decision.to_dict(), **result.to_dict()}
+
+
 def _fail_if_rejected(rows: list[dict[str, Any]]) -> None:
     from floodtwin.errors import InputError
 
@@ -46,9 +73,10 @@ def add_cmd(
     observed_at: Optional[str] = typer.Option(None, "--observed-at", help="When it was seen (ISO time)."),
     report_id: Optional[str] = typer.Option(None, "--id", help="Report id from the app (re-sending it is recognised)."),
     db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
-    actor: str = ACTOR_OPT, as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT,
+    actor: str = ACTOR_OPT, as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT, reassess: bool = REASSESS_OPT,
 ) -> None:
-    """Receive one field report; a danger report puts its response tasks on the board."""
+    """Receive one field report; a danger report puts its response tasks on the board, and a major
+    danger at a works re-evaluates the plan at the last flow (tier trigger "major danger at a works")."""
     from floodtwin.dispatch.reports import add_report
 
     raw = {"id": report_id, "kind": kind, "danger_kind": danger, "severity": severity, "reporter": reporter,
@@ -58,35 +86,38 @@ def add_cmd(
     t = clock(now)
     conn, cfg = open_db(db, config)
     row = add_report(conn, raw, now=t, actor=actor, config=cfg)
-    delivery = deliver_now(conn, cfg, t, as_json) if deliver and row["status"] == "accepted" else None
-    if as_json:
-        emit({"report": row, "delivery": delivery})
-    elif row["status"] == "accepted":
+    if not as_json and row["status"] == "accepted":
         dup = " (already received)" if row["duplicate"] else ""
         say(f"report {row['report_id']} accepted{dup}: {row['kind']} {row['danger_kind'] or ''} "
             f"{row['severity'] or ''} grid {row['grid_id'] or '-'} works {row['works_id'] or '-'}; "
             f"tasks: {row['task_keys']}")
+    plan = _reassess(conn, cfg, [row], t, actor, as_json) if reassess else None
+    delivery = deliver_now(conn, cfg, t, as_json) if deliver and row["status"] == "accepted" else None
+    if as_json:
+        emit({"report": row, "plan": plan, "delivery": delivery})
     _fail_if_rejected([row])
 
 
 @command(app, "import")
 def import_cmd(path: Path = typer.Argument(..., help="JSON-lines file, one report object per line."),
                db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
-               actor: str = ACTOR_OPT, as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT) -> None:
+               actor: str = ACTOR_OPT, as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT,
+               reassess: bool = REASSESS_OPT) -> None:
     """Import reports from a JSON-lines file (the app's upload); exits non-zero if any was rejected."""
     from floodtwin.dispatch.reports import import_jsonl
 
     t = clock(now)
     conn, cfg = open_db(db, config)
     rows = import_jsonl(conn, path, now=t, actor=actor, config=cfg)
-    delivery = deliver_now(conn, cfg, t, as_json) if deliver else None
     accepted = sum(r["status"] == "accepted" and not r["duplicate"] for r in rows)
     dup = sum(r["duplicate"] for r in rows)
-    if as_json:
-        emit({"reports": rows, "delivery": delivery})
-    else:
+    if not as_json:
         say(f"{len(rows)} report(s): {accepted} accepted, {dup} already received, "
-            f"{sum(r['status'] == 'rejected' for r in rows)} rejected")
+            f"{sum(r['status'] == 'rejected' and not r['duplicate'] for r in rows)} rejected")
+    plan = _reassess(conn, cfg, rows, t, actor, as_json) if reassess else None
+    delivery = deliver_now(conn, cfg, t, as_json) if deliver else None
+    if as_json:
+        emit({"reports": rows, "plan": plan, "delivery": delivery})
     _fail_if_rejected([r for r in rows if not r["duplicate"]])
 
 

@@ -60,6 +60,42 @@ def stone_dangers(conn: sqlite3.Connection) -> tuple[Any, ...]:
                         spur_id=d.get("spur_id")) for d in stones_now(conn) if d.get("works_id"))
 
 
+def works_dangers(conn: sqlite3.Connection, plan: Any) -> tuple[Any, ...]:
+    """Active major dangers at the works as preplan Dangers: field reports and smart stones.
+
+    Field reports use the severity scale of the danger table (general < major < critical); the
+    preplan's trigger names the severities that raise the tier. A report counts for the trigger
+    when its severity ranks at or above the lowest trigger severity the table knows, so a critical
+    danger (a leak) raises the tier wherever a major one does.
+    """
+    from floodtwin.dispatch.reports import load_dangers
+    from floodtwin.preplan import Danger
+
+    table = load_dangers()
+    wanted = [s for s in plan.model.triggers.works_danger.severities if s in table.severities]
+    floor = min(wanted, key=table.rank) if wanted else None
+    out = []
+    for d in active_major_dangers(conn, table):
+        severity = d["severity"]
+        if floor is not None and severity not in wanted and table.rank(severity) >= table.rank(floor):
+            severity = floor
+        out.append(Danger(works_id=d["works_id"], kind=d["kind"], severity=severity, source="report",
+                          spur_id=d["spur_id"]))
+    return tuple(out) + stone_dangers(conn)
+
+
+def reassess(conn: sqlite3.Connection, *, now: datetime, actor: str, reason: str, preplan: Any = None,
+             config: DispatchConfig | None = None) -> tuple[Any, Activation] | None:
+    """Evaluate the plan again at the flow of the latest activation, e.g. after a major danger at a
+    works was reported, so that the raised tier's tasks go out at once. None when no activation
+    has recorded a flow yet (then the next ``tasks activate`` or alert run applies the trigger)."""
+    previous = last_decision(conn)
+    if previous is None or (previous.observed_m3s is None and previous.forecast_m3s is None):
+        return None
+    return activate_discharge(conn, previous.observed_m3s, forecast_m3s=previous.forecast_m3s, now=now,
+                              actor=actor, reason=reason, preplan=preplan, config=config)
+
+
 def activate_discharge(conn: sqlite3.Connection, discharge_m3s: float | None, *, now: datetime, actor: str,
                        reason: str, forecast_m3s: float | None = None, preplan: Any = None, reach: Any = None,
                        config: DispatchConfig | None = None, roster: Roster | None = None) -> tuple[Any, Activation]:
@@ -72,7 +108,7 @@ def activate_discharge(conn: sqlite3.Connection, discharge_m3s: float | None, *,
     loading the terrain or GeoDataFrames). Returns the TierDecision and the Activation
     (created / stood-down keys).
     """
-    from floodtwin.preplan import Danger, FlowState, Preplan, ReachTables
+    from floodtwin.preplan import FlowState, Preplan, ReachTables
 
     if discharge_m3s is None and forecast_m3s is None:
         raise InputError("activate: give --discharge (and/or --forecast) in m3/s")
@@ -82,10 +118,8 @@ def activate_discharge(conn: sqlite3.Connection, discharge_m3s: float | None, *,
     plan = preplan if isinstance(preplan, Preplan) else Preplan.load(preplan)
     if reach is None:
         reach = ReachTables.read("huayuankou")
-    dangers = tuple(Danger(works_id=d["works_id"], kind=d["kind"], severity=d["severity"], source="report",
-                           spur_id=d["spur_id"]) for d in active_major_dangers(conn)) + stone_dangers(conn)
     state = FlowState(observed_m3s=discharge_m3s, forecast_m3s=forecast_m3s, time=now,
-                      previous=last_decision(conn), dangers=dangers)
+                      previous=last_decision(conn), dangers=works_dangers(conn, plan))
     decision = plan.evaluate(state)
     instructions = plan.tasks_for(decision, reach)
     if roster is None:

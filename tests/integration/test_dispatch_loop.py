@@ -176,3 +176,23 @@ def test_danger_report_push_and_map_layer(cli, tmp_path):
     assert len(tasks) == 2 and all(t["properties"]["colour"].startswith("#") for t in tasks)
     lon, lat = reports[0]["geometry"]["coordinates"]
     assert 113.5 < lon < 113.9 and 34.8 < lat < 35.0
+
+
+def test_major_danger_report_raises_the_tier_at_once(cli):
+    rx = cli.rx
+    quiet = cli.json("tasks", "activate", "--discharge", "3000", "--now", T0)
+    assert quiet["decision"]["tier"] == "normal"
+    before = len(rx.accepted)
+    out = cli.json("report", "add", "--danger", "leak", "--dike", "right", "--chainage", "8+200",
+                   "--reporter", "S010", "--now", at(5))
+    assert out["report"]["status"] == "accepted" and out["report"]["works_id"] == "HYK"
+    plan = out["plan"]
+    assert plan["reassessed"] and plan["decision"]["tier"] == "II" and plan["decision"]["trigger"] == "works_danger"
+    assert plan["decision"]["observed_m3s"] == 3000 and len(plan["created"]) > 0
+    # the raised tier's tasks and the report's own two tasks were dispatched and delivered in the same command
+    sent = [a["body"] for a in rx.accepted[before:] if a["body"]["kind"] == "dispatched"]
+    assert {b["task"]["key"] for b in sent} == set(plan["created"]) | set(json.loads(out["report"]["task_keys"]))
+    # the same report again changes nothing
+    again = cli.json("report", "add", "--danger", "leak", "--dike", "right", "--chainage", "8+200",
+                     "--reporter", "S010", "--now", at(5))
+    assert again["report"]["duplicate"] and again["plan"] is None

@@ -413,3 +413,32 @@ def test_push_by_role_and_scope_conflicts(env):
         board.push(conn, message="x", grid="G01", everyone=True, now=T0, actor="d", config=config, roster=roster)
     rows = conn.execute("SELECT recipient FROM outbox WHERE kind='push' ORDER BY id").fetchall()
     assert [r[0] for r in rows] == ["L1", "LX", "M1", "M2", "M3"]
+
+
+def test_a_critical_danger_at_a_works_raises_the_tier_and_reassess_applies_it(tmp_path):
+    """Critical ranks above major in the danger table: it must pull the preplan's "major danger at a
+    works" trigger too; reassess re-evaluates at the last flow so the raised tier's tasks go out."""
+    from floodtwin import load_reach
+    from floodtwin.dispatch import plan, reports
+
+    reach = load_reach("huayuankou")
+    conn = connect(tmp_path / "c.sqlite")
+    config = load_config()
+    roster = Roster.from_reach(reach)
+    assert plan.reassess(conn, now=T0, actor="duty", reason="nothing yet", config=config) is None
+    quiet, _ = plan.activate_discharge(conn, 3000, now=T0, actor="duty", reason="normal", reach=reach,
+                                       config=config, roster=roster)
+    row = reports.add_report(conn, {"danger_kind": "leak", "dike_id": "right", "chainage": "8+200",
+                                    "reporter": "S010"}, now=T0, actor="app", reach=reach, config=config,
+                             roster=roster)
+    assert row["severity"] == "critical" and row["works_id"] == "HYK"
+    raised, act = plan.reassess(conn, now=T0 + timedelta(minutes=1), actor="duty", reason="leak", config=config)
+    assert raised.trigger == "works_danger" and raised.rank > quiet.rank and raised.observed_m3s == 3000
+    assert act.created and all(conn.execute("SELECT state FROM tasks WHERE key=?", (k,)).fetchone()[0]
+                               == "dispatched" for k in act.created)
+    # a general danger (seepage) at the same works does not count; the leak counts as the trigger's "major"
+    reports.add_report(conn, {"danger_kind": "seepage", "dike_id": "right", "chainage": "9+000", "reporter": "S011"},
+                       now=T0, actor="app", reach=reach, config=config, roster=roster)
+    from floodtwin.preplan import Preplan
+
+    assert [(d.kind, d.severity) for d in plan.works_dangers(conn, Preplan.load())] == [("leak", "major")]
