@@ -58,7 +58,7 @@ def show(
     plan = Preplan.load(file)
     templates = plan.templates_for(tier) if tier else plan.templates
     console = _console()
-    tiers = Table(title=f"{plan.model.name_zh or plan.model.name}: response tiers (Huayuankou discharge)",
+    tiers = Table(title=f"{plan.model.name_zh or plan.model.name}: response tiers ({plan.model.station} discharge)",
                   header_style="bold")
     for col in ("tier", "colour", "from m³/s", "below m³/s"):
         tiers.add_column(col)

@@ -3,8 +3,8 @@
 The scope objects are the records of :class:`~floodtwin.preplan.tables.ReachTables`. Risk
 attributes (village depth and arrival, dike freeboard and toe depth, spur freeboard) come from
 :class:`RiskFacts` when given; otherwise, and for any object the facts leave out, from the
-fallback rule: the water level that the Huayuankou stage for the discharge implies at the
-object's chainage (``Reach.fallback_water_level_m``). A village is flooded when its ground lies
+fallback rule: the water level that the stage at the reference station (Huayuankou) for the
+discharge implies at the object's chainage (``Reach.fallback_water_level_m``). A village is flooded when its ground lies
 below that level (and the water is assumed there already); a dike's freeboard is its crest minus
 that level, the water at its toe that level minus the toe. Every task selected through such a value
 says so in its note, with the level and the elevation it was compared with.
@@ -27,7 +27,7 @@ from floodtwin.preplan.tables import text_or_empty as _text
 from floodtwin.tasks import Material, TaskInstruction, task_key
 
 FALLBACK_NOTE_EN = "risk from the fallback rating rule, no hydraulic run"
-FALLBACK_NOTE_ZH = "风险按花园口水位流量关系推算（未做水力计算）"
+FALLBACK_NOTE_ZH = "风险按水位流量关系推算（未做水力计算）"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -36,10 +36,14 @@ FALLBACK_NOTE_ZH = "风险按花园口水位流量关系推算（未做水力计
 class _Risk:
     """Risk attribute values per object: from the facts, else from the fallback rule (flagged)."""
 
-    def __init__(self, tables: ReachTables, discharge_m3s: float, facts: RiskFacts | None):
+    def __init__(self, tables: ReachTables, discharge_m3s: float, facts: RiskFacts | None, station: str):
         self.tables = tables
         self.q = discharge_m3s
         self.facts = facts
+        gauge = tables.record("gauges", station) if tables.layers.get("gauges") is not None else None
+        # the rating's station by name, for the notes ("Huayuankou hydrological station")
+        self.station = ((_text(gauge.get("name_zh")) or station, _text(gauge.get("name_en")) or station)
+                        if gauge else (station, station))
         self._levels: dict[float, float | None] = {}
 
     def level_m(self, chainage_m: float) -> float | None:
@@ -100,8 +104,9 @@ class _Risk:
             compared.append(("堤脚", "toe", rec["toe_elevation_m"]))
         zh = "，".join(f"{name}{float(z):.2f} m" for name, _, z in compared)
         en = ", ".join(f"{name} {float(z):.2f} m" for _, name, z in compared)
-        return (f"{FALLBACK_NOTE_ZH}：此处水位{level:.2f} m（花园口{q}相应水位按河底比降推至本处），{zh}",
-                f"{FALLBACK_NOTE_EN}: water level {level:.2f} m here (the Huayuankou stage for {q} "
+        zh_station, en_station = self.station
+        return (f"{FALLBACK_NOTE_ZH}：此处水位{level:.2f} m（{zh_station}{q}相应水位按河底比降推至本处），{zh}",
+                f"{FALLBACK_NOTE_EN}: water level {level:.2f} m here (the {en_station} stage for {q} "
                 f"carried along the bed slope) against {en}")
 
     def _fallback(self, layer: str, attr: str, rec: dict[str, Any]) -> float | None:
@@ -295,7 +300,7 @@ def tasks_for(model: PreplanModel, decision: TierDecision, reach: Any,
     tier = next(t for t in model.tiers if t.id == decision.tier)
     ctx = _Context(
         model=model, tables=tables, tier=tier, risk=risk,
-        riskv=_Risk(tables, float(decision.discharge_m3s), risk),
+        riskv=_Risk(tables, float(decision.discharge_m3s), risk, model.station),
         common={"tier": (tier.id, tier.id), "tier_name": (tier.name_zh, tier.name_en),
                 "colour": (tier.colour_zh, tier.colour),
                 "discharge": (f"{decision.discharge_m3s:,.0f} m³/s",) * 2},

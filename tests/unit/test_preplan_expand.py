@@ -132,9 +132,9 @@ def test_fallback_note_gives_the_level_and_the_elevation_compared(tier_i, tables
         if t.template_id == "village.evacuate":
             v = tables.record("villages", t.scope_id)
             z = level(22000, v["chainage_m"])
-            assert f"water level {z:.2f} m here (the Huayuankou stage for 22,000 m³/s" in t.note_en
+            assert f"water level {z:.2f} m here (the Huayuankou hydrological station stage for 22,000 m³/s" in t.note_en
             assert f"against ground {v['ground_elevation_m']:.2f} m" in t.note_en
-            assert f"此处水位{z:.2f} m" in t.note_zh and f"地面{v['ground_elevation_m']:.2f} m" in t.note_zh
+            assert f"此处水位{z:.2f} m（花园口水文站22,000 m³/s相应水位" in t.note_zh and f"地面{v['ground_elevation_m']:.2f} m" in t.note_zh
             assert v["ground_elevation_m"] < z
         if t.template_id == "patrol.toe_watch":
             d = tables.record("dikes", t.scope_id)
