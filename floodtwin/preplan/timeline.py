@@ -98,7 +98,9 @@ def _read_rows(reader, path: Path, station: str | None) -> list[FlowRow]:
             raise DataError(f"{path}:{line}: {time_col}: {text} mixes time-zone-aware and naive times "
                             f"(row 1 of the series: {rows[0].time.isoformat()})")
         if rows and t <= rows[-1].time:
-            raise DataError(f"{path}:{line}: {time_col}: {t.isoformat()} is not after the previous row")
+            hint = (" (several stations in one table: choose one with --station)"
+                    if station is None and "station" in at else "")
+            raise DataError(f"{path}:{line}: {time_col}: {t.isoformat()} is not after the previous row{hint}")
         rows.append(FlowRow(t, _number(rec["discharge_m3s"], path, line, "discharge_m3s"),
                             _number(rec["forecast_m3s"], path, line, "forecast_m3s") if "forecast_m3s" in at
                             else None))

@@ -313,6 +313,12 @@ def test_no_hold_time_stands_down_at_once(plan):
     assert quick.evaluate(FlowState(observed_m3s=5800, previous=d)).tier == "III"  # the margin still holds
 
 
+def test_a_long_table_without_a_station_says_which_option_is_missing():
+    with pytest.raises(DataError, match=r"yrcc_2018_07_excerpt.csv:\d+: date: .* is not after the previous row "
+                                        r"\(several stations in one table: choose one with --station\)"):
+        read_flows(FIX / "yrcc_2018_07_excerpt.csv")
+
+
 def test_timeline_gaps_keep_the_last_decision(plan):
     rows = [FlowRow(T0, None), FlowRow(T0 + timedelta(days=1), 4500), FlowRow(T0 + timedelta(days=2), None)]
     ds = walk(plan.model, rows)
