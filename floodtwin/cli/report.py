@@ -12,7 +12,7 @@ from typing import Any, Optional
 import typer
 
 from floodtwin.cli.tasks import (ACTOR_OPT, CONFIG_OPT, DB_OPT, DELIVER_OPT, JSON_OPT, NOW_OPT, clock, command,
-                                 deliver_now, emit, open_db, say)
+                                 deliver_now, emit, esc, open_db, say)
 
 app = typer.Typer(help="Field reports: patrols and dike dangers (险情) on the grid map.", no_args_is_help=True)
 
@@ -30,7 +30,7 @@ def _reassess(conn: Any, cfg: Any, rows: list[dict[str, Any]], t: Any, actor: st
     hits = [d for d in active_major_dangers(conn) if d["report_id"] in new]
     if not hits:
         return None
-    names = ", ".join(f"{d['kind']} at {d['works_id']}" for d in hits)
+    names = ", ".join(f"{d['kind']} at {d['works_id']}" for d in hits)  # from the danger table and the reach
     out = reassess(conn, now=t, actor=actor, reason=f"major danger reported: {names}", config=cfg)
     if out is None:
         if not quiet:
@@ -39,7 +39,7 @@ def _reassess(conn: Any, cfg: Any, rows: list[dict[str, Any]], t: Any, actor: st
         return {"reassessed": False}
     decision, result = out
     if not quiet:
-        say(f"[bold]tier {decision.tier}[/] ({decision.colour}): {decision.reason}; {len(result.created)} task(s) "
+        say(f"[bold]tier {esc(decision.tier)}[/] ({esc(decision.colour)}): {esc(decision.reason)}; {len(result.created)} task(s) "
             f"created, {len(result.stood_down)} stood down")
     return {"reassessed": True, "decision": decision.to_dict(), **result.to_dict()}
 
@@ -88,9 +88,9 @@ def add_cmd(
     row = add_report(conn, raw, now=t, actor=actor, config=cfg)
     if not as_json and row["status"] == "accepted":
         dup = " (already received)" if row["duplicate"] else ""
-        say(f"report {row['report_id']} accepted{dup}: {row['kind']} {row['danger_kind'] or ''} "
-            f"{row['severity'] or ''} grid {row['grid_id'] or '-'} works {row['works_id'] or '-'}; "
-            f"tasks: {row['task_keys']}")
+        say(esc(f"report {row['report_id']} accepted{dup}: {row['kind']} {row['danger_kind'] or ''} "
+                f"{row['severity'] or ''} grid {row['grid_id'] or '-'} works {row['works_id'] or '-'}; "
+                f"tasks: {row['task_keys']}"))
     plan = _reassess(conn, cfg, [row], t, actor, as_json) if reassess else None
     delivery = deliver_now(conn, cfg, t, as_json) if deliver and row["status"] == "accepted" else None
     if as_json:
@@ -146,12 +146,13 @@ def list_cmd(status: Optional[str] = typer.Option(None, "--status", help="accept
         table.add_column(col, overflow="fold")
     for r in rows:
         spec = dangers.kinds.get(r["danger_kind"] or "")
-        label = f"[{spec.colour}]{spec.zh} {r['danger_kind']}[/]" if spec else (r["kind"] or "?")
+        label = f"[{spec.colour}]{spec.zh} {r['danger_kind']}[/]" if spec else esc(r["kind"] or "?")
         where = r["spur_id"] or (f"{r['dike_id']} {r['chainage_m']:.0f} m" if r["chainage_m"] is not None else "") \
             or (r["works_id"] or "")
         note = r["reject_reason"] if r["status"] == "rejected" else (r["text"] or "")
-        table.add_row(r["report_id"], r["received_at"][:16].replace("T", " "), r["status"], label,
-                      r["severity"] or "", where, r["grid_id"] or "", r["reporter"] or "", note)
+        table.add_row(esc(r["report_id"]), r["received_at"][:16].replace("T", " "), r["status"], label,
+                      esc(r["severity"] or ""), esc(where), esc(r["grid_id"] or ""), esc(r["reporter"] or ""),
+                      esc(note))
     Console().print(table)
 
 
@@ -169,7 +170,7 @@ def resolve_cmd(report_id: str = typer.Argument(..., help="Report id."),
     if as_json:
         emit(row)
     else:
-        say(f"report {report_id} resolved at {row['resolved_at']}")
+        say(f"report {esc(report_id)} resolved at {row['resolved_at']}")
 
 
 @command(app, "kinds")

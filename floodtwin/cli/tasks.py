@@ -79,6 +79,13 @@ def emit(doc: Any) -> None:
     typer.echo(json.dumps(doc, ensure_ascii=False, indent=1, default=str))
 
 
+def esc(value: Any) -> str:
+    """``value`` as text that Rich prints as it is (user text may contain ``[...]``, Rich's markup)."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
 def say(text: str) -> None:
     from rich.console import Console
 
@@ -92,7 +99,7 @@ def deliver_now(conn: Any, cfg: Any, now: Any, quiet: bool) -> dict[str, Any]:
     report = deliver(conn, cfg, now=now)
     if not quiet and (report.retrying or report.dead):
         say(f"[yellow]notifications: {report.sent} sent, {report.retrying} to retry, {report.dead} failed "
-            f"for good[/] ({report.errors[0] if report.errors else ''})")
+            f"for good[/] ({esc(report.errors[0]) if report.errors else ''})")
     return report.to_dict()
 
 
@@ -104,9 +111,9 @@ def _task_table(tasks: list[dict[str, Any]], lang: str) -> None:
     for col in ("key", "state", "grid", "assignees", "due (UTC)", "esc", "title"):
         table.add_column(col, overflow="fold")
     for t in tasks:
-        table.add_row(t["key"], t["state"], t["grid_id"] or "-", ",".join(t.get("assignees", [])),
+        table.add_row(esc(t["key"]), t["state"], esc(t["grid_id"] or "-"), esc(",".join(t.get("assignees", []))),
                       (t["handle_due_at"] or "")[:16].replace("T", " "), str(t["escalation_level"] or ""),
-                      t["title_zh"] if lang == "zh" else t["title_en"])
+                      esc(t["title_zh"] if lang == "zh" else t["title_en"]))
     Console().print(table)
 
 
@@ -138,7 +145,7 @@ def activate_cmd(
     if as_json:
         emit({"decision": decision.to_dict(), **result.to_dict(), "delivery": delivery})
         return
-    say(f"[bold]tier {decision.tier}[/] ({decision.colour}): {decision.reason}")
+    say(f"[bold]tier {esc(decision.tier)}[/] ({esc(decision.colour)}): {esc(decision.reason)}")
     say(f"{len(result.created)} task(s) created and assigned, {len(result.stood_down)} stood down, "
         f"{result.unchanged} unchanged (activation {result.activation_id})")
 
@@ -180,15 +187,16 @@ def show_cmd(key: str = typer.Argument(..., help="Task key (or a unique prefix).
     if as_json:
         emit(task)
         return
-    say(f"[bold]{task['key']}[/]  {task['state']}  grid {task['grid_id'] or '-'}  due {task['handle_due_at']}")
-    say(f"{task['title_zh']}\n{task['title_en']}")
+    say(f"[bold]{esc(task['key'])}[/]  {task['state']}  grid {esc(task['grid_id'] or '-')}  due {task['handle_due_at']}")
+    say(f"{esc(task['title_zh'])}\n{esc(task['title_en'])}")
     for o in task["overdue"]:
         say(f"  [red]overdue[/] {o['timer']} (due {o['due_at']})")
     for a in task["assignments"]:
-        say(f"  assigned {a['staff_id']} ({a['role']}, level {a['level']}) at {a['assigned_at']}: {a['reason']}")
+        say(f"  assigned {esc(a['staff_id'])} ({esc(a['role'])}, level {a['level']}) at {a['assigned_at']}: "
+            f"{esc(a['reason'])}")
     for e in task["events"]:
         say(f"  {e['at']}  {e['kind']:<11} {e['from_state'] or '':>12} -> {e['to_state'] or '':<12} "
-            f"{e['actor']}: {e['reason']}")
+            f"{esc(e['actor'])}: {esc(e['reason'])}")
 
 
 def _transition_command(action: str, help_text: str) -> None:
@@ -207,7 +215,7 @@ def _transition_command(action: str, help_text: str) -> None:
         if as_json:
             emit({"task": row, "delivery": delivery})
         else:
-            say(f"{row['key']}: {row['state']}" + (" (on site reported)" if action == "on_site" else ""))
+            say(f"{esc(row['key'])}: {row['state']}" + (" (on site reported)" if action == "on_site" else ""))
 
     run.__doc__ = help_text
     command(app, action.replace("_", "-"))(run)
@@ -240,10 +248,10 @@ def tick_cmd(db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, n
         emit({"escalations": escalations, "rounds": rounds, "delivery": delivery})
         return
     for e in escalations:
-        say(f"[red]missed {e['timer']}[/] {e['task_key']} (due {e['due_at']}): escalated to {e['escalated_to']} "
+        say(f"[red]missed {e['timer']}[/] {esc(e['task_key'])} (due {e['due_at']}): escalated to {esc(e['escalated_to'])} "
             f"({e['role']})")
     for r in rounds:
-        say(f"round {r['round']} of {r['task_key']} dispatched to {r['assignee']}")
+        say(f"round {r['round']} of {esc(r['task_key'])} dispatched to {esc(r['assignee'])}")
     say(f"{len(escalations)} escalation(s), {len(rounds)} new round(s)")
 
 
@@ -267,7 +275,7 @@ def deliver_cmd(wait: float = typer.Option(0.0, "--wait", min=0, help="Keep retr
     say(f"{report.sent} sent, {report.retrying} to retry, {report.dead} failed for good; outbox: "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     for err in report.errors[:5]:
-        say(f"  [yellow]{err}[/]")
+        say(f"  [yellow]{esc(err)}[/]")
 
 
 @command(app, "export")
@@ -301,7 +309,7 @@ def export_cmd(geojson: Path = typer.Option(..., "--geojson", help="GeoJSON file
     if as_json:
         emit(summary)
     else:
-        say(f"{summary['tasks']} task(s) and {summary['reports']} report(s) written to {geojson}")
+        say(f"{summary['tasks']} task(s) and {summary['reports']} report(s) written to {esc(geojson)}")
 
 
 @command(app, "sync-roster")

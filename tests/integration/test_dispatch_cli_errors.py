@@ -111,3 +111,25 @@ def test_every_dispatch_command_takes_db_and_json_and_the_clock_where_it_matters
         if name not in timeless:
             assert "--now" in opts, name
     assert len(commands) >= 18
+
+
+def test_user_text_with_rich_markup_is_printed_as_it_is(capsys, db):
+    text = "route done [/bold] [red]nothing[/red] found"
+    code, out, err = run(capsys, "report", "add", "--kind", "patrol", "--grid", "G07", "--reporter", "S1[/x]",
+                         "--text", text, "--db", db, "--now", NOW, "--no-deliver")
+    assert code == 0, err
+    code, out, err = run(capsys, "push", "--grid", "G07", "--message", "[/oops] 封闭", "--db", db, "--now", NOW,
+                         "--no-deliver")
+    assert code == 0, err
+    code, out, err = run(capsys, "tasks", "activate", "--discharge", "3000", "--reason", "[/why]", "--db", db,
+                         "--now", NOW, "--no-deliver")
+    assert code == 0 and "Traceback" not in err, err
+    code, out, _ = run(capsys, "tasks", "list", "--db", db, "--json")
+    key = json.loads(out)[0]["key"]
+    code, out, err = run(capsys, "tasks", "ack", key, "--reason", "[/x] on my way", "--db", db, "--now", NOW,
+                         "--no-deliver")
+    assert code == 0, err
+    code, out, err = run(capsys, "tasks", "show", key, "--db", db, "--now", NOW)
+    assert code == 0 and "[/x] on my way" in out and "[/why]" in out, err
+    code, out, err = run(capsys, "report", "list", "--db", db)
+    assert code == 0 and "[/bold]" in out and "S1[/x]" in out.replace("\n", "").replace("│", ""), err
