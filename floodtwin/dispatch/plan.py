@@ -16,7 +16,7 @@ from typing import Any
 
 from floodtwin.dispatch.board import Activation, activate
 from floodtwin.dispatch.reports import active_major_dangers
-from floodtwin.dispatch.roster import Roster, ensure_roster
+from floodtwin.dispatch.roster import Roster
 from floodtwin.dispatch.schema import ensure_schema
 from floodtwin.dispatch.settings import DispatchConfig
 from floodtwin.errors import InputError
@@ -103,8 +103,8 @@ def activate_discharge(conn: sqlite3.Connection, discharge_m3s: float | None, *,
 
     ``discharge_m3s`` (observed) and ``forecast_m3s`` are m³/s at Huayuankou; ``preplan`` is a
     loaded Preplan or a path (default: the repository's), ``reach`` a loaded Reach or ReachTables
-    (default: the Huayuankou reach's tables read straight from its GeoPackage, and the roster stored
-    in the database: the duty officer's "set the flow, the task list updates at once" path, without
+    (default: the Huayuankou reach's tables read straight from its GeoPackage, the roster from the
+    same tables: the duty officer's "set the flow, the task list updates at once" path, without
     loading the terrain or GeoDataFrames). Returns the TierDecision and the Activation
     (created / stood-down keys).
     """
@@ -123,7 +123,7 @@ def activate_discharge(conn: sqlite3.Connection, discharge_m3s: float | None, *,
     decision = plan.evaluate(state)
     instructions = plan.tasks_for(decision, reach)
     if roster is None:
-        roster = ensure_roster(conn) if isinstance(reach, ReachTables) else Roster.from_reach(reach)
+        roster = Roster.from_tables(reach) if isinstance(reach, ReachTables) else Roster.from_reach(reach)
     result = activate(conn, instructions, now=now, actor=actor, reason=f"{reason} ({decision.reason})".strip(),
                       decision=decision, config=config, roster=roster)
     return decision, result

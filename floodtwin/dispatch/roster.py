@@ -129,6 +129,19 @@ class Roster:
         return cls.from_records(staff, grids)
 
 
+    @classmethod
+    def from_tables(cls, tables: Any) -> Roster:
+        """From preplan :class:`~floodtwin.preplan.ReachTables` (the GeoPackage read without pandas): the
+        same roster as :meth:`from_reach`, in a fraction of the time."""
+        grids = []
+        for rec in tables.layers["grids"]:
+            pt = rec["_geom"].representative_point()  # as from_reach does (the records' _xy is rounded)
+            grids.append({**{k: v for k, v in rec.items() if not k.startswith("_")}, "cx": float(pt.x),
+                          "cy": float(pt.y), "geom": rec["_geom"]})
+        staff = [{k: v for k, v in rec.items() if not k.startswith("_")} for rec in tables.layers["staff"]]
+        return cls.from_records(staff, grids)
+
+
 def _opt(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)) or str(value) == "":
         return None

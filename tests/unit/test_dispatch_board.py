@@ -442,3 +442,14 @@ def test_a_critical_danger_at_a_works_raises_the_tier_and_reassess_applies_it(tm
     from floodtwin.preplan import Preplan
 
     assert [(d.kind, d.severity) for d in plan.works_dangers(conn, Preplan.load())] == [("leak", "major")]
+
+
+def test_roster_from_the_fast_reach_tables_equals_the_reach_roster():
+    from floodtwin import load_reach
+    from floodtwin.preplan import ReachTables
+
+    fast = Roster.from_tables(ReachTables.read("huayuankou"))
+    full = Roster.from_reach(load_reach("huayuankou"))
+    assert fast.staff == full.staff and fast.grids == full.grids and len(fast.staff) == 294
+    assert sorted(fast.outlines) == sorted(full.outlines)
+    assert all(fast.outlines[g].equals(full.outlines[g]) for g in fast.outlines)
