@@ -98,8 +98,9 @@ def deliver_now(conn: Any, cfg: Any, now: Any, quiet: bool) -> dict[str, Any]:
 
     report = deliver(conn, cfg, now=now)
     if not quiet and (report.retrying or report.dead):
-        say(f"[yellow]notifications: {report.sent} sent, {report.retrying} to retry, {report.dead} failed "
-            f"for good[/] ({esc(report.errors[0]) if report.errors else ''})")
+        later = f", {report.deferred} more held back (notifier down)" if report.deferred else ""
+        say(f"[yellow]notifications: {report.sent} sent, {report.retrying} to retry{later}, {report.dead} failed "
+            f"for good[/] ({esc(report.errors[0]) if report.errors else ''}); `floodtwin tasks deliver` retries")
     return report.to_dict()
 
 
@@ -272,7 +273,8 @@ def deliver_cmd(wait: float = typer.Option(0.0, "--wait", min=0, help="Keep retr
     if as_json:
         emit({**report.to_dict(), "outbox": counts})
         return
-    say(f"{report.sent} sent, {report.retrying} to retry, {report.dead} failed for good; outbox: "
+    say(f"{report.sent} sent, {report.retrying} to retry, {report.deferred} held back (notifier down), "
+        f"{report.dead} failed for good; outbox: "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     for err in report.errors[:5]:
         say(f"  [yellow]{esc(err)}[/]")

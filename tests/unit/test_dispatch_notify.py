@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -102,17 +103,46 @@ def test_receiver_down_then_up_resumes_with_backoff(tmp_path, conn):
                                       backoff_base_s=10, max_attempts=6))
     queue(conn, config, n=2)
     r1 = notify.deliver(conn, config, now=T0)
-    assert r1.sent == 0 and r1.retrying == 2 and "127.0.0.1" in r1.errors[0]
+    # the first row finds the receiver down; the second is not tried in that pass but held back with it
+    assert (r1.sent, r1.retrying, r1.deferred) == (0, 1, 1) and "127.0.0.1" in r1.errors[0]
+    rows = [tuple(r) for r in conn.execute("SELECT attempts, next_attempt_at FROM outbox ORDER BY id")]
+    assert rows == [(1, ts(T0 + timedelta(seconds=10))), (0, ts(T0 + timedelta(seconds=10)))]
     # not due again before the backoff: 10 s after the first failure, 20 s after the second
     assert notify.deliver(conn, config, now=T0 + timedelta(seconds=9)).retrying == 0
-    assert notify.deliver(conn, config, now=T0 + timedelta(seconds=10)).retrying == 2
-    nxt = conn.execute("SELECT next_attempt_at, attempts FROM outbox").fetchone()
+    r2 = notify.deliver(conn, config, now=T0 + timedelta(seconds=10))
+    assert (r2.retrying, r2.deferred) == (1, 1)
+    nxt = conn.execute("SELECT next_attempt_at, attempts FROM outbox WHERE id = 1").fetchone()
     assert nxt["attempts"] == 2 and nxt["next_attempt_at"] == ts(T0 + timedelta(seconds=30))
     with WebhookReceiver(SECRET.encode(), port=port) as rx:
         assert notify.deliver(conn, config, now=T0 + timedelta(seconds=29)).sent == 0
         report = notify.deliver(conn, config, now=T0 + timedelta(seconds=30))
-        assert report.sent == 2 and report.still_pending == 0
+        assert report.sent == 2 and report.still_pending == 0 and report.deferred == 0
         assert len(rx.accepted) == 2
+
+
+def test_an_unreachable_gateway_costs_one_timeout_per_pass_not_one_per_message(tmp_path, conn):
+    """A gateway that accepts connections and never answers (a black hole): 40 messages, 0.5 s
+    timeout. One pass must not block for 40 x 0.5 s; every message waits for the next pass."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)  # the kernel completes the handshakes; nobody reads or answers
+    port = silent.getsockname()[1]
+    try:
+        config = load_config(write_config(tmp_path, [
+            {"name": "app", "kind": "webhook", "secret": SECRET, "url": f"http://127.0.0.1:{port}/n", "timeout_s": 0.5},
+            {"name": "log", "kind": "log", "path": "n.jsonl"}], backoff_base_s=5))
+        queue(conn, config, n=40)
+        started = time.monotonic()
+        report = notify.deliver(conn, config, now=T0)
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    assert elapsed < 5.0, f"one pass took {elapsed:.1f} s"
+    # the log notifier is not held up by the webhook being down
+    assert (report.sent, report.retrying, report.deferred, report.still_pending) == (40, 1, 39, 40)
+    assert notify.outbox_counts(conn) == {"pending": 40, "sent": 40}
+    due = {r[0] for r in conn.execute("SELECT next_attempt_at FROM outbox WHERE status = 'pending'")}
+    assert due == {ts(T0 + timedelta(seconds=5))}
 
 
 def test_gives_up_after_max_attempts_and_keeps_the_row(tmp_path, conn):
