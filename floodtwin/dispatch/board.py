@@ -408,6 +408,8 @@ def _change_state(conn: sqlite3.Connection, task: dict[str, Any], to_state: str 
 
 def resolve_key(conn: sqlite3.Connection, key: str) -> str:
     """The full task key for ``key`` or a unique prefix of one (InputError otherwise)."""
+    if not key.strip():
+        raise InputError("task key is empty")
     if conn.execute("SELECT 1 FROM tasks WHERE key=?", (key,)).fetchone():
         return key
     like = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

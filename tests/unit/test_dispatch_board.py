@@ -183,6 +183,8 @@ def test_full_state_machine_and_illegal_transitions(env):
         board.cancel(conn, t.key, now=T0, actor="x", reason="late", config=config)
     with pytest.raises(InputError, match="no such task"):
         board.ack(conn, "nope", now=T0, **kw)
+    with pytest.raises(InputError, match="task key is empty"):  # not a prefix of every key
+        board.cancel(conn, " ", now=T0, actor="x", reason="r", config=config)
     shown = board.show_task(conn, t.key)
     assert [e["kind"] for e in shown["events"]] == ["created", "dispatched", "ack", "start", "on_site", "done",
                                                     "reject", "done", "verify", "close"]
