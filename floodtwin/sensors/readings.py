@@ -26,6 +26,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from collections.abc import Callable
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -55,6 +57,7 @@ RANGES: dict[str, tuple[float, float]] = {
 SEQ_MAX = 2**63 - 1
 
 _FULL_KEYS = frozenset(FIELDS)
+_EVENT_SET = frozenset(EVENTS)
 _NUM = (int, float)
 _NUM_TYPES = frozenset(_NUM)
 
@@ -337,20 +340,31 @@ def validate_batch(objs: list[Any], raws: list[str], sources: list[str] | Callab
     m = len(sub)
     cols: dict[str, Any] = {}
     if m:
-        stone_index = np.array([index.get(x, -1) if type(x) is str else -1 for x in sid], dtype=np.int64)
+        # each test first on the whole column with set/min/max (C loops), per record only if that fails
+        if set(map(type, sid)) == {str}:
+            stone_index = np.array(list(map(index.get, sid, repeat(-1, m))), dtype=np.int64)
+        else:
+            stone_index = np.array([index.get(x, -1) if type(x) is str else -1 for x in sid], dtype=np.int64)
         ok = stone_index >= 0
         if set(map(type, seq)) == {int}:
-            ok &= np.array([0 <= q <= SEQ_MAX for q in seq], dtype=bool)
+            if not 0 <= min(seq) <= max(seq) <= SEQ_MAX:
+                ok &= np.array([0 <= q <= SEQ_MAX for q in seq], dtype=bool)
         else:
             ok &= np.array([type(q) is int and 0 <= q <= SEQ_MAX for q in seq], dtype=bool)
-        ok &= np.array([e == "heartbeat" or e == "movement" for e in ev], dtype=bool)
-        ok &= np.array([x == "ok" for x in ln], dtype=bool)
+        if not (set(map(type, ev)) == {str} and set(ev) <= _EVENT_SET):  # types first: a list is unhashable
+            ok &= np.array([type(e) is str and e in _EVENT_SET for e in ev], dtype=bool)
+        if not (set(map(type, ln)) == {str} and set(ln) == {"ok"}):
+            ok &= np.array([type(x) is str and x == "ok" for x in ln], dtype=bool)
         for name, col in zip(("roll_deg", "pitch_deg", "battery_v", "rssi_dbm"), nums):
             values, good = _numbers(col, name)
             cols[name] = values
             ok &= good
-        aok = np.array([type(a) is list and len(a) == 3 and type(a[0]) in _NUM_TYPES and type(a[1]) in _NUM_TYPES
-                        and type(a[2]) in _NUM_TYPES for a in acc], dtype=bool)
+        if set(map(type, acc)) == {list} and set(map(len, acc)) == {3} \
+                and set(map(type, chain.from_iterable(acc))) <= _NUM_TYPES:
+            aok = np.ones(m, dtype=bool)
+        else:
+            aok = np.array([type(a) is list and len(a) == 3 and type(a[0]) in _NUM_TYPES
+                            and type(a[1]) in _NUM_TYPES and type(a[2]) in _NUM_TYPES for a in acc], dtype=bool)
         accel = np.array(acc if aok.all() else [a if t else (np.nan,) * 3 for a, t in zip(acc, aok)],
                          dtype=np.float64)
         lo, hi = RANGES["accel_g"]
@@ -379,18 +393,39 @@ def validate_batch(objs: list[Any], raws: list[str], sources: list[str] | Callab
         rows_in = [cand[j] for j in good_sub.tolist()] if len(cand) != n else good_sub.tolist()
         batch.raw.extend(raws if len(rows_in) == n else [raws[i] for i in rows_in])
         batch.position.extend(rows_in)
-    if all_good and len(cand) == n:
-        acc_all = cols["accel"]
-        batch._arrays = {"roll_deg": cols["roll_deg"], "pitch_deg": cols["pitch_deg"], "battery_v": cols["battery_v"],
-                         "accel_x_g": acc_all[:, 0], "accel_y_g": acc_all[:, 1], "accel_z_g": acc_all[:, 2],
-                         "t_ms": cols["t_ms"], "stone_index": cols["stone_index"]}
-        return batch, rejections
-    # the others, record by record; accepted ones are merged back in arrival order
-    fast_set = set(batch.position)
-    late_rows: list[tuple[int, tuple, str]] = []
-    for i in range(n):
-        if i in fast_set:
-            continue
+    fast_pos = good_sub if len(cand) == n else np.asarray(cand, dtype=np.int64)[good_sub]
+    if len(fast_pos) < n:
+        # the others, record by record (rejections, lost links, other layouts); the accepted ones are
+        # merged back in arrival order
+        is_fast = np.zeros(n, dtype=bool)
+        is_fast[fast_pos] = True
+        late_rows = _check_records(np.flatnonzero(~is_fast).tolist(), objs, raws, source_of, index, now_ms,
+                                   future_ms, rejections)
+    else:
+        late_rows = []
+    batch._arrays = _arrays(cols, good_sub, late_rows, index)
+    if late_rows:
+        for i, values, raw in late_rows:
+            batch.append(values, raw, i)
+        position = np.array(batch.position, dtype=np.int64)
+        if (np.diff(position) < 0).any():
+            perm = np.argsort(position, kind="stable")
+            take = itemgetter(*perm.tolist())
+            for name in batch.COLUMNS + ("raw", "position"):
+                col = getattr(batch, name)
+                col[:] = take(col)
+            for name, arr in batch._arrays.items():
+                batch._arrays[name] = arr[perm]
+    return batch, rejections
+
+
+def _check_records(idx: list[int], objs: list[Any], raws: list[str], source_of: Callable[[int], str],
+                   index: dict[str, int], now_ms: int, future_ms: int,
+                   rejections: list[Rejection]) -> list[tuple[int, tuple, str]]:
+    """:func:`check_record` on the records ``idx``: rejections appended, (i, values, raw) of the
+    accepted ones returned."""
+    accepted = []
+    for i in idx:
         o = objs[i]
         if isinstance(o, _Malformed):
             rejections.append(Rejection(raws[i], source_of(i), "malformed", o.detail))
@@ -404,17 +439,38 @@ def validate_batch(objs: list[Any], raws: list[str], sources: list[str] | Callab
                                         sid_i if type(sid_i) is str else None,
                                         sq if type(sq) is int and abs(sq) <= SEQ_MAX else None))
         else:
-            late_rows.append((i, values, raws[i]))
-    if late_rows:
-        for i, values, raw in late_rows:
-            batch.append(values, raw, i)
-        order = np.argsort(np.array(batch.position), kind="stable")
-        if (order != np.arange(len(order))).any():
-            perm = order.tolist()
-            for name in batch.COLUMNS + ("raw", "position"):
-                col = getattr(batch, name)
-                col[:] = [col[k] for k in perm]
-    return batch, rejections
+            accepted.append((i, values, raws[i]))
+    return accepted
+
+
+#: Batch columns the store reads as arrays, with their place in a normalised reading tuple.
+_ARRAY_COLUMNS = (("t_ms", 2), ("roll_deg", 3), ("pitch_deg", 4), ("accel_x_g", 5), ("accel_y_g", 6),
+                  ("accel_z_g", 7), ("battery_v", 8))
+
+
+def _arrays(cols: dict[str, Any], good_sub: np.ndarray, late_rows: list[tuple[int, tuple, str]],
+            index: dict[str, int]) -> dict[str, np.ndarray]:
+    """The arrays of the accepted readings (fast rows first, then ``late_rows``; None as NaN), from
+    the arrays validation built, so that the store does not convert the lists back."""
+    if cols:
+        acc = cols["accel"]
+        fast = {"t_ms": cols["t_ms"], "roll_deg": cols["roll_deg"], "pitch_deg": cols["pitch_deg"],
+                "accel_x_g": acc[:, 0], "accel_y_g": acc[:, 1], "accel_z_g": acc[:, 2],
+                "battery_v": cols["battery_v"], "stone_index": cols["stone_index"]}
+        everything = len(good_sub) == len(cols["t_ms"])
+        fast = {k: (v if everything else v[good_sub]) for k, v in fast.items()}
+    else:
+        fast = {k: np.zeros(0) for k, _ in _ARRAY_COLUMNS} | {"t_ms": np.zeros(0, np.int64),
+                                                               "stone_index": np.zeros(0, np.int64)}
+    if not late_rows:
+        return fast
+    out = {"stone_index": np.concatenate([fast["stone_index"],
+                                          np.array([index[v[0]] for _, v, _ in late_rows], dtype=np.int64)]),
+           "t_ms": np.concatenate([fast["t_ms"], np.array([v[2] for _, v, _ in late_rows], dtype=np.int64)])}
+    for name, k in _ARRAY_COLUMNS[1:]:
+        late = np.array([np.nan if v[k] is None else v[k] for _, v, _ in late_rows], dtype=np.float64)
+        out[name] = np.concatenate([fast[name], late])
+    return out
 
 
 class _Malformed:
