@@ -162,10 +162,13 @@ class Ingestor:
                         "INSERT INTO quarantine (received_ms, source, reason, detail, stone_id, seq, raw) "
                         "VALUES (?,?,?,?,?,?,?)",
                         [(now_ms, q.source, q.reason, q.detail, q.stone_id, q.seq, q.raw) for q in rejections])
-        except BaseException:
+        except BaseException as exc:
             # the machines in memory ran ahead of the rolled-back database: reload them before the
             # next batch, or a retry of this one would find its own readings "already stored"
             self._data_version = None
+            if isinstance(exc, sqlite3.DatabaseError):  # disk full, I/O error, a corrupt file
+                raise DataError(f"{self._where()}: {exc}: the batch of {len(objs)} readings was rolled back, "
+                                "none of it is stored") from None
             raise
         self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         summary.accepted = accepted
@@ -174,6 +177,9 @@ class Ingestor:
         summary.events.extend(_event_dict(t) for t, _ in zip(transitions, event_ids))
         self._submit_tasks(transitions, summary, now)
         return summary
+
+    def _where(self) -> str:
+        return str(getattr(self.conn, "db_path", "database"))
 
     def _submit_tasks(self, transitions: list[Transition], summary: Summary, now: datetime) -> None:
         """Put the tasks of new displaced/lost events on the board. The readings and events are
@@ -415,8 +421,10 @@ class Ingestor:
                 self._insert_events(transitions, now_ms)
                 self._save_machines([sid for sid, m in self.machines.items() if m["last_t_ms"] is not None],
                                     now_ms)
-        except BaseException:
+        except BaseException as exc:
             self._data_version = None  # reload the machines before the next batch (see ingest_batch)
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise DataError(f"{self._where()}: {exc}: the clock sweep was rolled back") from None
             raise
         self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         summary.events.extend(_event_dict(t) for t in transitions)

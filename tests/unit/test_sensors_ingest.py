@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from floodtwin.errors import InputError
+from floodtwin.errors import DataError, InputError
 from floodtwin.sensors import readings as rd
 from floodtwin.sensors.alarms import load_thresholds
 from floodtwin.sensors.ingest import Ingestor, active_major_dangers
@@ -341,7 +341,7 @@ def test_a_failed_batch_leaves_nothing_behind_and_can_be_retried(ing):
     # a trigger makes the 5th insert fail inside the batch's transaction
     ing.conn.execute("CREATE TRIGGER boom BEFORE INSERT ON readings WHEN NEW.seq = 5 "
                      "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
-    with pytest.raises(Exception, match="disk on fire"):
+    with pytest.raises(DataError, match=r"ft.sqlite: disk on fire: the batch of 5 readings was rolled back"):
         ing.ingest_batch(rd.decode_json_lines(lines), lines, ["t"] * 5)
     assert stored(ing) == [] and quarantine(ing) == []
     ing.conn.execute("DROP TRIGGER boom")
