@@ -99,7 +99,7 @@ def list_cmd(works: Optional[str] = typer.Option(None, "--works", help="Only thi
 
     table = Table(title=f"smart stones ({len(stones)})", header_style="bold")
     for col in ("stone", "works", "spur", "x m", "y m", "depth m", "roll°", "pitch°", "every min", "grid", "depot"):
-        table.add_column(col, justify="right" if col[0] in "xydrpe" else "left")
+        table.add_column(col, justify="left" if col in ("stone", "works", "spur", "grid", "depot") else "right")
     for s in stones:
         table.add_row(s["stone_id"], s["works_id"], s["spur_id"], f"{s['x_m']:.0f}", f"{s['y_m']:.0f}",
                       f"{s['install_depth_m']:.1f}",
