@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from floodtwin.hydraulics._jit import jit
 
 G_MS2 = 9.81
 
@@ -46,7 +46,7 @@ N_TABLE = 8
 # --------------------------------------------------------------------------------------------
 # section property tables
 # --------------------------------------------------------------------------------------------
-@njit(cache=True)
+@jit
 def _segment_wet(s1, e1, s2, e2, z):
     """Wet area (m²), wetted perimeter (m) and top width (m) of one ground segment below stage z."""
     w = s2 - s1
@@ -65,7 +65,7 @@ def _segment_wet(s1, e1, s2, e2, z):
     return 0.5 * d2 * f * w, f * length, f * w
 
 
-@njit(cache=True)
+@jit
 def _smoothstep(t):
     """0 below 0, 1 above 1, 3t² − 2t³ between: a fill fraction with a continuous derivative, so the
     storage width of a section has no jump when a levee is overtopped (Newton would cycle on it)."""
@@ -76,7 +76,7 @@ def _smoothstep(t):
     return t * t * (3.0 - 2.0 * t)
 
 
-@njit(cache=True)
+@jit
 def build_section_tables(station_m, elevation_m, offsets, bank_left, bank_right, roughness, z0_m, dz_m,
                          friction_law, fill_ramp_m, out):
     """Fill ``out[i, k, :]`` = (area m², top width m, conveyance m³/s, energy coefficient alpha) of
@@ -200,7 +200,7 @@ def build_section_tables(station_m, elevation_m, offsets, bank_left, bank_right,
     return out
 
 
-@njit(cache=True)
+@jit
 def lookup(tables, z0_m, dz_m, i, z, col):
     """Value of table column ``col`` of section i at stage z (m) and its derivative d/dz (linear
     interpolation; linear extrapolation above the table, clamped to the first interval below it)."""
@@ -217,7 +217,7 @@ def lookup(tables, z0_m, dz_m, i, z, col):
     return v0 + f * (v1 - v0), (v1 - v0) / dz_m[i]
 
 
-@njit(cache=True)
+@jit
 def lookup_smooth(tables, z0_m, dz_m, i, z, col, dcol):
     """Value of column ``col`` of section i at stage z (m) and its derivative, by cubic Hermite
     interpolation with the node slopes of column ``dcol``: continuous derivative, so Newton converges
@@ -244,7 +244,7 @@ def lookup_smooth(tables, z0_m, dz_m, i, z, col, dcol):
     return value, deriv
 
 
-@njit(cache=True)
+@jit
 def pchip_slopes(tables, dz_m, col, dcol):
     """Fritsch–Carlson monotone node slopes of column ``col`` into ``dcol`` (uniform spacing)."""
     n_sec = tables.shape[0]
@@ -266,7 +266,7 @@ def pchip_slopes(tables, dz_m, col, dcol):
     return tables
 
 
-@njit(cache=True)
+@jit
 def stage_for_conveyance(tables, z0_m, dz_m, i, conveyance):
     """Lowest stage (m) at which section i reaches ``conveyance`` (m³/s), by bisection on the table."""
     lo = z0_m[i]
@@ -284,7 +284,7 @@ def stage_for_conveyance(tables, z0_m, dz_m, i, conveyance):
     return 0.5 * (lo + hi)
 
 
-@njit(cache=True)
+@jit
 def critical_stage(tables, z0_m, dz_m, i, discharge_m3s):
     """Stage (m) at which the Froude number alpha Q² B / (g A³) equals one in section i."""
     lo = z0_m[i] + 1e-9
@@ -307,7 +307,7 @@ def critical_stage(tables, z0_m, dz_m, i, discharge_m3s):
 # --------------------------------------------------------------------------------------------
 # steady standard step
 # --------------------------------------------------------------------------------------------
-@njit(cache=True)
+@jit
 def _energy_residual(tables, z0_m, dz_m, i, z, q, head_down, vh_down, dx_m, k_down):
     area = lookup_smooth(tables, z0_m, dz_m, i, z, T_AREA, T_DAREA)[0]
     kz = lookup_smooth(tables, z0_m, dz_m, i, z, T_CONVEYANCE, T_DCONVEYANCE)[0]
@@ -320,7 +320,7 @@ def _energy_residual(tables, z0_m, dz_m, i, z, q, head_down, vh_down, dx_m, k_do
     return z + vh - head_down - dx_m * q * abs(q) / (kbar * kbar) - loss
 
 
-@njit(cache=True)
+@jit
 def standard_step(tables, z0_m, dz_m, dx_m, discharge_m3s, stage_down_m, out_stage, out_critical):
     """Subcritical energy profile (m) upstream from ``stage_down_m`` at the last section.
 
@@ -381,7 +381,7 @@ def standard_step(tables, z0_m, dz_m, dx_m, discharge_m3s, stage_down_m, out_sta
 # --------------------------------------------------------------------------------------------
 # unsteady Preissmann
 # --------------------------------------------------------------------------------------------
-@njit(cache=True)
+@jit
 def _interp_rating(rating_q, rating_z, q):
     """Stage (m) and dz/dQ of a rating table (rising discharge), linear, extrapolated at both ends."""
     n = rating_q.size
@@ -395,7 +395,7 @@ def _interp_rating(rating_q, rating_z, q):
     return rating_z[k] + slope * (q - rating_q[k]), slope
 
 
-@njit(cache=True)
+@jit
 def _block_solve(aa, bb, cc, rhs, out, cp, dp):
     """Solve the block-tridiagonal system aa[i] x[i-1] + bb[i] x[i] + cc[i] x[i+1] = rhs[i] with 2×2
     blocks by the double sweep (block Thomas algorithm); the solution goes to ``out`` (n, 2);
@@ -443,7 +443,7 @@ def _block_solve(aa, bb, cc, rhs, out, cp, dp):
     return out
 
 
-@njit(cache=True)
+@jit
 def _reach_terms(tables, z0_m, dz_m, i, z, q):
     """Area, dA/dz, conveyance, dK/dz of section i at (z, q)."""
     area, darea = lookup_smooth(tables, z0_m, dz_m, i, z, T_AREA, T_DAREA)
@@ -455,7 +455,7 @@ def _reach_terms(tables, z0_m, dz_m, i, z, q):
     return area, darea, kk, dk
 
 
-@njit(cache=True)
+@jit
 def _momentum_area(tables, z0_m, dz_m, i, z):
     """Momentum area A/beta (m²) of section i at stage z and its derivative."""
     am, dam = lookup_smooth(tables, z0_m, dz_m, i, z, T_MOM_AREA, T_DMOM_AREA)
@@ -464,12 +464,70 @@ def _momentum_area(tables, z0_m, dz_m, i, z):
     return am, dam
 
 
-@njit(cache=True)
+@jit
 def _section_terms(tables, z0_m, dz_m, z, q, out):
-    """Per section: area, dA/dz, conveyance, dK/dz, momentum area, its derivative (out (n, 6))."""
+    """Per section: area, dA/dz, conveyance, dK/dz, momentum area, its derivative (out (n, 6)).
+
+    The three columns share one cubic Hermite basis at each stage (the same values as three
+    :func:`lookup_smooth` calls, with the floors of :func:`_reach_terms` / :func:`_momentum_area`)."""
+    n_lev = tables.shape[1]
+    top = n_lev - 1
     for i in range(z0_m.size):
-        a, da, k, dk = _reach_terms(tables, z0_m, dz_m, i, z[i], q[i])
-        am, dam = _momentum_area(tables, z0_m, dz_m, i, z[i])
+        h = dz_m[i]
+        x = (z[i] - z0_m[i]) / h
+        if x >= top:
+            # linear extrapolation above the table
+            e = (x - top) * h
+            da = tables[i, top, T_DAREA]
+            dk = tables[i, top, T_DCONVEYANCE]
+            dam = tables[i, top, T_DMOM_AREA]
+            a = tables[i, top, T_AREA] + da * e
+            k = tables[i, top, T_CONVEYANCE] + dk * e
+            am = tables[i, top, T_MOM_AREA] + dam * e
+        elif x <= 0.0:
+            a = tables[i, 0, T_AREA]
+            da = tables[i, 0, T_DAREA]
+            k = tables[i, 0, T_CONVEYANCE]
+            dk = tables[i, 0, T_DCONVEYANCE]
+            am = tables[i, 0, T_MOM_AREA]
+            dam = tables[i, 0, T_DMOM_AREA]
+        else:
+            j = int(x)
+            t = x - j
+            t2 = t * t
+            t3 = t2 * t
+            b00 = 2 * t3 - 3 * t2 + 1
+            b10 = t3 - 2 * t2 + t
+            b01 = -2 * t3 + 3 * t2
+            b11 = t3 - t2
+            g00 = 6 * t2 - 6 * t
+            g10 = 3 * t2 - 4 * t + 1
+            g01 = -6 * t2 + 6 * t
+            g11 = 3 * t2 - 2 * t
+            y0 = tables[i, j, T_AREA]
+            y1 = tables[i, j + 1, T_AREA]
+            m0 = tables[i, j, T_DAREA] * h
+            m1 = tables[i, j + 1, T_DAREA] * h
+            a = b00 * y0 + b10 * m0 + b01 * y1 + b11 * m1
+            da = (g00 * y0 + g10 * m0 + g01 * y1 + g11 * m1) / h
+            y0 = tables[i, j, T_CONVEYANCE]
+            y1 = tables[i, j + 1, T_CONVEYANCE]
+            m0 = tables[i, j, T_DCONVEYANCE] * h
+            m1 = tables[i, j + 1, T_DCONVEYANCE] * h
+            k = b00 * y0 + b10 * m0 + b01 * y1 + b11 * m1
+            dk = (g00 * y0 + g10 * m0 + g01 * y1 + g11 * m1) / h
+            y0 = tables[i, j, T_MOM_AREA]
+            y1 = tables[i, j + 1, T_MOM_AREA]
+            m0 = tables[i, j, T_DMOM_AREA] * h
+            m1 = tables[i, j + 1, T_DMOM_AREA] * h
+            am = b00 * y0 + b10 * m0 + b01 * y1 + b11 * m1
+            dam = (g00 * y0 + g10 * m0 + g01 * y1 + g11 * m1) / h
+        if a < 1e-6:
+            a = 1e-6
+        if k < 1e-6:
+            k = 1e-6
+        if am < 1e-6:
+            am = 1e-6
         out[i, 0] = a
         out[i, 1] = da
         out[i, 2] = k
@@ -478,7 +536,7 @@ def _section_terms(tables, z0_m, dz_m, z, q, out):
         out[i, 5] = dam
 
 
-@njit(cache=True)
+@jit
 def _old_terms(sec_old, dx_m, z_old, q_old, area_old, m_old):
     """Per section area (m²) and per reach momentum terms M^n of the known time level, from that
     level's section terms (computed once, when the level was solved)."""
@@ -494,7 +552,7 @@ def _old_terms(sec_old, dx_m, z_old, q_old, area_old, m_old):
             + G_MS2 * abar * (z_old[i + 1] - z_old[i]) / dx + G_MS2 * abar * qbar * abs(qbar) / (kbar * kbar)
 
 
-@njit(cache=True)
+@jit
 def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, lateral_m3s, q_up_new, bc_kind, bc_new,
               rating_q, rating_z, bc_slope, dt_s, theta, z_new, q_new, sec_terms, aa, bb, cc, rhs):
     """Residuals (into ``rhs``, negated) and Jacobian blocks of the Preissmann equations at (z_new,
@@ -585,7 +643,7 @@ def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, lateral_m
     return total
 
 
-@njit(cache=True)
+@jit
 def preissmann_step(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_old, q_up_new, bc_kind, bc_old, bc_new,
                     rating_q, rating_z, bc_slope, dt_s, theta, tol_m, max_iter, z_new, q_new, lateral_m3s):
     """Advance stage ``z`` (m) and discharge ``q`` (m³/s) at all sections by one Preissmann step.
@@ -612,7 +670,7 @@ def preissmann_step(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_old, q_up_new, 
                    np.empty((n, 6)), np.empty(n), np.empty(n), np.empty((n, 2, 2)), np.empty((n, 2)))
 
 
-@njit(cache=True)
+@jit
 def _newton(tables, z0_m, dz_m, dx_m, z_old, q_old, sec_old, lateral_m3s, q_up_new, bc_kind, bc_new, rating_q, rating_z,
             bc_slope, dt_s, theta, tol_m, max_iter, z_new, q_new, aa, bb, cc, rhs, ta, tb, tc, trhs, delta, z_try, q_try,
             sec_terms, area_old, m_old, cp, dp):
@@ -626,8 +684,18 @@ def _newton(tables, z0_m, dz_m, dx_m, z_old, q_old, sec_old, lateral_m3s, q_up_n
     for it in range(max_iter):
         _block_solve(aa, bb, cc, rhs, delta, cp, dp)
         dz_full = 0.0
+        dq_full = 0.0
         for i in range(n):
             dz_full = max(dz_full, abs(delta[i, 1]))
+            dq_full = max(dq_full, abs(delta[i, 0]))
+        if dz_full < tol_m and dq_full < tol_m * q_scale:
+            # the full correction is already below the tolerance: take it and stop; only the section
+            # terms of the new level are needed (the next step's known level), not its Jacobian
+            for i in range(n):
+                q_new[i] += delta[i, 0]
+                z_new[i] = max(z_new[i] + delta[i, 1], z0_m[i] + 1e-4)
+            _section_terms(tables, z0_m, dz_m, z_new, q_new, sec_terms)
+            return it + 1
         lam = 1.0 if dz_full <= 2.0 else 2.0 / dz_full  # cap wild first steps
         res_try = res
         for _ in range(12):
@@ -658,7 +726,7 @@ def _newton(tables, z0_m, dz_m, dx_m, z_old, q_old, sec_old, lateral_m3s, q_up_n
     return -1
 
 
-@njit(cache=True)
+@jit
 def run_preissmann(tables, z0_m, dz_m, dx_m, z_init, q_init, inflow_m3s, bc_kind, bc_series, rating_q,
                    rating_z, bc_slope, dt_s, theta, tol_m, max_iter, out_every, out_stage, out_discharge,
                    max_stage, time_of_max_s, boundary_volume_m3, z_final, q_final, lateral_m3s, t0_s):
@@ -736,7 +804,7 @@ def run_preissmann(tables, z0_m, dz_m, dx_m, z_init, q_init, inflow_m3s, bc_kind
     return failed
 
 
-@njit(cache=True)
+@jit
 def _momentum_steady(tables, z0_m, dz_m, dx, i, z1, z2, q):
     """Steady momentum residual of reach i → i+1 (the Preissmann M with Q constant) and d/dz1."""
     a1, da1, k1, dk1 = _reach_terms(tables, z0_m, dz_m, i, z1, q)
@@ -753,7 +821,7 @@ def _momentum_steady(tables, z0_m, dz_m, dx, i, z1, z2, q):
     return m, dm
 
 
-@njit(cache=True)
+@jit
 def preissmann_steady(tables, z0_m, dz_m, dx_m, discharge_m3s, stage_down_m, z_guess, tol_m, out_stage):
     """Steady state of the Preissmann equations for a constant discharge (m³/s): the stage (m) marched
     upstream from ``stage_down_m`` reach by reach, each a scalar Newton solve of M = 0 started from
