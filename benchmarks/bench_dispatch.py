@@ -8,7 +8,7 @@ the figure is the activation itself: one transaction that creates the tasks, ass
 measured: the same activation again (idempotent: nothing new), the diff to tier III (stand-down),
 an SLA tick 4 min later with nobody acknowledged, delivery throughput to a local webhook and a log file,
 and the duty officer's whole command ``floodtwin tasks activate --discharge 22000`` in a new process
-(start-up, preplan, tier, expansion, stored roster, activation; delivery left for later).
+(start-up, preplan, tier, expansion, roster, activation; delivery left for later).
 Writes its section of benchmarks/RESULTS.md.
 
     .venv/bin/python benchmarks/bench_dispatch.py [--runs 7]
@@ -175,7 +175,7 @@ def main() -> None:
         f"+ fsynced log lines): {dt_deliver:.2f} s, {pending / dt_deliver:.0f} rows/s.",
         "",
         f"Whole command `floodtwin tasks activate --discharge 22000 --no-deliver` in a new process (Python start-up, "
-        f"imports, preplan YAML, reach tables from the GeoPackage, roster from the database, the activation): "
+        f"imports, preplan YAML, reach tables and roster from the GeoPackage, the activation): "
         f"median {statistics.median(cli_runs):.2f} s of {len(cli_runs)} runs "
         f"({', '.join(f'{x:.2f}' for x in cli_runs)} s).",
     ]
