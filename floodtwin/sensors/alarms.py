@@ -27,6 +27,10 @@ from pydantic import Field
 
 from floodtwin.config import DATA_DIR, StrictModel, load_yaml
 
+__all__ = ["STATES", "MAJOR", "DEFAULT_THRESHOLDS", "ResponseQuantities", "Response", "Thresholds",
+           "load_thresholds", "Transition", "new_machine", "angle_diff_deg", "tilt_change_deg", "shock_g", "sweep",
+           "step"]
+
 STATES = ("normal", "shaking", "displaced", "lost")
 MAJOR = ("displaced", "lost")
 DEFAULT_THRESHOLDS = DATA_DIR / "sensors" / "thresholds.yaml"

@@ -34,6 +34,9 @@ from floodtwin.sensors.alarms import MAJOR, Thresholds, Transition, load_thresho
 from floodtwin.sensors.registry import Registry, ensure_registry, save_registry
 from floodtwin.sensors.store import ms_to_iso, open_db
 
+__all__ = ["BATCH_SIZE", "to_ms", "Summary", "Ingestor", "gc_paused", "iter_lines", "submit_pending_tasks",
+           "ingest_file", "active_major_dangers"]
+
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 20000

@@ -27,6 +27,9 @@ from floodtwin.errors import FeedError, InputError
 from floodtwin.sensors import readings as rd
 from floodtwin.sensors.ingest import Ingestor, Summary, gc_paused
 
+__all__ = ["TOPIC_PREFIX", "TOPIC_FILTER", "QOS", "topic_for", "BrokerConfig", "make_client", "connect_first",
+           "decode_messages", "Subscriber", "publish"]
+
 log = logging.getLogger(__name__)
 
 TOPIC_PREFIX = "floodtwin/stones/"

@@ -33,6 +33,10 @@ from typing import Any
 import numpy as np
 import orjson
 
+__all__ = ["REASONS", "FIELDS", "MEASURED", "CSV_FIELDS", "EVENTS", "LINKS", "RANGES", "SEQ_MAX", "Rejected",
+           "Rejection", "Batch", "parse_time_ms", "check_record", "validate_batch", "decode_json_lines",
+           "decode_csv_row", "check_csv_header"]
+
 #: Quarantine reasons, in the order the ingest summary lists them.
 REASONS = ("malformed", "unknown_stone", "bad_time", "future_time", "out_of_range", "duplicate",
            "out_of_order")

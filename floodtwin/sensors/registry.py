@@ -18,6 +18,9 @@ from typing import Any
 from floodtwin.dispatch.store import transaction
 from floodtwin.errors import DataError
 
+__all__ = ["Stone", "Registry", "registry_from_reach", "load_registry", "save_registry", "registry_from_db",
+           "ensure_registry"]
+
 log = logging.getLogger(__name__)
 
 

@@ -13,6 +13,8 @@ from floodtwin.sensors.alarms import MAJOR, Response
 from floodtwin.sensors.registry import Stone
 from floodtwin.tasks import Material, TaskInstruction, task_key
 
+__all__ = ["TIER", "OWNER_ROLE", "STATE_ZH", "rootstone_instructions"]
+
 TIER = "sensor"
 OWNER_ROLE = "team_member"
 STATE_ZH = {"displaced": "位移", "lost": "走失"}

@@ -30,6 +30,8 @@ import numpy as np
 from floodtwin.sensors.alarms import Thresholds
 from floodtwin.sensors.registry import Registry
 
+__all__ = ["EVENT_KINDS", "CST", "BURST_S", "FAST_S", "Simulation", "simulate", "compare_alarms"]
+
 EVENT_KINDS = ("displacement", "loss", "rock", "noise", "outage", "battery")
 #: Stones report in local time (China Standard Time); the store keeps UTC.
 CST = timezone(timedelta(hours=8))

@@ -10,6 +10,8 @@ from typing import Any
 from floodtwin.sensors.alarms import STATES
 from floodtwin.sensors.store import ms_to_iso
 
+__all__ = ["status"]
+
 
 def status(conn: sqlite3.Connection, *, now: datetime | None = None, events: int = 20) -> dict[str, Any]:
     """Per works: stones by state, offline, low battery, never heard from, last seen (UTC);

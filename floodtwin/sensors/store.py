@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 
 from floodtwin.dispatch.store import connect, migrate
 
+__all__ = ["COMPONENT", "MIGRATIONS", "open_db", "ms_to_iso"]
+
 COMPONENT = "sensors"
 
 MIGRATIONS: list[str] = [
