@@ -72,7 +72,7 @@ class ReachTables:
         if not gpkg.is_file():
             raise DataError(f"{gpkg}: reach GeoPackage not found (run `floodtwin reach build`)")
         raw = _read_gpkg(gpkg, _needed_layers())
-        return cls(name=name, layers=_derive(raw), water_level_m=_light_fallback(name, yaml_path, raw))
+        return cls(name=name, layers=_derive(raw), water_level_m=_light_fallback(name, gpkg, yaml_path, raw))
 
 
 def _needed_layers() -> list[str]:
@@ -117,20 +117,40 @@ def _gpkg_wkb(blob: bytes, gpkg: Path, layer: str) -> bytes:
     return bytes(blob[8 + envelope:])
 
 
-def _light_fallback(name: str, yaml_path: Path | None, raw: dict) -> Callable[[float, float], float] | None:
-    """``Reach.fallback_water_level_m`` of a Reach holding only its parameters (terrain built lazily)."""
-    if yaml_path is None:
-        return None
-    from floodtwin.reach.load import Reach, read_gauge_rating
-    from floodtwin.reach.params import load_params
+def _light_fallback(name: str, gpkg: Path, yaml_path: Path | None,
+                    raw: dict) -> Callable[[float, float], float] | None:
+    """``Reach.fallback_water_level_m`` of a Reach holding only its gauge rating (and parameters).
 
-    gpkg = yaml_path.with_suffix(".gpkg")
+    With the GeoPackage's tabulated rating (``gauge_rating``) no parameter file is read until a
+    discharge beyond the table needs the terrain model; without the table, the parameters are read
+    at once and the terrain is built on first use.
+    """
+    from floodtwin.reach.load import Reach, read_gauge_rating
+
     rating = read_gauge_rating(gpkg) if _has_table(gpkg, "gauge_rating") else None
-    reach = Reach(name=name, crs=None, dem=None, layers={}, params=load_params(yaml_path), rating_table=rating)
+    if rating is None and yaml_path is None:
+        return None
+
+    def params():
+        from floodtwin.reach.params import load_params
+
+        return load_params(yaml_path)
+
+    reach = Reach(name=name, crs=None, dem=None, layers={}, params=None if rating is not None else params(),
+                  rating_table=rating)
     if rating is None:
         # a GeoPackage without the tabulated rating: the gauge's chainage comes from its layer
         reach.__dict__["gauge_chainage_m"] = float(raw["gauges"][0]["chainage_m"])
-    return _memoized_fallback(reach)
+    fallback = _memoized_fallback(reach)
+    if rating is None or yaml_path is None:
+        return fallback
+
+    def level(discharge_m3s: float, chainage_m: float) -> float:
+        if reach.params is None and not rating.covers(float(discharge_m3s)):
+            reach.params = params()  # the terrain model answers beyond the table
+        return fallback(discharge_m3s, chainage_m)
+
+    return level
 
 
 def _has_table(gpkg: Path, table: str) -> bool:

@@ -214,6 +214,13 @@ def test_from_reach_and_fast_read_agree():
     b = plan.tasks_for(decision, ReachTables.read("huayuankou"))
     assert [t.to_dict() for t in a] == [t.to_dict() for t in b]
     assert "stage_at_gauge_m" not in vars(reach)  # the caller's Reach is not modified
+    # beyond the GeoPackage's rating table the fast path reads the parameter file and uses the terrain
+    fast = ReachTables.read("huayuankou")
+    beyond = float(reach.rating_table.discharge_m3s[-1]) * 1.2
+    assert not reach.rating_table.covers(beyond)
+    for s in (7000.0, 12000.0, 24000.0):
+        assert fast.water_level_m(beyond, s) == pytest.approx(reach.fallback_water_level_m(beyond, s), abs=1e-9)
+        assert fast.water_level_m(22000, s) == pytest.approx(reach.fallback_water_level_m(22000, s), abs=1e-9)
 
 
 def test_missing_reach(tmp_path):
