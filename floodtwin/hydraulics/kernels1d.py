@@ -424,11 +424,11 @@ def _block_solve(aa, bb, cc, rhs, out, cp, dp):
                     m10 -= s0
                     m11 -= s1
                     r1 -= sr
-        det = m00 * m11 - m01 * m10
-        i00 = m11 / det
-        i01 = -m01 / det
-        i10 = -m10 / det
-        i11 = m00 / det
+        inv_det = 1.0 / (m00 * m11 - m01 * m10)
+        i00 = m11 * inv_det
+        i01 = -m01 * inv_det
+        i10 = -m10 * inv_det
+        i11 = m00 * inv_det
         cp[i, 0, 0] = i00 * cc[i, 0, 0] + i01 * cc[i, 1, 0]
         cp[i, 0, 1] = i00 * cc[i, 0, 1] + i01 * cc[i, 1, 1]
         cp[i, 1, 0] = i10 * cc[i, 0, 0] + i11 * cc[i, 1, 0]
@@ -474,7 +474,8 @@ def _section_terms(tables, z0_m, dz_m, z, q, out):
     top = n_lev - 1
     for i in range(z0_m.size):
         h = dz_m[i]
-        x = (z[i] - z0_m[i]) / h
+        inv_h = 1.0 / h
+        x = (z[i] - z0_m[i]) * inv_h
         if x >= top:
             # linear extrapolation above the table
             e = (x - top) * h
@@ -509,19 +510,19 @@ def _section_terms(tables, z0_m, dz_m, z, q, out):
             m0 = tables[i, j, T_DAREA] * h
             m1 = tables[i, j + 1, T_DAREA] * h
             a = b00 * y0 + b10 * m0 + b01 * y1 + b11 * m1
-            da = (g00 * y0 + g10 * m0 + g01 * y1 + g11 * m1) / h
+            da = (g00 * y0 + g10 * m0 + g01 * y1 + g11 * m1) * inv_h
             y0 = tables[i, j, T_CONVEYANCE]
             y1 = tables[i, j + 1, T_CONVEYANCE]
             m0 = tables[i, j, T_DCONVEYANCE] * h
             m1 = tables[i, j + 1, T_DCONVEYANCE] * h
             k = b00 * y0 + b10 * m0 + b01 * y1 + b11 * m1
-            dk = (g00 * y0 + g10 * m0 + g01 * y1 + g11 * m1) / h
+            dk = (g00 * y0 + g10 * m0 + g01 * y1 + g11 * m1) * inv_h
             y0 = tables[i, j, T_MOM_AREA]
             y1 = tables[i, j + 1, T_MOM_AREA]
             m0 = tables[i, j, T_DMOM_AREA] * h
             m1 = tables[i, j + 1, T_DMOM_AREA] * h
             am = b00 * y0 + b10 * m0 + b01 * y1 + b11 * m1
-            dam = (g00 * y0 + g10 * m0 + g01 * y1 + g11 * m1) / h
+            dam = (g00 * y0 + g10 * m0 + g01 * y1 + g11 * m1) * inv_h
         if a < 1e-6:
             a = 1e-6
         if k < 1e-6:
@@ -544,12 +545,15 @@ def _old_terms(sec_old, dx_m, z_old, q_old, area_old, m_old):
     for i in range(n):
         area_old[i] = sec_old[i, 0]
     for i in range(n - 1):
-        dx = dx_m[i]
+        inv_dx = 1.0 / dx_m[i]
         abar = 0.5 * (sec_old[i, 0] + sec_old[i + 1, 0])
-        kbar = 0.5 * (sec_old[i, 2] + sec_old[i + 1, 2])
+        inv_kbar = 2.0 / (sec_old[i, 2] + sec_old[i + 1, 2])
         qbar = 0.5 * (q_old[i] + q_old[i + 1])
-        m_old[i] = (q_old[i + 1] ** 2 / sec_old[i + 1, 4] - q_old[i] ** 2 / sec_old[i, 4]) / dx \
-            + G_MS2 * abar * (z_old[i + 1] - z_old[i]) / dx + G_MS2 * abar * qbar * abs(qbar) / (kbar * kbar)
+        fr = qbar * abs(qbar) * (inv_kbar * inv_kbar)
+        u1 = q_old[i] / sec_old[i, 4]
+        u2 = q_old[i + 1] / sec_old[i + 1, 4]
+        m_old[i] = (q_old[i + 1] * u2 - q_old[i] * u1) * inv_dx \
+            + G_MS2 * abar * ((z_old[i + 1] - z_old[i]) * inv_dx + fr)
 
 
 @jit
@@ -569,8 +573,10 @@ def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, lateral_m
     aa[0, 1, 0] = 0.0
     aa[0, 1, 1] = 0.0
     rhs[0, 0] = -(q_new[0] - q_up_new)
+    # reciprocals once per reach: the loop below is otherwise bound by its ~20 divisions
+    inv_2dt = 0.5 / dt_s
     for i in range(n - 1):
-        dx = dx_m[i]
+        inv_dx = 1.0 / dx_m[i]
         a1 = sec_terms[i, 0]
         da1 = sec_terms[i, 1]
         k1 = sec_terms[i, 2]
@@ -579,40 +585,44 @@ def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, lateral_m
         da2 = sec_terms[i + 1, 1]
         k2 = sec_terms[i + 1, 2]
         dk2 = sec_terms[i + 1, 3]
-        am1 = sec_terms[i, 4]
+        inv_am1 = 1.0 / sec_terms[i, 4]
         dam1 = sec_terms[i, 5]
-        am2 = sec_terms[i + 1, 4]
+        inv_am2 = 1.0 / sec_terms[i + 1, 4]
         dam2 = sec_terms[i + 1, 5]
         q1 = q_new[i]
         q2 = q_new[i + 1]
         # continuity, row (i, 1): involves x_i and x_{i+1} only
-        cont = (a1 - area_old[i] + a2 - area_old[i + 1]) / (2.0 * dt_s) \
-            + (th * (q2 - q1) + (1.0 - th) * (q_old[i + 1] - q_old[i]) - lateral_m3s[i]) / dx
+        cont = (a1 - area_old[i] + a2 - area_old[i + 1]) * inv_2dt \
+            + (th * (q2 - q1) + (1.0 - th) * (q_old[i + 1] - q_old[i]) - lateral_m3s[i]) * inv_dx
         if i > 0:
             aa[i, 1, 0] = 0.0
             aa[i, 1, 1] = 0.0
-        bb[i, 1, 0] = -th / dx
-        bb[i, 1, 1] = da1 / (2.0 * dt_s)
-        cc[i, 1, 0] = th / dx
-        cc[i, 1, 1] = da2 / (2.0 * dt_s)
+        bb[i, 1, 0] = -th * inv_dx
+        bb[i, 1, 1] = da1 * inv_2dt
+        cc[i, 1, 0] = th * inv_dx
+        cc[i, 1, 1] = da2 * inv_2dt
         rhs[i, 1] = -cont
         # momentum, row (i+1, 0): involves x_i and x_{i+1} only
         abar = 0.5 * (a1 + a2)
-        kbar = 0.5 * (k1 + k2)
+        inv_kbar = 2.0 / (k1 + k2)
+        inv_kbar2 = inv_kbar * inv_kbar
         qbar = 0.5 * (q1 + q2)
-        fr = qbar * abs(qbar) / (kbar * kbar)
-        m_new = (q2 * q2 / am2 - q1 * q1 / am1) / dx + G_MS2 * abar * (z_new[i + 1] - z_new[i]) / dx \
-            + G_MS2 * abar * fr
-        mom = (q1 - q_old[i] + q2 - q_old[i + 1]) / (2.0 * dt_s) + th * m_new + (1.0 - th) * m_old[i]
-        dfr_dq = abs(qbar) / (kbar * kbar)  # d fr / d q_j  (q̄ = (q1+q2)/2 → 2|q̄|/K̄² · 1/2)
-        dfr_dk = -2.0 * fr / kbar
-        slope_term = (z_new[i + 1] - z_new[i]) / dx + fr
-        aa[i + 1, 0, 0] = 1.0 / (2.0 * dt_s) + th * (-2.0 * q1 / am1 / dx + G_MS2 * abar * dfr_dq)
-        aa[i + 1, 0, 1] = th * (q1 * q1 / (am1 * am1) * dam1 / dx - G_MS2 * abar / dx
-                               + G_MS2 * 0.5 * da1 * slope_term + G_MS2 * abar * dfr_dk * 0.5 * dk1)
-        bb[i + 1, 0, 0] = 1.0 / (2.0 * dt_s) + th * (2.0 * q2 / am2 / dx + G_MS2 * abar * dfr_dq)
-        bb[i + 1, 0, 1] = th * (-q2 * q2 / (am2 * am2) * dam2 / dx + G_MS2 * abar / dx
-                               + G_MS2 * 0.5 * da2 * slope_term + G_MS2 * abar * dfr_dk * 0.5 * dk2)
+        fr = qbar * abs(qbar) * inv_kbar2
+        g_abar = G_MS2 * abar
+        slope_term = (z_new[i + 1] - z_new[i]) * inv_dx + fr
+        u1 = q1 * inv_am1
+        u2 = q2 * inv_am2
+        m_new = (q2 * u2 - q1 * u1) * inv_dx + g_abar * slope_term
+        mom = (q1 - q_old[i] + q2 - q_old[i + 1]) * inv_2dt + th * m_new + (1.0 - th) * m_old[i]
+        dfr_dq = abs(qbar) * inv_kbar2  # d fr / d q_j  (q̄ = (q1+q2)/2 → 2|q̄|/K̄² · 1/2)
+        dfr_dk = -2.0 * fr * inv_kbar
+        g_abar_dx = g_abar * inv_dx
+        aa[i + 1, 0, 0] = inv_2dt + th * (-2.0 * u1 * inv_dx + g_abar * dfr_dq)
+        aa[i + 1, 0, 1] = th * (u1 * u1 * dam1 * inv_dx - g_abar_dx
+                               + G_MS2 * 0.5 * da1 * slope_term + g_abar * dfr_dk * 0.5 * dk1)
+        bb[i + 1, 0, 0] = inv_2dt + th * (2.0 * u2 * inv_dx + g_abar * dfr_dq)
+        bb[i + 1, 0, 1] = th * (-u2 * u2 * dam2 * inv_dx + g_abar_dx
+                               + G_MS2 * 0.5 * da2 * slope_term + g_abar * dfr_dk * 0.5 * dk2)
         cc[i + 1, 0, 0] = 0.0
         cc[i + 1, 0, 1] = 0.0
         rhs[i + 1, 0] = -mom
