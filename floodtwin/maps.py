@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from floodtwin.errors import InputError
+
 log = logging.getLogger(__name__)
 
 __all__ = ["hillshade_rgb", "land_cmap", "reach_map_png"]
@@ -307,6 +309,8 @@ def reach_map_png(reach, output: str | Path, *, dpi: int = 150) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if not 10 <= dpi <= 1200:
+        raise InputError(f"dpi = {dpi} is outside [10, 1200]")
     cjk = _setup_fonts()
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)  # no bold face in WenQuanYi
     L = reach.layers
@@ -353,9 +357,13 @@ def reach_map_png(reach, output: str | Path, *, dpi: int = 150) -> Path:
                      bar_rect=rect(side_x + 0.1, title_h + map_h * 0.955, side_w - 0.3, 0.16))
     _draw_titles(fig, reach, cjk, page_h)
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(output, dpi=dpi)
-    plt.close(fig)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(output, dpi=dpi)
+    except OSError as exc:
+        raise InputError(f"{output}: cannot write the map ({exc.strerror or exc})") from None
+    finally:
+        plt.close(fig)
     return output
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from floodtwin.errors import DataError
+from floodtwin.errors import DataError, InputError
 from floodtwin.reach.load import dem_filename
 from floodtwin.reach.params import ReachParams, load_params
 from floodtwin.terrain import ReachTerrain, build_dem, write_dem
@@ -439,25 +439,31 @@ def build_layers(params: ReachParams, terrain: ReachTerrain | None = None) -> di
 def build_reach(yaml_path: str | Path, out_dir: str | Path | None = None, *,
                 resolutions_m: tuple[float, ...] = (50.0,)) -> dict[str, Path]:
     """Build ``<name>.gpkg`` and ``<name>_dem_<res>m.nc`` next to the YAML (or in ``out_dir``)."""
+    bad = [r for r in resolutions_m if not r > 0]
+    if bad:
+        raise InputError(f"DEM resolution {bad[0]} m must be positive")
     yaml_path = Path(yaml_path)
     params = load_params(yaml_path)
     out_dir = Path(out_dir) if out_dir is not None else yaml_path.parent
-    out_dir.mkdir(parents=True, exist_ok=True)
     terrain = ReachTerrain(params)
     layers = build_layers(params, terrain)
     gpkg = out_dir / f"{params.name}.gpkg"
     tmp = gpkg.with_name(f".{gpkg.stem}.tmp.gpkg")
-    tmp.unlink(missing_ok=True)
     import pyogrio
 
-    for name, gdf in layers.items():
-        gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
-    pyogrio.write_dataframe(build_gauge_rating(terrain, params), tmp, layer="gauge_rating")  # attribute table
-    tmp.replace(gpkg)
     written = {"gpkg": gpkg}
-    for res in resolutions_m:
-        nc = out_dir / dem_filename(params.name, res)
-        write_dem(build_dem(terrain, res), nc)
-        written[f"dem_{res:g}m"] = nc
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tmp.unlink(missing_ok=True)
+        for name, gdf in layers.items():
+            gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
+        pyogrio.write_dataframe(build_gauge_rating(terrain, params), tmp, layer="gauge_rating")  # attribute table
+        tmp.replace(gpkg)
+        for res in resolutions_m:
+            nc = out_dir / dem_filename(params.name, res)
+            write_dem(build_dem(terrain, res), nc)
+            written[f"dem_{res:g}m"] = nc
+    except OSError as exc:
+        raise DataError(f"{out_dir}: cannot write the reach files ({exc.strerror or exc})") from None
     log.info("built %s", ", ".join(str(v) for v in written.values()))
     return written

@@ -110,6 +110,17 @@ def test_bad_reach_is_one_red_line_and_exit_2(tmp_path):
     assert len(lines) == 1 and "reach GeoPackage not found" in lines[0]
 
 
+@pytest.mark.parametrize("args, message", [
+    (["-o", "/dev/null/map.png"], "/dev/null/map.png: cannot write the map"),
+    (["-o", "map.png", "--dpi", "5"], "dpi = 5 is outside [10, 1200]"),
+])
+def test_bad_map_output_is_one_red_line_and_exit_2(tmp_path, args, message):
+    proc = run("reach", "map", *args, cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
 def test_reach_build_into_a_folder(tmp_path):
     from floodtwin.config import DATA_DIR
 
