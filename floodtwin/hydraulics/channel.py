@@ -96,6 +96,7 @@ class Sections:
     #: equation (several subcritical stages for one discharge); reach sections use 1
     divided_alpha: bool = True
     _tables: Any = field(default=None, repr=False)
+    _perimeter: Any = field(default=None, repr=False)
 
     # ---------------------------------------------------------------------------------------
     @classmethod
@@ -196,14 +197,18 @@ class Sections:
     @property
     def tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tables (n, levels, 8), z0_m, dz_m): area, top width, conveyance, alpha, momentum area and
-        the node slopes of area, conveyance and momentum area vs stage (see kernels1d's columns)."""
+        the node slopes of area, conveyance and momentum area vs stage (see kernels1d's columns); the
+        wetted perimeter (n, levels) is kept apart, in ``perimeter_table``."""
         if self._tables is None:
             z0 = self.thalweg_m
             top = np.array([self.profile(i)[1].max() for i in range(self.n_sections)]) + TABLE_HEADROOM_M
             dz = (top - z0) / (TABLE_LEVELS - 1)
             out = np.empty((self.n_sections, TABLE_LEVELS, k1.N_TABLE))
+            perimeter = np.empty((self.n_sections, TABLE_LEVELS))
             k1.build_section_tables(self.station_m, self.elevation_m, self.offsets, self.bank_left, self.bank_right,
-                                    np.ascontiguousarray(self.roughness), z0, dz, self.friction_law, self.fill_ramp_m, out)
+                                    np.ascontiguousarray(self.roughness), z0, dz, self.friction_law, self.fill_ramp_m, out,
+                                    perimeter)
+            self._perimeter = perimeter
             if not self.divided_alpha:
                 out[:, :, k1.T_ALPHA] = 1.0
             k1.pchip_slopes(out, dz, k1.T_AREA, k1.T_DAREA)
@@ -212,12 +217,20 @@ class Sections:
             self._tables = (out, z0, dz)
         return self._tables
 
+    @property
+    def perimeter_table(self) -> np.ndarray:
+        """Wetted perimeter (m) of each section at the stages of ``tables`` (n, levels)."""
+        self.tables
+        return self._perimeter
+
     def properties(self, i: int, stage_m: float) -> dict[str, float]:
-        """Area (m²), top width (m), conveyance (m³/s) and alpha of section i at a stage (m)."""
+        """Area (m²), top width (m), wetted perimeter (m), conveyance (m³/s) and alpha of section i at a
+        stage (m)."""
         t, z0, dz = self.tables
         z = float(stage_m)
         return {"area_m2": float(k1.lookup_smooth(t, z0, dz, i, z, k1.T_AREA, k1.T_DAREA)[0]),
                 "top_width_m": float(k1.lookup(t, z0, dz, i, z, k1.T_WIDTH)[0]),
+                "wetted_perimeter_m": float(np.interp(z, z0[i] + dz[i] * np.arange(TABLE_LEVELS), self.perimeter_table[i])),
                 "conveyance_m3s": float(k1.lookup_smooth(t, z0, dz, i, z, k1.T_CONVEYANCE, k1.T_DCONVEYANCE)[0]),
                 "alpha": float(k1.lookup(t, z0, dz, i, z, k1.T_ALPHA)[0])}
 
@@ -525,7 +538,10 @@ def _downstream(sections: Sections, downstream) -> tuple[int, float, RatingCurve
                              "does not fall; give NormalDepth(slope=...))")
         return k1.BC_NORMAL, np.nan, None, float(slope)
     if isinstance(downstream, RatingCurve):
-        downstream.arrays()
+        try:
+            downstream.arrays()
+        except InputError as exc:
+            raise InputError(f"downstream boundary at section {sections.section_id[-1]}: {exc}") from None
         return k1.BC_RATING, np.nan, downstream, 0.0
     if isinstance(downstream, (int, float)) and not isinstance(downstream, bool):
         if not np.isfinite(downstream):

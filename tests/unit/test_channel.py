@@ -27,6 +27,7 @@ def test_tables_match_trapezoid_geometry():
         perim = 50.0 + 2.0 * h * np.sqrt(5.0)
         assert p["area_m2"] == pytest.approx(area, rel=2e-4)
         assert p["top_width_m"] == pytest.approx(50.0 + 4.0 * h, rel=1e-9)
+        assert p["wetted_perimeter_m"] == pytest.approx(perim, rel=2e-4)
         assert p["conveyance_m3s"] == pytest.approx(area * (area / perim) ** (2 / 3) / 0.03, rel=2e-4)
         assert p["alpha"] == pytest.approx(1.0)
 
@@ -87,8 +88,12 @@ def test_rating_curve_must_rise():
     with pytest.raises(InputError, match="not monotonic at point 2"):
         RatingCurve([100.0, 200.0, 150.0], [1.0, 2.0, 3.0]).arrays()
     sec = _trapezoid()
-    with pytest.raises(InputError, match="not monotonic"):
+    with pytest.raises(InputError, match="downstream boundary at section XS005: rating curve: not monotonic"):
         steady_profile(sec, 100.0, RatingCurve([100.0, 200.0], [97.0, 96.0]))
+    from floodtwin.hydraulics.channel import simulate_1d
+
+    with pytest.raises(InputError, match="section XS005: rating curve: not monotonic at point 1"):
+        simulate_1d(sec, 100.0, 3600.0, downstream=RatingCurve([100.0, 200.0], [97.0, 96.0]))
 
 
 def test_rating_boundary_sets_the_downstream_stage():
