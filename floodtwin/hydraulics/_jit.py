@@ -8,7 +8,16 @@ measured gain was nil once the per-face ``pow`` was gone (see benchmarks/RESULTS
 
 from __future__ import annotations
 
+import llvmlite.binding as _llvm
 from numba import njit, prange  # noqa: F401  (prange re-exported for the kernels)
+
+# LLVM's loop vectoriser gives up on a loop that needs more than 8 run-time alias checks between
+# its arrays ("too many memory checks needed"); the fused Godunov row update reads 13 arrays and
+# writes 5, so it stayed scalar. Allowing more checks (one comparison of two pointer ranges each,
+# once per row) lets it vectorise. Set before the first kernel is compiled; the cached machine code
+# keeps the effect.
+_llvm.set_option("", "-runtime-memory-check-threshold=256")
+_llvm.set_option("", "-vectorize-memory-check-threshold=1024")
 
 #: serial kernels (small helpers, per-boundary work)
 jit = njit(cache=True, fastmath=False, error_model="numpy")

@@ -38,6 +38,9 @@ G_MS2 = 9.81
 SCHEMES = ("godunov", "inertial")
 DTYPES = {"float64": np.float64, "float32": np.float32}
 DEFAULT_CFL = {"godunov": 0.45, "inertial": 0.7}
+#: godunov time stepping: MUSCL-Hancock predictor-corrector (one Riemann solve per face and step)
+#: or Heun's two-stage SSP-RK2 (two)
+STEPPINGS = ("hancock", "heun")
 LIMITERS = {"none": k2.LIMITER_NONE, "minmod": k2.LIMITER_MINMOD, "vanleer": k2.LIMITER_VANLEER,
             "mc": k2.LIMITER_MC, "superbee": k2.LIMITER_SUPERBEE, "koren": k2.LIMITER_KOREN}
 #: a cell shallower than this (m) carries no momentum; velocities there are zero
@@ -300,7 +303,7 @@ def simulate_2d(bed: Any, *, dx_m: float, duration_s: float, depth0: Any = None,
                 scheme: str = "godunov", boundaries: Sequence[Any] | None = None,
                 output_times_s: Sequence[float] | None = None, gauges: Any = None, dtype: str = "float64",
                 cfl: float | None = None, velocity0: Any = None, arrival_depth_m: float = 0.01, limiter: str = "mc",
-                theta: float = 0.8, gauge_interval_s: float | None = None,
+                theta: float = 0.8, stepping: str = "hancock", gauge_interval_s: float | None = None,
                 memory_budget_bytes: int | None = None, threads: int | None = None,
                 progress: Callable[[float, float], None] | None = None):
     """Simulate 2D shallow flow over ``bed`` (m, (y, x), NaN = outside) for ``duration_s`` seconds.
@@ -331,6 +334,8 @@ def simulate_2d(bed: Any, *, dx_m: float, duration_s: float, depth0: Any = None,
         raise InputError(f"dtype = {dtype!r}: expected float64 or float32")
     if limiter not in LIMITERS:
         raise InputError(f"limiter = {limiter!r}: expected one of {', '.join(LIMITERS)}")
+    if stepping not in STEPPINGS:
+        raise InputError(f"stepping = {stepping!r}: expected one of {', '.join(STEPPINGS)}")
     cfl_v = DEFAULT_CFL[scheme] if cfl is None else _require_positive("cfl", cfl, "-")
     if cfl_v > 1.0:
         raise InputError(f"cfl = {cfl_v:g} must be at most 1")
@@ -391,14 +396,15 @@ def simulate_2d(bed: Any, *, dx_m: float, duration_s: float, depth0: Any = None,
                     u_init=u_init, v_init=v_init,
                     n_manning=n_manning, plan=plan, out_t=out_t, gnames=gnames, gx=gx, gy=gy, grow=grow,
                     gcol=gcol, g_times=g_times, dt_np=dt_np, dx_m=dx_m, duration_s=duration_s, cfl=cfl_v,
-                    limiter=limiter, theta=float(theta), arrival_depth_m=arrival_depth_m, progress=progress,
+                    limiter=limiter, stepping=stepping, theta=float(theta), arrival_depth_m=arrival_depth_m,
+                    progress=progress,
                     dtype=dtype)
     finally:
         numba.set_num_threads(old_threads)
 
 
 def _run(*, scheme, grid, active, z_local, datum, h_init, u_init, v_init, n_manning, plan, out_t, gnames, gx, gy, grow, gcol,
-         g_times, dt_np, dx_m, duration_s, cfl, limiter, theta, arrival_depth_m, progress, dtype):
+         g_times, dt_np, dx_m, duration_s, cfl, limiter, stepping, theta, arrival_depth_m, progress, dtype):
     import numba
 
     ny, nx = active.shape
@@ -429,10 +435,10 @@ def _run(*, scheme, grid, active, z_local, datum, h_init, u_init, v_init, n_mann
         v = np.ascontiguousarray(np.where(h > H_DRY_M, v_init, 0.0), dtype=f)
         h1, hu1, hv1, u1, v1 = (np.zeros_like(h) for _ in range(5))
         h2, hu2, hv2, u2, v2 = (np.zeros_like(h) for _ in range(5))
-        slx = np.zeros((nb, nx, 8), f)
-        sly = np.zeros((nb, 3, nx, 8), f)
-        fxb = np.zeros((nb, nx + 1, 4), f)
-        fyb = np.zeros((nb, 2, nx, 4), f)
+        slx = np.zeros((nb, 3, 8, nx), f)
+        sly = np.zeros((nb, 3, 8, nx), f)
+        fxb = np.zeros((nb, 4, nx + 1), f)
+        fyb = np.zeros((nb, 2, 4, nx), f)
         row_speed = np.zeros(ny, f)
         lim_code = LIMITERS[limiter]
         c0 = np.sqrt(G_MS2 * h.astype(np.float64))
@@ -555,22 +561,34 @@ def _run(*, scheme, grid, active, z_local, datum, h_init, u_init, v_init, n_mann
             t_new = next_out
         dtf = f(dt)
         if scheme == "godunov":
-            k2.godunov_stage(h, hu, hv, u, v, z, n2, h, hu, hv, bctype, bcval, h1, hu1, hv1, u1, v1, bflux,
-                             row_speed,
-                             slx, sly, fxb, fyb, max_h, max_s2, t_max, arrival,
-                             dtf, f(dx_m), g, f(0.0), f(1.0), lim_code, hdry, f(t_new), f(arrival_depth_m),
-                             False, ROWS_PER_BLOCK)
-            fl = bflux.astype(np.float64)
-            vol_out += 0.5 * dt * dx_m * float(fl[fl > 0].sum())
-            vol_in -= 0.5 * dt * dx_m * float(fl[fl < 0].sum())
-            k2.godunov_stage(h1, hu1, hv1, u1, v1, z, n2, h, hu, hv, bctype, bcval, h2, hu2, hv2, u2, v2, bflux,
-                             row_speed,
-                             slx, sly, fxb, fyb, max_h, max_s2, t_max, arrival,
-                             dtf, f(dx_m), g, f(0.5), f(0.5), lim_code, hdry, f(t_new), f(arrival_depth_m),
-                             True, ROWS_PER_BLOCK)
-            fl = bflux.astype(np.float64)
-            vol_out += 0.5 * dt * dx_m * float(fl[fl > 0].sum())
-            vol_in -= 0.5 * dt * dx_m * float(fl[fl < 0].sum())
+            if stepping == "hancock":
+                # one predictor-corrector stage (MUSCL-Hancock)
+                k2.godunov_stage(h, hu, hv, u, v, z, n2, h, hu, hv, bctype, bcval, h2, hu2, hv2, u2, v2, bflux,
+                                 row_speed,
+                                 slx, sly, fxb, fyb, max_h, max_s2, t_max, arrival,
+                                 dtf, f(dx_m), g, f(0.0), f(1.0), lim_code, hdry, f(t_new), f(arrival_depth_m),
+                                 True, True, ROWS_PER_BLOCK)
+                fl = bflux.astype(np.float64)
+                vol_out += dt * dx_m * float(fl[fl > 0].sum())
+                vol_in -= dt * dx_m * float(fl[fl < 0].sum())
+            else:
+                # Heun (SSP-RK2): two forward-Euler stages, averaged
+                k2.godunov_stage(h, hu, hv, u, v, z, n2, h, hu, hv, bctype, bcval, h1, hu1, hv1, u1, v1, bflux,
+                                 row_speed,
+                                 slx, sly, fxb, fyb, max_h, max_s2, t_max, arrival,
+                                 dtf, f(dx_m), g, f(0.0), f(1.0), lim_code, hdry, f(t_new), f(arrival_depth_m),
+                                 False, False, ROWS_PER_BLOCK)
+                fl = bflux.astype(np.float64)
+                vol_out += 0.5 * dt * dx_m * float(fl[fl > 0].sum())
+                vol_in -= 0.5 * dt * dx_m * float(fl[fl < 0].sum())
+                k2.godunov_stage(h1, hu1, hv1, u1, v1, z, n2, h, hu, hv, bctype, bcval, h2, hu2, hv2, u2, v2, bflux,
+                                 row_speed,
+                                 slx, sly, fxb, fyb, max_h, max_s2, t_max, arrival,
+                                 dtf, f(dx_m), g, f(0.5), f(0.5), lim_code, hdry, f(t_new), f(arrival_depth_m),
+                                 True, False, ROWS_PER_BLOCK)
+                fl = bflux.astype(np.float64)
+                vol_out += 0.5 * dt * dx_m * float(fl[fl > 0].sum())
+                vol_in -= 0.5 * dt * dx_m * float(fl[fl < 0].sum())
             h, h2 = h2, h
             hu, hu2 = hu2, hu
             hv, hv2 = hv2, hv
@@ -636,6 +654,7 @@ def _run(*, scheme, grid, active, z_local, datum, h_init, u_init, v_init, n_mann
                     attrs={
                         "scheme": scheme,
                         "limiter": limiter if scheme == "godunov" else "n/a",
+                        "stepping": stepping if scheme == "godunov" else "n/a",
                         "theta": theta if scheme == "inertial" else float("nan"),
                         "dtype": dtype,
                         "cfl": cfl,
