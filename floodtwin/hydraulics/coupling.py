@@ -35,8 +35,15 @@ log = logging.getLogger(__name__)
 G_MS2 = 9.81
 #: broad-crested weir coefficient C (-) in Q = C L sqrt(2g) h^1.5
 WEIR_C = 0.35
-#: fraction of the level difference a link may equalise in one coupling interval (explicit stability)
-EXCHANGE_LIMIT = 0.25
+#: share of the volume that would level a link's cell with the channel that one coupling interval may
+#: move (explicit coupling: at 1 the head can fall to zero but never reverse within an interval, and the
+#: 2D model spreads the water on, so the cell stays below the channel); a quarter, used before, held
+#: the bank exchange of a Huayuankou flood to about a third of its converged volume
+EXCHANGE_LIMIT = 1.0
+#: default coupling interval (s), the 1D step: the exchange converges at first order in the interval
+#: (benchmarks/bench_1d.py measures it); each interval restarts the 2D model (``simulate_2d`` has no
+#: step hook), which is what a shorter one costs
+COUPLING_DT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -132,7 +139,7 @@ def _stage_at_links(z_1d: np.ndarray, links: Links) -> np.ndarray:
 
 
 def couple(sections, bed, *, dx_m: float, links: Links, inflow, duration_s: float, breach: Breach | None = None,
-           breach_link: Links | None = None, coupling_dt_s: float = 300.0, dt_1d_s: float = 60.0,
+           breach_link: Links | None = None, coupling_dt_s: float = COUPLING_DT_S, dt_1d_s: float = 60.0,
            downstream="normal", manning_2d=0.035, scheme: str = "inertial", theta: float = 0.6,
            depth0_2d=None, progress=None):
     """Run the coupled model on given parts: 1D ``sections`` (channel only), a 2D ``bed`` (DataArray
@@ -332,12 +339,13 @@ def _reach_parts(reach, spacing_m: float, breach: Breach | None):
 
 
 def simulate_coupled(reach, inflow, duration_s: float, breach: Breach | None = None, *, spacing_m: float = 250.0,
-                     coupling_dt_s: float = 300.0, dt_1d_s: float = 60.0, scheme: str = "inertial", progress=None):
-    """Coupled run over the reach: 1D channel (sections every ``spacing_m``, cut to the banks) and the
-    2D floodplain and land on the reach DEM, exchanging over the bank lines; an optional ``Breach``.
-    ``inflow`` (m³/s) as in ``simulate_1d``. Returns the Dataset of :func:`couple`."""
+                     coupling_dt_s: float = COUPLING_DT_S, dt_1d_s: float = 60.0, scheme: str = "inertial", progress=None):
+    """Coupled run over the reach: 1D channel (sections every ``spacing_m``, cut to the banks, with the
+    calibration file's roughness and bed offset) and the 2D floodplain and land on the reach DEM (the
+    calibrated floodplain n), exchanging over the bank lines every ``coupling_dt_s``; an optional
+    ``Breach``. ``inflow`` (m³/s) as in ``simulate_1d``. Returns the Dataset of :func:`couple`."""
     sections, bed, links, breach_link = _reach_parts(reach, spacing_m, breach)
-    n_fp = float(reach.terrain.floodplain_n)
+    n_fp = float(sections.roughness[0, 0])  # the floodplain n of the (calibrated) reach model
     return couple(sections, bed, dx_m=reach.resolution_m, links=links, inflow=inflow, duration_s=duration_s,
                   breach=breach, breach_link=breach_link, coupling_dt_s=coupling_dt_s, dt_1d_s=dt_1d_s,
                   manning_2d=n_fp, scheme=scheme, progress=progress)
