@@ -47,6 +47,8 @@ LIMITERS = {"none": k2.LIMITER_NONE, "minmod": k2.LIMITER_MINMOD, "vanleer": k2.
 H_DRY_M = 1e-6
 #: rows per parallel block: fixed, so results never depend on the number of threads
 ROWS_PER_BLOCK = 8
+#: columns (and rows) of dry margin around the wet extent that each step still computes
+WINDOW_MARGIN = 3
 #: smallest depth (m) used to bound the time step when the domain is (nearly) dry
 H_FLOOR_M = 1e-3
 
@@ -299,6 +301,25 @@ def _gauge_cells(gauges: Any, grid: _Grid, active: np.ndarray, dx_m: float) -> t
     return names, np.array(xs), np.array(ys), np.array(rows, np.int64), np.array(cols, np.int64)
 
 
+def _initial_extent(h: np.ndarray, bctype: np.ndarray, src_rows: np.ndarray, src_cols: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the first and one-past-last column that holds water or can receive it from outside
+    (an open edge cell, a point source): the start of the wet extent that the kernels work in."""
+    ny, nx = h.shape
+    can_be_wet = h > 0
+    open_w = bctype[0, :ny] != BC_WALL
+    open_e = bctype[1, :ny] != BC_WALL
+    can_be_wet[open_w, 0] = True
+    can_be_wet[open_e, nx - 1] = True
+    can_be_wet[0, bctype[2, :nx] != BC_WALL] = True
+    can_be_wet[ny - 1, bctype[3, :nx] != BC_WALL] = True
+    can_be_wet[src_rows, src_cols] = True
+    any_wet = can_be_wet.any(axis=1)
+    lo = np.where(any_wet, np.argmax(can_be_wet, axis=1), nx).astype(np.int64)
+    hi = np.where(any_wet, nx - np.argmax(can_be_wet[:, ::-1], axis=1), 0).astype(np.int64)
+    return lo, hi
+
+
 def simulate_2d(bed: Any, *, dx_m: float, duration_s: float, depth0: Any = None, manning: Any = 0.0,
                 scheme: str = "godunov", boundaries: Sequence[Any] | None = None,
                 output_times_s: Sequence[float] | None = None, gauges: Any = None, dtype: str = "float64",
@@ -423,6 +444,14 @@ def _run(*, scheme, grid, active, z_local, datum, h_init, u_init, v_init, n_mann
     arrival[h > arrival_depth_m] = 0.0
     bctype = plan.bctype
     bcval = plan.bcval.astype(f)
+    # wet extent per row and the column window of each block of rows (k2.block_windows): cells that
+    # have never held water, with dry neighbours, are not computed
+    ext_lo, ext_hi = _initial_extent(h, plan.bctype, plan.src_rows, plan.src_cols)
+    row_wet_lo = np.zeros(ny, np.int64)
+    row_wet_hi = np.zeros(ny, np.int64)
+    win_lo = np.zeros(nb, np.int64)
+    win_hi = np.zeros(nb, np.int64)
+    k2.block_windows(ext_lo, ext_hi, nx, ROWS_PER_BLOCK, WINDOW_MARGIN, win_lo, win_hi)
     length = bctype.shape[1]
     bflux = np.zeros((4, length), f)
     g = f(G_MS2)
@@ -441,6 +470,7 @@ def _run(*, scheme, grid, active, z_local, datum, h_init, u_init, v_init, n_mann
         fyb = np.zeros((nb, 2, 4, nx), f)
         row_speed = np.zeros(ny, f)
         lim_code = LIMITERS[limiter]
+
         c0 = np.sqrt(G_MS2 * h.astype(np.float64))
         speed = float(np.max(c0)) if c0.size else 0.0
     else:
@@ -563,8 +593,9 @@ def _run(*, scheme, grid, active, z_local, datum, h_init, u_init, v_init, n_mann
         if scheme == "godunov":
             if stepping == "hancock":
                 # one predictor-corrector stage (MUSCL-Hancock)
+                bflux[...] = 0.0
                 k2.godunov_stage(h, hu, hv, u, v, z, n2, h, hu, hv, bctype, bcval, h2, hu2, hv2, u2, v2, bflux,
-                                 row_speed,
+                                 row_speed, row_wet_lo, row_wet_hi, win_lo, win_hi,
                                  slx, sly, fxb, fyb, max_h, max_s2, t_max, arrival,
                                  dtf, f(dx_m), g, f(0.0), f(1.0), lim_code, hdry, f(t_new), f(arrival_depth_m),
                                  True, True, ROWS_PER_BLOCK)
@@ -572,23 +603,29 @@ def _run(*, scheme, grid, active, z_local, datum, h_init, u_init, v_init, n_mann
                 vol_out += dt * dx_m * float(fl[fl > 0].sum())
                 vol_in -= dt * dx_m * float(fl[fl < 0].sum())
             else:
-                # Heun (SSP-RK2): two forward-Euler stages, averaged
+                # Heun (SSP-RK2): two forward-Euler stages, averaged; the intermediate state stays
+                # inside the same windows (it is one step of the same scheme)
+                bflux[...] = 0.0
                 k2.godunov_stage(h, hu, hv, u, v, z, n2, h, hu, hv, bctype, bcval, h1, hu1, hv1, u1, v1, bflux,
-                                 row_speed,
+                                 row_speed, row_wet_lo, row_wet_hi, win_lo, win_hi,
                                  slx, sly, fxb, fyb, max_h, max_s2, t_max, arrival,
                                  dtf, f(dx_m), g, f(0.0), f(1.0), lim_code, hdry, f(t_new), f(arrival_depth_m),
                                  False, False, ROWS_PER_BLOCK)
                 fl = bflux.astype(np.float64)
                 vol_out += 0.5 * dt * dx_m * float(fl[fl > 0].sum())
                 vol_in -= 0.5 * dt * dx_m * float(fl[fl < 0].sum())
+                k2.grow_wet_extent(row_wet_lo, row_wet_hi, ext_lo, ext_hi)
+                bflux[...] = 0.0
                 k2.godunov_stage(h1, hu1, hv1, u1, v1, z, n2, h, hu, hv, bctype, bcval, h2, hu2, hv2, u2, v2, bflux,
-                                 row_speed,
+                                 row_speed, row_wet_lo, row_wet_hi, win_lo, win_hi,
                                  slx, sly, fxb, fyb, max_h, max_s2, t_max, arrival,
                                  dtf, f(dx_m), g, f(0.5), f(0.5), lim_code, hdry, f(t_new), f(arrival_depth_m),
                                  True, False, ROWS_PER_BLOCK)
                 fl = bflux.astype(np.float64)
                 vol_out += 0.5 * dt * dx_m * float(fl[fl > 0].sum())
                 vol_in -= 0.5 * dt * dx_m * float(fl[fl < 0].sum())
+            k2.grow_wet_extent(row_wet_lo, row_wet_hi, ext_lo, ext_hi)
+            k2.block_windows(ext_lo, ext_hi, nx, ROWS_PER_BLOCK, WINDOW_MARGIN, win_lo, win_hi)
             h, h2 = h2, h
             hu, hu2 = hu2, hu
             hv, hv2 = hv2, hv
@@ -597,9 +634,12 @@ def _run(*, scheme, grid, active, z_local, datum, h_init, u_init, v_init, n_mann
             speed = float(row_speed.max())
             state_a, state_b = hu, hv
         else:
-            k2.inertial_step(h, qx, qy, z, n2, bctype, bcval, h2, qx2, qy2, bflux, row_hmax, qsb,
-                             max_h, max_s2, t_max, arrival, dtf, f(dx_m), g, f(theta), hdry, hdry,
+            bflux[...] = 0.0
+            k2.inertial_step(h, qx, qy, z, n2, bctype, bcval, h2, qx2, qy2, bflux, row_hmax, row_wet_lo, row_wet_hi,
+                             win_lo, win_hi, qsb, max_h, max_s2, t_max, arrival, dtf, f(dx_m), g, f(theta), hdry, hdry,
                              f(t_new), f(arrival_depth_m), True, ROWS_PER_BLOCK)
+            k2.grow_wet_extent(row_wet_lo, row_wet_hi, ext_lo, ext_hi)
+            k2.block_windows(ext_lo, ext_hi, nx, ROWS_PER_BLOCK, WINDOW_MARGIN, win_lo, win_hi)
             fl = bflux.astype(np.float64)
             vol_out += dt * dx_m * float(fl[fl > 0].sum())
             vol_in -= dt * dx_m * float(fl[fl < 0].sum())

@@ -264,23 +264,27 @@ def _put_increments(inc, j, sx, sy):
 
 
 @jit
-def _godunov_prepare_row(r, h, u, v, z, limiter, hdry, predict, half_dt_dx, g, sx, sy):
-    """Limited x and y increments of row r into ``sx``, ``sy`` (8, nx), advanced by the Hancock
-    predictor when ``predict``; first order across the domain edges. One inlined copy of the row
-    loop per limiter family (MC, van Leer, the min/max family), each with its constants folded."""
+def _godunov_prepare_row(r, lo, hi, h, u, v, z, limiter, hdry, predict, half_dt_dx, g, sx, sy):
+    """Limited x and y increments of columns lo…hi-1 of row r into ``sx``, ``sy`` (8, ≥ hi − lo),
+    advanced by the Hancock predictor when ``predict``; first order across the domain edges (and
+    across the window's ends, which the caller keeps dry). One inlined copy of the row loop per
+    limiter family (MC, van Leer, the min/max family), each with its constants folded."""
     ny = h.shape[0]
     y_ok = 0 < r < ny - 1
     rs = r - 1 if y_ok else r
     rn = r + 1 if y_ok else r
+    h_s, u_s, v_s, z_s = h[rs, lo:hi], u[rs, lo:hi], v[rs, lo:hi], z[rs, lo:hi]
+    h_c, u_c, v_c, z_c = h[r, lo:hi], u[r, lo:hi], v[r, lo:hi], z[r, lo:hi]
+    h_n, u_n, v_n, z_n = h[rn, lo:hi], u[rn, lo:hi], v[rn, lo:hi], z[rn, lo:hi]
     lp, lq, wa, wb, vanleer = _limiter_params(limiter)
     if limiter == LIMITER_MC:
-        _prepare_line_with(h[rs], u[rs], v[rs], z[rs], h[r], u[r], v[r], z[r], h[rn], u[rn], v[rn], z[rn], y_ok,
+        _prepare_line_with(h_s, u_s, v_s, z_s, h_c, u_c, v_c, z_c, h_n, u_n, v_n, z_n, y_ok,
                            predict, half_dt_dx, g, lp, lq, wa, wb, False, True, hdry, sx, sy)
     elif vanleer:
-        _prepare_line_with(h[rs], u[rs], v[rs], z[rs], h[r], u[r], v[r], z[r], h[rn], u[rn], v[rn], z[rn], y_ok,
+        _prepare_line_with(h_s, u_s, v_s, z_s, h_c, u_c, v_c, z_c, h_n, u_n, v_n, z_n, y_ok,
                            predict, half_dt_dx, g, lp, lq, wa, wb, True, False, hdry, sx, sy)
     else:
-        _prepare_line_with(h[rs], u[rs], v[rs], z[rs], h[r], u[r], v[r], z[r], h[rn], u[rn], v[rn], z[rn], y_ok,
+        _prepare_line_with(h_s, u_s, v_s, z_s, h_c, u_c, v_c, z_c, h_n, u_n, v_n, z_n, y_ok,
                            predict, half_dt_dx, g, lp, lq, wa, wb, False, False, hdry, sx, sy)
 
 
@@ -388,28 +392,30 @@ def _closed_face(z_l, h_l, un_l, z_r, h_r, un_r, g, out, o):
 
 
 @jit
-def _godunov_x_faces(r, h, u, v, z, n2, sl, bctype, bcval, bflux, g, cap, out):
-    """Fluxes on the x-faces of row r into out[0:4, k] (see :func:`_faces_line`) for face k between
-    cells k-1 and k; k = 0 and nx are the west/east edges."""
+def _godunov_x_faces(r, lo, hi, h, u, v, z, n2, sl, bctype, bcval, bflux, g, cap, out):
+    """Fluxes on the x-faces of columns lo…hi-1 of row r into out[0:4, k] (see :func:`_faces_line`)
+    for face k between window cells k-1 and k. The window's end faces are the west/east domain
+    edges where the window reaches them, else faces between dry cells (zero flux)."""
     nx = h.shape[1]
-    h_row, u_row, v_row, z_row = h[r], u[r], v[r], z[r]
-    if nx > 1:
-        _faces_line(h_row, u_row, v_row, z_row, sl, h_row, u_row, v_row, z_row, sl, 0, 1, nx - 1, 1, g, cap, out)
-        for k in range(1, nx):
+    n = hi - lo
+    h_row, u_row, v_row, z_row = h[r, lo:hi], u[r, lo:hi], v[r, lo:hi], z[r, lo:hi]
+    if n > 1:
+        _faces_line(h_row, u_row, v_row, z_row, sl, h_row, u_row, v_row, z_row, sl, 0, 1, n - 1, 1, g, cap, out)
+        for k in range(1, n):
             if not (z_row[k - 1] == z_row[k - 1] and z_row[k] == z_row[k]):
                 _closed_face(z_row[k - 1], h_row[k - 1] + sl[0, k - 1], u_row[k - 1] + sl[2, k - 1],
                              z_row[k], h_row[k] - sl[4, k], u_row[k] - sl[6, k], g, out, k)
     for e in range(2):
-        k = 0 if e == 0 else nx
-        j = 0 if e == 0 else nx - 1
+        k = 0 if e == 0 else n
+        j = 0 if e == 0 else n - 1
         zc = z_row[j]
         zero = h_row[j] * 0.0
-        if not (zc == zc):
-            out[0, k] = zero
-            out[1, k] = zero
-            out[2, k] = zero
-            out[3, k] = zero
-            bflux[e, r] = zero
+        out[0, k] = zero
+        out[1, k] = zero
+        out[2, k] = zero
+        out[3, k] = zero
+        at_edge = lo == 0 if e == 0 else hi == nx
+        if not (at_edge and zc == zc):
             continue
         hc = h_row[j]
         sgn = -1.0 if e == 0 else 1.0
@@ -418,7 +424,7 @@ def _godunov_x_faces(r, h, u, v, z, n2, sl, bctype, bcval, bflux, g, cap, out):
         hf = max(hc + sgn * sl[o, j], zero)
         uf = u_row[j] + sgn * sl[o + 2, j]
         vf = v_row[j] + sgn * sl[o + 3, j]
-        fo, fm, fto = edge_flux(bctype[e, r], bcval[e, r], hf, sgn * uf, vf, zc, g, n2[r, j])
+        fo, fm, fto = edge_flux(bctype[e, r], bcval[e, r], hf, sgn * uf, vf, zc, g, n2[r, lo + j])
         fo, fto = _cap_outflow(fo, fto, hc, cap)
         bflux[e, r] = fo
         out[0, k] = sgn * fo
@@ -428,15 +434,17 @@ def _godunov_x_faces(r, h, u, v, z, n2, sl, bctype, bcval, bflux, g, cap, out):
 
 
 @jit
-def _godunov_y_face(k, h, u, v, z, n2, s_below, s_above, bctype, bcval, bflux, write_edge, g, cap, out):
-    """Fluxes on y-face row k (between rows k-1 and k; k = 0 south edge, k = ny north edge) into
-    out[0:4, j] (mass, v-momentum for the south cell, for the north cell, u-momentum)."""
-    ny, nx = h.shape
+def _godunov_y_face(k, lo, hi, h, u, v, z, n2, s_below, s_above, bctype, bcval, bflux, write_edge, g, cap, out):
+    """Fluxes on y-face row k (between rows k-1 and k; k = 0 south edge, k = ny north edge) over
+    columns lo…hi-1 into out[0:4, j - lo] (mass, v-momentum for the south cell, for the north cell,
+    u-momentum); ``s_below``, ``s_above`` are the rows' increments over the same window."""
+    ny = h.shape[0]
+    n = hi - lo
     if 0 < k < ny:
-        h_s, v_s, u_s, z_s = h[k - 1], v[k - 1], u[k - 1], z[k - 1]
-        h_n, v_n, u_n, z_n = h[k], v[k], u[k], z[k]
-        _faces_line(h_s, v_s, u_s, z_s, s_below, h_n, v_n, u_n, z_n, s_above, 0, 0, nx, 0, g, cap, out)
-        for j in range(nx):
+        h_s, v_s, u_s, z_s = h[k - 1, lo:hi], v[k - 1, lo:hi], u[k - 1, lo:hi], z[k - 1, lo:hi]
+        h_n, v_n, u_n, z_n = h[k, lo:hi], v[k, lo:hi], u[k, lo:hi], z[k, lo:hi]
+        _faces_line(h_s, v_s, u_s, z_s, s_below, h_n, v_n, u_n, z_n, s_above, 0, 0, n, 0, g, cap, out)
+        for j in range(n):
             if not (z_s[j] == z_s[j] and z_n[j] == z_n[j]):
                 _closed_face(z_s[j], h_s[j] + s_below[0, j], v_s[j] + s_below[2, j],
                              z_n[j], h_n[j] - s_above[4, j], v_n[j] - s_above[6, j], g, out, j)
@@ -447,29 +455,30 @@ def _godunov_y_face(k, h, u, v, z, n2, s_below, s_above, bctype, bcval, bflux, w
     # the edge row's increments: south edge = row 0 (s_above, its aL), north = row ny-1 (s_below, aR)
     se = s_above if k == 0 else s_below
     o = 4 if k == 0 else 0
-    for j in range(nx):
+    for jw in range(n):
+        j = lo + jw
         zc = z[r, j]
         zero = h[r, j] * 0.0
         if not (zc == zc):
-            out[0, j] = zero
-            out[1, j] = zero
-            out[2, j] = zero
-            out[3, j] = zero
+            out[0, jw] = zero
+            out[1, jw] = zero
+            out[2, jw] = zero
+            out[3, jw] = zero
             if write_edge:
                 bflux[e, j] = zero
             continue
         hc = h[r, j]
-        hf = max(hc + sgn * se[o, j], zero)
-        vf = v[r, j] + sgn * se[o + 2, j]
-        uf = u[r, j] + sgn * se[o + 3, j]
+        hf = max(hc + sgn * se[o, jw], zero)
+        vf = v[r, j] + sgn * se[o + 2, jw]
+        uf = u[r, j] + sgn * se[o + 3, jw]
         fo, fm, fto = edge_flux(bctype[e, j], bcval[e, j], hf, sgn * vf, uf, zc, g, n2[r, j])
         fo, fto = _cap_outflow(fo, fto, hc, cap)
         if write_edge:
             bflux[e, j] = fo
-        out[0, j] = sgn * fo
-        out[1, j] = fm
-        out[2, j] = fm
-        out[3, j] = sgn * fto
+        out[0, jw] = sgn * fo
+        out[1, jw] = fm
+        out[2, jw] = fm
+        out[3, jw] = sgn * fto
 
 
 @jit_inline
@@ -477,11 +486,13 @@ def _update_line_with(h_row, hu_row, hv_row, z_row, n2_row, h0_row, hu0_row, hv0
                       out_h, out_hu, out_hv, out_u, out_v, dt, dt_dx, g, wa, wb, combine, hdry):
     """Finite-volume update of one row from its face fluxes, the well-balanced bed source,
     semi-implicit friction and the Runge-Kutta combination; returns the row's largest |u|+√(gh)
-    (either direction) of the new state. With ``combine`` the result is wa·U0 + wb·(the update),
+    (either direction) of the new state and the first and one-past-last column holding water. With ``combine`` the result is wa·U0 + wb·(the update),
     the Runge-Kutta combination."""
     nx = h_row.size
     # wave speeds are ≥ 0, so their bit patterns order like the numbers (an integer maximum vectorises)
     smax_bits = np.int64(0)
+    wet_lo = nx
+    wet_hi = 0
     dry = dt * 0.0
     for j in range(nx):
         zc = z_row[j]
@@ -528,7 +539,10 @@ def _update_line_with(h_row, hu_row, hv_row, z_row, n2_row, h0_row, hu0_row, hv0
         out_u[j] = uu if act else dry
         out_v[j] = vv if act else dry
         smax_bits = max(smax_bits, f64_as_i64(np.float64(a)) if (act and wet) else np.int64(0))
-    return i64_as_f64(smax_bits)
+        holds = act and hn > 0.0
+        wet_lo = min(wet_lo, j if holds else nx)
+        wet_hi = max(wet_hi, j + 1 if holds else 0)
+    return i64_as_f64(smax_bits), wet_lo, wet_hi
 
 
 @jit
@@ -566,7 +580,7 @@ def _track_row(z_row, h_row, u_row, v_row, max_h, max_s2, t_max, arrival, t_new,
 
 @jit_parallel
 def godunov_stage(h, hu, hv, u, v, z, n2, h0, hu0, hv0, bctype, bcval,
-                  out_h, out_hu, out_hv, out_u, out_v, bflux, row_speed,
+                  out_h, out_hu, out_hv, out_u, out_v, bflux, row_speed, row_wet_lo, row_wet_hi, block_lo, block_hi,
                   slx, sly, fxb, fyb, max_h, max_s2, t_max, arrival,
                   dt, dx, g, wa, wb, limiter, hdry, t_new, arrival_h, track, predict, rows_per_block):
     """One stage of the Godunov scheme: ``out = wa·U0 + wb·(U + dt·L(U))`` with L the
@@ -574,15 +588,21 @@ def godunov_stage(h, hu, hv, u, v, z, n2, h0, hu0, hv0, bctype, bcval,
     HLLC) followed by semi-implicit Manning friction ``q ← q / (1 + dt·g·n²·|q| / h^(7/3))`` on the
     updated state. Units: m, s, m² s⁻¹. Two such stages with (wa, wb) = (0, 1), (½, ½) are Heun's
     SSP-RK2 step; one stage with ``predict`` set is the MUSCL-Hancock step (face states advanced
-    half a step by :func:`_predict_row` before the Riemann problems).
+    half a step by :func:`_prepare_cell` before the Riemann problems).
+
+    Block b of ``rows_per_block`` rows is computed over columns ``block_lo[b]``…``block_hi[b]``-1
+    only (none when empty): the caller chooses windows whose cells outside stay dry this step and
+    have been dry all along (see :func:`block_windows`), so they need no work. ``bflux`` must be
+    zero on entry (edge cells outside the windows carry nothing).
 
     ``u``, ``v`` are the velocities of the input state (hu/h, zero where dry), written for the
     output state into ``out_u``, ``out_v`` so that no face divides by a depth. When ``track`` is
     set the running maxima (depth, speed², their time, arrival time at ``arrival_h``) are updated
     from the output state at ``t_new``. ``row_speed[i]`` receives the largest |u|+√(gh) (either
-    direction) of row i of the output state. Scratch per block b: ``slx[b]``, ``sly[b]`` (3, 8, nx)
-    rings of the x and y increments of rows r-1, r, r+1 (slot row % 3), ``fxb[b]`` (4, nx + 1),
-    ``fyb[b]`` (2, 4, nx) (slot face % 2).
+    direction) of row i of the output state, ``row_wet_lo[i]``/``row_wet_hi[i]`` its first and
+    one-past-last column holding water (nx, 0 if none). Scratch per block b: ``slx[b]``, ``sly[b]``
+    (3, 8, nx) rings of the x and y increments of rows r-1, r, r+1 (slot row % 3), ``fxb[b]``
+    (4, nx + 1), ``fyb[b]`` (2, 4, nx) (slot face % 2).
     """
     ny, nx = h.shape
     nblocks = (ny + rows_per_block - 1) // rows_per_block
@@ -592,29 +612,77 @@ def godunov_stage(h, hu, hv, u, v, z, n2, h0, hu0, hv0, bctype, bcval,
     for b in prange(nblocks):
         r0 = b * rows_per_block
         r1 = min(ny, r0 + rows_per_block)
+        lo = block_lo[b]
+        hi = block_hi[b]
+        if hi <= lo:
+            for r in range(r0, r1):
+                row_speed[r] = 0.0
+                row_wet_lo[r] = nx
+                row_wet_hi[r] = 0
+            continue
         fx = fxb[b]
         if r0 - 1 >= 0:
-            _godunov_prepare_row(r0 - 1, h, u, v, z, limiter, hdry, predict, half_dt_dx, g, slx[b, (r0 - 1) % 3],
-                                 sly[b, (r0 - 1) % 3])
-        _godunov_prepare_row(r0, h, u, v, z, limiter, hdry, predict, half_dt_dx, g, slx[b, r0 % 3], sly[b, r0 % 3])
-        _godunov_y_face(r0, h, u, v, z, n2, sly[b, (r0 + 2) % 3], sly[b, r0 % 3], bctype, bcval, bflux,
+            _godunov_prepare_row(r0 - 1, lo, hi, h, u, v, z, limiter, hdry, predict, half_dt_dx, g,
+                                 slx[b, (r0 - 1) % 3], sly[b, (r0 - 1) % 3])
+        _godunov_prepare_row(r0, lo, hi, h, u, v, z, limiter, hdry, predict, half_dt_dx, g, slx[b, r0 % 3],
+                             sly[b, r0 % 3])
+        _godunov_y_face(r0, lo, hi, h, u, v, z, n2, sly[b, (r0 + 2) % 3], sly[b, r0 % 3], bctype, bcval, bflux,
                         r0 == 0, g, cap, fyb[b, r0 % 2])
         for r in range(r0, r1):
             if r + 1 < ny:
-                _godunov_prepare_row(r + 1, h, u, v, z, limiter, hdry, predict, half_dt_dx, g, slx[b, (r + 1) % 3],
-                                     sly[b, (r + 1) % 3])
+                _godunov_prepare_row(r + 1, lo, hi, h, u, v, z, limiter, hdry, predict, half_dt_dx, g,
+                                     slx[b, (r + 1) % 3], sly[b, (r + 1) % 3])
             fs = fyb[b, r % 2]
             fn = fyb[b, (r + 1) % 2]
-            _godunov_y_face(r + 1, h, u, v, z, n2, sly[b, r % 3], sly[b, (r + 1) % 3], bctype, bcval, bflux,
+            _godunov_y_face(r + 1, lo, hi, h, u, v, z, n2, sly[b, r % 3], sly[b, (r + 1) % 3], bctype, bcval, bflux,
                             r + 1 == ny, g, cap, fn)
             sx = slx[b, r % 3]
-            _godunov_x_faces(r, h, u, v, z, n2, sx, bctype, bcval, bflux, g, cap, fx)
-            row_speed[r] = _godunov_update_row(h[r], hu[r], hv[r], z[r], n2[r], h0[r], hu0[r], hv0[r], fx, fs, fn,
-                                               sx, sly[b, r % 3], out_h[r], out_hu[r], out_hv[r], out_u[r],
-                                               out_v[r], dt, dt_dx, g, wa, wb, hdry)
+            _godunov_x_faces(r, lo, hi, h, u, v, z, n2, sx, bctype, bcval, bflux, g, cap, fx)
+            smax, wlo, whi = _godunov_update_row(
+                h[r, lo:hi], hu[r, lo:hi], hv[r, lo:hi], z[r, lo:hi], n2[r, lo:hi], h0[r, lo:hi], hu0[r, lo:hi],
+                hv0[r, lo:hi], fx, fs, fn, sx, sly[b, r % 3], out_h[r, lo:hi], out_hu[r, lo:hi], out_hv[r, lo:hi],
+                out_u[r, lo:hi], out_v[r, lo:hi], dt, dt_dx, g, wa, wb, hdry)
+            row_speed[r] = smax
+            row_wet_lo[r] = lo + wlo if whi > 0 else nx
+            row_wet_hi[r] = lo + whi
             if track:
-                _track_row(z[r], out_h[r], out_u[r], out_v[r], max_h[r], max_s2[r], t_max[r], arrival[r], t_new,
-                           arrival_h, hdry)
+                _track_row(z[r, lo:hi], out_h[r, lo:hi], out_u[r, lo:hi], out_v[r, lo:hi], max_h[r, lo:hi],
+                           max_s2[r, lo:hi], t_max[r, lo:hi], arrival[r, lo:hi], t_new, arrival_h, hdry)
+
+
+@jit
+def grow_wet_extent(row_wet_lo, row_wet_hi, ext_lo, ext_hi):
+    """Widen each row's extent [ext_lo, ext_hi) to take in its columns now holding water
+    (an extent never shrinks, so cells outside it have never been wet)."""
+    for r in range(ext_lo.size):
+        if row_wet_hi[r] > row_wet_lo[r]:
+            ext_lo[r] = min(ext_lo[r], row_wet_lo[r])
+            ext_hi[r] = max(ext_hi[r], row_wet_hi[r])
+
+
+@jit
+def block_windows(ext_lo, ext_hi, nx, rows_per_block, margin, out_lo, out_hi):
+    """Column window of each block of rows for the next step: the wet extents of the block's rows
+    and of ``margin`` rows around it, widened by ``margin`` columns, clipped to the grid (empty
+    where no water is near). Water moves at most one cell per step (CFL < 1) and a cell's update
+    reads its neighbours' reconstructed states, so a margin of 2 keeps every cell outside the
+    window dry with dry neighbours; 3 is used."""
+    ny = ext_lo.size
+    for b in range(out_lo.size):
+        r0 = b * rows_per_block
+        r1 = min(ny, r0 + rows_per_block)
+        lo = nx
+        hi = 0
+        for r in range(max(0, r0 - margin), min(ny, r1 + margin)):
+            if ext_hi[r] > ext_lo[r]:
+                lo = min(lo, ext_lo[r])
+                hi = max(hi, ext_hi[r])
+        if hi > lo:
+            out_lo[b] = max(0, lo - margin)
+            out_hi[b] = min(nx, hi + margin)
+        else:
+            out_lo[b] = 0
+            out_hi[b] = 0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -695,12 +763,13 @@ def _inertial_edge(code, val, hc, zc, q_in_old, h_inner, z_inner, n2c, g, dt, dx
 
 
 @jit
-def _inertial_y_row(k, h, qy, z, n2, gdt, gdt_dx, theta, hflow, cap, out):
-    """New discharges on the interior y-face row k (between rows k-1 and k) into out[0:nx]."""
-    nx = h.shape[1]
-    h_s, h_n, z_s, z_n, n2_s, n2_n = h[k - 1], h[k], z[k - 1], z[k], n2[k - 1], n2[k]
-    q, q_s, q_n = qy[k], qy[k - 1], qy[k + 1]
-    for j in range(nx):
+def _inertial_y_row(k, lo, hi, h, qy, z, n2, gdt, gdt_dx, theta, hflow, cap, out):
+    """New discharges on the interior y-face row k (between rows k-1 and k), columns lo…hi-1, into
+    out[0:hi-lo]."""
+    h_s, h_n, z_s, z_n = h[k - 1, lo:hi], h[k, lo:hi], z[k - 1, lo:hi], z[k, lo:hi]
+    n2_s, n2_n = n2[k - 1, lo:hi], n2[k, lo:hi]
+    q, q_s, q_n = qy[k, lo:hi], qy[k - 1, lo:hi], qy[k + 1, lo:hi]
+    for j in range(hi - lo):
         out[j] = _inertial_face(h_s[j], z_s[j], h_n[j], z_n[j], q[j], q_s[j], q_n[j], 0.5 * (n2_s[j] + n2_n[j]),
                                 gdt, gdt_dx, theta, hflow, cap)
 
@@ -718,11 +787,14 @@ def _inertial_x_row(h_row, z_row, n2_row, qx_row, gdt, gdt_dx, theta, hflow, cap
 def _inertial_continuity_row(h_row, z_row, qx_row, qs_row, qn_row, out_h, max_h, max_s2, t_max, arrival,
                              dt_dx, hdry, t_new, arrival_h, track):
     """Depths of one row from continuity with the new face discharges into ``out_h``; updates the
-    running maxima when ``track``; returns the row's largest depth."""
+    running maxima when ``track``; returns the row's largest depth and its first and one-past-last
+    column holding water."""
     nx = h_row.size
     # depths are ≥ 0, so their bit patterns order like the numbers: an integer maximum vectorises
     # where a floating-point one would need fast-math
     hmax_bits = np.int64(0)
+    wet_lo = nx
+    wet_hi = 0
     for j in range(nx):
         act = z_row[j] == z_row[j]
         hn = h_row[j] + dt_dx * ((qx_row[j] - qx_row[j + 1]) + (qs_row[j] - qn_row[j]))
@@ -730,6 +802,9 @@ def _inertial_continuity_row(h_row, z_row, qx_row, qs_row, qn_row, out_h, max_h,
         hn = hn if act else h_row[j]
         out_h[j] = hn
         hmax_bits = max(hmax_bits, f64_as_i64(np.float64(hn)) if act else np.int64(0))
+        holds = act and hn > 0.0
+        wet_lo = min(wet_lo, j if holds else nx)
+        wet_hi = max(wet_hi, j + 1 if holds else 0)
     if track:
         for j in range(nx):
             hn = out_h[j]
@@ -740,42 +815,46 @@ def _inertial_continuity_row(h_row, z_row, qx_row, qs_row, qn_row, out_h, max_h,
             max_h[j], max_s2[j], t_max[j], arrival[j] = _track_cell(
                 z_row[j] == z_row[j], hn, ux * ux + uy * uy, max_h[j], max_s2[j], t_max[j], arrival[j], t_new,
                 arrival_h, hdry)
-    return i64_as_f64(hmax_bits)
+    return i64_as_f64(hmax_bits), wet_lo, wet_hi
 
 
 @jit
-def _inertial_y_edge(e, h, qy, z, n2, bctype, bcval, bflux, g, dt, dx, hflow, cap, out):
-    """South (e = 2, face row 0) or north (e = 3, face row ny) edge discharges into out; positive
-    northwards like every y-face; ``bflux`` gets the outflow."""
-    ny, nx = h.shape
+def _inertial_y_edge(e, lo, hi, h, qy, z, n2, bctype, bcval, bflux, g, dt, dx, hflow, cap, out):
+    """South (e = 2, face row 0) or north (e = 3, face row ny) edge discharges of columns lo…hi-1
+    into out (the whole face row); positive northwards like every y-face; ``bflux`` gets the
+    outflow."""
+    ny = h.shape[0]
     r = 0 if e == 2 else ny - 1
     ri = 1 if e == 2 else ny - 2
     kf = 0 if e == 2 else ny
     sgn = 1.0 if e == 2 else -1.0
-    for j in range(nx):
+    for j in range(lo, hi):
         zc = z[r, j]
         qn = h[r, j] * 0.0
         if zc == zc and bctype[e, j] != BC_WALL:
             zi = z[ri, j] if ny > 1 else zc * np.nan
-            hi = h[ri, j] if ny > 1 else h[r, j]
-            qn = sgn * _inertial_edge(bctype[e, j], bcval[e, j], h[r, j], zc, sgn * qy[kf, j], hi, zi,
+            h_in = h[ri, j] if ny > 1 else h[r, j]
+            qn = sgn * _inertial_edge(bctype[e, j], bcval[e, j], h[r, j], zc, sgn * qy[kf, j], h_in, zi,
                                       n2[r, j], g, dt, dx, hflow, cap)
         out[j] = qn
         bflux[e, j] = -sgn * qn
 
 
 @jit_parallel
-def inertial_step(h, qx, qy, z, n2, bctype, bcval, out_h, out_qx, out_qy, bflux, row_hmax, qsb,
-                  max_h, max_s2, t_max, arrival,
+def inertial_step(h, qx, qy, z, n2, bctype, bcval, out_h, out_qx, out_qy, bflux, row_hmax, row_wet_lo, row_wet_hi,
+                  block_lo, block_hi, qsb, max_h, max_s2, t_max, arrival,
                   dt, dx, g, theta, hflow, hdry, t_new, arrival_h, track, rows_per_block):
     """One local-inertial step: new face discharges ``out_qx`` (ny, nx+1) and ``out_qy`` (ny+1, nx)
     (m² s⁻¹) from the old state, then depths ``out_h`` from continuity with the new discharges.
 
     Water-surface gradients use depth differences plus bed differences (no absolute level); the
     flow depth is max(η) − max(z) (Bates et al. 2010). Edge faces follow ``bctype``/``bcval``;
-    ``bflux`` gets the mass flux leaving through each edge cell (m² s⁻¹). ``row_hmax[i]`` is the
-    deepest wet cell of row i after the step. ``qsb`` (nblocks, nx) is scratch for the y-face
-    south of each block (owned and written by the block below, recomputed identically here).
+    ``bflux`` (zero on entry) gets the mass flux leaving through each edge cell (m² s⁻¹).
+    ``row_hmax[i]`` is the deepest wet cell of row i after the step, ``row_wet_lo[i]``,
+    ``row_wet_hi[i]`` its first and one-past-last column holding water (nx, 0 if none). Block b
+    of rows is computed over columns ``block_lo[b]``…``block_hi[b]``-1 only, as in
+    :func:`godunov_stage`. ``qsb`` (nblocks, nx) is scratch for the y-face south of each block
+    (owned and written by the block below, recomputed identically here).
     """
     ny, nx = h.shape
     nblocks = (ny + rows_per_block - 1) // rows_per_block
@@ -786,39 +865,55 @@ def inertial_step(h, qx, qy, z, n2, bctype, bcval, out_h, out_qx, out_qy, bflux,
     for b in prange(nblocks):
         r0 = b * rows_per_block
         r1 = min(ny, r0 + rows_per_block)
+        lo = block_lo[b]
+        hi = block_hi[b]
+        if hi <= lo:
+            for r in range(r0, r1):
+                row_hmax[r] = 0.0
+                row_wet_lo[r] = nx
+                row_wet_hi[r] = 0
+            continue
         if r0 == 0:
-            _inertial_y_edge(2, h, qy, z, n2, bctype, bcval, bflux, g, dt, dx, hflow, cap, out_qy[0])
-            qs_first = out_qy[0]
+            _inertial_y_edge(2, lo, hi, h, qy, z, n2, bctype, bcval, bflux, g, dt, dx, hflow, cap, out_qy[0])
+            qs_first = out_qy[0, lo:hi]
         else:
-            _inertial_y_row(r0, h, qy, z, n2, gdt, gdt_dx, theta, hflow, cap, qsb[b])
-            qs_first = qsb[b]
+            _inertial_y_row(r0, lo, hi, h, qy, z, n2, gdt, gdt_dx, theta, hflow, cap, qsb[b, lo:hi])
+            qs_first = qsb[b, lo:hi]
         for r in range(r0, r1):
             # y-faces north of row r
             if r + 1 < ny:
-                _inertial_y_row(r + 1, h, qy, z, n2, gdt, gdt_dx, theta, hflow, cap, out_qy[r + 1])
+                _inertial_y_row(r + 1, lo, hi, h, qy, z, n2, gdt, gdt_dx, theta, hflow, cap, out_qy[r + 1, lo:hi])
             else:
-                _inertial_y_edge(3, h, qy, z, n2, bctype, bcval, bflux, g, dt, dx, hflow, cap, out_qy[ny])
-            # x-faces of row r: west edge, interior, east edge
+                _inertial_y_edge(3, lo, hi, h, qy, z, n2, bctype, bcval, bflux, g, dt, dx, hflow, cap, out_qy[ny])
+            # x-faces of row r: the window's end faces (domain edges where it reaches them, else
+            # faces between dry cells), then the interior
             for e in range(2):
-                j = 0 if e == 0 else nx - 1
-                ji = 1 if e == 0 else nx - 2
-                kf = 0 if e == 0 else nx
-                sgn = 1.0 if e == 0 else -1.0
-                zc = z[r, j]
+                j = lo if e == 0 else hi - 1
+                kf = lo if e == 0 else hi
                 qn = h[r, j] * 0.0
-                if zc == zc and bctype[e, r] != BC_WALL:
-                    zi = z[r, ji] if nx > 1 else zc * np.nan
-                    hi = h[r, ji] if nx > 1 else h[r, j]
-                    qn = sgn * _inertial_edge(bctype[e, r], bcval[e, r], h[r, j], zc, sgn * qx[r, kf], hi, zi,
-                                              n2[r, j], g, dt, dx, hflow, cap)
+                at_edge = lo == 0 if e == 0 else hi == nx
+                if at_edge:
+                    ji = 1 if e == 0 else nx - 2
+                    sgn = 1.0 if e == 0 else -1.0
+                    zc = z[r, j]
+                    if zc == zc and bctype[e, r] != BC_WALL:
+                        zi = z[r, ji] if nx > 1 else zc * np.nan
+                        h_in = h[r, ji] if nx > 1 else h[r, j]
+                        qn = sgn * _inertial_edge(bctype[e, r], bcval[e, r], h[r, j], zc, sgn * qx[r, kf], h_in, zi,
+                                                  n2[r, j], g, dt, dx, hflow, cap)
+                    bflux[e, r] = -sgn * qn
                 out_qx[r, kf] = qn
-                bflux[e, r] = -sgn * qn
-            _inertial_x_row(h[r], z[r], n2[r], qx[r], gdt, gdt_dx, theta, hflow, cap, out_qx[r])
+            _inertial_x_row(h[r, lo:hi], z[r, lo:hi], n2[r, lo:hi], qx[r, lo:hi + 1], gdt, gdt_dx, theta, hflow, cap,
+                            out_qx[r, lo:hi + 1])
             # continuity for row r with the new discharges
-            qs_row = qs_first if r == r0 else out_qy[r]
-            row_hmax[r] = _inertial_continuity_row(h[r], z[r], out_qx[r], qs_row, out_qy[r + 1], out_h[r], max_h[r],
-                                                   max_s2[r], t_max[r], arrival[r], dt_dx, hdry, t_new, arrival_h,
-                                                   track)
+            qs_row = qs_first if r == r0 else out_qy[r, lo:hi]
+            hmax, wlo, whi = _inertial_continuity_row(
+                h[r, lo:hi], z[r, lo:hi], out_qx[r, lo:hi + 1], qs_row, out_qy[r + 1, lo:hi], out_h[r, lo:hi],
+                max_h[r, lo:hi], max_s2[r, lo:hi], t_max[r, lo:hi], arrival[r, lo:hi], dt_dx, hdry, t_new,
+                arrival_h, track)
+            row_hmax[r] = hmax
+            row_wet_lo[r] = lo + wlo if whi > 0 else nx
+            row_wet_hi[r] = lo + whi
 
 
 # ----------------------------------------------------------------------------------------------
