@@ -72,9 +72,10 @@ class CalibrationResult:
     fit_years: list[int]
     validate_years: list[int]
     discharge_range_m3s: tuple[float, float]
-    fit: Skill
+    fit: Skill  # each period's own bed shift removed
     validation: Skill
     validation_no_update: Skill
+    fit_as_written: Skill  # the fit days by the model as written: one bed offset (bed_offset_m), no shifts
     assimilate_days: int
     extrapolation: dict = field(default_factory=dict)
 
@@ -296,14 +297,17 @@ def calibrate(reach, observations, fit_years: Sequence[int], validate_years: Seq
             prev = np.flatnonzero((days[:k] >= days[k] - window))
             if prev.size >= assimilate_days:
                 val_res.append(r_all[k] - float(r_all[prev[-assimilate_days:]].mean()))
+    bed_offset = float(np.mean([offsets[str(lab)] for lab in labels_fit]))
+    as_written = stages(np.array([n_ch, bed_offset] + ([n_fp] if fit_fp else [])), q_fit) - z_fit
     result = CalibrationResult(
         station=station, gauge_chainage_m=chainage, channel_n=n_ch, floodplain_n=n_fp, floodplain_n_fitted=fit_fp,
-        bed_offset_m=float(np.mean([offsets[str(lab)] for lab in labels_fit])),
+        bed_offset_m=bed_offset,
         latest_period_offset_m=float(offsets[latest]), latest_period=latest, period=period,
         period_offsets_m={k: round(v, 4) for k, v in offsets.items()}, fit_years=sorted(int(y) for y in fit_years),
         validate_years=sorted(int(y) for y in validate_years), discharge_range_m3s=(q_lo, q_hi),
         fit=Skill.of(fit_res), validation=Skill.of(np.array(val_res)),
-        validation_no_update=Skill.of(np.array(val_noupd)), assimilate_days=int(assimilate_days),
+        validation_no_update=Skill.of(np.array(val_noupd)), fit_as_written=Skill.of(as_written),
+        assimilate_days=int(assimilate_days),
     )
     log.info("calibration %s: n=%.4f offset=%.3f rmse fit %.3f val %.3f", gauge_id, n_ch, result.bed_offset_m,
              result.fit.rmse_m, result.validation.rmse_m)

@@ -63,6 +63,9 @@ def calibrate(
     _print_calibration(result, path)
 
 
+_ADJ = {"year": "yearly", "season": "seasonal", "month": "monthly"}
+
+
 def _print_calibration(result, path) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -75,7 +78,8 @@ def _print_calibration(result, path) -> None:
     t.add_column("bias m", justify="right")
     t.add_column("max |err| m", justify="right")
     fit_years = f"{min(result.fit_years)}–{max(result.fit_years)}" if result.fit_years else ""
-    for name, s in ((f"fit {fit_years}", result.fit),
+    for name, s in ((f"fit {fit_years} ({_ADJ.get(result.period, result.period)} bed shifts)", result.fit),
+                    (f"fit {fit_years}, model as written (one bed offset)", result.fit_as_written),
                     (f"validation ({result.assimilate_days}-day rating shift)", result.validation),
                     ("validation, no shift update", result.validation_no_update)):
         t.add_row(name, str(s.n), f"{s.rmse_m:.3f}", f"{s.bias_m:+.3f}", f"{s.max_abs_m:.3f}")
