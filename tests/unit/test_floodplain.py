@@ -185,6 +185,7 @@ BED = np.zeros((6, 8))
     (dict(dtype="float16"), "dtype = 'float16'"),
     (dict(cfl=1.5), "cfl = 1.5 must be at most 1"),
     (dict(limiter="weno"), "limiter = 'weno'"),
+    (dict(stepping="rk4"), "stepping = 'rk4': expected one of hancock, heun"),
     (dict(output_times_s=[0, 20]), "output_times_s: times must lie in [0, duration_s"),
     (dict(output_times_s=[5, 2]), "output_times_s: times must increase"),
     (dict(gauges={"far": (1e6, 0)}), "gauges: far at (1e+06, 0) m is not on an active cell"),

@@ -2,11 +2,13 @@
 Ritter (dry bed), 200 m × 1 m, dam at x = 100 m, frictionless, compared with the exact solution at
 t = 10 s on cell centres. L1 = mean |h − h_exact| over the strip (m).
 
-Thresholds (documented): on the peers' grid (dx = 0.25 m, 800 × 4 cells) the ``godunov`` scheme
-must do at least as well as the best peer measured in PEERS.md on Ritter (ANUGA 6.0e-4 m), and on
-Stoker at least as well as ANUGA (8.1e-4 m) and GeoClaw (8.7e-4 m). PyClaw's 5.0e-4 m on Stoker is
-NOT reached (we measure 7.9e-4 m with the MC limiter at CFL 0.45): the shock is spread over ~4
-cells by MUSCL + two-stage Runge-Kutta; this is reported, not hidden. Under refinement the observed
+Thresholds (documented): on the peers' grid (dx = 0.25 m, 800 × 4 cells) the ``godunov`` scheme,
+with either time stepping, must do at least as well as the best peer on Ritter (ANUGA 6.0e-4 m,
+PEERS.md and benchmarks/RESULTS.md) and on Stoker at least as well as ANUGA (8.1e-4 m) and GeoClaw
+(8.1e-4 m measured by benchmarks/bench_2d.py, 8.7e-4 m in PEERS.md). We measure Stoker 6.1e-4 m
+(MUSCL-Hancock, the default) and 7.9e-4 m (Heun SSP-RK2), Ritter 4.4e-4 / 3.7e-4 m. PyClaw's
+5.0e-4 m on Stoker (Roe waves with Lax-Wendroff corrections at CFL 0.9, dimensionally split) is
+NOT reached: this is reported in benchmarks/RESULTS.md, not hidden. Under refinement the observed
 L1 order must be at least 0.7 (discontinuous solutions converge at order ≤ 1 in L1).
 ``inertial`` drops advection, so it is held to the local-inertial standard of PEERS.md (landlab
 5.1e-2 m Stoker, middle state 1.537 m instead of 1.454 m).
@@ -27,31 +29,38 @@ X0_M = 100.0
 T_S = 10.0
 BEST_PEER_RITTER_L1 = 6.0e-4  # ANUGA DE0, PEERS.md
 ANUGA_STOKER_L1 = 8.1e-4
+#: what each time stepping measures on Stoker (dx 0.25 m), with a 5 % allowance for rounding changes
+STOKER_L1_MEASURED = {"hancock": 6.1e-4 * 1.05, "heun": 7.91e-4 * 1.05}
 
 
-def run_dam_break(dx_m: float, h_left: float, h_right: float, scheme: str = "godunov", dtype: str = "float64"):
+def run_dam_break(dx_m: float, h_left: float, h_right: float, scheme: str = "godunov", dtype: str = "float64",
+                  stepping: str = "hancock"):
     nx = int(round(LENGTH_M / dx_m))
     ny = 4
     x = (np.arange(nx) + 0.5) * dx_m
     h0 = np.repeat(np.where(x < X0_M, h_left, h_right)[None, :], ny, axis=0)
+    extra = dict(stepping=stepping) if scheme == "godunov" else {}
     ds = simulate_2d(np.zeros((ny, nx)), dx_m=dx_m, duration_s=T_S, depth0=h0, scheme=scheme, dtype=dtype,
-                     output_times_s=[T_S])
+                     output_times_s=[T_S], **extra)
     exact = dam_break_depth(x, T_S, x0_m=X0_M, h_left_m=h_left, h_right_m=h_right)
     depth = ds.depth.isel(time=-1).values
     return ds, depth, exact
 
 
+@pytest.mark.parametrize("stepping", ["hancock", "heun"])
 @pytest.mark.parametrize("case, h_left, h_right, threshold", [
     ("stoker", 2.0, 1.0, ANUGA_STOKER_L1),
     ("ritter", 1.0, 0.0, BEST_PEER_RITTER_L1),
 ])
-def test_godunov_dam_break_l1_on_peer_grid(case, h_left, h_right, threshold):
-    ds, depth, exact = run_dam_break(0.25, h_left, h_right)
+def test_godunov_dam_break_l1_on_peer_grid(case, h_left, h_right, threshold, stepping):
+    ds, depth, exact = run_dam_break(0.25, h_left, h_right, stepping=stepping)
     # every row of the strip is the same 1-D solution (no spurious transverse flow)
     assert np.all(depth == depth[0])
     l1 = float(np.mean(np.abs(depth[1] - exact)))
-    print(f"{case}: L1 = {l1:.3e} m (threshold {threshold:.1e})")
+    print(f"{case} {stepping}: L1 = {l1:.3e} m (threshold {threshold:.1e})")
     assert l1 <= threshold
+    if case == "stoker":  # and no worse than measured when the scheme was written
+        assert l1 <= STOKER_L1_MEASURED[stepping]
     assert ds.attrs["mass_balance_relative_error"] < 1e-12
     assert float(np.nanmin(depth)) >= 0.0
 
@@ -65,11 +74,12 @@ def test_stoker_middle_state():
     assert np.max(np.abs(depth[1, plateau] - exact[plateau])) < 5e-3
 
 
+@pytest.mark.parametrize("stepping", ["hancock", "heun"])
 @pytest.mark.parametrize("h_left, h_right", [(2.0, 1.0), (1.0, 0.0)])
-def test_godunov_convergence_order(h_left, h_right):
+def test_godunov_convergence_order(h_left, h_right, stepping):
     errors = []
     for dx in (1.0, 0.5, 0.25):
-        _, depth, exact = run_dam_break(dx, h_left, h_right)
+        _, depth, exact = run_dam_break(dx, h_left, h_right, stepping=stepping)
         errors.append(float(np.mean(np.abs(depth[1] - exact))))
     orders = [math.log2(errors[k] / errors[k + 1]) for k in range(2)]
     print(f"h_r = {h_right}: L1 {errors} -> observed orders {orders}")
