@@ -8,7 +8,16 @@ measured gain was nil once the per-face ``pow`` was gone (see benchmarks/RESULTS
 
 from __future__ import annotations
 
-import llvmlite.binding as _llvm
+import os
+
+# numba's OpenMP threading layer (GNU libgomp) spins its idle threads by default; on a machine whose
+# cores are shared with other work a spinning thread steals the core the other thread needs, and a
+# parallel region of a trivial kernel measured 7.8 ms instead of 13 µs with 2 threads on 2 busy
+# cores (benchmarks/RESULTS.md). Passive waiting is set unless the user chose otherwise; libgomp
+# reads it when numba first loads the threading layer, after this import.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import llvmlite.binding as _llvm  # noqa: E402
 from numba import njit, prange  # noqa: F401  (prange re-exported for the kernels)
 
 # LLVM's loop vectoriser gives up on a loop that needs more than 8 run-time alias checks between

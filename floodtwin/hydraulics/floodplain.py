@@ -53,6 +53,9 @@ LIMITERS = {"none": k2.LIMITER_NONE, "minmod": k2.LIMITER_MINMOD, "vanleer": k2.
             "mc": k2.LIMITER_MC, "superbee": k2.LIMITER_SUPERBEE, "koren": k2.LIMITER_KOREN}
 #: a cell shallower than this (m) carries no momentum; velocities there are zero
 H_DRY_M = 1e-6
+#: grids with fewer active cells run on one thread unless ``threads`` is given: waking a second
+#: thread (tens of µs with passive waiting, see hydraulics/_jit.py) costs more than it saves there
+PARALLEL_MIN_CELLS = 40_000
 #: rows per parallel block: fixed, so results never depend on the number of threads
 ROWS_PER_BLOCK = 8
 #: columns (and rows) of dry margin around the wet extent that each step still computes
@@ -349,7 +352,8 @@ def simulate_2d(bed: Any, *, dx_m: float, duration_s: float, depth0: Any = None,
     ``stepping`` (godunov: "hancock", the default, or "heun") and ``theta`` (inertial q-centring
     weight) tune the schemes; ``progress(t_s, duration_s)`` is called after the first step and then
     at most every 0.5 s;
-    ``threads`` sets numba's thread count for the call. Returns an ``xarray.Dataset`` with
+    ``threads`` sets numba's thread count for the call (default: numba's, or one thread on a grid
+    of fewer than ``PARALLEL_MIN_CELLS`` active cells; results do not depend on it). Returns an ``xarray.Dataset`` with
     ``depth``/``velocity_x``/``velocity_y`` (time, y, x), ``max_depth``, ``max_speed``,
     ``time_of_max_depth``, ``arrival_time`` (s, first depth above ``arrival_depth_m``; NaN where
     never), gauge series, and the mass balance, step count and time-step range as attributes.
@@ -418,6 +422,8 @@ def simulate_2d(bed: Any, *, dx_m: float, duration_s: float, depth0: Any = None,
         threads = int(threads)
         if not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
             raise InputError(f"threads = {threads}: expected 1…{numba.config.NUMBA_NUM_THREADS}")
+    elif int(active.sum()) < PARALLEL_MIN_CELLS:
+        threads = 1
 
     # ---- allocate once ----
     old_threads = numba.get_num_threads()

@@ -36,7 +36,7 @@ def test_uniform_flow_reaches_manning_normal_depth(scheme):
     assert ds.attrs["mass_balance_relative_error"] < 1e-12
 
 
-def wetting_drying_case(scheme: str, dtype: str = "float64"):
+def wetting_drying_case(scheme: str, dtype: str = "float64", threads: int | None = None, **kwargs):
     """A rough, sloping 2D floodplain with a hole, an inflow, a stage, free and normal-depth outflows
     and a breach-like point source that later withdraws water: everything at once."""
     ny, nx, dx = 48, 64, 10.0
@@ -54,7 +54,7 @@ def wetting_drying_case(scheme: str, dtype: str = "float64"):
         PointSource(405.0, 355.0, [0.0, 400.0, 600.0, 900.0], [8.0, 8.0, -5.0, -5.0]),
     ]
     return simulate_2d(bed, dx_m=dx, duration_s=900.0, manning=manning, scheme=scheme, dtype=dtype,
-                       boundaries=bounds, output_times_s=np.linspace(0, 900, 10))
+                       boundaries=bounds, output_times_s=np.linspace(0, 900, 10), threads=threads, **kwargs)
 
 
 @pytest.mark.parametrize("scheme", ["godunov", "inertial"])

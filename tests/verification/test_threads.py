@@ -21,8 +21,9 @@ sys.path.insert(0, sys.argv[1])
 import numba
 from test_manning_invariants import wetting_drying_case
 out = {"threads": numba.config.NUMBA_NUM_THREADS}
-for scheme in ("godunov", "inertial"):
-    ds = wetting_drying_case(scheme)
+for scheme, kw in (("godunov", {}), ("heun", {"stepping": "heun"}), ("inertial", {})):
+    # threads given: a grid this small would otherwise run on one thread (PARALLEL_MIN_CELLS)
+    ds = wetting_drying_case("godunov" if scheme == "heun" else scheme, threads=numba.config.NUMBA_NUM_THREADS, **kw)
     h = hashlib.sha256()
     for name in sorted(ds.data_vars):
         h.update(name.encode())
@@ -44,6 +45,6 @@ def test_one_and_two_threads_bitwise_identical():
     one = run_with_threads(1)
     two = run_with_threads(2)
     assert one["threads"] == 1 and two["threads"] == 2
-    for scheme in ("godunov", "inertial"):
+    for scheme in ("godunov", "heun", "inertial"):
         assert one[scheme][3] == 1 and two[scheme][3] == 2
         assert one[scheme][:3] == two[scheme][:3], scheme
