@@ -567,15 +567,34 @@ def _track_cell(act, hn, s2, mh, ms2, tm, ta, t_new, arrival_h, hdry):
     return (hn if new_max else mh), (s2 if faster else ms2), (t_new if new_max else tm), (t_new if arrived else ta)
 
 
+#: cells per chunk of the running-maxima update: a chunk with no new maximum is only read
+TRACK_CHUNK = 64
+
+
 @jit
 def _track_row(z_row, h_row, u_row, v_row, max_h, max_s2, t_max, arrival, t_new, arrival_h, hdry):
-    """Running maxima of depth and speed², their time and the arrival time of one row."""
-    for j in range(h_row.size):
-        u = u_row[j]
-        v = v_row[j]
-        max_h[j], max_s2[j], t_max[j], arrival[j] = _track_cell(
-            z_row[j] == z_row[j], h_row[j], u * u + v * v, max_h[j], max_s2[j], t_max[j], arrival[j], t_new,
-            arrival_h, hdry)
+    """Running maxima of depth and speed², their time and the arrival time of one row. Chunk by
+    chunk: a vectorised pass looks for a new maximum and only a chunk that has one is written
+    (most of a flood's cells see none in a given step; writing them all would double the memory
+    traffic of the maxima)."""
+    n = h_row.size
+    for c0 in range(0, n, TRACK_CHUNK):
+        c1 = min(n, c0 + TRACK_CHUNK)
+        changed = 0
+        for j in range(c0, c1):
+            u = u_row[j]
+            v = v_row[j]
+            hn = h_row[j]
+            act = z_row[j] == z_row[j]
+            new = act and (hn > max_h[j] or (hn > hdry and u * u + v * v > max_s2[j]))
+            changed = max(changed, 1 if new else 0)
+        if changed:
+            for j in range(c0, c1):
+                u = u_row[j]
+                v = v_row[j]
+                max_h[j], max_s2[j], t_max[j], arrival[j] = _track_cell(
+                    z_row[j] == z_row[j], h_row[j], u * u + v * v, max_h[j], max_s2[j], t_max[j], arrival[j],
+                    t_new, arrival_h, hdry)
 
 
 @jit_parallel
@@ -806,15 +825,27 @@ def _inertial_continuity_row(h_row, z_row, qx_row, qs_row, qn_row, out_h, max_h,
         wet_lo = min(wet_lo, j if holds else nx)
         wet_hi = max(wet_hi, j + 1 if holds else 0)
     if track:
-        for j in range(nx):
-            hn = out_h[j]
-            # |q|/h on a new maximum only would need a branch; dividing every wet cell vectorises
-            h_safe = hn if hn > hdry else hn * 0.0 + 1.0
-            ux = 0.5 * (qx_row[j] + qx_row[j + 1]) / h_safe
-            uy = 0.5 * (qs_row[j] + qn_row[j]) / h_safe
-            max_h[j], max_s2[j], t_max[j], arrival[j] = _track_cell(
-                z_row[j] == z_row[j], hn, ux * ux + uy * uy, max_h[j], max_s2[j], t_max[j], arrival[j], t_new,
-                arrival_h, hdry)
+        # chunk by chunk as in _track_row: only a chunk with a new maximum is written
+        for c0 in range(0, nx, TRACK_CHUNK):
+            c1 = min(nx, c0 + TRACK_CHUNK)
+            changed = 0
+            for j in range(c0, c1):
+                hn = out_h[j]
+                ux = 0.5 * (qx_row[j] + qx_row[j + 1])
+                uy = 0.5 * (qs_row[j] + qn_row[j])
+                # |q|² > max|u|²·h² (no division in the search)
+                new = (z_row[j] == z_row[j]) and (hn > max_h[j] or (hn > hdry and ux * ux + uy * uy > max_s2[j] * hn * hn))
+                changed = max(changed, 1 if new else 0)
+            if changed:
+                for j in range(c0, c1):
+                    hn = out_h[j]
+                    # |q|/h only for a new maximum would need a branch; dividing every cell vectorises
+                    h_safe = hn if hn > hdry else hn * 0.0 + 1.0
+                    ux = 0.5 * (qx_row[j] + qx_row[j + 1]) / h_safe
+                    uy = 0.5 * (qs_row[j] + qn_row[j]) / h_safe
+                    max_h[j], max_s2[j], t_max[j], arrival[j] = _track_cell(
+                        z_row[j] == z_row[j], hn, ux * ux + uy * uy, max_h[j], max_s2[j], t_max[j], arrival[j],
+                        t_new, arrival_h, hdry)
     return i64_as_f64(hmax_bits), wet_lo, wet_hi
 
 
