@@ -376,6 +376,16 @@ def _cap_outflow(fh, ft, h_up, cap):
 
 
 @jit_inline
+def _any_nan(a):
+    """Whether a row of bed elevations has a cell outside the domain: a vectorised search, so
+    that the scalar pass over closed faces runs only on the rows that need it."""
+    found = 0
+    for j in range(a.size):
+        found = max(found, 0 if a[j] == a[j] else 1)
+    return found > 0
+
+
+@jit_inline
 def _closed_face(z_l, h_l, un_l, z_r, h_r, un_r, g, out, o):
     """A face with a NaN bed on one side: a wall for the active cell (no mass, its pressure)."""
     zero = h_l * 0.0
@@ -401,7 +411,7 @@ def _godunov_x_faces(r, lo, hi, h, u, v, z, n2, sl, bctype, bcval, bflux, g, cap
     h_row, u_row, v_row, z_row = h[r, lo:hi], u[r, lo:hi], v[r, lo:hi], z[r, lo:hi]
     if n > 1:
         _faces_line(h_row, u_row, v_row, z_row, sl, h_row, u_row, v_row, z_row, sl, 0, 1, n - 1, 1, g, cap, out)
-        for k in range(1, n):
+        for k in range(1, n if _any_nan(z_row) else 0):
             if not (z_row[k - 1] == z_row[k - 1] and z_row[k] == z_row[k]):
                 _closed_face(z_row[k - 1], h_row[k - 1] + sl[0, k - 1], u_row[k - 1] + sl[2, k - 1],
                              z_row[k], h_row[k] - sl[4, k], u_row[k] - sl[6, k], g, out, k)
@@ -444,7 +454,7 @@ def _godunov_y_face(k, lo, hi, h, u, v, z, n2, s_below, s_above, bctype, bcval, 
         h_s, v_s, u_s, z_s = h[k - 1, lo:hi], v[k - 1, lo:hi], u[k - 1, lo:hi], z[k - 1, lo:hi]
         h_n, v_n, u_n, z_n = h[k, lo:hi], v[k, lo:hi], u[k, lo:hi], z[k, lo:hi]
         _faces_line(h_s, v_s, u_s, z_s, s_below, h_n, v_n, u_n, z_n, s_above, 0, 0, n, 0, g, cap, out)
-        for j in range(n):
+        for j in range(n if (_any_nan(z_s) or _any_nan(z_n)) else 0):
             if not (z_s[j] == z_s[j] and z_n[j] == z_n[j]):
                 _closed_face(z_s[j], h_s[j] + s_below[0, j], v_s[j] + s_below[2, j],
                              z_n[j], h_n[j] - s_above[4, j], v_n[j] - s_above[6, j], g, out, j)
@@ -576,24 +586,29 @@ def _track_row(z_row, h_row, u_row, v_row, max_h, max_s2, t_max, arrival, t_new,
     """Running maxima of depth and speed², their time and the arrival time of one row. Chunk by
     chunk: a vectorised pass looks for a new maximum and only a chunk that has one is written
     (most of a flood's cells see none in a given step; writing them all would double the memory
-    traffic of the maxima)."""
+    traffic of the maxima). The chunk loops index ``c·TRACK_CHUNK + j`` from zero: with a chunk
+    start as loop bound LLVM could not prove the index non-negative and kept them scalar (4× slower)."""
     n = h_row.size
-    for c0 in range(0, n, TRACK_CHUNK):
-        c1 = min(n, c0 + TRACK_CHUNK)
+    n_full = n // TRACK_CHUNK
+    for c in range(n_full + 1):
+        c0 = c * TRACK_CHUNK
+        m = TRACK_CHUNK if c < n_full else n - c0
         changed = 0
-        for j in range(c0, c1):
-            u = u_row[j]
-            v = v_row[j]
-            hn = h_row[j]
-            act = z_row[j] == z_row[j]
-            new = act and (hn > max_h[j] or (hn > hdry and u * u + v * v > max_s2[j]))
+        for j in range(m):
+            i = c0 + j
+            u = u_row[i]
+            v = v_row[i]
+            hn = h_row[i]
+            # bitwise on the comparisons: no short-circuit branch in the vectorised search
+            new = (z_row[i] == z_row[i]) & ((hn > max_h[i]) | ((hn > hdry) & (u * u + v * v > max_s2[i])))
             changed = max(changed, 1 if new else 0)
         if changed:
-            for j in range(c0, c1):
-                u = u_row[j]
-                v = v_row[j]
-                max_h[j], max_s2[j], t_max[j], arrival[j] = _track_cell(
-                    z_row[j] == z_row[j], h_row[j], u * u + v * v, max_h[j], max_s2[j], t_max[j], arrival[j],
+            for j in range(m):
+                i = c0 + j
+                u = u_row[i]
+                v = v_row[i]
+                max_h[i], max_s2[i], t_max[i], arrival[i] = _track_cell(
+                    z_row[i] == z_row[i], h_row[i], u * u + v * v, max_h[i], max_s2[i], t_max[i], arrival[i],
                     t_new, arrival_h, hdry)
 
 
@@ -826,25 +841,29 @@ def _inertial_continuity_row(h_row, z_row, qx_row, qs_row, qn_row, out_h, max_h,
         wet_hi = max(wet_hi, j + 1 if holds else 0)
     if track:
         # chunk by chunk as in _track_row: only a chunk with a new maximum is written
-        for c0 in range(0, nx, TRACK_CHUNK):
-            c1 = min(nx, c0 + TRACK_CHUNK)
+        n_full = nx // TRACK_CHUNK
+        for c in range(n_full + 1):
+            c0 = c * TRACK_CHUNK
+            m = TRACK_CHUNK if c < n_full else nx - c0
             changed = 0
-            for j in range(c0, c1):
-                hn = out_h[j]
-                ux = 0.5 * (qx_row[j] + qx_row[j + 1])
-                uy = 0.5 * (qs_row[j] + qn_row[j])
-                # |q|² > max|u|²·h² (no division in the search)
-                new = (z_row[j] == z_row[j]) and (hn > max_h[j] or (hn > hdry and ux * ux + uy * uy > max_s2[j] * hn * hn))
+            for j in range(m):
+                i = c0 + j
+                hn = out_h[i]
+                ux = 0.5 * (qx_row[i] + qx_row[i + 1])
+                uy = 0.5 * (qs_row[i] + qn_row[i])
+                # |q|² > max|u|²·h² (no division in the search); bitwise: no short-circuit branch
+                new = (z_row[i] == z_row[i]) & ((hn > max_h[i]) | ((hn > hdry) & (ux * ux + uy * uy > max_s2[i] * hn * hn)))
                 changed = max(changed, 1 if new else 0)
             if changed:
-                for j in range(c0, c1):
-                    hn = out_h[j]
+                for j in range(m):
+                    i = c0 + j
+                    hn = out_h[i]
                     # |q|/h only for a new maximum would need a branch; dividing every cell vectorises
                     h_safe = hn if hn > hdry else hn * 0.0 + 1.0
-                    ux = 0.5 * (qx_row[j] + qx_row[j + 1]) / h_safe
-                    uy = 0.5 * (qs_row[j] + qn_row[j]) / h_safe
-                    max_h[j], max_s2[j], t_max[j], arrival[j] = _track_cell(
-                        z_row[j] == z_row[j], hn, ux * ux + uy * uy, max_h[j], max_s2[j], t_max[j], arrival[j],
+                    ux = 0.5 * (qx_row[i] + qx_row[i + 1]) / h_safe
+                    uy = 0.5 * (qs_row[i] + qn_row[i]) / h_safe
+                    max_h[i], max_s2[i], t_max[i], arrival[i] = _track_cell(
+                        z_row[i] == z_row[i], hn, ux * ux + uy * uy, max_h[i], max_s2[i], t_max[i], arrival[i],
                         t_new, arrival_h, hdry)
     return i64_as_f64(hmax_bits), wet_lo, wet_hi
 
