@@ -12,6 +12,7 @@ from typing import Any
 _LAZY = {
     # 2D floodplain
     "simulate_2d": "floodtwin.hydraulics.floodplain:simulate_2d",
+    "Floodplain": "floodtwin.hydraulics.floodplain:Floodplain",
     "Wall": "floodtwin.hydraulics.boundaries:Wall",
     "Inflow": "floodtwin.hydraulics.boundaries:Inflow",
     "Stage": "floodtwin.hydraulics.boundaries:Stage",

@@ -283,3 +283,64 @@ def test_skipping_dry_cells_changes_nothing(monkeypatch, scheme, stepping):
     for key in ("steps", "final_volume_m3", "inflow_volume_m3", "outflow_volume_m3"):
         assert windowed.attrs[key] == full.attrs[key], key
     assert windowed.attrs["mass_balance_relative_error"] < 1e-12
+
+
+def test_floodplain_in_one_call_is_simulate_2d():
+    """The stepping object run to the end in one call gives simulate_2d's result bit for bit."""
+    from floodtwin.hydraulics import Floodplain
+
+    bed = np.add.outer(np.zeros(30), np.linspace(1.0, 0.0, 40))
+    kw = dict(dx_m=10.0, duration_s=200.0, manning=0.03, scheme="godunov", depth0=0.2,
+              boundaries=[Inflow("west", None, None, [0.0, 200.0], [5.0, 5.0]), FreeOutflow("east")],
+              output_times_s=[100.0, 200.0])
+    ds = simulate_2d(bed, **kw)
+    model = Floodplain(bed, **kw)
+    model.advance(200.0)
+    again = model.dataset()
+    for name in ds.data_vars:
+        np.testing.assert_array_equal(ds[name].values, again[name].values, err_msg=name)
+    assert again.attrs["steps"] == ds.attrs["steps"]
+
+
+@pytest.mark.parametrize("scheme", ["godunov", "inertial"])
+def test_floodplain_intervals_with_exchange_links(scheme):
+    """Advance in intervals with water added and withdrawn at link cells (a 1D channel's bank
+    exchange): each link gets what was asked, a withdrawal never more than its cell holds, and the
+    volume balance closes to round-off."""
+    from floodtwin.hydraulics import Floodplain
+
+    bed = np.zeros((20, 30))
+    bed[:, 20:] = 0.5  # a terrace the water must climb
+    links = ([5.0, 5.0, 255.0], [55.0, 145.0, 105.0])  # x, y (m) of three bank cells
+    model = Floodplain(bed, dx_m=10.0, duration_s=600.0, manning=0.035, scheme=scheme, link_xy_m=links,
+                       output_times_s=[600.0])
+    added = model.advance(300.0, [2.0, 1.0, 0.0])
+    np.testing.assert_allclose(added, [600.0, 300.0, 0.0], rtol=1e-12)
+    assert model.t_s == 300.0
+    assert model.link_depth_m[0] > 0.0 and model.link_depth_m[2] == 0.0
+    # withdraw far more than the cells hold: each link gives only what it has
+    before = model.link_depth_m * 100.0
+    taken = model.advance(600.0, [-50.0, -50.0, -1.0])
+    assert np.all(taken <= 0.0) and np.all(-taken <= before + 600.0 * 5.0)
+    assert taken[2] == 0.0  # a dry cell gives nothing
+    ds = model.dataset()
+    assert ds.attrs["mass_balance_relative_error"] < 1e-12
+    assert ds.attrs["source_volume_m3"] == pytest.approx(float(added.sum() + taken.sum()), rel=1e-12)
+    assert float(ds.depth.min()) >= 0.0
+
+
+def test_floodplain_bad_calls_are_one_line_errors():
+    from floodtwin.hydraulics import Floodplain
+
+    model = Floodplain(np.zeros((6, 8)), dx_m=1.0, duration_s=10.0, link_xy_m=([0.5], [0.5]))
+    with pytest.raises(InputError, match="until_s = 20 s must lie in"):
+        model.advance(20.0)
+    with pytest.raises(InputError, match="link_rates_m3s must be 1 finite rates"):
+        model.advance(5.0, [1.0, 2.0])
+    with pytest.raises(InputError, match="link_rates_m3s must be 1 finite rates"):
+        model.advance(5.0, [np.nan])
+    model.advance(5.0, [0.1])
+    with pytest.raises(InputError, match=r"until_s = 2 s must lie in \[5, 10\]"):
+        model.advance(2.0)
+    with pytest.raises(InputError, match="link_xy_m: point 0 at \\(100, 0.5\\) m is not on an active cell"):
+        Floodplain(np.zeros((6, 8)), dx_m=1.0, duration_s=10.0, link_xy_m=([100.0], [0.5]))
