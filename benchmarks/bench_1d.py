@@ -391,8 +391,8 @@ def _coupled_lines(cmp: dict) -> list[str]:
                  f"{cmp['gauge_peak_2d']:.2f} | {cmp['mass_2d']:.1e} |")
     lines += ["", f"Coupled at {c0['interval_s']:g} s vs all-2D: inundated by both {cmp['area_both_km2']:.2f} km², difference "
               f"(coupled − all-2D) {c0['area_km2'] - cmp['area_2d_km2']:+.2f} km²; wall time ratio "
-              f"{c0['wall_s'] / cmp['wall_2d_s']:.2f} (the coupled model restarts the 2D model every interval: "
-              "simulate_2d has no step hook).", "",
+              f"{c0['wall_s'] / cmp['wall_2d_s']:.2f} (coupled ÷ all-2D; one 2D Floodplain model kept from interval "
+              "to interval, the exchange links passed as arrays).", "",
               f"Channel stage of the two models (m; 1D = the coupled run's channel). At the gauge, base flow: 1D "
               f"{cmp['gauge_base_1d']:.2f}, 2D {cmp['gauge_base_2d']:.2f}.", "",
               "| chainage m | " + " | ".join(f"{p:,.0f}" for p in cmp["probes"]) + " |",

@@ -15,8 +15,10 @@ left out. Every coupling interval (explicit operator splitting):
 The total volume (1D + 2D) changes only by the 1D boundary flows: conserved to round-off, which the
 result's attributes report. A :class:`Breach` lowers the dike at a chainage to a base level and
 widens linearly to its final width; it links the 1D channel directly to the land behind the dike (a
-险工 reach, where the channel runs along the dike). ``simulate_2d`` has no step hook, so each interval
-is a restart from the previous depth and velocity; the local-inertial scheme is used by default.
+险工 reach, where the channel runs along the dike). The 2D model is one
+:class:`~floodtwin.hydraulics.floodplain.Floodplain` that keeps its state (face discharges
+included) from interval to interval, with the links as exchange cells; the local-inertial scheme
+is used by default.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ WEIR_C = 0.35
 #: the bank exchange of a Huayuankou flood to about a third of its converged volume
 EXCHANGE_LIMIT = 1.0
 #: default coupling interval (s), the 1D step: the exchange converges at first order in the interval
-#: (benchmarks/bench_1d.py measures it); each interval restarts the 2D model (``simulate_2d`` has no
-#: step hook), which is what a shorter one costs
+#: (benchmarks/bench_1d.py measures it); a shorter one costs one more exchange (and the 2D time
+#: steps it cuts short)
 COUPLING_DT_S = 60.0
 
 
@@ -151,9 +153,8 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow, duration_s: floa
     import xarray as xr
 
     from floodtwin.hydraulics import kernels1d as k1
-    from floodtwin.hydraulics.boundaries import PointSource
     from floodtwin.hydraulics.channel import _downstream, _series_at, channel_volume_m3, steady_state
-    from floodtwin.hydraulics.floodplain import simulate_2d
+    from floodtwin.hydraulics.floodplain import Floodplain
     from floodtwin.variables import annotate
 
     if not (duration_s > 0 and coupling_dt_s > 0 and dt_1d_s > 0):
@@ -178,8 +179,6 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow, duration_s: floa
     bed_vals = np.asarray(bed.values, float)
     active = np.isfinite(bed_vals)
     h2 = np.zeros_like(bed_vals) if depth0_2d is None else np.where(active, np.asarray(depth0_2d, float), 0.0)
-    u2 = np.zeros_like(bed_vals)
-    v2 = np.zeros_like(bed_vals)
     area = dx_m * dx_m
 
     def vol2d(h):
@@ -190,7 +189,6 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow, duration_s: floa
     boundary_1d = 0.0
     exchanged = 0.0
     breach_volume = 0.0
-    max_depth = h2.copy()
     out_t = [0.0]
     out_z = [z.copy()]
     out_q = [q.copy()]
@@ -201,6 +199,11 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow, duration_s: floa
     if breach_link is not None:
         all_links = Links(*(np.concatenate([getattr(links, f), getattr(breach_link, f)])
                             for f in ("row", "col", "x_m", "y_m", "reach", "weight", "crest_m", "length_m")))
+    # one 2D model for the whole run: its state (and face discharges) carries over between intervals
+    model = Floodplain(bed, dx_m=dx_m, duration_s=n_chunks * coupling_dt_s, depth0=h2, manning=manning_2d,
+                       scheme=scheme, output_times_s=[n_chunks * coupling_dt_s],
+                       link_xy_m=(all_links.x_m, all_links.y_m))
+    link_bed = bed_vals[all_links.row, all_links.col]
     wall0 = _time.perf_counter()
     t = 0.0
     zmax_buf = np.empty(n)
@@ -208,7 +211,7 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow, duration_s: floa
     for c in range(n_chunks):
         t_end = t + coupling_dt_s
         # 1) weir flows at the links from the states at the start of the interval
-        level = bed_vals[all_links.row, all_links.col] + h2[all_links.row, all_links.col]
+        level = link_bed + model.link_depth_m
         length = all_links.length_m.copy()
         crest = all_links.crest_m.copy()
         if breach is not None:
@@ -219,25 +222,10 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow, duration_s: floa
         diff = _stage_at_links(z, all_links) - level
         cap = EXCHANGE_LIMIT * np.abs(diff) * area / coupling_dt_s
         flows = np.clip(flows, -cap, cap)
-        # 2) 2D interval with the flows as point sources
-        active_links = np.flatnonzero(flows != 0.0)
-        sources = [PointSource(float(all_links.x_m[k]), float(all_links.y_m[k]), [0.0, coupling_dt_s],
-                               [float(flows[k])] * 2) for k in active_links]
-        res = simulate_2d(bed, dx_m=dx_m, duration_s=coupling_dt_s, depth0=h2, manning=manning_2d, scheme=scheme,
-                          boundaries=sources, output_times_s=[coupling_dt_s],
-                          velocity0=(u2, v2))
-        h2 = np.where(active, res["depth"].isel(time=-1).values, 0.0)
-        u2 = np.nan_to_num(res["velocity_x"].isel(time=-1).values)
-        v2 = np.nan_to_num(res["velocity_y"].isel(time=-1).values)
-        max_depth = np.maximum(max_depth, np.nan_to_num(res["max_depth"].values))
-        moved = float(res.attrs["source_volume_m3"])
-        # 3) the volume actually moved leaves (or joins) the 1D reaches; withdrawals capped by the 2D
-        # model are scaled so that the 1D side loses exactly what the 2D side gained
-        vol_req = flows * coupling_dt_s
-        pos = vol_req[vol_req > 0].sum()
-        neg = vol_req[vol_req < 0].sum()
-        scale_neg = (moved - pos) / neg if neg < 0 else 0.0
-        vol_act = np.where(vol_req > 0, vol_req, vol_req * scale_neg)
+        # 2) 2D interval with the flows at the links; a withdrawal takes at most what a cell holds, and
+        # what was actually moved at each link comes back
+        vol_act = model.advance(t_end, flows)
+        # 3) the volume actually moved leaves (or joins) the 1D reaches
         lateral = np.zeros(n - 1)
         np.add.at(lateral, all_links.reach, -vol_act / coupling_dt_s)
         exchanged += float(vol_act[:n_bank].sum())
@@ -266,6 +254,9 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow, duration_s: floa
         if progress:
             progress(t, n_chunks * coupling_dt_s)
     wall = _time.perf_counter() - wall0
+    res = model.dataset()
+    h2 = np.where(active, np.nan_to_num(res["depth"].isel(time=-1).values), 0.0)
+    max_depth = np.nan_to_num(res["max_depth"].values)
     v1_end = channel_volume_m3(sections, z)
     v2_end = vol2d(h2)
     total_change = (v1_end + v2_end) - (v1_start + v2_start)
