@@ -22,6 +22,7 @@ Usage: ``.venv/bin/python benchmarks/bench_2d.py [--no-peers] [--peers landlab,a
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -602,10 +603,11 @@ def run_peer_pyclaw(py: Path, args) -> tuple[list[dict], dict]:
     script.write_text(PYCLAW_SCRIPT)
     rows, acc = [], {}
     env = dict(os.environ, OMP_NUM_THREADS="1")
+    run = functools.partial(_run_json, env=env, cwd=PEERS_DIR)  # PyClaw writes pyclaw.log where it runs
     for case, dur in (("wet", args.wet_s), ("flood", args.flood_s)):
         rs, order = ("roe", 2) if case == "wet" else ("roe", 1)
         la = load()
-        r = _run_json([str(py), str(script), case, str(args.size), str(dur), "5.0", rs, str(order), PYCLAW_DRY], env=env)
+        r = run([str(py), str(script), case, str(args.size), str(dur), "5.0", rs, str(order), PYCLAW_DRY])
         if not r["finite"]:
             raise RuntimeError(f"PyClaw {case}: non-finite depths (order {order})")
         label = f"PyClaw Roe {'2nd order MC' if order == 2 else '1st order'} (no friction: none in PyClaw's SWE)"
@@ -613,12 +615,12 @@ def run_peer_pyclaw(py: Path, args) -> tuple[list[dict], dict]:
         print(f"  PyClaw {case}: {r['mcups']:.1f} M/s ({r['steps']} steps, {r['wall_s']:.1f} s, "
               f"dt ≤ {r['dt_max_s']:.3f} s, wet {r['wet_fraction']:.0%}, load {la:.1f})", flush=True)
     for case, hl, hr, order in (("stoker", 2.0, 1.0, 2), ("ritter", 1.0, 0.0, 1)):
-        r = _run_json([str(py), str(script), case, "0", "10", "0.25", "roe", str(order), PYCLAW_DRY], env=env)
+        r = run([str(py), str(script), case, "0", "10", "0.25", "roe", str(order), PYCLAW_DRY])
         x, h = np.array(r["x"]), np.array(r["h"])
         ex = dam_break_depth(x, 10.0, x0_m=100.0, h_left_m=hl, h_right_m=hr)
         acc[case] = float(np.mean(np.abs(h - ex)))
     ini = thacker_initial(PEERS_DIR / "thacker_initial.npz")
-    r = _run_json([str(py), str(script), "thacker", "0", "0", "0", "fwave", "2", str(ini)], env=env)
+    r = run([str(py), str(script), "thacker", "0", "0", "0", "fwave", "2", str(ini)])
     if r["finite"] and r["h_min"] >= 0.0:
         he = np.load(ini)["h_exact"]
         acc["thacker"] = float(np.abs(np.array(r["h"]) - he).sum() / he.sum())

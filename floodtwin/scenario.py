@@ -111,7 +111,7 @@ def run_scenario(discharge_m3s: float, *, reach=None, preplan=None, unsteady: bo
     """
     from floodtwin.hydraulics import sections_from_reach, simulate_1d, steady_profile
     from floodtwin.hydrograph import design_hydrograph
-    from floodtwin.preplan import Preplan, RiskFacts
+    from floodtwin.preplan import FlowState, Preplan, RiskFacts
     from floodtwin.reach import load_reach
     from floodtwin.risk import freeboard
 
@@ -122,7 +122,6 @@ def run_scenario(discharge_m3s: float, *, reach=None, preplan=None, unsteady: bo
     t0 = time.perf_counter()
     reach = reach if reach is not None else load_reach("huayuankou")
     preplan = preplan if preplan is not None else Preplan.load()
-    decision = preplan.decide(q)
     sections = sections_from_reach(reach)
     timings["load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -144,7 +143,13 @@ def run_scenario(discharge_m3s: float, *, reach=None, preplan=None, unsteady: bo
     chain = run["chainage"].values.astype(float)
     dikes = freeboard(run, reach.dikes)
     dikes = dikes.drop(columns=["geometry"], errors="ignore")
-    toe_depth = dikes["max_water_level_m"].to_numpy(float) - dikes["toe_elevation_m"].to_numpy(float)
+    level = dikes["max_water_level_m"].to_numpy(float)
+    toe_depth = level - dikes["toe_elevation_m"].to_numpy(float)
+    if reach.params is not None:
+        # water reaches the dike toe only once it has overtopped the channel's natural levee (滩唇): the
+        # floodplain falls from the lip towards the dike (the secondary suspended river)
+        mid = 0.5 * (dikes["chainage_from_m"].to_numpy(float) + dikes["chainage_to_m"].to_numpy(float))
+        toe_depth = np.where(level > reach.terrain.lip_m(mid), toe_depth, 0.0)
     lip = reach.terrain.lip_m(reach.villages["chainage_m"].to_numpy(float)) if reach.params is not None else None
     villages = village_exposure(reach.villages, chain, stage, times, lip)
     gauge_stage = float(_stage_at(chain, stage, np.array([reach.gauge_chainage_m])).max())
@@ -156,6 +161,8 @@ def run_scenario(discharge_m3s: float, *, reach=None, preplan=None, unsteady: bo
         segment_toe_depth_m=dict(zip(dikes["segment_id"], np.maximum(toe_depth, 0.0))),
         source=method,
     )
+    # the tier from the flow and from what the run found (water at the dike toe raises it)
+    decision = preplan.evaluate(FlowState(observed_m3s=q, risk=risk))
     tasks = preplan.tasks_for(decision, reach, risk)
     timings["risk_and_tasks"] = time.perf_counter() - t0
     return ScenarioResult(q, decision, gauge_stage, dikes, villages, tasks, hydro, method, timings)

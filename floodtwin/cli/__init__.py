@@ -43,17 +43,50 @@ def fail(message: str, exit_code: int = 2) -> None:
     raise SystemExit(exit_code)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the Typer app, turning FloodtwinError into one red line and its exit code."""
+def _usage_error_types() -> tuple[type[BaseException], ...]:
+    """The exception types of a command-line usage error (bad or missing option): Typer ≥ 0.2x
+    vendors click and exposes their base as ``typer.TyperException``; older versions raise click's."""
+    types: list[type[BaseException]] = []
+    if hasattr(typer, "TyperException"):
+        types.append(typer.TyperException)
     try:
-        app(args=argv, prog_name="floodtwin", standalone_mode=True)
+        import click
+
+        types.append(click.ClickException)
+    except ImportError:
+        pass
+    return tuple(types)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the Typer app; a FloodtwinError or a usage error (bad option value, missing or
+    unknown option) becomes one red line and its exit code."""
+    usage_errors = _usage_error_types()
+    try:
+        # not standalone: errors come here instead of click's multi-line usage panel; --help and a
+        # typer.Exit come back as the exit code
+        result = app(args=argv, prog_name="floodtwin", standalone_mode=False)
     except FloodtwinError as exc:
         fail(str(exc), exc.exit_code)
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
+        raise SystemExit(code) from None
+    except typer.Abort:
+        fail("aborted", 130)
     except KeyboardInterrupt:
         fail("interrupted", 130)
     except BrokenPipeError:
         sys.stderr.close()
         raise SystemExit(1) from None
+    except usage_errors as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a group called without a command: its help
+            exc.show()
+            raise SystemExit(getattr(exc, "exit_code", 2)) from None
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "floodtwin"
+        message = " ".join(exc.format_message().split())
+        fail(f"{where}: {message} (see {where} --help)", getattr(exc, "exit_code", 2))
+    raise SystemExit(result if isinstance(result, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

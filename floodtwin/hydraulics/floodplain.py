@@ -61,7 +61,7 @@ H_DRY_M = 1e-6
 #: thread (tens of µs with passive waiting, see hydraulics/_jit.py) costs more than it saves there
 PARALLEL_MIN_CELLS = 40_000
 #: rows per parallel block: fixed, so results never depend on the number of threads
-ROWS_PER_BLOCK = 8
+ROWS_PER_BLOCK = 16
 #: columns (and rows) of dry margin around the wet extent that each step still computes
 WINDOW_MARGIN = 3
 #: smallest depth (m) used to bound the time step when the domain is (nearly) dry

@@ -376,6 +376,17 @@ def _cap_outflow(fh, ft, h_up, cap):
 
 
 @jit_inline
+def _edge_face(code, val, hc, hf, un, ut, zc, sgn, g, n2c, cap):
+    """Fluxes through a domain-edge face from the cell's (reconstructed, predicted) face state
+    ``hf``, ``un`` (along the grid axis), ``ut``; ``sgn`` = −1 on the west/south edge, +1 east/north.
+    Returns (mass flux out of the domain, then the face's four fluxes in the grid's convention:
+    mass, normal momentum for the cells on both sides, tangential momentum)."""
+    fo, fm, fto = edge_flux(code, val, hf, sgn * un, ut, zc, g, n2c)
+    fo, fto = _cap_outflow(fo, fto, hc, cap)
+    return fo, sgn * fo, fm, fm, sgn * fto
+
+
+@jit_inline
 def _any_nan(a):
     """Whether a row of bed elevations has a cell outside the domain: a vectorised search, so
     that the scalar pass over closed faces runs only on the rows that need it."""
@@ -434,13 +445,9 @@ def _godunov_x_faces(r, lo, hi, h, u, v, z, n2, sl, bctype, bcval, bflux, g, cap
         hf = max(hc + sgn * sl[o, j], zero)
         uf = u_row[j] + sgn * sl[o + 2, j]
         vf = v_row[j] + sgn * sl[o + 3, j]
-        fo, fm, fto = edge_flux(bctype[e, r], bcval[e, r], hf, sgn * uf, vf, zc, g, n2[r, lo + j])
-        fo, fto = _cap_outflow(fo, fto, hc, cap)
+        fo, out[0, k], out[1, k], out[2, k], out[3, k] = _edge_face(bctype[e, r], bcval[e, r], hc, hf, uf, vf, zc,
+                                                                    sgn, g, n2[r, lo + j], cap)
         bflux[e, r] = fo
-        out[0, k] = sgn * fo
-        out[1, k] = fm
-        out[2, k] = fm
-        out[3, k] = sgn * fto
 
 
 @jit
@@ -481,23 +488,19 @@ def _godunov_y_face(k, lo, hi, h, u, v, z, n2, s_below, s_above, bctype, bcval, 
         hf = max(hc + sgn * se[o, jw], zero)
         vf = v[r, j] + sgn * se[o + 2, jw]
         uf = u[r, j] + sgn * se[o + 3, jw]
-        fo, fm, fto = edge_flux(bctype[e, j], bcval[e, j], hf, sgn * vf, uf, zc, g, n2[r, j])
-        fo, fto = _cap_outflow(fo, fto, hc, cap)
+        fo, out[0, jw], out[1, jw], out[2, jw], out[3, jw] = _edge_face(bctype[e, j], bcval[e, j], hc, hf, vf, uf, zc,
+                                                                        sgn, g, n2[r, j], cap)
         if write_edge:
             bflux[e, j] = fo
-        out[0, jw] = sgn * fo
-        out[1, jw] = fm
-        out[2, jw] = fm
-        out[3, jw] = sgn * fto
 
 
 @jit_inline
 def _update_line_with(h_row, hu_row, hv_row, z_row, n2_row, h0_row, hu0_row, hv0_row, fx, fs, fn, sx, sy,
                       out_h, out_hu, out_hv, out_u, out_v, dt, dt_dx, g, wa, wb, combine, hdry):
     """Finite-volume update of one row from its face fluxes, the well-balanced bed source,
-    semi-implicit friction and the Runge-Kutta combination; returns the row's largest |u|+√(gh)
-    (either direction) of the new state and the first and one-past-last column holding water. With ``combine`` the result is wa·U0 + wb·(the update),
-    the Runge-Kutta combination."""
+    semi-implicit friction; returns the row's largest |u|+√(gh) (either direction) of the new state
+    and the first and one-past-last column holding water. With ``combine`` the result is
+    wa·U0 + wb·(the update), the Runge-Kutta combination."""
     nx = h_row.size
     # wave speeds are ≥ 0, so their bit patterns order like the numbers (an integer maximum vectorises)
     smax_bits = np.int64(0)
