@@ -898,12 +898,13 @@ def run_peer_geoclaw(py: Path, args) -> tuple[list[dict], dict]:
     script.write_text(GEOCLAW_SCRIPT)
     work = PEERS_DIR / "geoclaw" / "runs"
     rows, acc = [], {}
+    run = functools.partial(_run_json, cwd=PEERS_DIR)  # clawpack's reader writes pyclaw.log where it runs
     thread_counts = [t for t in (1, 2) if t <= (os.cpu_count() or 1)] if openmp else [1]
     for case, dur in (("wet", args.wet_s), ("flood", args.flood_s)):
         for threads in thread_counts:
             la = load()
-            r = _run_json([str(py), str(script), case, str(args.size), str(dur), "5.0", str(exe), str(work / case),
-                           str(threads)])
+            r = run([str(py), str(script), case, str(args.size), str(dur), "5.0", str(exe), str(work / case),
+                     str(threads)])
             if not r["finite"]:
                 raise RuntimeError(f"GeoClaw {case}: non-finite depths")
             rows.append(dict(solver="GeoClaw (1 level, f-wave 2nd order MC, Manning)", case=case, dtype="float64",
@@ -915,12 +916,12 @@ def run_peer_geoclaw(py: Path, args) -> tuple[list[dict], dict]:
                   f"dt ≤ {r['dt_max_s']:.3f} s, "
                   f"wet {r['wet_fraction']:.0%}, load {la:.1f})", flush=True)
     for case, hl, hr in (("stoker", 2.0, 1.0), ("ritter", 1.0, 0.0)):
-        r = _run_json([str(py), str(script), case, "0", "10", "0.25", str(exe), str(work / case), "1"])
+        r = run([str(py), str(script), case, "0", "10", "0.25", str(exe), str(work / case), "1"])
         x, h = np.array(r["x"]), np.array(r["h"])
         ex = dam_break_depth(x, 10.0, x0_m=100.0, h_left_m=hl, h_right_m=hr)
         acc[case] = float(np.mean(np.abs(h - ex)))
     ini = thacker_initial(PEERS_DIR / "thacker_initial_topo.npz", nodes_per_cell=4)
-    r = _run_json([str(py), str(script), "thacker", "0", "0", "0", str(exe), str(work / "thacker"), "1", str(ini)])
+    r = run([str(py), str(script), "thacker", "0", "0", "0", str(exe), str(work / "thacker"), "1", str(ini)])
     he = np.load(ini)["h_exact"]
     h = np.array(r["h"])
     if r["finite"] and h.min() >= 0.0:
