@@ -91,8 +91,9 @@ def grid_from_bed(bed: Any, dx_m: float) -> Grid:
                  False, False, ("y", "x"), {})
 
 
-def cell_field(name: str, value: Any, grid: Grid, active: np.ndarray, unit: str) -> np.ndarray:
-    """A scalar or a (y, x) field in the bed's orientation -> float64 internal array, checked ≥ 0."""
+def _field(name: str, value: Any, grid: Grid, active: np.ndarray, unit: str) -> np.ndarray:
+    """A scalar or a (y, x) field (array or DataArray) in the bed's orientation -> float64 internal
+    array, finite on every active cell."""
     shape = grid.z_abs.shape
     if hasattr(value, "dims") and hasattr(value, "values"):
         value = value.values
@@ -106,11 +107,16 @@ def cell_field(name: str, value: Any, grid: Grid, active: np.ndarray, unit: str)
         raise InputError(f"{name}: shape {a.shape} does not match the bed {shape}")
     else:
         a = np.ascontiguousarray(grid.to_internal(a))
-    vals = a[active]
-    if not np.all(np.isfinite(vals)):
+    if not np.all(np.isfinite(a[active])):
         bad = np.argwhere(active & ~np.isfinite(a))[0]
         raise InputError(f"{name}: not a finite number at cell (row {bad[0]}, column {bad[1]}) inside the domain")
-    if np.any(vals < 0):
+    return a
+
+
+def cell_field(name: str, value: Any, grid: Grid, active: np.ndarray, unit: str) -> np.ndarray:
+    """A scalar or a (y, x) field in the bed's orientation -> float64 internal array, checked ≥ 0."""
+    a = _field(name, value, grid, active, unit)
+    if np.any(a[active] < 0):
         bad = np.argwhere(active & (a < 0))[0]
         raise InputError(f"{name}: negative value {a[tuple(bad)]:g} {unit} at cell (row {bad[0]}, column {bad[1]})")
     a[~active] = 0.0
@@ -128,17 +134,7 @@ def initial_velocity(velocity0: Any, grid: Grid, active: np.ndarray) -> tuple[np
         raise InputError("velocity0: expected a (u, v) pair of numbers or arrays (m/s)") from None
     out = []
     for name, value in (("velocity0[0]", u), ("velocity0[1]", v)):
-        if hasattr(value, "dims") and hasattr(value, "values"):
-            value = value.values
-        a = np.array(value, dtype=np.float64)
-        if a.ndim == 0:
-            a = np.full(shape, float(a))
-        elif a.shape != shape:
-            raise InputError(f"{name}: shape {a.shape} does not match the bed {shape}")
-        else:
-            a = np.ascontiguousarray(grid.to_internal(a))
-        if not np.all(np.isfinite(a[active])):
-            raise InputError(f"{name}: not a finite number inside the domain")
+        a = _field(name, value, grid, active, "m/s")
         a[~active] = 0.0
         out.append(a)
     return out[0], out[1]
