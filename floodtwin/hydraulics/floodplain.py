@@ -183,6 +183,7 @@ class Floodplain:
         self.src_cols = np.concatenate([plan.src_cols, link_cols]).astype(np.int64)
         self.n_links = link_rows.size
         self._src_added = np.zeros(self.src_rows.size, np.float64)
+        self._src_vols = np.zeros(self.src_rows.size, np.float64)  # per step, reused
         # wet extent per row and the column window of each block of rows (k2.block_windows): cells that
         # have never held water, with dry neighbours, are not computed
         self.ext_lo, self.ext_hi = initial_extent(h, plan.bctype, self.src_rows, self.src_cols)
@@ -331,10 +332,14 @@ class Floodplain:
         each link."""
         import numba
 
-        until_s = float(until_s)
+        try:
+            until_s = float(until_s)
+            rates = (np.zeros(self.n_links) if link_rates_m3s is None
+                     else np.asarray(link_rates_m3s, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise InputError("advance: until_s must be a number (s) and link_rates_m3s numbers (m³/s)") from None
         if not (math.isfinite(until_s) and self.t_s <= until_s <= self.duration_s * (1 + 1e-12)):
             raise InputError(f"advance: until_s = {until_s:g} s must lie in [{self.t_s:g}, {self.duration_s:g}] s")
-        rates = np.zeros(self.n_links) if link_rates_m3s is None else np.asarray(link_rates_m3s, dtype=np.float64)
         if rates.shape != (self.n_links,) or not np.all(np.isfinite(rates)):
             raise InputError(f"advance: link_rates_m3s must be {self.n_links} finite rates (m³/s)")
         old_threads = numba.get_num_threads()
@@ -392,7 +397,7 @@ class Floodplain:
                 t_new = stop
             self._step(dt, t_new)
             if self.src_rows.size:
-                vols = np.empty(self.src_rows.size)
+                vols = self._src_vols
                 for s, src in enumerate(plan.sources):
                     vols[s] = src.value_at(t) * dt
                 vols[n_ps:] = link_rates * dt

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from floodtwin.hydraulics._jit import jit
+from floodtwin.hydraulics._jit import jit, jit_inline
 
 G_MS2 = 9.81
 
@@ -469,6 +469,18 @@ def _momentum_area(tables, z0_m, dz_m, i, z):
     return am, dam
 
 
+
+@jit_inline
+def _hermite(tables, i, j, col, dcol, h, inv_h, b00, b10, b01, b11, g00, g10, g01, g11):
+    """Cubic Hermite value and derivative of table column ``col`` (slope column ``dcol``) of
+    section i between rows j and j + 1 with the basis weights b (value) and g (derivative) at the
+    stage's position in the interval; ``h`` the row spacing (m)."""
+    y0 = tables[i, j, col]
+    y1 = tables[i, j + 1, col]
+    m0 = tables[i, j, dcol] * h
+    m1 = tables[i, j + 1, dcol] * h
+    return b00 * y0 + b10 * m0 + b01 * y1 + b11 * m1, (g00 * y0 + g10 * m0 + g01 * y1 + g11 * m1) * inv_h
+
 @jit
 def _section_terms(tables, z0_m, dz_m, z, q, out):
     """Per section: area, dA/dz, conveyance, dK/dz, momentum area, its derivative (out (n, 6)).
@@ -510,24 +522,11 @@ def _section_terms(tables, z0_m, dz_m, z, q, out):
             g10 = 3 * t2 - 4 * t + 1
             g01 = -6 * t2 + 6 * t
             g11 = 3 * t2 - 2 * t
-            y0 = tables[i, j, T_AREA]
-            y1 = tables[i, j + 1, T_AREA]
-            m0 = tables[i, j, T_DAREA] * h
-            m1 = tables[i, j + 1, T_DAREA] * h
-            a = b00 * y0 + b10 * m0 + b01 * y1 + b11 * m1
-            da = (g00 * y0 + g10 * m0 + g01 * y1 + g11 * m1) * inv_h
-            y0 = tables[i, j, T_CONVEYANCE]
-            y1 = tables[i, j + 1, T_CONVEYANCE]
-            m0 = tables[i, j, T_DCONVEYANCE] * h
-            m1 = tables[i, j + 1, T_DCONVEYANCE] * h
-            k = b00 * y0 + b10 * m0 + b01 * y1 + b11 * m1
-            dk = (g00 * y0 + g10 * m0 + g01 * y1 + g11 * m1) * inv_h
-            y0 = tables[i, j, T_MOM_AREA]
-            y1 = tables[i, j + 1, T_MOM_AREA]
-            m0 = tables[i, j, T_DMOM_AREA] * h
-            m1 = tables[i, j + 1, T_DMOM_AREA] * h
-            am = b00 * y0 + b10 * m0 + b01 * y1 + b11 * m1
-            dam = (g00 * y0 + g10 * m0 + g01 * y1 + g11 * m1) * inv_h
+            a, da = _hermite(tables, i, j, T_AREA, T_DAREA, h, inv_h, b00, b10, b01, b11, g00, g10, g01, g11)
+            k, dk = _hermite(tables, i, j, T_CONVEYANCE, T_DCONVEYANCE, h, inv_h, b00, b10, b01, b11, g00, g10,
+                             g01, g11)
+            am, dam = _hermite(tables, i, j, T_MOM_AREA, T_DMOM_AREA, h, inv_h, b00, b10, b01, b11, g00, g10,
+                               g01, g11)
         if a < 1e-6:
             a = 1e-6
         if k < 1e-6:

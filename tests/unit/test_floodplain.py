@@ -339,6 +339,10 @@ def test_floodplain_bad_calls_are_one_line_errors():
         model.advance(5.0, [1.0, 2.0])
     with pytest.raises(InputError, match="link_rates_m3s must be 1 finite rates"):
         model.advance(5.0, [np.nan])
+    with pytest.raises(InputError, match="until_s must be a number"):
+        model.advance("soon")
+    with pytest.raises(InputError, match="link_rates_m3s numbers"):
+        model.advance(5.0, ["a lot"])
     model.advance(5.0, [0.1])
     with pytest.raises(InputError, match=r"until_s = 2 s must lie in \[5, 10\]"):
         model.advance(2.0)
