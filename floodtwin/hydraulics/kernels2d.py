@@ -193,6 +193,93 @@ def _increments(hm, unm, utm, zm, hc, unc, utc, zc, hp, unp, utp, zp, ok, lp, lq
             (lh if ok else zero), (le if ok else zero), (lu if ok else zero), (lt if ok else zero))
 
 
+#: velocity drop across a cell (m/s), as a fraction of its celerity, that marks it as a shock
+#: for :func:`_sharpen_shock`: far above the differences of smooth flow at grid scale
+SHOCK_DETECT_FRACTION = 0.05
+#: 1 / the Courant number below which a shock's sharpening fades out (to none for a standing jump)
+STANDING_WAVE_RAMP = 10.0
+
+
+@jit_inline
+def _sharpen_limited(up, dn, nu):
+    """Face increment of a wave moving at Courant number ``nu`` (0 < nu < 1) from its upwind and
+    downwind differences ``up``, ``dn``: the largest the one-step scheme allows while it stays TVD
+    for that Courant number, min((1 − ν)/ν·|up|, |dn|) with the sign of ``dn`` (Roe's "ultrabee").
+    Zero at an extremum."""
+    a = min((1.0 - nu) / nu * abs(up), abs(dn))
+    a = a if dn > 0.0 else -a
+    return a if up * dn > 0.0 else up * 0.0
+
+
+@jit_inline
+def _sharpen_shock(hm, unm, zm, hc, unc, zc, hp, unp, zp, ok, hi_eta, hi_un, lo_eta, lo_un, dt_dx, g, hdry):
+    """Corrections (to the high-side face's water level and normal velocity, then the low side's)
+    of the MUSCL-Hancock face values of a cell in a shock, along one direction.
+
+    MUSCL-Hancock with the MC limiter smears a hydraulic jump over three cells at Courant number
+    0.45 (Stoker L1 6.1e-4 m on the SWASHES grid, half of it in the jump). Where the flow
+    converges (normal velocity falling by more than :data:`SHOCK_DETECT_FRACTION` of the celerity
+    across the cell) the face values are split into the two acoustic waves, w± = ½(η/h ± u/c)
+    linearised at the cell, and each wave whose characteristics converge there (λ± = u ± c
+    falling across the cell) moves towards the face value of :func:`_sharpen_limited` on its
+    downwind face and none on its upwind face (the jump is then carried over one cell, as the
+    Courant number allows); the other wave, and the tangential velocity, keep the MC values. The
+    move is weighted by ramps, not switched: in the velocity drop (from one to two times the
+    detection fraction), in the convergence of λ, and in the wave's Courant number (none for a
+    standing jump, full from 0.1): the face values stay continuous functions of the state, so that
+    float32 and float64 runs, or a rounding difference, do not flip cells between two schemes. The
+    wave amplitudes use the water level, so a lake at rest (no slope of η or u) is left exactly as
+    it is, and the depth moves with the level (the face's bed keeps its form). Zero wherever the
+    flow does not converge: smooth flow, rarefactions, wetting fronts (``ok`` false) keep
+    MUSCL-Hancock. Measured effect: Stoker L1 6.1e-4 → 4.9e-4 m, half the error of the jump gone
+    (tests/verification/test_dam_break.py)."""
+    zero = hc * 0.0
+    hs = max(hc, hdry)
+    cc = math.sqrt(g * hs)
+    ih = 1.0 / hs
+    ic = 1.0 / cc
+    du = unm - unp
+    # λ± drop across the cell, with c_m − c_p ≈ g (h_m − h_p) / (2c): only its sign is used
+    dc = 0.5 * g * (hm - hp) * ic
+    ok = ok and (zm == zm) and (zc == zc) and (zp == zp) and hm > hdry and hc > hdry and hp > hdry
+    # weights that ramp from 0 to 1 (see above)
+    ramp = 1.0 / (SHOCK_DETECT_FRACTION * cc)
+    w_shock = min(max(du * ramp - 1.0, 0.0), 1.0)
+    em = (hc + zc) - (hm + zm)
+    ep = (hp + zp) - (hc + zc)
+    dum = unc - unm
+    dup = unp - unc
+    d_hi_eta = zero
+    d_hi_un = zero
+    d_lo_eta = zero
+    d_lo_un = zero
+    for k in range(2):
+        sg = 1.0 if k == 0 else -1.0
+        nu = (unc + sg * cc) * dt_dx
+        right = nu > 0.0
+        # a standing jump is kept sharp by the upwind flux already; the ramp in ν keeps the
+        # sharpened face from jumping from one side to the other as the wave turns
+        w = w_shock * min(max((du + sg * dc) * ramp, 0.0), 1.0) * min(abs(nu) * STANDING_WAVE_RAMP, 1.0)
+        # wave amplitudes of the current face increments and of the cell's differences
+        b_hi = 0.5 * (hi_eta * ih + sg * hi_un * ic)
+        b_lo = 0.5 * (lo_eta * ih + sg * lo_un * ic)
+        wm = 0.5 * (em * ih + sg * dum * ic)
+        wp = 0.5 * (ep * ih + sg * dup * ic)
+        nu_abs = min(max(abs(nu), 1e-6), 1.0 - 1e-6)
+        a = _sharpen_limited(wm if right else wp, wp if right else wm, nu_abs)
+        new_hi = a if right else zero
+        new_lo = zero if right else -a
+        # selected last: outside the domain or by a dry cell the operands may be NaN
+        c_hi = (w * (new_hi - b_hi)) if ok else zero
+        c_lo = (w * (new_lo - b_lo)) if ok else zero
+        # back to (η, u): r± = (h, ±c)
+        d_hi_eta += hs * c_hi
+        d_hi_un += sg * cc * c_hi
+        d_lo_eta += hs * c_lo
+        d_lo_un += sg * cc * c_lo
+    return d_hi_eta, d_hi_un, d_lo_eta, d_lo_un
+
+
 @jit_inline
 def _prepare_cell(hw, uw, vw, zw, he, ue, ve, ze, hs, us, vs, zs, hn, un, vn, zn, hc, uc, vc, zc, x_ok, y_ok,
                   predict, half_dt_dx, g, lim, vanleer, mc, hdry):
@@ -211,11 +298,22 @@ def _prepare_cell(hw, uw, vw, zw, he, ue, ve, ze, hs, us, vs, zs, hn, un, vn, zn
                                                  lp, lq, wa, wb, vanleer, mc, hdry)
     if predict:
         # differences across the cell (east/north face minus west/south face) = Δx · gradient
-        dh = -half_dt_dx * (uc * (x0 + x4) + vc * (y0 + y4) + hc * ((x2 + x6) + (y2 + y6)))
-        du = -half_dt_dx * (uc * (x2 + x6) + vc * (y3 + y7) + g * (x1 + x5))
-        dv = -half_dt_dx * (uc * (x3 + x7) + vc * (y2 + y6) + g * (y1 + y5))
-        return (x0 + dh, x1 + dh, x2 + du, x3 + dv, x4 - dh, x5 - dh, x6 - du, x7 - dv,
-                y0 + dh, y1 + dh, y2 + dv, y3 + du, y4 - dh, y5 - dh, y6 - dv, y7 - du)
+        dhx = -half_dt_dx * (uc * (x0 + x4) + hc * (x2 + x6))
+        dhy = -half_dt_dx * (vc * (y0 + y4) + hc * (y2 + y6))
+        dux = -half_dt_dx * (uc * (x2 + x6) + g * (x1 + x5))
+        dvy = -half_dt_dx * (vc * (y2 + y6) + g * (y1 + y5))
+        dh = dhx + dhy
+        du = dux - half_dt_dx * vc * (y3 + y7)
+        dv = dvy - half_dt_dx * uc * (x3 + x7)
+        # a shock along x (y) is sharpened on the face values of the x (y) terms alone
+        ex, eux, wx, wux = _sharpen_shock(hw, uw, zw, hc, uc, zc, he, ue, ze, x_ok, x1 + dhx, x2 + dux,
+                                          dhx - x5, dux - x6, 2.0 * half_dt_dx, g, hdry)
+        ny_, nvy, sy_, svy = _sharpen_shock(hs, vs, zs, hc, vc, zc, hn, vn, zn, y_ok, y1 + dhy, y2 + dvy,
+                                            dhy - y5, dvy - y6, 2.0 * half_dt_dx, g, hdry)
+        return (x0 + dh + ex, x1 + dh + ex, x2 + du + eux, x3 + dv, x4 - dh - wx, x5 - dh - wx, x6 - du - wux,
+                x7 - dv,
+                y0 + dh + ny_, y1 + dh + ny_, y2 + dv + nvy, y3 + du, y4 - dh - sy_, y5 - dh - sy_, y6 - dv - svy,
+                y7 - du)
     return x0, x1, x2, x3, x4, x5, x6, x7, y0, y1, y2, y3, y4, y5, y6, y7
 
 
