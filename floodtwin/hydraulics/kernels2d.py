@@ -198,6 +198,8 @@ def _increments(hm, unm, utm, zm, hc, unc, utc, zc, hp, unp, utp, zp, ok, lp, lq
 SHOCK_DETECT_FRACTION = 0.05
 #: 1 / the Courant number below which a shock's sharpening fades out (to none for a standing jump)
 STANDING_WAVE_RAMP = 10.0
+#: depth (m) below which no cell is sharpened (a shock in thinner water keeps plain MUSCL-Hancock)
+SHARPEN_MIN_DEPTH_M = 0.05
 
 
 @jit_inline
@@ -239,7 +241,9 @@ def _sharpen_shock(hm, unm, zm, hc, unc, zc, hp, unp, zp, ok, hi_eta, hi_un, lo_
     du = unm - unp
     # λ± drop across the cell, with c_m − c_p ≈ g (h_m − h_p) / (2c): only its sign is used
     dc = 0.5 * g * (hm - hp) * ic
-    ok = ok and (zm == zm) and (zc == zc) and (zp == zp) and hm > hdry and hc > hdry and hp > hdry
+    # not in thin water: the linearisation turns a level step over a thin layer into a velocity of
+    # g·Δη/c, which a film cannot carry (it collapsed the time step on Thacker's shoreline)
+    ok = ok and (zm == zm) and (zc == zc) and (zp == zp) and min(hm, hc, hp) > SHARPEN_MIN_DEPTH_M
     # weights that ramp from 0 to 1 (see above)
     ramp = ic * (1.0 / SHOCK_DETECT_FRACTION)
     w_shock = min(max(du * ramp - 1.0, 0.0), 1.0)
