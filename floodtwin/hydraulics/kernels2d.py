@@ -214,8 +214,7 @@ def _sharpen_limited(up, dn, nu):
 
 
 @jit_inline
-def _sharpen_shock(hm, unm, zm, hc, unc, zc, hp, unp, zp, ok, hi_eta, hi_un, lo_eta, lo_un, dt_dx, g, hdry,
-                   hs, cc, ih, ic):
+def _sharpen_shock(hm, unm, zm, hc, unc, zc, hp, unp, zp, ok, hi_eta, hi_un, lo_eta, lo_un, dt_dx, g, hs, cc, ih, ic):
     """Corrections (to the high-side face's water level and normal velocity, then the low side's)
     of the MUSCL-Hancock face values of a cell in a shock, along one direction.
 
@@ -233,9 +232,10 @@ def _sharpen_shock(hm, unm, zm, hc, unc, zc, hp, unp, zp, ok, hi_eta, hi_un, lo_
     float32 and float64 runs, or a rounding difference, do not flip cells between two schemes. The
     wave amplitudes use the water level, so a lake at rest (no slope of η or u) is left exactly as
     it is, and the depth moves with the level (the face's bed keeps its form). Zero wherever the
-    flow does not converge: smooth flow, rarefactions, wetting fronts (``ok`` false) keep
-    MUSCL-Hancock.  ``hs`` = max(h, h_dry), ``cc`` = √(g·hs), ``ih`` = 1/hs and ``ic`` = 1/cc come
-    from the caller (shared by both directions). Measured effect: Stoker L1 6.1e-4 → 4.9e-4 m, half the error of the jump gone
+    flow does not converge: smooth flow, rarefactions, wetting fronts (``ok`` false) and water
+    shallower than :data:`SHARPEN_MIN_DEPTH_M` keep MUSCL-Hancock. ``hs`` = max(h, h_dry),
+    ``cc`` = √(g·hs), ``ih`` = 1/hs and ``ic`` = 1/cc come from the caller (shared by both
+    directions). Measured effect: Stoker L1 6.1e-4 → 4.9e-4 m, half the error of the jump gone
     (tests/verification/test_dam_break.py)."""
     zero = hc * 0.0
     du = unm - unp
@@ -307,16 +307,16 @@ def _prepare_cell(hw, uw, vw, zw, he, ue, ve, ze, hs, us, vs, zs, hn, un, vn, zn
         dh = dhx + dhy
         du = dux - half_dt_dx * vc * (y3 + y7)
         dv = dvy - half_dt_dx * uc * (x3 + x7)
-        # a shock along x (y) is sharpened on the face values of the x (y) terms alone
-        # the cell's celerity and reciprocals, shared by both directions (one sqrt, one division)
+        # a shock along x (y) is sharpened on the face values of the x (y) terms alone; the cell's
+        # celerity and reciprocals are shared by both directions (one sqrt, one division)
         h_pos = max(hc, hdry)
         cc = math.sqrt(g * h_pos)
         ic = 1.0 / cc
         ih = g * ic * ic
         ex, eux, wx, wux = _sharpen_shock(hw, uw, zw, hc, uc, zc, he, ue, ze, x_ok, x1 + dhx, x2 + dux,
-                                          dhx - x5, dux - x6, 2.0 * half_dt_dx, g, hdry, h_pos, cc, ih, ic)
+                                          dhx - x5, dux - x6, 2.0 * half_dt_dx, g, h_pos, cc, ih, ic)
         ny_, nvy, sy_, svy = _sharpen_shock(hs, vs, zs, hc, vc, zc, hn, vn, zn, y_ok, y1 + dhy, y2 + dvy,
-                                            dhy - y5, dvy - y6, 2.0 * half_dt_dx, g, hdry, h_pos, cc, ih, ic)
+                                            dhy - y5, dvy - y6, 2.0 * half_dt_dx, g, h_pos, cc, ih, ic)
         return (x0 + dh + ex, x1 + dh + ex, x2 + du + eux, x3 + dv, x4 - dh - wx, x5 - dh - wx, x6 - du - wux,
                 x7 - dv,
                 y0 + dh + ny_, y1 + dh + ny_, y2 + dv + nvy, y3 + du, y4 - dh - sy_, y5 - dh - sy_, y6 - dv - svy,

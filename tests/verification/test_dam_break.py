@@ -30,7 +30,8 @@ T_S = 10.0
 BEST_PEER_RITTER_L1 = 6.0e-4  # ANUGA DE0, PEERS.md
 BEST_PEER_STOKER_L1 = 5.04e-4  # PyClaw, benchmarks/RESULTS.md
 ANUGA_STOKER_L1 = 8.1e-4
-#: what each time stepping measures on Stoker (dx 0.25 m), with a 5 % allowance for rounding changes
+#: what each time stepping measures on Stoker (dx 0.25 m), with an allowance for rounding changes
+#: (3 % for hancock, which keeps it below PyClaw's 5.04e-4; 5 % for heun)
 STOKER_L1_MEASURED = {"hancock": 4.88e-4 * 1.03, "heun": 7.91e-4 * 1.05}
 
 
