@@ -285,6 +285,69 @@ def test_skipping_dry_cells_changes_nothing(monkeypatch, scheme, stepping):
     assert windowed.attrs["mass_balance_relative_error"] < 1e-12
 
 
+@pytest.mark.parametrize("limiter", ["mc", "minmod", "vanleer"])
+def test_sharpening_only_where_a_span_may_hold_a_shock_changes_nothing(limiter):
+    """The Hancock predictor sharpens shocks only in the spans of a row where
+    kernels2d._span_may_shock finds one (the row loops skip the sharpening). Sharpening every
+    interior cell of the row must give the same face values bit for bit: the test must be a
+    superset of the cells whose sharpening weight is above zero. The row holds smooth flow, a
+    bore, velocity drops just below and just above the detection threshold, and thin water."""
+    from floodtwin.hydraulics import kernels2d as k2
+    from floodtwin.hydraulics.floodplain import G_MS2, H_DRY_M
+
+    rng = np.random.default_rng(7)
+    span = k2.SHARPEN_SPAN
+    nx = 12 * span
+    x = np.arange(nx)
+    h = 1.0 + 0.05 * np.sin(x / 9.0)[None, :] + 0.001 * rng.random((3, nx))
+    u = 0.3 + 0.02 * np.cos(x / 11.0)[None, :] + 0.001 * rng.random((3, nx))
+    v = 0.1 + 0.001 * rng.random((3, nx))
+    z = 0.002 * rng.random((3, nx))
+    ramp = np.clip((x - 97) / 6.0, 0.0, 1.0)  # a bore over columns 97-103 (span 1)
+    h[1] += 0.6 * ramp
+    u[1] -= 1.5 * ramp
+    c = np.sqrt(G_MS2 * h[1])
+    fractions = [0.93, 0.97, 0.995, 1.003, 1.02, 1.1, 1.5]  # of the detection threshold, spans 3-9
+    for k, fraction in enumerate(fractions):
+        j = (3 + k) * span + 20  # a velocity drop along x at cell j, along y at cell j + 7
+        drop = fraction * k2.SHOCK_DETECT_FRACTION
+        u[1, j] = u[1, j - 1] - 0.5 * drop * c[j]
+        u[1, j + 1] = u[1, j - 1] - drop * c[j]
+        v[1, j + 7] = v[2, j + 7] + 0.5 * drop * c[j + 7]
+        v[0, j + 7] = v[2, j + 7] + drop * c[j + 7]
+    h[:, 11 * span + 5:11 * span + 9] = 0.03  # thin water (span 11): never sharpened
+    u[1, 11 * span + 6] = 2.0
+    code = {"mc": k2.LIMITER_MC, "minmod": k2.LIMITER_MINMOD, "vanleer": k2.LIMITER_VANLEER}[limiter]
+    lp, lq, wa, wb, vanleer = k2._limiter_params(code)
+    mc = code == k2.LIMITER_MC
+    half_dt_dx = 0.5 * 0.45 / 4.0
+    rows = [a[r] for r in (0, 1, 2) for a in (h, u, v, z)]
+
+    def faces(sharpen, everywhere):
+        sx, sy = np.zeros((8, nx)), np.zeros((8, nx))
+        if sharpen and not everywhere:  # the model's row: sharpened where _span_may_shock finds a shock
+            k2._godunov_prepare_row(1, 0, nx, h, u, v, z, code, H_DRY_M, True, half_dt_dx, G_MS2, sx, sy)
+        else:  # the predictor without sharpening (the first and last cell sharpened, as in the model)
+            k2._prepare_line_with(*rows, True, True, False, half_dt_dx, G_MS2, lp, lq, wa, wb, vanleer and not mc,
+                                  mc, H_DRY_M, sx, sy, 1, nx - 1)
+        if everywhere:
+            k2._sharpen_span(*rows, True, half_dt_dx, G_MS2, lp, lq, wa, wb, vanleer and not mc, mc, H_DRY_M,
+                             sx, sy, 1, nx - 1)
+        return np.concatenate([sx, sy])
+
+    model, everywhere, plain = faces(True, False), faces(True, True), faces(False, False)
+    np.testing.assert_array_equal(model, everywhere)
+    # not vacuous: the detection flagged the spans with a shock, or a drop within its 10 % margin,
+    # and the sharpening moved the faces of the bore and of the drops above the threshold alone
+    lows = range(1, nx - 1, span)
+    views = [slice(lo - 1, min(lo + span, nx - 1) + 1) for lo in lows]  # each span and one column either side
+    flagged = [k2._span_may_shock(h[0, w], v[0, w], h[1, w], u[1, w], h[2, w], v[2, w], G_MS2, H_DRY_M)
+               for w in views]
+    changed = [not np.array_equal(model[:, lo:lo + span], plain[:, lo:lo + span]) for lo in lows]
+    assert flagged == [False, True, False] + [True] * 7 + [False, False]
+    assert changed == [False, True, False] + [f > 1.0 for f in fractions] + [False, False]
+
+
 def test_floodplain_in_one_call_is_simulate_2d():
     """The stepping object run to the end in one call gives simulate_2d's result bit for bit."""
     from floodtwin.hydraulics import Floodplain
