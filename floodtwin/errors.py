@@ -8,6 +8,9 @@ the class they care about.
 
 from __future__ import annotations
 
+__all__ = ["FloodtwinError", "InputError", "ConfigError", "DataError", "StaleDataError", "FeedError",
+           "MAX_DISCHARGE_M3S", "require_discharge_m3s"]
+
 
 class FloodtwinError(Exception):
     """Base class: a one-line, user-facing message; ``exit_code`` is what the CLI returns."""
@@ -41,3 +44,25 @@ class FeedError(FloodtwinError):
     """A live feed could not be read or returned something that is not a valid observation."""
 
     exit_code = 4
+
+
+#: Largest discharge accepted anywhere (m³/s): about four times the largest flood measured at
+#: Huayuankou (22,300 m³/s, 1958). Above it a number is a typo or a unit mistake, not a flow;
+#: each model checks its own, narrower valid range on top of this.
+MAX_DISCHARGE_M3S = 100_000.0
+
+
+def require_discharge_m3s(value: object, *, name: str = "discharge", positive: bool = False) -> float:
+    """``value`` as a discharge in m³/s: a finite number in [0, MAX_DISCHARGE_M3S] (> 0 with
+    ``positive``: the hydraulic models have no dry channel); otherwise an InputError naming ``name``."""
+    if isinstance(value, bool):
+        raise InputError(f"{name} {value!r}: not a number of m³/s")
+    try:
+        q = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(f"{name} {value!r}: not a number of m³/s") from None
+    low = "> 0" if positive else ">= 0"
+    if q != q or q in (float("inf"), float("-inf")) or (q <= 0.0 if positive else q < 0.0) or q > MAX_DISCHARGE_M3S:
+        raise InputError(f"{name} {value!r} m³/s: expected a finite number {low} and at most "
+                         f"{MAX_DISCHARGE_M3S:,.0f} m³/s")
+    return q

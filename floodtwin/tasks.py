@@ -12,6 +12,10 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from floodtwin.errors import InputError
+
+__all__ = ["CATEGORIES", "MATERIALS", "MaterialKind", "Material", "TaskInstruction", "task_key", "require_material"]
+
 #: Task categories of the plan (code -> Chinese, English).
 CATEGORIES: dict[str, tuple[str, str]] = {
     "patrol": ("巡堤查险", "dike patrol"),
@@ -24,6 +28,42 @@ CATEGORIES: dict[str, tuple[str, str]] = {
 }
 
 
+@dataclass(frozen=True)
+class MaterialKind:
+    """One flood-fighting material: its unit, names and the depots-layer column that stocks it."""
+
+    unit: str
+    name_zh: str
+    name_en: str
+    depot_column: str
+
+
+#: The one materials table: item -> unit, names and depot column. The preplan's templates, the
+#: danger table and the smart-stone response name materials by these items only (DOMAIN.md §4-5:
+#: quarry stone for riprap (抛石), lead-wire gabions (铅丝笼), bags for plugging and filter wells).
+MATERIALS: dict[str, MaterialKind] = {
+    "stone": MaterialKind("m3", "块石", "quarry stone (riprap)", "stone_m3"),
+    "gabions": MaterialKind("piece", "铅丝笼", "lead-wire gabions", "gabions"),
+    "sandbags": MaterialKind("bag", "编织袋装土袋", "sandbags", "sandbags"),
+    "woven_bags": MaterialKind("bag", "编织袋", "woven bags", "woven_bags"),
+    "life_jackets": MaterialKind("piece", "救生衣", "life jackets", "life_jackets"),
+    "lifebuoys": MaterialKind("piece", "救生圈", "lifebuoys", "lifebuoys"),
+    "lights": MaterialKind("piece", "照明灯", "lights", "lights"),
+    "boats": MaterialKind("piece", "冲锋舟", "boats", "boats"),
+}
+
+
+def require_material(item: str, unit: str | None = None, *, where: str = "material") -> MaterialKind:
+    """The table entry of ``item``; an InputError naming ``where`` if the item is unknown or ``unit``
+    (when given) is not the table's unit for it."""
+    kind = MATERIALS.get(item)
+    if kind is None:
+        raise InputError(f"{where}: unknown material {item!r} (one of {', '.join(MATERIALS)})")
+    if unit is not None and unit != kind.unit:
+        raise InputError(f"{where}: {item} is counted in {kind.unit}, not {unit!r}")
+    return kind
+
+
 def task_key(template_id: str, scope_kind: str | None, scope_id: str | None, *extra: str) -> str:
     """Deterministic id of an instruction: template and scope object (and any extra qualifier)."""
     parts = [template_id, scope_kind or "-", scope_id or "-", *extra]
@@ -33,7 +73,10 @@ def task_key(template_id: str, scope_kind: str | None, scope_id: str | None, *ex
 
 @dataclass(frozen=True)
 class Material:
-    """A quantity of one material to move from a depot (``depot_id`` None: nearest depot)."""
+    """A quantity of one material to move from a depot (``depot_id`` None: nearest depot).
+
+    ``item`` is a key of :data:`MATERIALS` and ``unit`` its unit there (checked when instructions
+    are validated, ``require_material``)."""
 
     item: str
     quantity: float
