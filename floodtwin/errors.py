@@ -8,7 +8,7 @@ the class they care about.
 
 from __future__ import annotations
 
-__all__ = ["FloodtwinError", "InputError", "ConfigError", "DataError", "StaleDataError", "FeedError",
+__all__ = ["FloodtwinError", "InputError", "ConfigError", "DataError", "FeedError",
            "MAX_DISCHARGE_M3S", "require_discharge_m3s"]
 
 
@@ -34,14 +34,9 @@ class DataError(FloodtwinError):
     """A data file (GeoPackage layer, DEM, CSV, database) is missing, malformed or inconsistent."""
 
 
-class StaleDataError(DataError):
-    """Observations are older than the allowed age: decisions must not be taken on them."""
-
-    exit_code = 3
-
-
 class FeedError(FloodtwinError):
-    """A live feed could not be read or returned something that is not a valid observation."""
+    """A live feed or the MQTT broker could not be read, or returned something that is not a valid
+    observation."""
 
     exit_code = 4
 
