@@ -59,7 +59,7 @@ def map_(
     dpi: int = typer.Option(150, help="Resolution of the PNG."),
 ) -> None:
     """Draw the reach (hillshaded DEM, dikes with chainage posts, works, grids, villages, stones) to a PNG."""
-    from floodtwin.maps import reach_map_png
+    from floodtwin.reach.map import reach_map_png
     from floodtwin.reach import load_reach
 
     path = reach_map_png(load_reach(reach), output, dpi=dpi)

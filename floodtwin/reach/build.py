@@ -16,7 +16,7 @@ import numpy as np
 from floodtwin.errors import DataError, InputError
 from floodtwin.reach.load import dem_filename
 from floodtwin.reach.params import ReachParams, load_params
-from floodtwin.terrain import ReachTerrain, build_dem, write_dem
+from floodtwin.reach.terrain import ReachTerrain, build_dem, write_dem
 
 log = logging.getLogger(__name__)
 

@@ -80,7 +80,7 @@ class Reach:
         if self._terrain is None:
             if self.params is None:
                 raise DataError(f"reach {self.name}: no parameter file, so no terrain model")
-            from floodtwin.terrain import ReachTerrain
+            from floodtwin.reach.terrain import ReachTerrain
 
             self._terrain = ReachTerrain(self.params)
         return self._terrain
@@ -172,7 +172,7 @@ def load_reach(name_or_path: str | Path = "huayuankou", resolution_m: float = 50
     if dem_path.is_file():
         dem = read_dem(dem_path)
     elif params is not None:
-        from floodtwin.terrain import ReachTerrain, build_dem
+        from floodtwin.reach.terrain import ReachTerrain, build_dem
 
         dem = build_dem(ReachTerrain(params), float(resolution_m))
     else:

@@ -232,7 +232,7 @@ def test_build_is_deterministic_and_committed_files_are_current(tmp_path):
 def test_committed_dem_is_the_build_output():
     """The committed NetCDF DEM is exactly what the terrain model builds from the YAML (deterministic)."""
     from floodtwin.reach.load import read_dem
-    from floodtwin.terrain import ReachTerrain, build_dem
+    from floodtwin.reach.terrain import ReachTerrain, build_dem
 
     fresh = build_dem(ReachTerrain(load_params(YAML)), 50.0)
     committed = read_dem(DEM)

@@ -392,6 +392,6 @@ def write_dem(da, path) -> None:
     """Write the DEM as CF NetCDF (compressed, float32 on disk is not used: elevations need mm)."""
     ds = da.to_dataset()
     ds.attrs.update({"Conventions": "CF-1.8", "title": "floodtwin reach DEM",
-                     "source": "floodtwin.terrain.build_dem from the reach parameter file"})
+                     "source": "floodtwin.reach.terrain.build_dem from the reach parameter file"})
     encoding = {"elevation": {"zlib": True, "complevel": 4, "_FillValue": np.nan}}
     ds.to_netcdf(path, encoding=encoding, engine="netcdf4")
