@@ -23,9 +23,10 @@ def scenario(
     as_json: bool = typer.Option(False, "--json", help="Print the whole result as JSON."),
 ) -> None:
     """Response level, water against every dike section, flooded villages and when, people to move, tasks."""
-    from floodtwin.errors import InputError
+    from floodtwin.errors import InputError, require_discharge_m3s
     from floodtwin.scenario import run_scenario
 
+    discharge = require_discharge_m3s(discharge, name="--discharge", positive=True)
     if lang not in ("en", "zh"):
         raise InputError(f"--lang {lang}: expected en or zh")
     result = run_scenario(discharge, unsteady=not steady)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from floodtwin.config import DATA_DIR
-from floodtwin.errors import DataError, InputError
+from floodtwin.errors import DataError, InputError, require_discharge_m3s
 
 #: layer -> (geometry type, required columns)
 LAYER_SCHEMAS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -101,9 +101,7 @@ class Reach:
         above bankfull the floodplain conveys. It is the conservative fallback used when no hydraulic
         run is at hand; the calibrated 1D model supersedes it.
         """
-        q = float(discharge_m3s)
-        if not q > 0:
-            raise InputError(f"discharge {discharge_m3s} m³/s must be positive")
+        q = require_discharge_m3s(discharge_m3s, positive=True)
         if self.rating_table is not None and self.rating_table.covers(q):
             return self.rating_table.stage_m_at(q)
         return self.terrain.normal_stage_m(self.gauge_chainage_m, q)

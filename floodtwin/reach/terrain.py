@@ -22,7 +22,7 @@ from scipy.interpolate import CubicSpline, PchipInterpolator
 from scipy.optimize import brentq, least_squares
 from scipy.spatial import cKDTree
 
-from floodtwin.errors import DataError, InputError
+from floodtwin.errors import DataError, InputError, require_discharge_m3s
 from floodtwin.reach.params import ReachParams
 
 G_MS2 = 9.81
@@ -326,8 +326,7 @@ class ReachTerrain:
 
     def normal_stage_m(self, s: float, discharge_m3s: float) -> float:
         """Stage (m) at which the compound section at chainage s carries ``discharge_m3s`` in uniform flow."""
-        if discharge_m3s <= 0:
-            raise InputError(f"discharge {discharge_m3s} m³/s must be positive")
+        discharge_m3s = require_discharge_m3s(discharge_m3s, positive=True)
         low = float(self.bed_m(s)) + 1e-6
         high = low + 30.0
         if self.section_discharge_m3s(s, high) < discharge_m3s:

@@ -77,13 +77,15 @@ def test_design_hydrograph_keeps_the_1958_duration():
     h = design_hydrograph(15700)
     assert h.peak_m3s == pytest.approx(15700, rel=1e-3)
     assert h.time_of_peak_s == pytest.approx(float(spec.time_to_peak_h.value) * 3600)
-    with pytest.raises(InputError, match="must be a positive number"):
+    with pytest.raises(InputError, match=r"peak discharge -5 m³/s: expected a finite number > 0"):
         design_hydrograph(-5)
 
 
 def test_bad_discharge_is_refused():
-    with pytest.raises(InputError, match="must be a positive number"):
+    with pytest.raises(InputError, match=r"discharge_m3s nan m³/s: expected a finite number > 0"):
         run_scenario(float("nan"))
+    with pytest.raises(InputError, match=r"discharge_m3s 250000\.0 m³/s: .* at most 100,000 m³/s"):
+        run_scenario(250_000.0)
 
 
 def test_cli_json_and_bad_input():
@@ -98,4 +100,4 @@ def test_cli_json_and_bad_input():
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert [ln for ln in bad.stderr.splitlines() if ln.strip()] == [
-        "error: --discharge -3.0: must be a positive number of m³/s"]
+        "error: --discharge -3.0 m³/s: expected a finite number > 0 and at most 100,000 m³/s"]

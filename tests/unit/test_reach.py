@@ -470,5 +470,5 @@ def test_broken_rating_table(tmp_path, layers):
 def test_non_positive_discharge_is_refused(reach):
     from floodtwin.errors import InputError
 
-    with pytest.raises(InputError, match="must be positive"):
+    with pytest.raises(InputError, match="discharge 0.0 m³/s: expected a finite number > 0"):
         reach.stage_at_gauge_m(0.0)
