@@ -143,24 +143,14 @@ def load_reach(name_or_path: str | Path = "huayuankou", resolution_m: float = 50
     beside it when the DEM must be built). ``dem_path`` replaces the DEM by a NetCDF of your own
     (variable ``elevation`` on ``y``/``x`` in the reach CRS).
     """
-    import pyogrio
-
+    from floodtwin.reach.gpkg import layer_names, read_layers
     from floodtwin.reach.params import load_params
 
     gpkg, yaml_path, name = reach_paths(name_or_path)
-    if not gpkg.is_file():
-        raise DataError(f"{gpkg}: reach GeoPackage not found (run `floodtwin reach build`)")
     if resolution_m <= 0:
         raise InputError(f"resolution_m = {resolution_m} must be positive")
-    try:
-        present = {row[0] for row in pyogrio.list_layers(gpkg)}
-    except Exception as exc:  # pyogrio raises its own DataSourceError for non-GeoPackages
-        raise DataError(f"{gpkg}: cannot read as a GeoPackage: {str(exc).splitlines()[0]}") from None
-    layers = {}
-    for layer in LAYER_SCHEMAS:
-        if layer not in present:
-            raise DataError(f"{gpkg}: layer '{layer}' is missing")
-        layers[layer] = pyogrio.read_dataframe(gpkg, layer=layer)
+    present = layer_names(gpkg)
+    layers = read_layers(gpkg, LAYER_SCHEMAS, as_frames=True)
     params = load_params(yaml_path) if yaml_path is not None else None
     crs = validate_layers(layers, source=str(gpkg.name))
     rating = read_gauge_rating(gpkg) if "gauge_rating" in present else None
@@ -215,16 +205,15 @@ def read_gauge_rating(gpkg: str | Path) -> GaugeRating:
     """Read and check the ``gauge_rating`` attribute table of a reach GeoPackage (sqlite3 only: fast)."""
     import sqlite3
 
+    from floodtwin.reach.gpkg import connect
+
     gpkg = Path(gpkg)
-    try:
-        con = sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True)
+    with connect(gpkg) as con:
         try:
             rows = con.execute("SELECT discharge_m3s, stage_m, bed_slope, gauge_chainage_m FROM gauge_rating "
                                "ORDER BY discharge_m3s").fetchall()
-        finally:
-            con.close()
-    except sqlite3.Error as exc:
-        raise DataError(f"{gpkg.name}: layer 'gauge_rating': {exc}") from None
+        except sqlite3.Error as exc:
+            raise DataError(f"{gpkg.name}: layer 'gauge_rating': {exc}") from None
     table = np.asarray(rows, dtype=float).reshape(-1, 4)
     q, z = table[:, 0], table[:, 1]
     if len(q) < 2 or np.any(np.diff(q) <= 0) or np.any(np.diff(z) < 0) or not np.isfinite(table).all():
