@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+__all__ = ["app"]
+
 app = typer.Typer(help="The preplan: response tiers and the task instructions of each flow level.",
                   no_args_is_help=True)
 

@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+__all__ = ["app"]
+
 app = typer.Typer(help="The reach: inventory, map, and (re)build of its GeoPackage and DEM.", no_args_is_help=True)
 
 ReachOpt = typer.Option("huayuankou", "--reach", help="Reach name under data/dikes/ or a .gpkg path.")

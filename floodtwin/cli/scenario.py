@@ -6,6 +6,8 @@ import json
 
 import typer
 
+__all__ = ["register", "scenario"]
+
 COLOUR_STYLE = {"red": "bold white on red", "orange": "bold black on dark_orange", "yellow": "bold black on yellow",
                 "blue": "bold white on blue"}
 CLASS_LABEL = {"overtopped": "overtopped 漫顶", "lt_1m": "< 1 m", "lt_2m": "< 2 m", "ge_2m": "≥ 2 m"}

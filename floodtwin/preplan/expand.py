@@ -26,6 +26,8 @@ from floodtwin.preplan.tables import ReachTables
 from floodtwin.preplan.tables import text_or_empty as _text
 from floodtwin.tasks import Material, TaskInstruction, require_material, task_key
 
+__all__ = ["FALLBACK_NOTE_EN", "FALLBACK_NOTE_ZH", "active_templates", "tasks_for", "PreplanDiff", "diff"]
+
 FALLBACK_NOTE_EN = "risk from the fallback rating rule, no hydraulic run"
 FALLBACK_NOTE_ZH = "风险按水位流量关系推算（未做水力计算）"
 

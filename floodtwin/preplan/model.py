@@ -21,6 +21,10 @@ from floodtwin.preplan.filters import FilterSyntaxError, parse_filter
 from floodtwin.preplan.layers import BOOL, COMMON_PLACEHOLDERS, LAYERS, NUM, STR
 from floodtwin.tasks import CATEGORIES, MATERIALS
 
+__all__ = ["TierSpec", "Hysteresis", "DurationTrigger", "WorksDangerTrigger", "DikeToeTrigger", "CommandTrigger",
+           "Triggers", "Role", "TierRange", "Scope", "MaterialSpec", "Template", "PreplanModel", "check_semantics",
+           "load_preplan_model"]
+
 
 class TierSpec(StrictModel):
     """One response tier: a discharge band [min, max) at the reference station."""

@@ -18,6 +18,8 @@ from floodtwin.errors import InputError, require_discharge_m3s
 from floodtwin.preplan.model import PreplanModel
 from floodtwin.preplan.state import FlowState, TierDecision
 
+__all__ = ["fmt_q", "tier_index", "evaluate"]
+
 
 def fmt_q(discharge_m3s: float) -> str:
     """Discharge as "22,000 m³/s"."""

@@ -19,6 +19,8 @@ from floodtwin.preplan.model import PreplanModel
 from floodtwin.preplan.state import FlowState, TierDecision
 from floodtwin.preplan.tiers import evaluate
 
+__all__ = ["FlowRow", "read_flows", "walk", "changes"]
+
 
 @dataclass(frozen=True)
 class FlowRow:

@@ -20,6 +20,9 @@ import numpy as np
 from floodtwin.config import DATA_DIR
 from floodtwin.errors import DataError, InputError, require_discharge_m3s
 
+__all__ = ["LAYER_SCHEMAS", "STAFF_ROLES", "STONE_TOLERANCE_M", "Reach", "GaugeRating", "dem_filename", "reach_paths",
+           "load_reach", "read_dem", "read_gauge_rating", "validate_dem", "validate_layers"]
+
 #: layer -> (geometry type, required columns)
 LAYER_SCHEMAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "centerline": ("LineString", ("name", "length_m")),
@@ -170,18 +173,11 @@ def load_reach(name_or_path: str | Path = "huayuankou", resolution_m: float = 50
 
 
 def read_dem(path: Path):
-    """Read a DEM NetCDF (variable ``elevation``) as a DataArray; DataError when it is not one."""
-    import xarray as xr
+    """Read a DEM NetCDF (variable ``elevation``) as a DataArray through the one result reader
+    (:func:`floodtwin.results.read_result`); DataError when it is not one."""
+    from floodtwin.results import read_result
 
-    try:
-        with xr.open_dataset(path, engine="netcdf4") as ds:
-            if "elevation" not in ds:
-                raise DataError(f"{path.name}: no 'elevation' variable in the DEM file")
-            return ds["elevation"].load()
-    except DataError:
-        raise
-    except Exception as exc:
-        raise DataError(f"{path.name}: cannot read the DEM: {str(exc).splitlines()[0]}") from None
+    return read_result(path, variable="elevation")
 
 
 @dataclass(frozen=True)

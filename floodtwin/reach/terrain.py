@@ -24,6 +24,10 @@ from scipy.spatial import cKDTree
 
 from floodtwin.errors import DataError, InputError, require_discharge_m3s
 from floodtwin.reach.params import ReachParams
+from floodtwin.variables import VARIABLES
+
+__all__ = ["G_MS2", "ReachFrame", "frame_from_points", "frame_for", "rectangular_normal_depth_m", "ChannelFit",
+           "fit_channel_to_rating", "ReachTerrain", "build_dem", "write_dem"]
 
 G_MS2 = 9.81
 
@@ -376,21 +380,21 @@ def build_dem(terrain: ReachTerrain, resolution_m: float):
     crs = CRS.from_user_input(terrain.params.crs)
     da = xr.DataArray(
         z.astype(np.float64), dims=("y", "x"), coords={"y": y, "x": x}, name="elevation",
-        attrs={"standard_name": "surface_altitude",
-               "long_name": "ground elevation above datum (Dagu datum assumed)", "units": "m",
+        attrs={**VARIABLES["elevation"], "long_name": "ground elevation above datum (Dagu datum assumed)",
                "grid_mapping": "crs", "resolution_m": r},
     )
-    da["x"].attrs = {"standard_name": "projection_x_coordinate", "long_name": "easting", "units": "m"}
-    da["y"].attrs = {"standard_name": "projection_y_coordinate", "long_name": "northing", "units": "m"}
+    da["x"].attrs = dict(VARIABLES["x"])
+    da["y"].attrs = dict(VARIABLES["y"])
     da.attrs["crs_wkt"] = crs.to_wkt()
     da = da.assign_coords(crs=xr.DataArray(np.int32(0), attrs=crs.to_cf()))
     return da
 
 
 def write_dem(da, path) -> None:
-    """Write the DEM as CF NetCDF (compressed, float32 on disk is not used: elevations need mm)."""
+    """Write the DEM as CF NetCDF through :func:`floodtwin.results.write_result` (compressed float64:
+    float32 on disk is not used, elevations need mm)."""
+    from floodtwin.results import write_result
+
     ds = da.to_dataset()
-    ds.attrs.update({"Conventions": "CF-1.8", "title": "floodtwin reach DEM",
-                     "source": "floodtwin.reach.terrain.build_dem from the reach parameter file"})
-    encoding = {"elevation": {"zlib": True, "complevel": 4, "_FillValue": np.nan}}
-    ds.to_netcdf(path, encoding=encoding, engine="netcdf4")
+    ds.attrs["title"] = "floodtwin reach DEM"
+    write_result(ds, path, source="floodtwin.reach.terrain.build_dem from the reach parameter file")
