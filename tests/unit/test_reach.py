@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import shutil
 
 import numpy as np
 import pytest
 
 from floodtwin.config import DATA_DIR
 from floodtwin.errors import ConfigError, DataError
-from floodtwin.reach import LAYER_SCHEMAS, load_reach
+from floodtwin.reach import LAYER_SCHEMAS, GaugeRating, load_reach
 from floodtwin.reach.build import build_layers, post_label
 from floodtwin.reach.params import load_params
 
@@ -439,14 +438,29 @@ def test_parameter_table_rows_are_checked(tmp_path):
 
 
 def test_user_dem_replaces_the_built_one(tmp_path):
-    shutil.copy(DEM, tmp_path / "mine.nc")
-    r = load_reach("huayuankou", dem_path=tmp_path / "mine.nc")
-    assert r.dem.shape == load_reach("huayuankou").dem.shape
+    """A survey DEM that differs from the built one (1.5 m higher, a hollow at one cell) is what loads."""
+    path = _user_dem(tmp_path, lambda ds: ds.assign(elevation=ds["elevation"] + 1.5))
+    import xarray as xr
+
+    with xr.open_dataset(path) as ds:
+        ds = ds.load()
+    ds["elevation"][100, 100] = 60.0
+    path.unlink()
+    ds.to_netcdf(path)
+    built = load_reach("huayuankou").dem
+    r = load_reach("huayuankou", dem_path=path)
+    assert r.dem.shape == built.shape
+    assert float(r.dem[100, 100]) == 60.0
+    diff = (r.dem - built).values
+    finite = np.isfinite(diff)
+    finite[100, 100] = False
+    # the file's values exactly: +1.5 m everywhere else (float64 sums, so 1e-9 m is rounding only)
+    np.testing.assert_allclose(diff[finite], 1.5, atol=1e-9, err_msg="float64 rounding of the +1.5 m offset")
 
 
 def test_tabulated_gauge_rating_matches_the_section_model(reach):
     t = reach.terrain
-    assert reach.rating_table is not None
+    assert isinstance(reach.rating_table, GaugeRating) and reach.rating_table.discharge_m3s.size > 10
     for q in (800.0, 2500.0, 6500.0, 9000.0, 15700.0, 22000.0):
         assert reach.stage_at_gauge_m(q) == pytest.approx(t.normal_stage_m(reach.gauge_chainage_m, q), abs=0.002)
     assert np.all(np.diff(reach.rating_table.stage_m) >= 0)
