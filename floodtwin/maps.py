@@ -66,7 +66,7 @@ def land_cmap():
 
 
 def hillshade_rgb(dem: np.ndarray, dx_m: float, *, vmin: float, vmax: float, cmap=None, vert_exag: float = 20.0):
-    """RGBA image (rows, cols, 4) of elevations with a hillshade (NaN -> white), vertical exaggeration for a flat river."""
+    """RGBA image (rows, cols, 4) of elevations with a hillshade (NaN -> white), exaggerated for a flat river."""
     from matplotlib.colors import LightSource, Normalize
 
     z = np.where(np.isfinite(dem), dem, vmin)

@@ -1,4 +1,5 @@
-"""The reach's terrain, built from published geometry parameters (data/dikes/<reach>.yaml).
+"""The reach's terrain (``floodtwin.reach.terrain``, moved here from ``floodtwin.terrain``), built from
+published geometry parameters (data/dikes/<reach>.yaml).
 
 The reach is described in a curvilinear frame: chainage ``s`` along the right (town) dike from the
 upstream end, and ``n`` the distance from that dike's crest line towards the left dike (negative

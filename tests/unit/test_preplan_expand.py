@@ -219,8 +219,10 @@ def test_from_reach_and_fast_read_agree():
     beyond = float(reach.rating_table.discharge_m3s[-1]) * 1.2
     assert not reach.rating_table.covers(beyond)
     for s in (7000.0, 12000.0, 24000.0):
-        assert fast.water_level_m(beyond, s) == pytest.approx(reach.fallback_water_level_m(beyond, s), abs=1e-9)
-        assert fast.water_level_m(22000, s) == pytest.approx(reach.fallback_water_level_m(22000, s), abs=1e-9)
+        assert fast.water_level_m(beyond, s) == pytest.approx(reach.fallback_water_level_m(beyond, s), abs=1e-9), \
+            "the same computation by both paths: float rounding only"
+        assert fast.water_level_m(22000, s) == pytest.approx(reach.fallback_water_level_m(22000, s), abs=1e-9), \
+            "the same computation by both paths: float rounding only"
 
 
 def test_missing_reach(tmp_path):
