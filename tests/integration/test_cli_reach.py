@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,11 +82,12 @@ def test_map_draws_every_works_and_stone_at_detail_scale_without_missing_glyphs(
     import shapely
 
     import floodtwin
-    from floodtwin.reach.map import _dike_frame, _strips, reach_map_png
+    from floodtwin.reach.map import reach_map_png
+    from floodtwin.reach.map_layout import dike_frame, strips_of
 
     reach = floodtwin.load_reach("huayuankou")
-    frame = _dike_frame(reach.dikes)
-    strips = _strips(reach.layers, frame)
+    frame = dike_frame(reach.dikes)
+    strips = strips_of(reach.layers, frame)
     assert [st.letter for st in strips] == ["A", "B", "C"]
     assert sorted(w.works_id for st in strips for w in st.works) == sorted(reach.works.works_id)
     xy = shapely.get_coordinates(reach.stones.geometry.values)
