@@ -2,21 +2,27 @@
 
 ``load_yaml(path, Model)`` is the one way floodtwin reads a configuration file. A validation
 error becomes a :class:`~floodtwin.errors.ConfigError` such as
-``preplan.yaml:42: tiers.0.min_discharge_m3s: expected a number, got 'abc'``.
+``preplan.yaml:42: tiers.0.min_discharge_m3s: expected a number, got 'abc'``. A valid file is parsed
+once with libyaml (fast); the line-tracking parser (:func:`read_yaml`) runs only to report a problem,
+and a ``check`` callback (a model's semantic checks, e.g. the preplan's) gets the line map lazily.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from floodtwin.errors import ConfigError
 
+__all__ = ["DATA_DIR", "StrictModel", "format_validation_error", "line_of", "load_yaml", "read_yaml"]
+
 ModelT = TypeVar("ModelT", bound=BaseModel)
+#: libyaml's parser where installed (same YAML semantics as SafeLoader, several times faster)
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 #: Repository data folder (reach, preplans, scenarios); ``FLOODTWIN_DATA`` overrides it.
 DATA_DIR = Path(os.environ.get("FLOODTWIN_DATA", Path(__file__).resolve().parents[1] / "data"))
@@ -106,13 +112,37 @@ def format_validation_error(path: Path, exc: ValidationError, lines: dict[tuple,
     return f"{where}: {key}: {msg}{suffix}"
 
 
-def load_yaml(path: str | Path, model: type[ModelT]) -> ModelT:
-    """Read ``path`` and validate it against ``model``; raise ConfigError naming file, line and key."""
+def load_yaml(path: str | Path, model: type[ModelT], *, kind: str = "configuration",
+              check: Callable[[ModelT, Callable[[], dict[tuple, int]]], None] | None = None) -> ModelT:
+    """Read ``path`` and validate it against ``model``; raise ConfigError naming file, line and key.
+
+    ``kind`` names the file in messages ("is a directory, not a preplan YAML file"). ``check(model,
+    lines)``, when given, runs the semantic checks of a shape-valid file; ``lines()`` returns the map
+    from key path to line (parsed only when called, i.e. when a check fails).
+    """
     path = Path(path)
-    data, lines = read_yaml(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, not a {kind} YAML file")
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    try:
+        data = yaml.load(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        read_yaml(path)  # raises the ConfigError with file and line
+        raise
     if data is None:
         raise ConfigError(f"{path}: file is empty")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of {kind} keys at the top level")
+    lines = lambda: read_yaml(path)[1]  # noqa: E731 - parsed again only to place an error
     try:
-        return model.model_validate(data)
+        result = model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(path, exc, lines)) from None
+        raise ConfigError(format_validation_error(path, exc, lines())) from None
+    if check is not None:
+        check(result, lines)
+    return result

@@ -14,8 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from floodtwin.config import DATA_DIR, StrictModel, load_yaml
-from floodtwin.errors import InputError
+from floodtwin.errors import InputError, require_discharge_m3s
 from floodtwin.reach.params import Param
+
+__all__ = ["Hydrograph", "HydrographSpec", "ScenarioSpec", "default_scenario_path", "design_hydrograph",
+           "fit_shape_exponent", "gamma_shape", "hours_above", "load_scenario_spec"]
 
 
 class HydrographSpec(StrictModel):
@@ -88,8 +91,7 @@ class Hydrograph:
 
 def design_hydrograph(peak_m3s: float, spec: HydrographSpec | None = None, *, step_s: float = 600.0) -> Hydrograph:
     """The design wave scaled to ``peak_m3s`` (the base flow is capped below the peak)."""
-    if not (np.isfinite(peak_m3s) and peak_m3s > 0):
-        raise InputError(f"peak discharge {peak_m3s} m³/s must be a positive number")
+    peak_m3s = require_discharge_m3s(peak_m3s, name="peak discharge", positive=True)
     spec = spec if spec is not None else load_scenario_spec().hydrograph
     m = fit_shape_exponent(spec)
     qb = min(float(spec.base_discharge_m3s.value), 0.5 * peak_m3s)

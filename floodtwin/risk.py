@@ -1,9 +1,12 @@
-"""Risk from hydraulic results: dike freeboard per segment (more measures join here: hazard rating,
-arrival time, exposure by grid and village).
+"""Risk from hydraulic results: dike freeboard per segment, water at the dike toe, village exposure
+(more measures join here: hazard rating, arrival time, exposure by grid).
 
 ``freeboard(result_1d, dikes)`` answers the duty officer's first question — how high will the water
 stand against each dike section and how much freeboard is left — from a 1D run (``simulate_1d``,
-with time) or a steady profile (``steady_profile``, without).
+with time) or a steady profile (``steady_profile``, without). ``village_exposure`` says which
+floodplain villages flood and when, ``toe_depth_m`` how much water stands at each dike toe; all three
+read the water level along the reach through the one interpolation, ``stage_along``. Pure functions
+on arrays and tables: ``floodtwin.scenario`` and ``floodtwin.alerts`` call them.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from floodtwin.errors import InputError
+
+__all__ = ["FREEBOARD_CLASSES", "freeboard", "freeboard_class", "stage_along", "toe_depth_m", "village_exposure"]
 
 #: freeboard classes (m): below 0 overtopped, then < 1 m, < 2 m, >= 2 m
 FREEBOARD_CLASSES = ("overtopped", "lt_1m", "lt_2m", "ge_2m")
@@ -22,13 +27,65 @@ def freeboard_class(freeboard_m: np.ndarray) -> np.ndarray:
     return np.select([f < 0.0, f < 1.0, f < 2.0], FREEBOARD_CLASSES[:3], FREEBOARD_CLASSES[3])
 
 
-def _stage_along(chainage_m: np.ndarray, stage: np.ndarray, at_m: np.ndarray) -> np.ndarray:
-    """Stage (time, len(at_m)) at chainages ``at_m``: linear between sections, linear extrapolation
-    over the first/last reach beyond the end sections (the water surface keeps its slope)."""
-    x = chainage_m
-    k = np.clip(np.searchsorted(x, at_m) - 1, 0, x.size - 2)
-    w = (at_m - x[k]) / (x[k + 1] - x[k])
-    return stage[:, k] * (1.0 - w) + stage[:, k + 1] * w
+def stage_along(chainage_m: np.ndarray, stage_m: np.ndarray, at_m: np.ndarray) -> np.ndarray:
+    """Stage (m), shape (time, len(at_m)), at chainages ``at_m`` (m) from the stage of the sections at
+    ``chainage_m`` (rising; ``stage_m`` of shape (time, sections), or (sections,) for one profile).
+
+    Linear between sections; beyond the end sections linear extrapolation over the first/last reach:
+    the water surface keeps its slope. (Clamping, the other rule once used here, holds the level
+    flat beyond the ends and so under-states the water upstream of the first section, where it is
+    higher: a freeboard too kind. Results read beyond the ends are flagged, e.g. ``extrapolated`` in
+    ``freeboard``.)
+    """
+    x = np.asarray(chainage_m, float)
+    z = np.atleast_2d(np.asarray(stage_m, float))
+    at = np.asarray(at_m, float)
+    k = np.clip(np.searchsorted(x, at) - 1, 0, x.size - 2)
+    w = (at - x[k]) / (x[k + 1] - x[k])
+    return z[:, k] * (1.0 - w) + z[:, k + 1] * w
+
+
+def toe_depth_m(level_m, toe_elevation_m, lip_m=None) -> np.ndarray:
+    """Depth of water (m, >= 0) at each dike toe for the highest water level against it (m).
+
+    Where the channel's natural levee (滩唇) is known (``lip_m``, its crest at the same chainages),
+    the water reaches the toe only once it has overtopped the lip: the floodplain falls from the lip
+    towards the dike (the secondary suspended river), so below the lip the toe stays dry. Without
+    ``lip_m`` the levee is ignored (conservative).
+    """
+    level = np.asarray(level_m, float)
+    depth = level - np.asarray(toe_elevation_m, float)
+    if lip_m is not None:
+        depth = np.where(level > np.asarray(lip_m, float), depth, 0.0)
+    return np.maximum(depth, 0.0)
+
+
+def village_exposure(villages, chainage_m: np.ndarray, stage_m, times_s: np.ndarray, lip_m: np.ndarray | None = None):
+    """Per village: water level (m), depth at the peak (m) and the time (s) the water first stands on
+    its ground (NaN if never).
+
+    ``villages``: a table with chainage_m and ground_elevation_m; ``stage_m`` (time, sections) at the
+    sections' ``chainage_m``, ``times_s`` its times. A village floods when the channel's water level
+    at its chainage exceeds its ground and, where the natural levee (滩唇) between it and the channel
+    is known (``lip_m`` per village), the water has overtopped that levee: the floodplain then fills
+    to the river's level. Without ``lip_m`` the levee is ignored (conservative). Returns a copy of the
+    table (no geometry) with max_water_level_m, max_depth_m, flooded and arrival_time_s.
+    """
+    at = villages["chainage_m"].to_numpy(float)
+    ground = villages["ground_elevation_m"].to_numpy(float)
+    z = stage_along(chainage_m, stage_m, at)  # (time, villages)
+    peak = z.max(axis=0)
+    wet = z > ground[None, :]
+    if lip_m is not None:
+        wet &= z > np.asarray(lip_m, float)[None, :]
+        peak = np.where(wet.any(axis=0), peak, np.minimum(peak, ground))
+    first = np.where(wet.any(axis=0), np.asarray(times_s, float)[np.argmax(wet, axis=0)], np.nan)
+    out = villages.drop(columns=["geometry"], errors="ignore").copy()
+    out["max_water_level_m"] = peak
+    out["max_depth_m"] = np.maximum(peak - ground, 0.0)
+    out["flooded"] = wet.any(axis=0)
+    out["arrival_time_s"] = first
+    return out
 
 
 def freeboard(result_1d, dikes, *, points_per_segment: int = 11):
@@ -67,7 +124,7 @@ def freeboard(result_1d, dikes, *, points_per_segment: int = 11):
         a, b = float(seg["chainage_from_m"]), float(seg["chainage_to_m"])
         inside = chain[(chain > a) & (chain < b)]
         at = np.unique(np.concatenate([np.linspace(a, b, points_per_segment), inside]))
-        z = _stage_along(chain, stage, at)  # (time, points)
+        z = stage_along(chain, stage, at)  # (time, points)
         crest = float(seg["crest_elevation_m"])
         ti, pj = np.unravel_index(int(np.argmax(z)), z.shape)
         zmax = float(z[ti, pj])

@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from floodtwin.errors import InputError
+from floodtwin.errors import require_discharge_m3s
+
+__all__ = ["ScenarioResult", "run_scenario"]
 
 
 @dataclass
@@ -71,36 +73,6 @@ def _records(df) -> list[dict]:
     return out
 
 
-def _stage_at(chainage_m: np.ndarray, stage: np.ndarray, at_m: np.ndarray) -> np.ndarray:
-    """Stage (time, points) at chainages by linear interpolation between sections (clamped at the ends)."""
-    return np.stack([np.interp(at_m, chainage_m, row) for row in np.atleast_2d(stage)])
-
-
-def village_exposure(villages, chainage_m: np.ndarray, stage, times_s: np.ndarray, lip_m: np.ndarray | None = None):
-    """Per village: water level, depth at the peak and the time the water first stands on its ground.
-
-    A village floods when the channel's water level at its chainage exceeds its ground and, where
-    the natural levee (滩唇) between it and the channel is known (``lip_m`` per village), the water
-    has overtopped that levee: the floodplain then fills to the river's level. Without ``lip_m``
-    the levee is ignored (conservative).
-    """
-    at = villages["chainage_m"].to_numpy(float)
-    ground = villages["ground_elevation_m"].to_numpy(float)
-    z = _stage_at(chainage_m, stage, at)  # (time, villages)
-    peak = z.max(axis=0)
-    wet = z > ground[None, :]
-    if lip_m is not None:
-        wet &= z > np.asarray(lip_m, float)[None, :]
-        peak = np.where(wet.any(axis=0), peak, np.minimum(peak, ground))
-    first = np.where(wet.any(axis=0), times_s[np.argmax(wet, axis=0)], np.nan)
-    out = villages.drop(columns=["geometry"], errors="ignore").copy()
-    out["max_water_level_m"] = peak
-    out["max_depth_m"] = np.maximum(peak - ground, 0.0)
-    out["flooded"] = wet.any(axis=0)
-    out["arrival_time_s"] = first
-    return out
-
-
 def run_scenario(discharge_m3s: float, *, reach=None, preplan=None, unsteady: bool = True,
                  dt_s: float = 120.0) -> ScenarioResult:
     """Run the scenario for a peak discharge at Huayuankou (m³/s).
@@ -113,11 +85,9 @@ def run_scenario(discharge_m3s: float, *, reach=None, preplan=None, unsteady: bo
     from floodtwin.hydrograph import design_hydrograph
     from floodtwin.preplan import FlowState, Preplan, RiskFacts
     from floodtwin.reach import load_reach
-    from floodtwin.risk import freeboard
+    from floodtwin.risk import freeboard, stage_along, toe_depth_m, village_exposure
 
-    q = float(discharge_m3s)
-    if not (np.isfinite(q) and q > 0):
-        raise InputError(f"--discharge {discharge_m3s}: must be a positive number of m³/s")
+    q = require_discharge_m3s(discharge_m3s, name="discharge_m3s", positive=True)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     reach = reach if reach is not None else load_reach("huayuankou")
@@ -143,22 +113,20 @@ def run_scenario(discharge_m3s: float, *, reach=None, preplan=None, unsteady: bo
     chain = run["chainage"].values.astype(float)
     dikes = freeboard(run, reach.dikes)
     dikes = dikes.drop(columns=["geometry"], errors="ignore")
-    level = dikes["max_water_level_m"].to_numpy(float)
-    toe_depth = level - dikes["toe_elevation_m"].to_numpy(float)
-    if reach.params is not None:
-        # water reaches the dike toe only once it has overtopped the channel's natural levee (滩唇): the
-        # floodplain falls from the lip towards the dike (the secondary suspended river)
-        mid = 0.5 * (dikes["chainage_from_m"].to_numpy(float) + dikes["chainage_to_m"].to_numpy(float))
-        toe_depth = np.where(level > reach.terrain.lip_m(mid), toe_depth, 0.0)
-    lip = reach.terrain.lip_m(reach.villages["chainage_m"].to_numpy(float)) if reach.params is not None else None
+    # the natural levee (滩唇) is known only when the reach has its terrain parameters
+    lip_of = reach.terrain.lip_m if reach.params is not None else None
+    mid = 0.5 * (dikes["chainage_from_m"].to_numpy(float) + dikes["chainage_to_m"].to_numpy(float))
+    toe_depth = toe_depth_m(dikes["max_water_level_m"].to_numpy(float), dikes["toe_elevation_m"].to_numpy(float),
+                            lip_of(mid) if lip_of else None)
+    lip = lip_of(reach.villages["chainage_m"].to_numpy(float)) if lip_of else None
     villages = village_exposure(reach.villages, chain, stage, times, lip)
-    gauge_stage = float(_stage_at(chain, stage, np.array([reach.gauge_chainage_m])).max())
+    gauge_stage = float(stage_along(chain, stage, np.array([reach.gauge_chainage_m])).max())
     risk = RiskFacts(
         village_max_depth_m=dict(zip(villages["village_id"], villages["max_depth_m"].astype(float))),
         village_arrival_time_s={v: float(t) for v, t in zip(villages["village_id"], villages["arrival_time_s"])
                                 if np.isfinite(t)},
         segment_freeboard_m=dict(zip(dikes["segment_id"], dikes["freeboard_m"].astype(float))),
-        segment_toe_depth_m=dict(zip(dikes["segment_id"], np.maximum(toe_depth, 0.0))),
+        segment_toe_depth_m=dict(zip(dikes["segment_id"], toe_depth)),
         source=method,
     )
     # the tier from the flow and from what the run found (water at the dike toe raises it)

@@ -1,21 +1,34 @@
 """One table of result variables: name -> CF standard_name, long_name and units.
 
 Every result Dataset is annotated from here (``annotate``), so a variable has the same name,
-units and meaning in the 1D model, the 2D model, the flood-map library and the NetCDF files.
+units and meaning in the 1D model, the 2D model, the flood-map library and the NetCDF files
+(written and read by :mod:`floodtwin.results`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+__all__ = ["VARIABLES", "annotate"]
+
+# standard_name only where the CF standard-name table (v93, shipped with the IOOS compliance checker
+# and checked in tests/unit/test_variables.py) has a name that means this variable; else long_name
+# and units alone. Heights are above a vertical datum tied to mean sea level (the Dagu datum of the
+# Yellow River or the national 1985 datum), i.e. near the geoid, so CF "altitude" names apply.
 VARIABLES: dict[str, dict[str, str]] = {
-    "elevation": {"standard_name": "height_above_reference_ellipsoid", "long_name": "ground elevation above datum", "units": "m"},
-    "bed": {"standard_name": "bedrock_altitude", "long_name": "bed elevation above datum", "units": "m"},
-    "depth": {"standard_name": "sea_floor_depth_below_sea_surface", "long_name": "water depth", "units": "m"},
+    # the DEM: the land surface of the reach without water on it
+    "elevation": {"standard_name": "surface_altitude", "long_name": "ground elevation above datum", "units": "m"},
+    # the upper boundary of the solid ground, under the water too (channel bed, floodplain, dikes)
+    "bed": {"standard_name": "ground_level_altitude", "long_name": "bed elevation above datum", "units": "m"},
+    # no standard_name: flood_water_thickness is water on land "normally not covered by water", and the
+    # depth here is also the water in the channel; CF "depth" is a distance below a surface (a coordinate)
+    "depth": {"long_name": "water depth", "units": "m"},
     "stage": {"standard_name": "water_surface_height_above_reference_datum", "long_name": "water surface elevation", "units": "m"},
     "discharge": {"standard_name": "water_volume_transport_in_river_channel", "long_name": "discharge", "units": "m3 s-1"},
-    "velocity_x": {"standard_name": "eastward_water_velocity", "long_name": "depth-averaged velocity, x component", "units": "m s-1"},
-    "velocity_y": {"standard_name": "northward_water_velocity", "long_name": "depth-averaged velocity, y component", "units": "m s-1"},
+    # no standard_name: the table's eastward_/northward_flood_water_velocity exclude the channel, and
+    # the components are along the projected grid's x (easting) and y (northing) axes
+    "velocity_x": {"long_name": "depth-averaged velocity, x (easting) component", "units": "m s-1"},
+    "velocity_y": {"long_name": "depth-averaged velocity, y (northing) component", "units": "m s-1"},
     "max_depth": {"long_name": "maximum water depth over the run", "units": "m"},
     "max_speed": {"long_name": "maximum depth-averaged speed over the run", "units": "m s-1"},
     "max_stage": {"long_name": "maximum water surface elevation over the run", "units": "m"},
@@ -38,11 +51,6 @@ VARIABLES: dict[str, dict[str, str]] = {
     "y": {"standard_name": "projection_y_coordinate", "long_name": "northing", "units": "m"},
     "chainage": {"long_name": "distance along the reach from its upstream end", "units": "m"},
 }
-
-
-def attrs_for(name: str) -> dict[str, str]:
-    """CF attributes for a variable name (a KeyError names the missing variable)."""
-    return dict(VARIABLES[name])
 
 
 def annotate(ds: Any) -> Any:

@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+__all__ = ["app"]
+
 app = typer.Typer(help="The preplan: response tiers and the task instructions of each flow level.",
                   no_args_is_help=True)
 
@@ -86,13 +88,11 @@ def show(
 
 
 def _check_q(option: str, value: Optional[float]) -> None:
-    """A discharge option must be a finite number >= 0 (m³/s); InputError names the option."""
-    import math
+    """A discharge option must be a discharge (``require_discharge_m3s``); InputError names the option."""
+    from floodtwin.errors import require_discharge_m3s
 
-    from floodtwin.errors import InputError
-
-    if value is not None and not (math.isfinite(value) and value >= 0):
-        raise InputError(f"{option} {value:g}: a discharge must be a finite number >= 0 m³/s")
+    if value is not None:
+        require_discharge_m3s(value, name=option)
 
 
 def _decide(plan, option: str, discharge: float):

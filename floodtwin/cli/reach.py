@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+__all__ = ["app"]
+
 app = typer.Typer(help="The reach: inventory, map, and (re)build of its GeoPackage and DEM.", no_args_is_help=True)
 
 ReachOpt = typer.Option("huayuankou", "--reach", help="Reach name under data/dikes/ or a .gpkg path.")
@@ -59,7 +61,7 @@ def map_(
     dpi: int = typer.Option(150, help="Resolution of the PNG."),
 ) -> None:
     """Draw the reach (hillshaded DEM, dikes with chainage posts, works, grids, villages, stones) to a PNG."""
-    from floodtwin.maps import reach_map_png
+    from floodtwin.reach.map import reach_map_png
     from floodtwin.reach import load_reach
 
     path = reach_map_png(load_reach(reach), output, dpi=dpi)

@@ -6,6 +6,8 @@ import json
 
 import typer
 
+__all__ = ["register", "scenario"]
+
 COLOUR_STYLE = {"red": "bold white on red", "orange": "bold black on dark_orange", "yellow": "bold black on yellow",
                 "blue": "bold white on blue"}
 CLASS_LABEL = {"overtopped": "overtopped 漫顶", "lt_1m": "< 1 m", "lt_2m": "< 2 m", "ge_2m": "≥ 2 m"}
@@ -23,9 +25,10 @@ def scenario(
     as_json: bool = typer.Option(False, "--json", help="Print the whole result as JSON."),
 ) -> None:
     """Response level, water against every dike section, flooded villages and when, people to move, tasks."""
-    from floodtwin.errors import InputError
+    from floodtwin.errors import InputError, require_discharge_m3s
     from floodtwin.scenario import run_scenario
 
+    discharge = require_discharge_m3s(discharge, name="--discharge", positive=True)
     if lang not in ("en", "zh"):
         raise InputError(f"--lang {lang}: expected en or zh")
     result = run_scenario(discharge, unsteady=not steady)

@@ -60,12 +60,6 @@ class Preplan:
 
         raise InputError(f"unknown tier '{tier_id}' (tiers: {', '.join(t.id for t in self.model.tiers)})")
 
-    def tier_for_discharge(self, discharge_m3s: float) -> TierSpec:
-        """The tier of a discharge alone (m³/s), without triggers or hysteresis."""
-        from floodtwin.preplan.tiers import tier_index
-
-        return self.model.tiers[tier_index(self.model, float(discharge_m3s))]
-
     def templates_for(self, tier_id: str) -> list[Template]:
         """Templates active at a tier, in file order."""
         from floodtwin.preplan.expand import active_templates

@@ -19,12 +19,14 @@ from typing import Any, Iterable
 
 from floodtwin.errors import ConfigError, DataError
 from floodtwin.preplan.filters import evaluate_filter, parse_filter, references
-from floodtwin.preplan.layers import LAYERS, MATERIAL_ITEMS, ScopeLayer
+from floodtwin.preplan.layers import LAYERS, ScopeLayer
 from floodtwin.preplan.model import PreplanModel, Template
 from floodtwin.preplan.state import RiskFacts, TierDecision
 from floodtwin.preplan.tables import ReachTables
 from floodtwin.preplan.tables import text_or_empty as _text
-from floodtwin.tasks import Material, TaskInstruction, task_key
+from floodtwin.tasks import Material, TaskInstruction, require_material, task_key
+
+__all__ = ["FALLBACK_NOTE_EN", "FALLBACK_NOTE_ZH", "active_templates", "tasks_for", "PreplanDiff", "diff"]
 
 FALLBACK_NOTE_EN = "risk from the fallback rating rule, no hydraulic run"
 FALLBACK_NOTE_ZH = "风险按水位流量关系推算（未做水力计算）"
@@ -246,12 +248,13 @@ def _materials(tpl: Template, layer: ScopeLayer | None, rec: dict[str, Any] | No
     out = []
     depots = tables.layers["depots"]
     for spec in tpl.materials:
-        unit = MATERIAL_ITEMS[spec.item][0]
+        kind = require_material(spec.item, where=f"template {tpl.id}: materials")
+        column = kind.depot_column  # the depots-layer column that stocks the item
         quantity = spec.quantity * (float(rec[spec.per] or 0) if spec.per else 1.0)
         if spec.depot == "scope":
             depot = rec
         elif spec.depot in ("works", "nearest"):
-            stocked = [d for d in depots if (d.get(spec.item) or 0) > 0]
+            stocked = [d for d in depots if (d.get(column) or 0) > 0]
             depot = None
             if spec.depot == "works":
                 depot = next((d for d in stocked if d["works_id"] and d["works_id"] == rec.get("works_id")), None)
@@ -265,7 +268,7 @@ def _materials(tpl: Template, layer: ScopeLayer | None, rec: dict[str, Any] | No
             depot = tables.record("depots", spec.depot)
             if depot is None:
                 raise DataError(f"template {tpl.id}: depot '{spec.depot}' is not in reach {tables.name}")
-        out.append(Material(item=spec.item, quantity=round(quantity, 3), unit=unit, depot_id=depot["depot_id"]))
+        out.append(Material(item=spec.item, quantity=round(quantity, 3), unit=kind.unit, depot_id=depot["depot_id"]))
     return tuple(out)
 
 

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Union
 
+__all__ = ["FilterSyntaxError", "Compare", "BoolOp", "Not", "Expr", "parse_filter", "references", "evaluate_filter"]
+
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)|(?P<str>\"[^\"]*\"|'[^']*')"
     r"|(?P<op>==|!=|<=|>=|<|>)|(?P<lp>\()|(?P<rp>\))"

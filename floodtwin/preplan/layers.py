@@ -3,12 +3,16 @@
 One table drives both the load-time checks of a preplan (unknown layer, unknown attribute, a
 placeholder the scope cannot fill) and the expansion (which GeoPackage layer, which id column).
 Attributes marked ``risk`` come from the risk facts (a hydraulic run) or, without them, from the
-fallback rating rule; every task selected through them says which.
+fallback rating rule; every task selected through them says which. The materials a template moves
+are named by the one materials table, :data:`floodtwin.tasks.MATERIALS` (its ``depot_column`` is the
+depots-layer column below that stocks the item).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+__all__ = ["BOOL", "COMMON_PLACEHOLDERS", "LAYERS", "NUM", "STR", "ScopeLayer"]
 
 NUM, STR, BOOL = "number", "string", "boolean"
 
@@ -88,16 +92,4 @@ LAYERS: dict[str, ScopeLayer] = {
             ("gauge", "gauge_id", "stcd"),
         ),
     )
-}
-
-#: depot columns a template's materials may draw from, with their unit
-MATERIAL_ITEMS: dict[str, tuple[str, str, str]] = {
-    "stone_m3": ("m3", "块石", "quarry stone"),
-    "gabions": ("pcs", "铅丝笼", "lead-wire gabions"),
-    "sandbags": ("pcs", "编织袋装土袋", "sandbags"),
-    "woven_bags": ("pcs", "编织袋", "woven bags"),
-    "life_jackets": ("pcs", "救生衣", "life jackets"),
-    "lifebuoys": ("pcs", "救生圈", "lifebuoys"),
-    "lights": ("pcs", "照明灯", "lights"),
-    "boats": ("pcs", "冲锋舟", "boats"),
 }

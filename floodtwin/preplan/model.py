@@ -13,14 +13,17 @@ import string
 from pathlib import Path
 from typing import Callable, Union
 
-import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from floodtwin.config import StrictModel, format_validation_error, line_of, read_yaml
+from floodtwin.config import StrictModel, line_of, load_yaml
 from floodtwin.errors import ConfigError
 from floodtwin.preplan.filters import FilterSyntaxError, parse_filter
-from floodtwin.preplan.layers import BOOL, COMMON_PLACEHOLDERS, LAYERS, MATERIAL_ITEMS, NUM, STR
-from floodtwin.tasks import CATEGORIES
+from floodtwin.preplan.layers import BOOL, COMMON_PLACEHOLDERS, LAYERS, NUM, STR
+from floodtwin.tasks import CATEGORIES, MATERIALS
+
+__all__ = ["TierSpec", "Hysteresis", "DurationTrigger", "WorksDangerTrigger", "DikeToeTrigger", "CommandTrigger",
+           "Triggers", "Role", "TierRange", "Scope", "MaterialSpec", "Template", "PreplanModel", "check_semantics",
+           "load_preplan_model"]
 
 
 class TierSpec(StrictModel):
@@ -100,6 +103,9 @@ class Scope(StrictModel):
 
 class MaterialSpec(StrictModel):
     """Material to move: ``quantity`` of ``item`` (times the scope attribute ``per``) from ``depot``.
+
+    ``item`` is a key of :data:`floodtwin.tasks.MATERIALS` (stone, gabions, sandbags, ...), counted in
+    that table's unit.
 
     ``depot``: "works" (the depot of the scope's works), "nearest" (nearest by chainage holding the
     item), "scope" (the scope is the depot) or a depot id.
@@ -312,8 +318,8 @@ def _check_template(tpl: Template, i: int, model: PreplanModel, roles: dict[str,
             ck.fail(dloc, f"'{dep}' stops at tier {other.tier_to}, but '{tpl.id}' goes on above it")
     for j, mat in enumerate(tpl.materials):
         mloc = loc + ("materials", j)
-        if mat.item not in MATERIAL_ITEMS:
-            ck.fail(mloc + ("item",), f"unknown material '{mat.item}' (one of {', '.join(MATERIAL_ITEMS)})")
+        if mat.item not in MATERIALS:  # the one materials table (floodtwin.tasks)
+            ck.fail(mloc + ("item",), f"unknown material '{mat.item}' (one of {', '.join(MATERIALS)})")
         if mat.quantity <= 0:
             ck.fail(mloc + ("quantity",), f"quantity {mat.quantity:g} must be positive")
         if mat.per is not None and (layer is None or layer.attributes.get(mat.per) != NUM):
@@ -372,32 +378,10 @@ def _check_cycles(model: PreplanModel, ids: dict[str, int], ck: _Checker) -> Non
 def load_preplan_model(path: str | Path) -> PreplanModel:
     """Read and fully validate a preplan file; ConfigError names file, line and key on any problem.
 
-    A valid file is parsed once with libyaml (fast: the CLI answers in well under a second); the
-    line-tracking parser of :func:`floodtwin.config.read_yaml` only runs to report a problem.
+    Through the one loader, :func:`floodtwin.config.load_yaml` (libyaml for a valid file, so the CLI
+    answers in well under a second; the line-tracking parser only to report a problem), with
+    :func:`check_semantics` as its check.
     """
     path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a directory, not a preplan YAML file")
-    if not path.is_file():
-        raise ConfigError(f"{path}: file not found")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
-    try:
-        data = yaml.load(text, Loader=loader)
-    except yaml.YAMLError:
-        read_yaml(path)  # raises the ConfigError with file and line
-        raise
-    if data is None:
-        raise ConfigError(f"{path}: file is empty")
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of preplan keys at the top level")
-    lines = lambda: read_yaml(path)[1]  # noqa: E731
-    try:
-        model = PreplanModel.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(path, exc, lines())) from None
-    check_semantics(model, path, lines)
-    return model
+    return load_yaml(path, PreplanModel, kind="preplan",
+                     check=lambda model, lines: check_semantics(model, path, lines))

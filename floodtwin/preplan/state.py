@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
+__all__ = ["Danger", "RiskFacts", "TierDecision", "FlowState"]
+
 
 @dataclass(frozen=True)
 class Danger:

@@ -4,7 +4,7 @@
 over, with a representative location and derived attributes (staff per grid, the grid a dike
 segment runs through, ...), plus the fallback water level. It is built from a loaded
 :class:`~floodtwin.reach.Reach` or read straight from the reach's GeoPackage (a SQLite file) for
-the sub-second CLI path.
+the sub-second CLI path, through the one GeoPackage reader :func:`floodtwin.reach.gpkg.read_layers`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from __future__ import annotations
 import copy
 import functools
 import math
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
-from floodtwin.errors import DataError
 from floodtwin.preplan.layers import LAYERS
+
+__all__ = ["GRID_SNAP_M", "ReachTables", "text_or_empty"]
 
 #: a dike segment belongs to the town grid that holds its midpoint (or lies within this distance)
 GRID_SNAP_M = 100.0
@@ -66,55 +66,16 @@ class ReachTables:
         The fallback water level comes from the reach's own ``Reach.fallback_water_level_m`` built
         on its parameter file (the terrain is only built when a risk value is first needed).
         """
+        from floodtwin.reach.gpkg import read_layers
         from floodtwin.reach.load import reach_paths
 
         gpkg, yaml_path, name = reach_paths(name_or_gpkg)
-        if not gpkg.is_file():
-            raise DataError(f"{gpkg}: reach GeoPackage not found (run `floodtwin reach build`)")
-        raw = _read_gpkg(gpkg, _needed_layers())
+        raw = read_layers(gpkg, _needed_layers())  # the one GeoPackage reader, as records
         return cls(name=name, layers=_derive(raw), water_level_m=_light_fallback(name, gpkg, yaml_path, raw))
 
 
 def _needed_layers() -> list[str]:
     return sorted({l.gpkg_layer for l in LAYERS.values()} | {"staff"})
-
-
-def _read_gpkg(gpkg: Path, layers: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
-    """Attribute rows and geometries of GeoPackage layers, read with sqlite3 and shapely."""
-    import shapely
-
-    try:
-        con = sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise DataError(f"{gpkg}: cannot open: {exc}") from None
-    out = {}
-    try:
-        geom_cols = dict(con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns"))
-        for layer in layers:
-            if layer not in geom_cols:
-                raise DataError(f"{gpkg}: layer '{layer}' is missing")
-            cur = con.execute(f'SELECT * FROM "{layer}"')
-            cols = [d[0] for d in cur.description]
-            g = cols.index(geom_cols[layer])
-            rows = cur.fetchall()
-            geoms = shapely.from_wkb([_gpkg_wkb(r[g], gpkg, layer) for r in rows])
-            out[layer] = [{**{c: v for c, v in zip(cols, r) if c not in (cols[g], "fid")}, "_geom": geom}
-                          for r, geom in zip(rows, geoms)]
-    except sqlite3.Error as exc:
-        raise DataError(f"{gpkg}: cannot read as a GeoPackage: {exc}") from None
-    finally:
-        con.close()
-    return out
-
-
-def _gpkg_wkb(blob: bytes, gpkg: Path, layer: str) -> bytes:
-    """The WKB inside a GeoPackage geometry blob (OGC 12-128r18 §2.1.3: header, envelope, WKB)."""
-    if blob is None or len(blob) < 8 or blob[:2] != b"GP":
-        raise DataError(f"{gpkg}: layer '{layer}': a geometry is not a GeoPackage geometry blob")
-    envelope = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}.get((blob[3] >> 1) & 0x07)
-    if envelope is None:
-        raise DataError(f"{gpkg}: layer '{layer}': invalid envelope code in a geometry blob")
-    return bytes(blob[8 + envelope:])
 
 
 def _light_fallback(name: str, gpkg: Path, yaml_path: Path | None,
@@ -125,9 +86,10 @@ def _light_fallback(name: str, gpkg: Path, yaml_path: Path | None,
     discharge beyond the table needs the terrain model; without the table, the parameters are read
     at once and the terrain is built on first use.
     """
+    from floodtwin.reach.gpkg import layer_names
     from floodtwin.reach.load import Reach, read_gauge_rating
 
-    rating = read_gauge_rating(gpkg) if _has_table(gpkg, "gauge_rating") else None
+    rating = read_gauge_rating(gpkg) if "gauge_rating" in layer_names(gpkg) else None
     if rating is None and yaml_path is None:
         return None
 
@@ -151,15 +113,6 @@ def _light_fallback(name: str, gpkg: Path, yaml_path: Path | None,
         return fallback(discharge_m3s, chainage_m)
 
     return level
-
-
-def _has_table(gpkg: Path, table: str) -> bool:
-    con = sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True)
-    try:
-        row = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
-        return row is not None
-    finally:
-        con.close()
 
 
 def _fallback_of_caller_reach(reach: Any) -> Callable[[float, float], float]:

@@ -12,12 +12,13 @@ II if the flow went under 9,500 m³/s less than 6 h ago). Each tier's clock is k
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 
-from floodtwin.errors import InputError
+from floodtwin.errors import InputError, require_discharge_m3s
 from floodtwin.preplan.model import PreplanModel
 from floodtwin.preplan.state import FlowState, TierDecision
+
+__all__ = ["fmt_q", "tier_index", "evaluate"]
 
 
 def fmt_q(discharge_m3s: float) -> str:
@@ -47,8 +48,8 @@ def evaluate(model: PreplanModel, state: FlowState) -> TierDecision:
     if not values:
         raise InputError("flow state has neither an observed nor a forecast discharge")
     for name, v in (("observed", obs), ("forecast", fc)):
-        if v is not None and (not math.isfinite(v) or v < 0):
-            raise InputError(f"{name} discharge {v} m³/s must be a finite number >= 0")
+        if v is not None:
+            require_discharge_m3s(v, name=f"{name} discharge")
     prev = state.previous
     if prev is not None and state.time is not None:
         kept = [t for t in (prev.time, prev.above_since, prev.below_since) if t is not None]

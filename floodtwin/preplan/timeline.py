@@ -9,16 +9,17 @@ the previous decision carried over, so hysteresis and the duration trigger act a
 from __future__ import annotations
 
 import csv
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Iterable
 
-from floodtwin.errors import DataError
+from floodtwin.errors import DataError, InputError, require_discharge_m3s
 from floodtwin.preplan.model import PreplanModel
 from floodtwin.preplan.state import FlowState, TierDecision
 from floodtwin.preplan.tiers import evaluate
+
+__all__ = ["FlowRow", "read_flows", "walk", "changes"]
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,10 @@ def _number(text: str | None, path: Path, line: int, column: str) -> float | Non
         value = float(text)
     except ValueError:
         raise DataError(f"{path}:{line}: {column}: expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise DataError(f"{path}:{line}: {column}: {text} is not a discharge (finite, >= 0)")
-    return value
+    try:
+        return require_discharge_m3s(value, name=column)
+    except InputError as exc:  # a bad value in a data file is a DataError, with the file's line
+        raise DataError(f"{path}:{line}: {exc} (got {text!r})") from None
 
 
 def read_flows(path: str | Path, station: str | None = None) -> list[FlowRow]:

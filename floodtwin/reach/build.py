@@ -16,7 +16,11 @@ import numpy as np
 from floodtwin.errors import DataError, InputError
 from floodtwin.reach.load import dem_filename
 from floodtwin.reach.params import ReachParams, load_params
-from floodtwin.terrain import ReachTerrain, build_dem, write_dem
+from floodtwin.reach.terrain import ReachTerrain, build_dem, write_dem
+
+__all__ = ["KIND_ZH", "ROLE_ZH", "WORKS_KIND_ZH", "post_label", "build_centerline", "build_channel", "build_dikes",
+           "build_works_and_spurs", "build_stones", "town_depth_m", "build_grids", "build_staff", "build_villages",
+           "build_points", "build_gauge_rating", "build_layers", "build_reach"]
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,10 @@ from typing import Any
 import numpy as np
 
 from floodtwin.config import DATA_DIR
-from floodtwin.errors import DataError, InputError
+from floodtwin.errors import DataError, InputError, require_discharge_m3s
+
+__all__ = ["LAYER_SCHEMAS", "STAFF_ROLES", "STONE_TOLERANCE_M", "Reach", "GaugeRating", "dem_filename", "reach_paths",
+           "load_reach", "read_dem", "read_gauge_rating", "validate_dem", "validate_layers"]
 
 #: layer -> (geometry type, required columns)
 LAYER_SCHEMAS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -80,7 +83,7 @@ class Reach:
         if self._terrain is None:
             if self.params is None:
                 raise DataError(f"reach {self.name}: no parameter file, so no terrain model")
-            from floodtwin.terrain import ReachTerrain
+            from floodtwin.reach.terrain import ReachTerrain
 
             self._terrain = ReachTerrain(self.params)
         return self._terrain
@@ -101,9 +104,7 @@ class Reach:
         above bankfull the floodplain conveys. It is the conservative fallback used when no hydraulic
         run is at hand; the calibrated 1D model supersedes it.
         """
-        q = float(discharge_m3s)
-        if not q > 0:
-            raise InputError(f"discharge {discharge_m3s} m³/s must be positive")
+        q = require_discharge_m3s(discharge_m3s, positive=True)
         if self.rating_table is not None and self.rating_table.covers(q):
             return self.rating_table.stage_m_at(q)
         return self.terrain.normal_stage_m(self.gauge_chainage_m, q)
@@ -145,24 +146,14 @@ def load_reach(name_or_path: str | Path = "huayuankou", resolution_m: float = 50
     beside it when the DEM must be built). ``dem_path`` replaces the DEM by a NetCDF of your own
     (variable ``elevation`` on ``y``/``x`` in the reach CRS).
     """
-    import pyogrio
-
+    from floodtwin.reach.gpkg import layer_names, read_layers
     from floodtwin.reach.params import load_params
 
     gpkg, yaml_path, name = reach_paths(name_or_path)
-    if not gpkg.is_file():
-        raise DataError(f"{gpkg}: reach GeoPackage not found (run `floodtwin reach build`)")
     if resolution_m <= 0:
         raise InputError(f"resolution_m = {resolution_m} must be positive")
-    try:
-        present = {row[0] for row in pyogrio.list_layers(gpkg)}
-    except Exception as exc:  # pyogrio raises its own DataSourceError for non-GeoPackages
-        raise DataError(f"{gpkg}: cannot read as a GeoPackage: {str(exc).splitlines()[0]}") from None
-    layers = {}
-    for layer in LAYER_SCHEMAS:
-        if layer not in present:
-            raise DataError(f"{gpkg}: layer '{layer}' is missing")
-        layers[layer] = pyogrio.read_dataframe(gpkg, layer=layer)
+    present = layer_names(gpkg)
+    layers = read_layers(gpkg, LAYER_SCHEMAS, as_frames=True)
     params = load_params(yaml_path) if yaml_path is not None else None
     crs = validate_layers(layers, source=str(gpkg.name))
     rating = read_gauge_rating(gpkg) if "gauge_rating" in present else None
@@ -172,7 +163,7 @@ def load_reach(name_or_path: str | Path = "huayuankou", resolution_m: float = 50
     if dem_path.is_file():
         dem = read_dem(dem_path)
     elif params is not None:
-        from floodtwin.terrain import ReachTerrain, build_dem
+        from floodtwin.reach.terrain import ReachTerrain, build_dem
 
         dem = build_dem(ReachTerrain(params), float(resolution_m))
     else:
@@ -182,18 +173,11 @@ def load_reach(name_or_path: str | Path = "huayuankou", resolution_m: float = 50
 
 
 def read_dem(path: Path):
-    """Read a DEM NetCDF (variable ``elevation``) as a DataArray; DataError when it is not one."""
-    import xarray as xr
+    """Read a DEM NetCDF (variable ``elevation``) as a DataArray through the one result reader
+    (:func:`floodtwin.results.read_result`); DataError when it is not one."""
+    from floodtwin.results import read_result
 
-    try:
-        with xr.open_dataset(path, engine="netcdf4") as ds:
-            if "elevation" not in ds:
-                raise DataError(f"{path.name}: no 'elevation' variable in the DEM file")
-            return ds["elevation"].load()
-    except DataError:
-        raise
-    except Exception as exc:
-        raise DataError(f"{path.name}: cannot read the DEM: {str(exc).splitlines()[0]}") from None
+    return read_result(path, variable="elevation")
 
 
 @dataclass(frozen=True)
@@ -217,16 +201,15 @@ def read_gauge_rating(gpkg: str | Path) -> GaugeRating:
     """Read and check the ``gauge_rating`` attribute table of a reach GeoPackage (sqlite3 only: fast)."""
     import sqlite3
 
+    from floodtwin.reach.gpkg import connect
+
     gpkg = Path(gpkg)
-    try:
-        con = sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True)
+    with connect(gpkg) as con:
         try:
             rows = con.execute("SELECT discharge_m3s, stage_m, bed_slope, gauge_chainage_m FROM gauge_rating "
                                "ORDER BY discharge_m3s").fetchall()
-        finally:
-            con.close()
-    except sqlite3.Error as exc:
-        raise DataError(f"{gpkg.name}: layer 'gauge_rating': {exc}") from None
+        except sqlite3.Error as exc:
+            raise DataError(f"{gpkg.name}: layer 'gauge_rating': {exc}") from None
     table = np.asarray(rows, dtype=float).reshape(-1, 4)
     q, z = table[:, 0], table[:, 1]
     if len(q) < 2 or np.any(np.diff(q) <= 0) or np.any(np.diff(z) < 0) or not np.isfinite(table).all():

@@ -14,6 +14,10 @@ from pydantic import Field, field_validator, model_validator
 
 from floodtwin.config import StrictModel, load_yaml
 
+__all__ = ["Param", "ReachSection", "ChannelSection", "RatingSection", "FloodplainSection", "DikeSection",
+           "WorksEntry", "CountedSection", "StaffSection", "StonesSection", "DemSection", "TABLE_COLUMNS",
+           "ReachParams", "load_params"]
+
 
 class Param(StrictModel):
     """One parameter: its value, unit and source label."""

@@ -6,6 +6,8 @@ import numpy as np
 
 from floodtwin.reach.load import Reach
 
+__all__ = ["reach_summary"]
+
 
 def _range(values) -> str:
     values = np.asarray(values, float)

@@ -75,7 +75,7 @@ def test_tasks_text_in_both_languages():
 
 def test_tasks_rejects_negative_discharge():
     proc = run("tasks", "--discharge", "-10")
-    assert proc.returncode == 2 and "--discharge -10: a discharge must be a finite number >= 0" in proc.stderr
+    assert proc.returncode == 2 and "--discharge -10.0 m³/s: expected a finite number >= 0" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -157,11 +157,11 @@ def _bad_inputs(tmp: Path) -> list[tuple[list[str], str]]:
     return [
         (["check", str(tmp / "missing.yaml")], f"{tmp / 'missing.yaml'}: file not found"),
         (["check", str(tmp)], "is a directory, not a preplan YAML file"),
-        (["tasks", "--discharge", "nan"], "--discharge nan: a discharge must be a finite number >= 0"),
-        (["tasks", "--discharge", "5000", "--forecast", "-1"], "--forecast -1: a discharge must be"),
+        (["tasks", "--discharge", "nan"], "--discharge nan m³/s: expected a finite number >= 0"),
+        (["tasks", "--discharge", "5000", "--forecast", "-1"], "--forecast -1.0 m³/s: expected a finite number >= 0"),
         (["tasks", "--discharge", "5000", "--risk", str(tmp / "risk.json")], "risk.json: not UTF-8 text"),
         (["tasks", "--discharge", "5000", "--reach", str(tmp / "none.gpkg")], "reach GeoPackage not found"),
-        (["diff", "--from", "-1", "--to", "22000"], "--from -1: a discharge must be"),
+        (["diff", "--from", "-1", "--to", "22000"], "--from -1.0 m³/s: expected a finite number >= 0"),
         (["timeline", str(tmp / "missing.csv")], "missing.csv: file not found"),
         (["timeline", str(tmp / "latin1.csv")], "latin1.csv: not UTF-8 text"),
         (["timeline", str(tmp / "short.csv")], "short.csv:2: 1 field, but the header has 2"),

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,11 +82,12 @@ def test_map_draws_every_works_and_stone_at_detail_scale_without_missing_glyphs(
     import shapely
 
     import floodtwin
-    from floodtwin.maps import _dike_frame, _strips, reach_map_png
+    from floodtwin.reach.map import reach_map_png
+    from floodtwin.reach.map_layout import dike_frame, strips_of
 
     reach = floodtwin.load_reach("huayuankou")
-    frame = _dike_frame(reach.dikes)
-    strips = _strips(reach.layers, frame)
+    frame = dike_frame(reach.dikes)
+    strips = strips_of(reach.layers, frame)
     assert [st.letter for st in strips] == ["A", "B", "C"]
     assert sorted(w.works_id for st in strips for w in st.works) == sorted(reach.works.works_id)
     xy = shapely.get_coordinates(reach.stones.geometry.values)
@@ -146,3 +146,18 @@ def test_bad_yaml_for_build_is_one_line(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "bad.yaml:" in proc.stderr and "not valid YAML" in proc.stderr
+
+
+def test_python_m_reach_does_not_import_the_cli(tmp_path):
+    """``python -m floodtwin.reach`` is the library's own entry point: Typer and floodtwin.cli stay unloaded."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nreach: [1, 2\n", encoding="utf-8")
+    code = ("import runpy, sys\n"
+            f"sys.argv = ['floodtwin.reach', 'build', {str(bad)!r}]\n"
+            "try:\n    runpy.run_module('floodtwin.reach', run_name='__main__')\n"
+            "except SystemExit as e:\n    code = e.code\n"
+            "print(code, sorted(m for m in ('floodtwin.cli', 'typer', 'rich') if m in sys.modules), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1] == "2 []", proc.stderr
+    assert len(lines) == 2 and lines[0].startswith("error: ") and "bad.yaml:" in lines[0] and "not valid YAML" in lines[0]

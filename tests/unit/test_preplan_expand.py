@@ -88,7 +88,7 @@ def test_patrol_density_rises_with_the_tier(plan, tables):
 def test_materials_come_from_the_right_depots(tier_i):
     mats = {t.scope_id: t.materials for t in tier_i if t.template_id == "works.materials"}
     assert [(m.item, m.quantity, m.unit, m.depot_id) for m in mats["MD"]] == [
-        ("stone_m3", 500, "m3", "D04"), ("gabions", 50, "pcs", "D04")]
+        ("stone", 500, "m3", "D04"), ("gabions", 50, "piece", "D04")]
     assert mats["SZ"][0].depot_id == "D03"
     # per-person quantities: one life jacket per person needing special attention, nearest depot
     special = next(t for t in tier_i if t.template_id == "village.evacuate_special" and t.scope_id == "V02")
@@ -219,8 +219,10 @@ def test_from_reach_and_fast_read_agree():
     beyond = float(reach.rating_table.discharge_m3s[-1]) * 1.2
     assert not reach.rating_table.covers(beyond)
     for s in (7000.0, 12000.0, 24000.0):
-        assert fast.water_level_m(beyond, s) == pytest.approx(reach.fallback_water_level_m(beyond, s), abs=1e-9)
-        assert fast.water_level_m(22000, s) == pytest.approx(reach.fallback_water_level_m(22000, s), abs=1e-9)
+        assert fast.water_level_m(beyond, s) == pytest.approx(reach.fallback_water_level_m(beyond, s), abs=1e-9), \
+            "the same computation by both paths: float rounding only"
+        assert fast.water_level_m(22000, s) == pytest.approx(reach.fallback_water_level_m(22000, s), abs=1e-9), \
+            "the same computation by both paths: float rounding only"
 
 
 def test_missing_reach(tmp_path):
@@ -315,7 +317,7 @@ def test_materials_from_a_named_depot_and_from_the_scope(plan, tables):
     custom = Preplan(model.model_copy(update={"templates": [named, scoped]}))
     tasks = custom.tasks_for(plan.decide(1000), tables)
     (n,) = [t for t in tasks if t.template_id == "m.named"]
-    assert [(m.item, m.quantity, m.unit, m.depot_id) for m in n.materials] == [("boats", 2, "pcs", "D05")]
+    assert [(m.item, m.quantity, m.unit, m.depot_id) for m in n.materials] == [("boats", 2, "piece", "D05")]
     got = {t.scope_id: t.materials[0] for t in tasks if t.template_id == "m.scope"}
     want = {d["depot_id"]: d["sandbags"] for d in tables.layers["depots"] if d["sandbags"] >= 40000}
     assert set(got) == set(want) and all(got[d].depot_id == d and got[d].quantity == want[d] / 2 for d in want)

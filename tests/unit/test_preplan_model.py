@@ -167,6 +167,8 @@ def test_material_checks(tmp_path):
     path = tmp_path / "materials.yaml"
     for materials, words in [
         ("[{item: gold, quantity: 1}]", "unknown material 'gold'"),
+        # the depots-layer column is not an item: items are those of floodtwin.tasks.MATERIALS
+        ("[{item: stone_m3, quantity: 1}]", r"unknown material 'stone_m3' \(one of stone, gabions, sandbags"),
         ("[{item: boats, quantity: 0}]", "quantity 0 must be positive"),
         ("[{item: boats, quantity: 1, per: name_en}]", "'name_en' is not a numeric attribute"),
         ("[{item: boats, quantity: 1, depot: works}]", "depot 'works' needs a scope with a works"),

@@ -225,8 +225,9 @@ def test_highest_trigger_wins_and_all_are_listed(plan):
 
 @pytest.mark.parametrize("state, words", [
     (FlowState(), "neither an observed nor a forecast"),
-    (FlowState(observed_m3s=-5), "must be a finite number >= 0"),
-    (FlowState(observed_m3s=float("nan")), "must be a finite number >= 0"),
+    (FlowState(observed_m3s=-5), "observed discharge -5 m³/s: expected a finite number >= 0"),
+    (FlowState(observed_m3s=float("nan")), "observed discharge nan m³/s: expected a finite number >= 0"),
+    (FlowState(forecast_m3s=1e6), r"forecast discharge 1000000.0 m³/s: .* at most 100,000 m³/s"),
 ])
 def test_bad_flow_states(plan, state, words):
     with pytest.raises(InputError, match=words):
@@ -328,7 +329,7 @@ def test_timeline_gaps_keep_the_last_decision(plan):
 @pytest.mark.parametrize("content, words", [
     ("when,q\n2019-01-01,5\n", "expected columns"),
     ("time,discharge_m3s\n2019-01-01,abc\n", ":2: discharge_m3s: expected a number"),
-    ("time,discharge_m3s\n2019-01-01,-3\n", "is not a discharge"),
+    ("time,discharge_m3s\n2019-01-01,-3\n", r":2: discharge_m3s -3.0 m³/s: expected a finite number >= 0"),
     ("time,discharge_m3s\nyesterday,100\n", ":2: time: not an ISO 8601 time"),
     ("time,discharge_m3s\n2019-01-02,100\n2019-01-01,100\n", ":3: time: 2019-01-01T00:00:00 is not after"),
     ("time,discharge_m3s\n", "no rows"),
@@ -339,7 +340,8 @@ def test_timeline_gaps_keep_the_last_decision(plan):
     ("time,discharge_m3s\n2019-01-01T08:00+08:00,100\n2019-01-02T08:00,100\n",
      ":3: time: 2019-01-02T08:00 mixes time-zone-aware and naive times"),
     ("time,discharge_m3s,forecast_m3s\n2019-01-01,100,lots\n", ":2: forecast_m3s: expected a number"),
-    ("time,discharge_m3s\n2019-01-01,1e400\n", "1e400 is not a discharge"),
+    ("time,discharge_m3s\n2019-01-01,1e400\n", r":2: discharge_m3s inf m³/s: expected .* \(got '1e400'\)"),
+    ("time,discharge_m3s\n2019-01-01,250000\n", r":2: discharge_m3s 250000.0 m³/s: .* at most 100,000 m³/s"),
     ("time,discharge_m3s\n2019-01-01, \n2019-01-02,\n", "no row has a discharge"),
 ])
 def test_bad_flow_files(tmp_path, content, words):

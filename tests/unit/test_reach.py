@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import shutil
 
 import numpy as np
 import pytest
 
 from floodtwin.config import DATA_DIR
 from floodtwin.errors import ConfigError, DataError
-from floodtwin.reach import LAYER_SCHEMAS, load_reach
+from floodtwin.reach import LAYER_SCHEMAS, GaugeRating, load_reach
 from floodtwin.reach.build import build_layers, post_label
 from floodtwin.reach.params import load_params
 
@@ -54,11 +53,14 @@ def test_crs_is_cgcs2000_gk_114(reach):
 
 
 def test_reach_length_and_town(reach):
-    assert reach.centerline.length.iloc[0] == pytest.approx(27000, rel=0.03)
+    assert reach.centerline.length.iloc[0] == pytest.approx(27000, rel=0.03), \
+        "DOMAIN.md: 27 km of the Huiji reach along the dike; the river axis meanders within 3 %"
     right = reach.dikes[reach.dikes.bank == "right"]
-    assert right.length.sum() == pytest.approx(27000, rel=1e-3)
+    assert right.length.sum() == pytest.approx(27000, rel=1e-3), \
+        "DOMAIN.md: 27 km of dike; the build resamples the line every 5 m (0.1 %)"
     town = reach.grids[reach.grids.level == "grid"]
-    assert town.area.sum() / 1e6 == pytest.approx(47.56, rel=0.005)
+    assert town.area.sum() / 1e6 == pytest.approx(47.56, rel=0.005), \
+        "DOMAIN.md: the town's 47.56 km² of land; grid polygons are drawn to 0.5 %"
 
 
 def test_every_stone_lies_on_a_spur_of_its_works(reach):
@@ -68,7 +70,7 @@ def test_every_stone_lies_on_a_spur_of_its_works(reach):
         spur = spurs.loc[stone.spur_id]
         assert spur.works_id == stone.works_id
         assert spur.kind in ("spur", "short_spur")
-        assert spur.geometry.distance(stone.geometry) < 0.01
+        assert spur.geometry.distance(stone.geometry) < 0.01, "stones are placed on their spur's line (1 cm: float rounding)"
         assert works.geometry[stone.works_id].contains(stone.geometry)
     per_works = reach.stones.works_id.value_counts()
     assert per_works.to_dict() == works.n_stones.to_dict()
@@ -79,17 +81,17 @@ def test_grids_tile_the_town_without_overlap(reach):
 
     grids = reach.grids[reach.grids.level == "grid"]
     union = union_all(list(grids.geometry))
-    assert union.area == pytest.approx(grids.area.sum(), rel=1e-9)  # no overlap
+    assert union.area == pytest.approx(grids.area.sum(), rel=1e-9), "no overlap: only float rounding of the union"
     assert union.geom_type == "Polygon"  # one piece, no gaps between grids
     assert not list(union.interiors)
     geoms = list(grids.geometry)
     worst = max(a.intersection(b).area for a, b in itertools.combinations(geoms, 2))
-    assert worst < 1e-3
+    assert worst < 1e-3, f"grids share edges only: {worst} m² of overlap is more than float rounding (1e-3 m²)"
     # exclusive grids lie over the town (their parents exist) and not over each other
     excl = reach.grids[reach.grids.level == "exclusive"]
     assert set(excl.parent) <= set(grids.grid_id)
     for a, b in itertools.combinations(list(excl.geometry), 2):
-        assert a.intersection(b).area < 1e-3
+        assert a.intersection(b).area < 1e-3, "exclusive grids share edges only (1e-3 m²: float rounding)"
 
 
 def test_each_staff_member_belongs_to_an_existing_grid(reach):
@@ -116,7 +118,7 @@ def test_works_heads_are_the_heads_of_their_spurs(reach):
     for k in heads.itertuples():
         spur = spurs.loc[k.spur_id]
         assert spur.works_id == k.works_id and spur.kind == "spur"
-        assert k.geometry.distance(Point(spur.geometry.coords[-1])) < 0.01
+        assert k.geometry.distance(Point(spur.geometry.coords[-1])) < 0.01, "a key point sits on its spur's head (1 cm: rounding)"
         assert k.chainage_m == spur.chainage_m
     others = reach.key_points[reach.key_points.kind != "works_head"]
     assert (others.spur_id == "").all()
@@ -176,7 +178,8 @@ def test_dem_cross_section_shape(reach, s):
         profile = np.array([z(v) for v in n])
         assert np.all(np.diff(profile) > -0.02), "floodplain must not rise towards the dike toe"
         expected_drop = min(t.transverse_slope * (n[-1] - n[0]), t.max_drop_m)
-        assert profile[-1] - profile[0] == pytest.approx(expected_drop, abs=0.1)
+        assert profile[-1] - profile[0] == pytest.approx(expected_drop, abs=0.1), \
+            "the profile is sampled on a grid: the bank and toe cells shift the drop by < 0.1 m"
     # land behind the dike 4-6 m below the bed
     assert 4.0 <= bed - land <= 6.0 + 0.05
     # crest at least the design flood level + freeboard (within the DEM's cell sampling)
@@ -206,11 +209,13 @@ def test_dem_crest_line_is_watertight(reach):
 def test_rating_tie(reach):
     # the channel is fitted to the Huayuankou rating points (2018-2019 bed)
     for q, z in [(1000, 88.9), (3000, 89.9), (4500, 90.7)]:
-        assert reach.stage_at_gauge_m(q) == pytest.approx(z, abs=0.15)
+        assert reach.stage_at_gauge_m(q) == pytest.approx(z, abs=0.15), \
+            "DOMAIN.md rating points (2018-19 bed, [D]); the least-squares fit misses them by up to 0.15 m"
     stages = [reach.stage_at_gauge_m(q) for q in (1000, 3000, 6500, 10000, 15000, 22000)]
     assert np.all(np.diff(stages) > 0)
     gauge = reach.dikes[(reach.dikes.bank == "right") & (reach.dikes.chainage_from_m == 9000)].iloc[0]
-    assert reach.stage_at_gauge_m(22000) == pytest.approx(gauge.design_flood_level_m, abs=0.2)
+    assert reach.stage_at_gauge_m(22000) == pytest.approx(gauge.design_flood_level_m, abs=0.2), \
+        "the design level is sampled every 250 m and interpolated: 0.2 m at the gauge"
 
 
 def test_build_is_deterministic_and_committed_files_are_current(tmp_path):
@@ -232,7 +237,7 @@ def test_build_is_deterministic_and_committed_files_are_current(tmp_path):
 def test_committed_dem_is_the_build_output():
     """The committed NetCDF DEM is exactly what the terrain model builds from the YAML (deterministic)."""
     from floodtwin.reach.load import read_dem
-    from floodtwin.terrain import ReachTerrain, build_dem
+    from floodtwin.reach.terrain import ReachTerrain, build_dem
 
     fresh = build_dem(ReachTerrain(load_params(YAML)), 50.0)
     committed = read_dem(DEM)
@@ -257,7 +262,8 @@ def test_dem_matches_rebuild_at_other_resolution():
     r100 = load_reach("huayuankou", resolution_m=100)  # no file: built from the YAML on the fly
     assert r100.resolution_m == 100
     r50 = load_reach("huayuankou")
-    assert abs(float(np.nanmax(r100.dem)) - float(np.nanmax(r50.dem))) < 0.5
+    assert abs(float(np.nanmax(r100.dem)) - float(np.nanmax(r50.dem))) < 0.5, \
+        "coarser cells sample the dike crest less often: the highest cell may differ by < 0.5 m"
 
 
 # --- every kind of broken layer gives its one-line error ---------------------------------------
@@ -439,21 +445,37 @@ def test_parameter_table_rows_are_checked(tmp_path):
 
 
 def test_user_dem_replaces_the_built_one(tmp_path):
-    shutil.copy(DEM, tmp_path / "mine.nc")
-    r = load_reach("huayuankou", dem_path=tmp_path / "mine.nc")
-    assert r.dem.shape == load_reach("huayuankou").dem.shape
+    """A survey DEM that differs from the built one (1.5 m higher, a hollow at one cell) is what loads."""
+    path = _user_dem(tmp_path, lambda ds: ds.assign(elevation=ds["elevation"] + 1.5))
+    import xarray as xr
+
+    with xr.open_dataset(path) as ds:
+        ds = ds.load()
+    ds["elevation"][100, 100] = 60.0
+    path.unlink()
+    ds.to_netcdf(path)
+    built = load_reach("huayuankou").dem
+    r = load_reach("huayuankou", dem_path=path)
+    assert r.dem.shape == built.shape
+    assert float(r.dem[100, 100]) == 60.0
+    diff = (r.dem - built).values
+    finite = np.isfinite(diff)
+    finite[100, 100] = False
+    # the file's values exactly: +1.5 m everywhere else (float64 sums, so 1e-9 m is rounding only)
+    np.testing.assert_allclose(diff[finite], 1.5, atol=1e-9, err_msg="float64 rounding of the +1.5 m offset")
 
 
 def test_tabulated_gauge_rating_matches_the_section_model(reach):
     t = reach.terrain
-    assert reach.rating_table is not None
+    assert isinstance(reach.rating_table, GaugeRating) and reach.rating_table.discharge_m3s.size > 10
     for q in (800.0, 2500.0, 6500.0, 9000.0, 15700.0, 22000.0):
-        assert reach.stage_at_gauge_m(q) == pytest.approx(t.normal_stage_m(reach.gauge_chainage_m, q), abs=0.002)
+        assert reach.stage_at_gauge_m(q) == pytest.approx(t.normal_stage_m(reach.gauge_chainage_m, q), abs=0.002), \
+            "build_gauge_rating: a dense log-spaced table, ~1 mm from the model by interpolation (2 mm bound)"
     assert np.all(np.diff(reach.rating_table.stage_m) >= 0)
     # the fallback level falls along the reach with the bed slope
     upstream = reach.fallback_water_level_m(22000, 0.0)
     downstream = reach.fallback_water_level_m(22000, 27000.0)
-    assert upstream - downstream == pytest.approx(27000.0 * t.slope, rel=1e-9)
+    assert upstream - downstream == pytest.approx(27000.0 * t.slope, rel=1e-9), "a straight line: float rounding only"
 
 
 def test_broken_rating_table(tmp_path, layers):
@@ -470,5 +492,5 @@ def test_broken_rating_table(tmp_path, layers):
 def test_non_positive_discharge_is_refused(reach):
     from floodtwin.errors import InputError
 
-    with pytest.raises(InputError, match="must be positive"):
+    with pytest.raises(InputError, match="discharge 0.0 m³/s: expected a finite number > 0"):
         reach.stage_at_gauge_m(0.0)

@@ -1,4 +1,5 @@
-"""The reach's terrain, built from published geometry parameters (data/dikes/<reach>.yaml).
+"""The reach's terrain (``floodtwin.reach.terrain``, moved here from ``floodtwin.terrain``), built from
+published geometry parameters (data/dikes/<reach>.yaml).
 
 The reach is described in a curvilinear frame: chainage ``s`` along the right (town) dike from the
 upstream end, and ``n`` the distance from that dike's crest line towards the left dike (negative
@@ -22,8 +23,13 @@ from scipy.interpolate import CubicSpline, PchipInterpolator
 from scipy.optimize import brentq, least_squares
 from scipy.spatial import cKDTree
 
-from floodtwin.errors import DataError, InputError
+from floodtwin.errors import DataError, InputError, require_discharge_m3s
+from floodtwin.reach._compat import renamed_arguments
 from floodtwin.reach.params import ReachParams
+from floodtwin.variables import VARIABLES
+
+__all__ = ["G_MS2", "ReachFrame", "frame_from_points", "frame_for", "rectangular_normal_depth_m", "ChannelFit",
+           "fit_channel_to_rating", "ReachTerrain", "build_dem", "write_dem"]
 
 G_MS2 = 9.81
 
@@ -57,6 +63,7 @@ class ReachFrame:
     def _tree(self) -> cKDTree:
         return cKDTree(np.column_stack([self.x_m, self.y_m]))
 
+    @renamed_arguments(s="s_m", n="n_m")
     def to_xy(self, s_m, n_m) -> tuple[np.ndarray, np.ndarray]:
         """Map chainage/offset (m) to projected x, y (m)."""
         s = np.asarray(s_m, dtype=float)
@@ -203,137 +210,151 @@ class ReachTerrain:
         self._design_z = np.array([self.normal_stage_m(s, self.design_discharge_m3s) for s in self._design_s])
 
     # --- along-reach quantities -------------------------------------------------------------
-    def spacing_m(self, s):
+    @renamed_arguments(s="s_m")
+    def spacing_m(self, s_m):
         """Distance between the dike crest lines (m) at chainage s."""
-        return np.interp(s, self._spacing[:, 0], self._spacing[:, 1])
+        return np.interp(s_m, self._spacing[:, 0], self._spacing[:, 1])
 
-    def channel_centre_m(self, s):
+    @renamed_arguments(s="s_m")
+    def channel_centre_m(self, s_m):
         """Distance of the main channel's centre line from the right dike (m)."""
-        return self._centre(np.asarray(s, float))
+        return self._centre(np.asarray(s_m, float))
 
-    def bed_m(self, s):
+    @renamed_arguments(s="s_m")
+    def bed_m(self, s_m):
         """Thalweg (channel bed) elevation (m): the fitted bed at the gauge, falling with the slope."""
-        return self.fit.bed_at_gauge_m - self.slope * (np.asarray(s, float) - self.gauge_chainage_m)
+        return self.fit.bed_at_gauge_m - self.slope * (np.asarray(s_m, float) - self.gauge_chainage_m)
 
-    def lip_m(self, s):
+    @renamed_arguments(s="s_m")
+    def lip_m(self, s_m):
         """Floodplain elevation at the channel's edge (natural levee, 滩唇), m."""
-        return self.bed_m(s) + self.fit.bankfull_depth_m + self.lip_height_m
+        return self.bed_m(s_m) + self.fit.bankfull_depth_m + self.lip_height_m
 
-    def land_m(self, s):
+    @renamed_arguments(s="s_m")
+    def land_m(self, s_m):
         """Land behind the dikes (m): the bed minus the suspended-river height."""
-        return self.bed_m(s) - self.land_below_bed_m
+        return self.bed_m(s_m) - self.land_below_bed_m
 
-    def design_level_m(self, s):
+    @renamed_arguments(s="s_m")
+    def design_level_m(self, s_m):
         """Design flood level (m): normal-depth stage of the design discharge in the compound section."""
-        return np.interp(s, self._design_s, self._design_z)
+        return np.interp(s_m, self._design_s, self._design_z)
 
-    def crest_m(self, s):
+    @renamed_arguments(s="s_m")
+    def crest_m(self, s_m):
         """Dike crest elevation (m): design flood level plus freeboard."""
-        return self.design_level_m(s) + self.freeboard_m
+        return self.design_level_m(s_m) + self.freeboard_m
 
-    def channel_edges_m(self, s):
+    @renamed_arguments(s="s_m")
+    def channel_edges_m(self, s_m):
         """(right edge, left edge) of the main channel's bank-top lines, as distances from the right dike."""
-        c = self.channel_centre_m(s)
+        c = self.channel_centre_m(s_m)
         half = self.channel_width_m / 2 + self.bank_width_m
         return c - half, c + half
 
     def _check_channel_inside(self) -> None:
-        s = np.linspace(0.0, self.length_m, 200)
-        right, left = self.channel_edges_m(s)
+        s_m = np.linspace(0.0, self.length_m, 200)
+        right, left = self.channel_edges_m(s_m)
         toe = self.crest_width_m / 2 + 1.0
-        bad = (right < toe) | (left > self.spacing_m(s) - toe)
+        bad = (right < toe) | (left > self.spacing_m(s_m) - toe)
         if np.any(bad):
             raise DataError(f"channel.centre_from_right_dike_m: the channel crosses a dike near chainage "
-                            f"{s[np.argmax(bad)]:.0f} m")
+                            f"{s_m[np.argmax(bad)]:.0f} m")
 
     # --- the cross-section ------------------------------------------------------------------
-    def ground_without_dikes_m(self, s, n):
+    @renamed_arguments(s="s_m", n="n_m")
+    def ground_without_dikes_m(self, s_m, n_m):
         """Ground elevation (m) between the dikes, ignoring the dike bodies, at (s, n)."""
-        s = np.asarray(s, float)
-        n = np.asarray(n, float)
-        c = self.channel_centre_m(s)
-        bed = self.bed_m(s)
-        lip = self.lip_m(s)
-        off = np.abs(n - c) - self.channel_width_m / 2  # <0 inside the channel bed
+        s_m = np.asarray(s_m, float)
+        n_m = np.asarray(n_m, float)
+        c = self.channel_centre_m(s_m)
+        bed = self.bed_m(s_m)
+        lip = self.lip_m(s_m)
+        off = np.abs(n_m - c) - self.channel_width_m / 2  # <0 inside the channel bed
         in_bank = np.clip(off / self.bank_width_m, 0.0, 1.0)
         channel = bed + (lip - bed) * in_bank
         beyond = np.maximum(off - self.bank_width_m, 0.0)
         floodplain = lip - np.minimum(self.transverse_slope * beyond, self.max_drop_m)
         return np.where(off - self.bank_width_m <= 0.0, channel, floodplain)
 
-    def dike_body_m(self, s, n, *, dike_offset_m, half_cell_m: float = 0.0):
+    @renamed_arguments(s="s_m", n="n_m")
+    def dike_body_m(self, s_m, n_m, *, dike_offset_m, half_cell_m: float = 0.0):
         """Elevation of a dike's trapezoid (m) centred at ``dike_offset_m``; -inf away from it.
 
         ``half_cell_m`` widens the crest by half a cell's extent across the dike, so that a raster
         sampled at cell centres keeps a continuous line of crest cells (watertight on a D4 grid).
         """
-        d = np.maximum(np.abs(np.asarray(n, float) - dike_offset_m) - half_cell_m, 0.0)
-        crest = self.crest_m(s)
+        d = np.maximum(np.abs(np.asarray(n_m, float) - dike_offset_m) - half_cell_m, 0.0)
+        crest = self.crest_m(s_m)
         body = crest - np.maximum(d - self.crest_width_m / 2, 0.0) / self.side_slope
         return body
 
-    def elevation_m(self, s, n, *, half_cell_m: float = 0.0):
+    @renamed_arguments(s="s_m", n="n_m")
+    def elevation_m(self, s_m, n_m, *, half_cell_m: float = 0.0):
         """Ground elevation (m) at (s, n) including land and both dikes; NaN outside the modelled area."""
-        s = np.asarray(s, float)
-        n = np.asarray(n, float)
-        width = self.spacing_m(s)
-        land = self.land_m(s)
-        inner = self.ground_without_dikes_m(s, np.clip(n, 0.0, width))
-        base = np.where((n < 0) | (n > width), land, inner)
-        right = self.dike_body_m(s, n, dike_offset_m=0.0, half_cell_m=half_cell_m)
-        left = self.dike_body_m(s, n, dike_offset_m=width, half_cell_m=half_cell_m)
+        s_m = np.asarray(s_m, float)
+        n_m = np.asarray(n_m, float)
+        width = self.spacing_m(s_m)
+        land = self.land_m(s_m)
+        inner = self.ground_without_dikes_m(s_m, np.clip(n_m, 0.0, width))
+        base = np.where((n_m < 0) | (n_m > width), land, inner)
+        right = self.dike_body_m(s_m, n_m, dike_offset_m=0.0, half_cell_m=half_cell_m)
+        left = self.dike_body_m(s_m, n_m, dike_offset_m=width, half_cell_m=half_cell_m)
         z = np.maximum(base, np.maximum(right, left))
         behind_right = float(self.params.dem.land_behind_right_m.value)
         margin = float(self.params.reach.land_margin_m.value)
-        outside = (s < 0) | (s > self.length_m) | (n < -behind_right) | (n > width + margin)
+        outside = (s_m < 0) | (s_m > self.length_m) | (n_m < -behind_right) | (n_m > width + margin)
         return np.where(outside, np.nan, z)
 
-    def dike_toe_offset_m(self, s, *, side: str = "right", toward: str = "river"):
+    @renamed_arguments(s="s_m")
+    def dike_toe_offset_m(self, s_m, *, side: str = "right", toward: str = "river"):
         """Distance of a dike toe from the right dike crest line (m), where the trapezoid meets the ground."""
-        width = self.spacing_m(s)
-        crest = self.crest_m(s)
+        width = self.spacing_m(s_m)
+        crest = self.crest_m(s_m)
         if toward == "river":
-            ground = self.ground_without_dikes_m(s, 0.0 if side == "right" else width)
+            ground = self.ground_without_dikes_m(s_m, 0.0 if side == "right" else width)
         else:
-            ground = self.land_m(s)
+            ground = self.land_m(s_m)
         half = self.crest_width_m / 2 + (crest - ground) * self.side_slope
         centre = 0.0 if side == "right" else width
         sign = 1.0 if (side == "right") == (toward == "river") else -1.0
         return centre + sign * half
 
     # --- hydraulics of the compound section (for the design level and the fallback rating) -----
-    def section_profile(self, s: float, step_m: float = 10.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    @renamed_arguments(s="s_m")
+    def section_profile(self, s_m: float, step_m: float = 10.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Offsets n (m), ground (m) and Manning n between the two dike crest lines at chainage s."""
-        width = float(self.spacing_m(s))
-        n = np.arange(step_m / 2, width, step_m)
-        z = self.ground_without_dikes_m(np.full_like(n, s), n)
-        right, left = self.channel_edges_m(s)
-        manning = np.where((n >= right) & (n <= left), self.fit.manning_n, self.floodplain_n)
-        return n, z, manning
+        width = float(self.spacing_m(s_m))
+        n_m = np.arange(step_m / 2, width, step_m)
+        z = self.ground_without_dikes_m(np.full_like(n_m, s_m), n_m)
+        right, left = self.channel_edges_m(s_m)
+        manning = np.where((n_m >= right) & (n_m <= left), self.fit.manning_n, self.floodplain_n)
+        return n_m, z, manning
 
-    def section_discharge_m3s(self, s: float, stage_m: float, step_m: float = 10.0) -> float:
+    @renamed_arguments(s="s_m")
+    def section_discharge_m3s(self, s_m: float, stage_m: float, step_m: float = 10.0) -> float:
         """Uniform-flow discharge (m³/s) at a stage, by divided conveyance over strips.
 
         Below the natural levee only the channel conveys: the low dike-toe zones of the floodplain
         are not connected to the river until the water overtops the lip.
         """
-        n, z, manning = self.section_profile(s, step_m)
+        n_m, z, manning = self.section_profile(s_m, step_m)
         depth = np.maximum(stage_m - z, 0.0)
-        if stage_m < float(self.lip_m(s)):
-            right, left = self.channel_edges_m(s)
-            depth = np.where((n >= right) & (n <= left), depth, 0.0)
+        if stage_m < float(self.lip_m(s_m)):
+            right, left = self.channel_edges_m(s_m)
+            depth = np.where((n_m >= right) & (n_m <= left), depth, 0.0)
         return float(np.sum(depth ** (5 / 3) / manning) * step_m * np.sqrt(self.slope))
 
-    def normal_stage_m(self, s: float, discharge_m3s: float) -> float:
+    @renamed_arguments(s="s_m")
+    def normal_stage_m(self, s_m: float, discharge_m3s: float) -> float:
         """Stage (m) at which the compound section at chainage s carries ``discharge_m3s`` in uniform flow."""
-        if discharge_m3s <= 0:
-            raise InputError(f"discharge {discharge_m3s} m³/s must be positive")
-        low = float(self.bed_m(s)) + 1e-6
+        discharge_m3s = require_discharge_m3s(discharge_m3s, positive=True)
+        low = float(self.bed_m(s_m)) + 1e-6
         high = low + 30.0
-        if self.section_discharge_m3s(s, high) < discharge_m3s:
+        if self.section_discharge_m3s(s_m, high) < discharge_m3s:
             raise InputError(f"discharge {discharge_m3s:.0f} m³/s exceeds what the section at chainage "
-                             f"{s:.0f} m can carry below {high:.1f} m")
-        return float(brentq(lambda z: self.section_discharge_m3s(s, z) - discharge_m3s, low, high, xtol=1e-4))
+                             f"{s_m:.0f} m can carry below {high:.1f} m")
+        return float(brentq(lambda z: self.section_discharge_m3s(s_m, z) - discharge_m3s, low, high, xtol=1e-4))
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,21 +398,21 @@ def build_dem(terrain: ReachTerrain, resolution_m: float):
     crs = CRS.from_user_input(terrain.params.crs)
     da = xr.DataArray(
         z.astype(np.float64), dims=("y", "x"), coords={"y": y, "x": x}, name="elevation",
-        attrs={"standard_name": "surface_altitude",
-               "long_name": "ground elevation above datum (Dagu datum assumed)", "units": "m",
+        attrs={**VARIABLES["elevation"], "long_name": "ground elevation above datum (Dagu datum assumed)",
                "grid_mapping": "crs", "resolution_m": r},
     )
-    da["x"].attrs = {"standard_name": "projection_x_coordinate", "long_name": "easting", "units": "m"}
-    da["y"].attrs = {"standard_name": "projection_y_coordinate", "long_name": "northing", "units": "m"}
+    da["x"].attrs = dict(VARIABLES["x"])
+    da["y"].attrs = dict(VARIABLES["y"])
     da.attrs["crs_wkt"] = crs.to_wkt()
     da = da.assign_coords(crs=xr.DataArray(np.int32(0), attrs=crs.to_cf()))
     return da
 
 
 def write_dem(da, path) -> None:
-    """Write the DEM as CF NetCDF (compressed, float32 on disk is not used: elevations need mm)."""
+    """Write the DEM as CF NetCDF through :func:`floodtwin.results.write_result` (compressed float64:
+    float32 on disk is not used, elevations need mm)."""
+    from floodtwin.results import write_result
+
     ds = da.to_dataset()
-    ds.attrs.update({"Conventions": "CF-1.8", "title": "floodtwin reach DEM",
-                     "source": "floodtwin.terrain.build_dem from the reach parameter file"})
-    encoding = {"elevation": {"zlib": True, "complevel": 4, "_FillValue": np.nan}}
-    ds.to_netcdf(path, encoding=encoding, engine="netcdf4")
+    ds.attrs["title"] = "floodtwin reach DEM"
+    write_result(ds, path, source="floodtwin.reach.terrain.build_dem from the reach parameter file")
