@@ -25,12 +25,7 @@ from floodtwin.errors import InputError
 
 EDGES = ("west", "east", "south", "north")
 
-# integer codes the kernels understand (floodtwin.hydraulics.kernels2d)
-BC_WALL = 0
-BC_INFLOW = 1
-BC_STAGE = 2
-BC_FREE = 3
-BC_NORMAL = 4
+# the integer codes the kernels understand live in floodtwin.hydraulics._codes (BC_WALL ... BC_NORMAL)
 
 
 def _check_edge(kind: str, edge: str) -> None:

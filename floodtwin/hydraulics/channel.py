@@ -22,6 +22,7 @@ import numpy as np
 
 from floodtwin.errors import DataError, InputError
 from floodtwin.hydraulics import kernels1d as k1
+from floodtwin.hydraulics._codes import CHEZY, DOWN_NORMAL, DOWN_RATING, DOWN_STAGE, G_MS2, MANNING
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class Sections:
     roughness: np.ndarray
     crest_left_m: np.ndarray
     crest_right_m: np.ndarray
-    friction_law: int = k1.MANNING
+    friction_law: int = MANNING
     lines: list | None = None  # shapely LineStrings of the cuts (reach CRS), when known
     meta: dict = field(default_factory=dict)
     fill_ramp_m: float = FILL_RAMP_M
@@ -161,7 +162,7 @@ class Sections:
                 j = int(bad[0]) + 1
                 raise DataError(f"section {ids[j]}: non-monotonic {name} {arr[j]:g} m after {arr[j - 1]:g} m "
                                 f"at section {ids[j - 1]}")
-        law = {"manning": k1.MANNING, "chezy": k1.CHEZY}.get(friction)
+        law = {"manning": MANNING, "chezy": CHEZY}.get(friction)
         if law is None:
             raise InputError(f"friction {friction!r}: expected 'manning' or 'chezy'")
         if not fill_ramp_m > 0:
@@ -536,26 +537,26 @@ def _downstream(sections: Sections, downstream) -> tuple[int, float, RatingCurve
         if not slope > 0:
             raise InputError(f"downstream normal depth: slope {slope:g} must be positive (the last reach's bed "
                              "does not fall; give NormalDepth(slope=...))")
-        return k1.BC_NORMAL, np.nan, None, float(slope)
+        return DOWN_NORMAL, np.nan, None, float(slope)
     if isinstance(downstream, RatingCurve):
         try:
             downstream.arrays()
         except InputError as exc:
             raise InputError(f"downstream boundary at section {sections.section_id[-1]}: {exc}") from None
-        return k1.BC_RATING, np.nan, downstream, 0.0
+        return DOWN_RATING, np.nan, downstream, 0.0
     if isinstance(downstream, (int, float)) and not isinstance(downstream, bool):
         if not np.isfinite(downstream):
             raise InputError(f"downstream stage {downstream} must be a finite number (m)")
-        return k1.BC_STAGE, float(downstream), None, 0.0
+        return DOWN_STAGE, float(downstream), None, 0.0
     raise InputError(f"downstream boundary {downstream!r}: expected a stage (m), 'normal', NormalDepth(slope) "
                      "or RatingCurve")
 
 
 def _stage_down(sections: Sections, kind: int, stage: float, rating: RatingCurve | None, slope: float,
                 discharge_m3s: float) -> float:
-    if kind == k1.BC_STAGE:
+    if kind == DOWN_STAGE:
         return stage
-    if kind == k1.BC_RATING:
+    if kind == DOWN_RATING:
         q, z = rating.arrays()
         return float(k1._interp_rating(q, z, float(discharge_m3s))[0])
     return sections.normal_stage_m(sections.n_sections - 1, discharge_m3s, slope)
@@ -601,7 +602,7 @@ def steady_profile(sections: Sections, discharge_m3s: float, downstream="normal"
     q = float(discharge_m3s)
     ds = xr.Dataset(
         {"stage": ("chainage", stage), "velocity": ("chainage", q / area), "area": ("chainage", area),
-         "top_width": ("chainage", width), "froude": ("chainage", np.sqrt(alpha * q * q * width / (k1.G_MS2 * area ** 3))),
+         "top_width": ("chainage", width), "froude": ("chainage", np.sqrt(alpha * q * q * width / (G_MS2 * area ** 3))),
          "bed": ("chainage", sections.thalweg_m), "critical": ("chainage", crit),
          "freeboard_left": ("chainage", sections.crest_left_m - stage),
          "freeboard_right": ("chainage", sections.crest_right_m - stage)},
@@ -669,10 +670,10 @@ def simulate_1d(sections: Sections, inflow, duration_s: float, *, dt_s: float = 
     stage_series = None
     if isinstance(downstream, tuple) and len(downstream) == 2 and downstream[0] == "stage":
         stage_series = _series_at("downstream stage", downstream[1], t_s)
-        kind, stage, rating, slope = k1.BC_STAGE, float(stage_series[0]), None, 0.0
+        kind, stage, rating, slope = DOWN_STAGE, float(stage_series[0]), None, 0.0
     else:
         kind, stage, rating, slope = _downstream(sections, downstream)
-    bc = stage_series if stage_series is not None else np.full(t_s.size, stage if kind == k1.BC_STAGE else 0.0)
+    bc = stage_series if stage_series is not None else np.full(t_s.size, stage if kind == DOWN_STAGE else 0.0)
     rq, rz = rating.arrays() if rating is not None else (np.zeros(2), np.array([0.0, 1.0]))
     q0 = float(q_in[0] if initial_discharge_m3s is None else initial_discharge_m3s)
     z_init = steady_state(sections, q0, downstream if stage_series is None else float(bc[0]))

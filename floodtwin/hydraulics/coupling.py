@@ -31,10 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from floodtwin.errors import InputError
+from floodtwin.hydraulics._codes import DOWN_STAGE, G_MS2
 
 log = logging.getLogger(__name__)
 
-G_MS2 = 9.81
 #: broad-crested weir coefficient C (-) in Q = C L sqrt(2g) h^1.5
 WEIR_C = 0.35
 #: share of the volume that would level a link's cell with the channel that one coupling interval may
@@ -171,7 +171,7 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow, duration_s: floa
     q_in = _series_at("inflow", inflow, t_all)
     kind, stage, rating, slope = _downstream(sections, downstream)
     rq, rz = rating.arrays() if rating is not None else (np.zeros(2), np.array([0.0, 1.0]))
-    bc = np.full(per + 1, stage if kind == k1.BC_STAGE else 0.0)
+    bc = np.full(per + 1, stage if kind == DOWN_STAGE else 0.0)
     tables, z0, dz = sections.tables
     n = sections.n_sections
     z = steady_state(sections, float(q_in[0]), downstream)

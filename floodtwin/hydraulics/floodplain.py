@@ -38,6 +38,7 @@ import numpy as np
 
 from floodtwin.errors import InputError
 from floodtwin.hydraulics import kernels2d as k2
+from floodtwin.hydraulics._codes import G_MS2
 from floodtwin.hydraulics.boundaries import EDGES
 from floodtwin.hydraulics.inputs2d import (
     cell_field, edge_values, gauge_cells, grid_from_bed, initial_extent, initial_velocity, plan_boundaries,
@@ -49,7 +50,6 @@ __all__ = ["Floodplain", "simulate_2d", "SCHEMES", "STEPPINGS", "LIMITERS"]
 
 log = logging.getLogger(__name__)
 
-G_MS2 = 9.81
 SCHEMES = ("godunov", "inertial")
 DTYPES = {"float64": np.float64, "float32": np.float32}
 DEFAULT_CFL = {"godunov": 0.45, "inertial": 0.7}

@@ -15,10 +15,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from floodtwin.errors import InputError
-from floodtwin.hydraulics.boundaries import (
-    BC_FREE, BC_INFLOW, BC_NORMAL, BC_STAGE, BC_WALL, EDGES, FreeOutflow, Inflow, NormalDepth,
-    PointSource, Stage, Wall,
-)
+from floodtwin.hydraulics._codes import BC_FREE, BC_INFLOW, BC_NORMAL, BC_STAGE, BC_WALL
+from floodtwin.hydraulics.boundaries import EDGES, FreeOutflow, Inflow, NormalDepth, PointSource, Stage, Wall
 
 __all__ = ["Grid", "BoundaryPlan", "grid_from_bed", "cell_field", "initial_velocity", "plan_boundaries",
            "edge_values", "memory_budget_bytes", "gauge_cells", "point_cells", "initial_extent", "require_positive"]

@@ -14,18 +14,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from floodtwin.hydraulics._codes import CHEZY, DOWN_NORMAL, DOWN_RATING, DOWN_STAGE, G_MS2, MANNING  # noqa: F401
 from floodtwin.hydraulics._jit import jit, jit_inline
-
-G_MS2 = 9.81
-
-#: friction laws (per reach model)
-MANNING = 0
-CHEZY = 1
-
-#: downstream boundary kinds
-BC_STAGE = 0
-BC_RATING = 1
-BC_NORMAL = 2
 
 #: expansion / contraction loss coefficients of the standard step (HEC-RAS defaults)
 EXPANSION = 0.3
@@ -636,11 +626,11 @@ def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, lateral_m
     aa[last, 1, 1] = 0.0
     cc[last, 1, 0] = 0.0
     cc[last, 1, 1] = 0.0
-    if bc_kind == BC_STAGE:
+    if bc_kind == DOWN_STAGE:
         bb[last, 1, 0] = 0.0
         bb[last, 1, 1] = 1.0
         rhs[last, 1] = -(z_new[last] - bc_new)
-    elif bc_kind == BC_RATING:
+    elif bc_kind == DOWN_RATING:
         zr, dzdq = _interp_rating(rating_q, rating_z, q_new[last])
         bb[last, 1, 0] = -dzdq
         bb[last, 1, 1] = 1.0

@@ -35,11 +35,7 @@ import numpy as np
 
 from floodtwin.hydraulics._jit import f64_as_i64, i64_as_f64, jit, jit_inline, jit_parallel, prange
 
-BC_WALL = 0
-BC_INFLOW = 1
-BC_STAGE = 2
-BC_FREE = 3
-BC_NORMAL = 4
+from floodtwin.hydraulics._codes import BC_FREE, BC_INFLOW, BC_NORMAL, BC_STAGE, BC_WALL  # noqa: F401
 
 LIMITER_NONE = 0
 LIMITER_MINMOD = 1

@@ -293,7 +293,8 @@ def test_sharpening_only_where_a_span_may_hold_a_shock_changes_nothing(limiter):
     superset of the cells whose sharpening weight is above zero. The row holds smooth flow, a
     bore, velocity drops just below and just above the detection threshold, and thin water."""
     from floodtwin.hydraulics import kernels2d as k2
-    from floodtwin.hydraulics.floodplain import G_MS2, H_DRY_M
+    from floodtwin.hydraulics._codes import G_MS2
+    from floodtwin.hydraulics.floodplain import H_DRY_M
 
     rng = np.random.default_rng(7)
     span = k2.SHARPEN_SPAN
