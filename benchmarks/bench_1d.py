@@ -173,7 +173,7 @@ def coupled_vs_2d(reach, hours: float, base_m3s: float, peak_m3s: float, interva
     coupling interval in ``intervals`` (the first is the default of simulate_coupled)."""
     import shapely
 
-    from floodtwin.calibration import find_gauge
+    from floodtwin.hydraulics.calibration import find_gauge
     from floodtwin.hydraulics.boundaries import Inflow, NormalDepth
     from floodtwin.hydraulics.channel import sections_from_reach, steady_state
     from floodtwin.hydraulics.coupling import _reach_parts, couple

@@ -498,30 +498,20 @@ def calibration_path(reach) -> Path:
 
 
 def load_calibration(reach, path: str | Path | None = None) -> dict:
-    """Fitted 1D parameters (channel_n, floodplain_n, bed_offset_m, ...) from the calibration file;
-    an empty dict when there is none. A malformed file is a ConfigError naming the key."""
-    from floodtwin.config import read_yaml
-
+    """Fitted 1D parameters (channel_n, floodplain_n, bed_offset_m) from the calibration file; an
+    empty dict when there is none. The file is validated against
+    :class:`floodtwin.hydraulics.calibration.CalibrationFile`: a malformed one is a ConfigError
+    naming the file, line and key."""
+    from floodtwin.config import load_yaml
     from floodtwin.errors import ConfigError
+    from floodtwin.hydraulics.calibration import CalibrationFile
 
     p = Path(path) if path else calibration_path(reach)
     if not p.is_file():
         if path:
             raise ConfigError(f"{p}: calibration file not found")
         return {}
-    data, lines = read_yaml(p)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: expected a mapping of calibrated parameters")
-    out = {}
-    for key in ("channel_n", "floodplain_n", "bed_offset_m"):
-        if key in data:
-            v = data[key]
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
-                raise ConfigError(f"{p}:{lines.get((key,), '?')}: {key}: expected a number, got {v!r}")
-            if key != "bed_offset_m" and not 0.003 <= v <= 0.2:
-                raise ConfigError(f"{p}:{lines.get((key,), '?')}: {key}: {v} is not a plausible Manning n")
-            out[key] = float(v)
-    return out
+    return load_yaml(p, CalibrationFile).parameters()
 
 
 # --------------------------------------------------------------------------------------------
@@ -558,7 +548,7 @@ def _stage_down(sections: Sections, kind: int, stage: float, rating: RatingCurve
         return stage
     if kind == DOWN_RATING:
         q, z = rating.arrays()
-        return float(k1._interp_rating(q, z, float(discharge_m3s))[0])
+        return float(k1.interp_rating(q, z, float(discharge_m3s))[0])
     return sections.normal_stage_m(sections.n_sections - 1, discharge_m3s, slope)
 
 

@@ -82,4 +82,11 @@ def test_calibrate_errors_are_one_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("channel_n: 5\n")
     p = _run("rating", "--discharge", "1000", "--calibration", str(bad))
-    assert p.returncode == 2 and "bad.yaml:1: channel_n: 5" in p.stderr
+    assert p.returncode == 2 and "bad.yaml:1: channel_n: not a plausible Manning n" in p.stderr and "got 5" in p.stderr
+    assert p.stderr.strip().count("\n") == 0
+    bad.write_text("channel_n: 0.03\nchanel_n: 0.03\n")  # a misspelt key is refused, not ignored
+    p = _run("rating", "--discharge", "1000", "--calibration", str(bad))
+    assert p.returncode == 2 and "bad.yaml:2: chanel_n: unknown key" in p.stderr
+    bad.write_text("channel_n: .nan\n")
+    p = _run("rating", "--discharge", "1000", "--calibration", str(bad))
+    assert p.returncode == 2 and "bad.yaml:1: channel_n:" in p.stderr
