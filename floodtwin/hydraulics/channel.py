@@ -16,13 +16,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from floodtwin.errors import DataError, InputError
 from floodtwin.hydraulics import kernels1d as k1
 from floodtwin.hydraulics._codes import CHEZY, DOWN_NORMAL, DOWN_RATING, DOWN_STAGE, G_MS2, MANNING
+from floodtwin.hydraulics._renamed import renamed
 
 log = logging.getLogger(__name__)
 
@@ -629,13 +630,14 @@ def _series_at(name: str, spec, t_s: np.ndarray) -> np.ndarray:
     return values
 
 
-def simulate_1d(sections: Sections, inflow, duration_s: float, *, dt_s: float = 60.0, downstream="normal",
+@renamed(inflow="inflow_m3s")
+def simulate_1d(sections: Sections, inflow_m3s, duration_s: float, *, dt_s: float = 60.0, downstream="normal",
                 output_interval_s: float = 3600.0, theta: float = 0.6, initial_discharge_m3s: float | None = None,
                 tol_m: float = 1e-9, max_iter: int = 30):
     """Unsteady run of the Preissmann scheme: upstream discharge hydrograph, downstream boundary.
 
-    ``inflow``: m³/s as a number, a function of t (s) or (times_s, discharge). ``downstream``: a
-    stage (m, or a stage series like inflow wrapped as ``("stage", series)``), ``"normal"``,
+    ``inflow_m3s``: m³/s as a number, a function of t (s) or (times_s, discharge). ``downstream``: a
+    stage (m, or a stage series like the inflow wrapped as ``("stage", series)``), ``"normal"``,
     ``NormalDepth(slope)`` or a ``RatingCurve``. The run starts from the steady state of the same
     discrete equations for ``initial_discharge_m3s`` (default: the inflow at t = 0). Returns a
     Dataset with stage(time, chainage), discharge(time, chainage), max_stage and time_of_max_stage
@@ -654,9 +656,9 @@ def simulate_1d(sections: Sections, inflow, duration_s: float, *, dt_s: float = 
     if out_every < 1 or abs(out_every * dt_s - output_interval_s) > 1e-6 * output_interval_s:
         raise InputError(f"output_interval_s {output_interval_s} must be a multiple of dt_s {dt_s}")
     t_s = np.arange(n_steps + 1) * dt_s
-    q_in = _series_at("inflow", inflow, t_s)
+    q_in = _series_at("inflow_m3s", inflow_m3s, t_s)
     if np.any(q_in <= 0):
-        raise InputError("inflow: discharge must stay positive (the model has no dry channel)")
+        raise InputError("inflow_m3s: discharge must stay positive (the model has no dry channel)")
     stage_series = None
     if isinstance(downstream, tuple) and len(downstream) == 2 and downstream[0] == "stage":
         stage_series = _series_at("downstream stage", downstream[1], t_s)

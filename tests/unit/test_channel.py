@@ -165,5 +165,5 @@ def test_unsteady_bad_arguments():
         simulate_1d(sec, 100.0, 3600.0, theta=0.3)
     with pytest.raises(InputError, match="multiple of dt_s"):
         simulate_1d(sec, 100.0, 3600.0, dt_s=70.0, output_interval_s=100.0)
-    with pytest.raises(InputError, match="inflow: series covers"):
+    with pytest.raises(InputError, match="inflow_m3s: series covers"):
         simulate_1d(sec, ([0.0, 1000.0], [100.0, 120.0]), 3600.0)

@@ -62,8 +62,8 @@ def test_bank_exchange_conserves_total_volume():
     sec = _channel()
     bed = _floodplain()
     links = _bank_links(sec, bed)
-    ds = couple(sec, bed, dx_m=DX, links=links, inflow=_flood, duration_s=6 * 3600.0, coupling_dt_s=300.0,
-                manning_2d=0.04)
+    ds = couple(sec, bed, dx_m=DX, links=links, inflow_m3s=_flood, duration_s=6 * 3600.0, coupling_dt_s=300.0,
+                manning_n_2d=0.04)
     a = ds.attrs
     assert a["bank_exchange_volume_m3"] > 1e5  # the flood really went onto the floodplain
     assert a["volume_2d_end_m3"] > 0.0
@@ -81,8 +81,8 @@ def test_exchange_converges_with_the_coupling_interval():
     sec = _channel()
     bed = _floodplain()
     links = _bank_links(sec, bed)
-    runs = [couple(sec, bed, dx_m=DX, links=links, inflow=_flood, duration_s=6 * 3600.0, coupling_dt_s=dt,
-                   dt_1d_s=min(60.0, dt), manning_2d=0.04) for dt in (COUPLING_DT_S, COUPLING_DT_S / 2)]
+    runs = [couple(sec, bed, dx_m=DX, links=links, inflow_m3s=_flood, duration_s=6 * 3600.0, coupling_dt_s=dt,
+                   dt_1d_s=min(60.0, dt), manning_n_2d=0.04) for dt in (COUPLING_DT_S, COUPLING_DT_S / 2)]
     peak = [float(ds["discharge"].isel(chainage=-1).max()) for ds in runs]
     exchanged = [ds.attrs["bank_exchange_volume_m3"] for ds in runs]
     assert exchanged[0] > 1e6  # most of the flood's crest went through the floodplain
@@ -103,8 +103,8 @@ def test_breach_fills_the_land_with_what_left_the_channel():
                  np.array([50.0 - SLOPE * 3000.0 + 0.5]), np.array([0.0]))
     breach = Breach(chainage_m=3000.0, base_m=float(land.crest_m[0]), final_width_m=60.0, time_to_full_s=3600.0,
                     start_s=1800.0)
-    ds = couple(sec, bed, dx_m=DX, links=links, inflow=_flood, duration_s=5 * 3600.0, coupling_dt_s=300.0,
-                breach=breach, breach_link=land, manning_2d=0.04)
+    ds = couple(sec, bed, dx_m=DX, links=links, inflow_m3s=_flood, duration_s=5 * 3600.0, coupling_dt_s=300.0,
+                breach=breach, breach_link=land, manning_n_2d=0.04)
     a = ds.attrs
     assert a["breach_volume_m3"] > 1e4
     depth_land = np.nan_to_num(ds["max_depth"].values[6:, :])
@@ -113,4 +113,4 @@ def test_breach_fills_the_land_with_what_left_the_channel():
     assert land_volume == pytest.approx(a["breach_volume_m3"], rel=1e-9)
     assert a["mass_balance_relative_error"] < 1e-9
     with pytest.raises(InputError, match="exactly one land-side link"):
-        couple(sec, bed, dx_m=DX, links=links, inflow=_flood, duration_s=600.0, breach=breach)
+        couple(sec, bed, dx_m=DX, links=links, inflow_m3s=_flood, duration_s=600.0, breach=breach)

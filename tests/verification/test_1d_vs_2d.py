@@ -32,9 +32,9 @@ def test_flood_wave_1d_matches_2d():
     h0 = _normal_depth(_wave(0.0))
     t = np.arange(0.0, duration + 1.0, 60.0)
     out_t = np.arange(0.0, duration + 1.0, OUT_S)
-    res2 = simulate_2d(bed, dx_m=DX, duration_s=duration, depth0=h0, manning=N, scheme="godunov",
+    res2 = simulate_2d(bed, dx_m=DX, duration_s=duration, depth0_m=h0, manning_n=N, scheme="godunov",
                        boundaries=[Inflow("west", None, None, t, _wave(t)), NormalDepth("east", SLOPE)],
-                       output_times_s=out_t, velocity0=(_wave(0.0) / (WIDTH * h0), 0.0))
+                       output_times_s=out_t, velocity0_ms=(_wave(0.0) / (WIDTH * h0), 0.0))
     # 1D on the same geometry: flat rectangle whose ends are the banks; the 2D walls are frictionless,
     # so a very wide section (negligible wall perimeter) carries the same unit discharge
     scale = 100.0

@@ -6,7 +6,7 @@ Thresholds (documented): on the peers' grid (dx = 0.25 m, 800 × 4 cells) the ``
 with its default MUSCL-Hancock stepping must do at least as well as the best peer: Stoker PyClaw
 5.04e-4 m (Roe waves with Lax-Wendroff corrections at CFL 0.9, dimensionally split; measured by
 benchmarks/bench_2d.py), Ritter ANUGA 6.0e-4 m (PEERS.md). We measure Stoker 4.88e-4 m (6.1e-4 before
-the shock sharpening of kernels2d._sharpen_shock), Ritter 4.4e-4 m. The Heun (SSP-RK2) stepping,
+the shock sharpening of kernels2d.reconstruction._sharpen_shock), Ritter 4.4e-4 m. The Heun (SSP-RK2) stepping,
 which has no sharpening, is held to ANUGA's 8.1e-4 m and GeoClaw's 8.1e-4 m on Stoker (it measures
 7.9e-4 m) and to the best peer on Ritter (3.7e-4 m). Under refinement the observed
 L1 order must be at least 0.7 (discontinuous solutions converge at order ≤ 1 in L1).
@@ -42,7 +42,7 @@ def run_dam_break(dx_m: float, h_left: float, h_right: float, scheme: str = "god
     x = (np.arange(nx) + 0.5) * dx_m
     h0 = np.repeat(np.where(x < X0_M, h_left, h_right)[None, :], ny, axis=0)
     extra = dict(stepping=stepping) if scheme == "godunov" else {}
-    ds = simulate_2d(np.zeros((ny, nx)), dx_m=dx_m, duration_s=T_S, depth0=h0, scheme=scheme, dtype=dtype,
+    ds = simulate_2d(np.zeros((ny, nx)), dx_m=dx_m, duration_s=T_S, depth0_m=h0, scheme=scheme, dtype=dtype,
                      output_times_s=[T_S], **extra)
     exact = dam_break_depth(x, T_S, x0_m=X0_M, h_left_m=h_left, h_right_m=h_right)
     depth = ds.depth.isel(time=-1).values

@@ -22,7 +22,7 @@ def test_uniform_flow_reaches_manning_normal_depth(scheme):
     bed = np.repeat((10.0 - slope * x)[None, :], ny, axis=0)
     h_normal = (q * n / np.sqrt(slope)) ** 0.6
     duration = 4 * 3600.0
-    ds = simulate_2d(bed, dx_m=dx, duration_s=duration, depth0=0.5, manning=n, scheme=scheme,
+    ds = simulate_2d(bed, dx_m=dx, duration_s=duration, depth0_m=0.5, manning_n=n, scheme=scheme,
                      boundaries=[Inflow("west", None, None, [0.0, duration], [q * dx * ny] * 2),
                                  NormalDepth("east", slope)],
                      output_times_s=[duration - 600.0, duration])
@@ -53,7 +53,7 @@ def wetting_drying_case(scheme: str, dtype: str = "float64", threads: int | None
         NormalDepth("east", 0.002, 250.0, None),
         PointSource(405.0, 355.0, [0.0, 400.0, 600.0, 900.0], [8.0, 8.0, -5.0, -5.0]),
     ]
-    return simulate_2d(bed, dx_m=dx, duration_s=900.0, manning=manning, scheme=scheme, dtype=dtype,
+    return simulate_2d(bed, dx_m=dx, duration_s=900.0, manning_n=manning, scheme=scheme, dtype=dtype,
                        boundaries=bounds, output_times_s=np.linspace(0, 900, 10), threads=threads, **kwargs)
 
 
@@ -90,7 +90,7 @@ def test_radial_dam_break_keeps_mirror_symmetry(scheme):
     c = np.arange(n) - n // 2
     x, y = np.meshgrid(c, c)
     depth0 = np.where(x**2 + y**2 < 64, 2.0, 0.5)
-    ds = simulate_2d(np.zeros((n, n)), dx_m=dx, duration_s=3.0, depth0=depth0, scheme=scheme,
+    ds = simulate_2d(np.zeros((n, n)), dx_m=dx, duration_s=3.0, depth0_m=depth0, scheme=scheme,
                      output_times_s=[3.0])
     d = ds.depth.isel(time=-1).values
     assert np.array_equal(d, d[:, ::-1]) or np.max(np.abs(d - d[:, ::-1])) < 1e-13

@@ -26,7 +26,7 @@ def thacker_run(scheme: str, n: int = 100, stepping: str = "hancock"):
     z, h, u, v = thacker_planar(x, y, 0.0)
     period = thacker_period_s()
     extra = dict(stepping=stepping) if scheme == "godunov" else {}
-    ds = simulate_2d(z, dx_m=dx, duration_s=period, depth0=h, velocity0=(u, v), scheme=scheme,
+    ds = simulate_2d(z, dx_m=dx, duration_s=period, depth0_m=h, velocity0_ms=(u, v), scheme=scheme,
                      output_times_s=[0.5 * period, period], **extra)
     _, h_exact, _, _ = thacker_planar(x, y, period)
     return ds, h_exact
@@ -83,7 +83,7 @@ def test_lake_at_rest_with_dry_islands(scheme, stepping, dtype, bound):
     depth0 = np.where(np.isfinite(bed), np.maximum(level - bed, 0.0), np.nan)
     assert np.nansum(depth0 == 0) > 50  # there really are dry islands
     extra = dict(stepping=stepping) if scheme == "godunov" else {}
-    ds = simulate_2d(bed, dx_m=2.0, duration_s=60.0, depth0=depth0, manning=0.03, scheme=scheme, dtype=dtype,
+    ds = simulate_2d(bed, dx_m=2.0, duration_s=60.0, depth0_m=depth0, manning_n=0.03, scheme=scheme, dtype=dtype,
                      output_times_s=[30.0, 60.0], **extra)
     assert float(ds.max_speed.max()) < bound
     speed = np.hypot(ds.velocity_x, ds.velocity_y)
