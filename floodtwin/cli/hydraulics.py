@@ -7,6 +7,8 @@ from typing import List, Optional
 
 import typer
 
+__all__ = ["calibrate", "rating", "register"]
+
 
 def register(root: typer.Typer) -> None:
     """Add the top-level ``calibrate`` and ``rating`` commands."""

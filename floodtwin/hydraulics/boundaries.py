@@ -24,6 +24,8 @@ import numpy as np
 from floodtwin.errors import InputError
 from floodtwin.hydraulics._renamed import rename_kwargs
 
+__all__ = ["BOUNDARY_TYPES", "EDGES", "FreeOutflow", "Inflow", "NormalDepth", "PointSource", "Stage", "Wall"]
+
 EDGES = ("west", "east", "south", "north")
 
 # the integer codes the kernels understand live in floodtwin.hydraulics._codes (BC_WALL ... BC_NORMAL)

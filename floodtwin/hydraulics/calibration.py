@@ -32,7 +32,7 @@ from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from floodtwin.config import DATA_DIR, StrictModel
-from floodtwin.errors import DataError, InputError
+from floodtwin.errors import DataError, InputError, require_discharge_m3s
 
 __all__ = [
     "ASSIMILATION_WINDOW_D", "CalibrationFile", "CalibrationResult", "DEFAULT_OBSERVATIONS", "MANNING_N_RANGE",
@@ -208,8 +208,9 @@ def model_rating(sections, chainage_m: float, discharge_m3s: Sequence[float]) ->
     from floodtwin.hydraulics.channel import rating_at
 
     q = np.asarray(discharge_m3s, float)
-    if q.ndim != 1 or q.size == 0 or not np.all(np.isfinite(q)) or np.any(q <= 0):
-        raise InputError("discharge: give one or more positive numbers (m³/s)")
+    if q.ndim != 1 or q.size == 0:
+        raise InputError("discharge: give one or more numbers (m³/s)")
+    q = np.array([require_discharge_m3s(v, positive=True) for v in q.tolist()])
     return rating_at(sections, chainage_m, q)
 
 

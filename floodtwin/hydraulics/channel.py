@@ -20,10 +20,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from floodtwin.errors import DataError, InputError
+from floodtwin.errors import DataError, InputError, require_discharge_m3s
 from floodtwin.hydraulics import kernels1d as k1
 from floodtwin.hydraulics._codes import CHEZY, DOWN_NORMAL, DOWN_RATING, DOWN_STAGE, G_MS2, MANNING
 from floodtwin.hydraulics._renamed import renamed
+
+__all__ = [
+    "END_ZONE_M", "FILL_RAMP_M", "NormalDepth", "RatingCurve", "SECTION_COLUMNS", "Sections", "TABLE_HEADROOM_M",
+    "TABLE_LEVELS", "calibration_path", "channel_volume_m3", "check_no_crossing", "load_calibration", "rating_at",
+    "read_sections", "sections_from_reach", "simulate_1d", "steady_profile", "steady_stage", "steady_state",
+]
 
 log = logging.getLogger(__name__)
 
@@ -238,8 +244,9 @@ class Sections:
 
     def normal_stage_m(self, i: int, discharge_m3s: float, slope: float) -> float:
         """Stage (m) of uniform flow (Manning/Chezy) in section i for a discharge and energy slope."""
-        if discharge_m3s <= 0 or slope <= 0:
-            raise InputError(f"normal depth needs positive discharge and slope, got {discharge_m3s}, {slope}")
+        discharge_m3s = require_discharge_m3s(discharge_m3s, positive=True)
+        if not slope > 0:
+            raise InputError(f"normal depth needs a positive slope, got {slope}")
         t, z0, dz = self.tables
         return float(k1.stage_for_conveyance(t, z0, dz, i, discharge_m3s / np.sqrt(slope)))
 
@@ -559,9 +566,7 @@ def _stage_down(sections: Sections, kind: int, stage: float, rating: RatingCurve
 def steady_stage(sections: Sections, discharge_m3s: float, downstream="normal") -> tuple[np.ndarray, np.ndarray]:
     """Standard-step stage (m) per section for a discharge (m³/s), and the flags of sections where
     the flow is not subcritical (stage set to critical)."""
-    q = float(discharge_m3s)
-    if not (np.isfinite(q) and q > 0):
-        raise InputError(f"discharge {discharge_m3s} m³/s must be a positive number")
+    q = require_discharge_m3s(discharge_m3s, positive=True)
     kind, stage, rating, slope = _downstream(sections, downstream)
     t, z0, dz = sections.tables
     zd = _stage_down(sections, kind, stage, rating, slope, q)
@@ -657,8 +662,9 @@ def simulate_1d(sections: Sections, inflow_m3s, duration_s: float, *, dt_s: floa
         raise InputError(f"output_interval_s {output_interval_s} must be a multiple of dt_s {dt_s}")
     t_s = np.arange(n_steps + 1) * dt_s
     q_in = _series_at("inflow_m3s", inflow_m3s, t_s)
-    if np.any(q_in <= 0):
-        raise InputError("inflow_m3s: discharge must stay positive (the model has no dry channel)")
+    # the model has no dry channel: every inflow > 0 (the extremes checked stand for the series)
+    require_discharge_m3s(float(q_in.min()), name="inflow_m3s", positive=True)
+    require_discharge_m3s(float(q_in.max()), name="inflow_m3s", positive=True)
     stage_series = None
     if isinstance(downstream, tuple) and len(downstream) == 2 and downstream[0] == "stage":
         stage_series = _series_at("downstream stage", downstream[1], t_s)

@@ -34,6 +34,11 @@ from floodtwin.errors import InputError
 from floodtwin.hydraulics._codes import DOWN_STAGE, G_MS2
 from floodtwin.hydraulics._renamed import renamed
 
+__all__ = [
+    "Breach", "COUPLING_DT_S", "EXCHANGE_LIMIT", "Links", "WEIR_C", "channel_only", "couple", "links_for_chainage",
+    "simulate_coupled", "weir_discharge_m3s",
+]
+
 log = logging.getLogger(__name__)
 
 #: broad-crested weir coefficient C (-) in Q = C L sqrt(2g) h^1.5

@@ -47,5 +47,7 @@ def test_flood_wave_1d_matches_2d():
         j = int(np.argmin(np.abs(x - xc)))
         stage2 = (res2["depth"][:, :, j].mean(axis=1) + res2["bed"][:, j].mean()).values
         stage1 = res1["stage"].sel(chainage=xc).values
-        assert abs(stage1.max() - stage2.max()) < 0.05
-        assert abs(float(out_t[np.argmax(stage1)]) - float(out_t[np.argmax(stage2)])) <= OUT_S
+        assert abs(stage1.max() - stage2.max()) < 0.05, \
+            "peak stages of 1D and 2D within 5 cm (source: the 2D model resolves the wave front the 1D Preissmann scheme smooths; both within their own verification to mm)"
+        assert abs(float(out_t[np.argmax(stage1)]) - float(out_t[np.argmax(stage2)])) <= OUT_S, \
+            "peak times within one output interval (source: the output sampling)"
