@@ -24,7 +24,7 @@ import numpy as np
 from floodtwin.errors import InputError
 from floodtwin.hydraulics._renamed import rename_kwargs
 
-__all__ = ["BOUNDARY_TYPES", "EDGES", "FreeOutflow", "Inflow", "NormalDepth", "PointSource", "Stage", "Wall"]
+__all__ = ["EDGES", "FreeOutflow", "Inflow", "NormalDepth", "PointSource", "Stage", "Wall"]
 
 EDGES = ("west", "east", "south", "north")
 
@@ -216,7 +216,3 @@ class PointSource(_Series):
 
     def describe(self) -> str:
         return f"PointSource({self.x_m}, {self.y_m})"
-
-
-Boundary = Wall | Inflow | Stage | FreeOutflow | NormalDepth
-BOUNDARY_TYPES = (Wall, Inflow, Stage, FreeOutflow, NormalDepth, PointSource)
