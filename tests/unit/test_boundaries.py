@@ -57,7 +57,7 @@ def test_simulate_2d_old_names_warn_and_give_the_same_result():
 
 
 def test_1d_and_coupled_old_names_warn():
-    from test_kernels1d import _trapezoid  # the same prismatic channel
+    from test_channel import _trapezoid  # the prismatic channel of the channel tests
 
     sec = _trapezoid()
     with pytest.warns(DeprecationWarning, match="simulate_1d: argument 'inflow' is deprecated, use 'inflow_m3s'"):

@@ -8,7 +8,8 @@ import pytest
 
 from floodtwin.hydraulics import kernels1d as k1
 from floodtwin.hydraulics._codes import DOWN_NORMAL
-from floodtwin.hydraulics.channel import Sections, channel_volume_m3, steady_state
+from floodtwin.hydraulics.channel import channel_volume_m3, steady_state
+from test_channel import _trapezoid  # the prismatic channel of the channel tests (tests/unit on sys.path)
 
 #: float64 rounding of a few operations on values of order 1..1e3 (a handful of ulp, 2.2e-16 each)
 ROUNDING_REL = 1e-13
@@ -73,20 +74,10 @@ def test_hermite_lookup_is_exact_on_a_linear_table_and_pchip_on_a_curved_one():
     assert np.all(np.diff(vals) >= -10.0 * ROUNDING_REL), "monotone data, monotone interpolant (rounding)"
 
 
-def _trapezoid(n_sec=9, bottom_m=40.0, side=2.0, depth=6.0, slope=5e-4, n=0.03):
-    ch = np.linspace(0.0, 8000.0, n_sec)
-    prof = []
-    for c in ch:
-        z = 100.0 - slope * c
-        sta = np.array([0.0, side * depth, side * depth + bottom_m, 2 * side * depth + bottom_m])
-        prof.append((sta, np.array([z + depth, z, z, z + depth])))
-    return Sections.from_arrays(prof, ch, banks_m=[(0.0, sta[-1])] * n_sec, manning_n=(n, n, n))
-
-
 def test_one_preissmann_step_balances_mass():
     """Storage change of one step = the boundary discharges integrated with the scheme's θ weights
     (continuity telescopes over the reaches): what the kernel conserves exactly up to Newton's tolerance."""
-    sec = _trapezoid()
+    sec = _trapezoid(n_sec=9)
     tables, z0, dz = sec.tables
     n = sec.n_sections
     q_old, q_up_new, dt, theta, tol = 120.0, 260.0, 300.0, 0.6, 1e-10
@@ -102,7 +93,7 @@ def test_one_preissmann_step_balances_mass():
     through = dt * (theta * (q_new[0] - q_new[-1]) + (1 - theta) * (q_old_a[0] - q_old_a[-1]))
     assert through > 1e4, "the step stores water (the check is not vacuous)"
     # Newton stops with stage corrections below tol: a residual of tol × the plan area wetted (~1e-5 m³)
-    plan_area = float(np.sum(sec.dx_m) * 70.0)
+    plan_area = float(np.sum(sec.dx_m) * 70.0)  # 70 m: the trapezoid's top width
     assert storage == pytest.approx(through, abs=10 * tol * plan_area), \
         "storage change = boundary inflow minus outflow (tolerance: Newton's stage tolerance × plan area)"
 
@@ -110,7 +101,7 @@ def test_one_preissmann_step_balances_mass():
 def test_standard_step_reaches_normal_depth_on_a_uniform_channel():
     """On a prismatic channel at normal depth downstream, the standard step keeps normal depth: the
     energy slope equals the bed slope everywhere."""
-    sec = _trapezoid()
+    sec = _trapezoid(n_sec=9)
     q = 150.0
     n_sec = sec.n_sections - 1
     zn = sec.normal_stage_m(n_sec, q, sec.bed_slope())
