@@ -32,7 +32,7 @@ def test_normal_depth_old_manning_name_warns_and_works():
     assert new.manning_n == old.manning_n
     with pytest.raises(InputError, match="give manning_n only"):
         NormalDepth("east", 0.001, manning_n=0.04, manning=0.05)
-    with pytest.raises(InputError, match="manning_n = -1 must be a positive"):
+    with pytest.raises(InputError, match="manning_n = -1 must be a positive"), pytest.warns(DeprecationWarning):
         NormalDepth("east", 0.001, manning=-1)
 
 

@@ -27,6 +27,16 @@ count); a face shared by two blocks is computed by both from the same inputs, so
 bitwise identical for any number of threads. Every reduction (maximum speed, depth) is per row and
 finished serially by the caller.
 
+Positivity: an outgoing mass flux is capped at ``h_cell·dx/(4·dt)`` per face, so a cell can never
+lose more than it holds in one (sub)step; the cap is conservative (the same flux leaves one cell
+and enters the other) and is inactive in ordinary flow (it needs a Courant number above 1/4 on a
+thin layer).
+
+References: Audusse et al. (2004) SIAM J. Sci. Comput. 25(6) (hydrostatic reconstruction, its
+second-order form); Toro (2001) Shock-capturing methods for free-surface shallow flows (HLLC,
+wave-speed estimates, dry fronts); Bates et al. (2010) J. Hydrol. 387 and de Almeida et al. (2012)
+Water Resour. Res. 48 (local inertial, q-centred).
+
 Calling convention: the two step kernels take their arrays grouped in tuples and their scalars as
 keyword-only arguments; every helper a kernel calls is positional, because numba cannot bind a
 keyword-only parameter in a call between two jitted functions.

@@ -1,31 +1,10 @@
 """The Godunov scheme of the 2D floodplain model: HLLC fluxes on the reconstructed faces, the fused
 row update with semi-implicit friction, and :func:`godunov_stage`, one stage per call.
 
-Grid: cell (i, j) is row i (south to north), column j (west to east), square cells of ``dx`` m. The
-bed ``z`` is NaN outside the domain: faces between an active and a NaN cell are walls. Depth ``h``
-(m) is carried, never the absolute water level, and ``z`` is relative to a local datum, so that
-float32 keeps millimetres on a bed 90 m above the Dagu datum.
-
-Boundary encoding (codes from :mod:`floodtwin.hydraulics.boundaries`): ``bctype[e, k]`` and
-``bcval[e, k]`` for edge e = 0 west (cells (k, 0)), 1 east (cells (k, nx-1)), 2 south (cells (0, k)),
-3 north (cells (ny-1, k)). ``bcval`` holds q (m² s⁻¹, inward) for an inflow, the stage (m, local
-datum) for a stage boundary, √S/n for a normal-depth boundary. Kernels write the mass flux leaving
-the domain through each edge cell, ``bflux[e, k]`` (m² s⁻¹, positive out), for the mass balance.
-
-Parallelism: ``prange`` over fixed blocks of rows (the block size never depends on the thread
-count); a face shared by two blocks is computed by both from the same inputs, so the results are
-bitwise identical for any number of threads. Every reduction (maximum speed, depth) is per row and
-finished serially by the caller.
-
-Positivity: an outgoing mass flux is capped at ``h_cell·dx/(4·dt)`` per face, so a cell can never
-lose more than it holds in one (sub)step; the cap is conservative (the same flux leaves one cell
-and enters the other) and is inactive in ordinary flow (it needs a Courant number above 1/4 on a
-thin layer).
-
+Grid, boundary encoding, parallelism and the positivity cap: see :mod:`floodtwin.hydraulics.kernels2d`.
 References: Audusse et al. (2004) SIAM J. Sci. Comput. 25(6) (hydrostatic reconstruction, its
 second-order form); Toro (2001) Shock-capturing methods for free-surface shallow flows (HLLC,
-wave-speed estimates, dry fronts); Bates et al. (2010) J. Hydrol. 387 and de Almeida et al. (2012)
-Water Resour. Res. 48 (local inertial, q-centred).
+wave-speed estimates, dry fronts).
 
 Part of :mod:`floodtwin.hydraulics.kernels2d` (split out of ``kernels2d.py`` by issue 13); the
 reconstruction is in :mod:`~floodtwin.hydraulics.kernels2d.reconstruction`.
