@@ -91,7 +91,7 @@ def densify(sections, n: int):
     """``n`` sections over the same reach, blended linearly between the neighbouring DEM-cut profiles
     (on a common parametrisation of overbanks and channel). DEM cuts every 27 m would cross each
     other at the reach's bends, so the fine case interpolates the 250 m cuts instead."""
-    from floodtwin.hydraulics.channel import Sections
+    from floodtwin.hydraulics.sections import Sections
 
     chain = np.linspace(sections.chainage_m[0], sections.chainage_m[-1], n)
     dist = np.interp(chain, sections.chainage_m, sections.distance_m)
@@ -168,7 +168,8 @@ def coupled_vs_2d(reach, hours: float, base_m3s: float, peak_m3s: float, interva
 
     from floodtwin.hydraulics.calibration import find_gauge
     from floodtwin.hydraulics.boundaries import Inflow, NormalDepth
-    from floodtwin.hydraulics.channel import sections_from_reach, steady_state
+    from floodtwin.hydraulics.channel import steady_state
+    from floodtwin.hydraulics.sections import sections_from_reach
     from floodtwin.hydraulics.coupling import _reach_parts, couple
     from floodtwin.hydraulics.floodplain import simulate_2d
 
@@ -287,7 +288,8 @@ def straight_case(hours: float, interval_s: float) -> dict:
     import xarray as xr
 
     from floodtwin.hydraulics.boundaries import Inflow, NormalDepth
-    from floodtwin.hydraulics.channel import Sections, steady_state
+    from floodtwin.hydraulics.channel import steady_state
+    from floodtwin.hydraulics.sections import Sections
     from floodtwin.hydraulics.coupling import Links, couple, links_for_chainage
     from floodtwin.hydraulics.floodplain import simulate_2d
 
@@ -429,7 +431,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     import floodtwin
-    from floodtwin.hydraulics.channel import sections_from_reach
+    from floodtwin.hydraulics.sections import sections_from_reach
 
     reach = floodtwin.load_reach("huayuankou")
     load_before = os.getloadavg()[0]

@@ -34,7 +34,7 @@ def calibrate(
     """Fit channel Manning n and the channel-bed offset to observed daily stage-discharge pairs;
     report RMSE and bias on the fit and validation years and write the calibration file."""
     from floodtwin.hydraulics.calibration import calibrate as run, load_observations, parse_years, write_calibration
-    from floodtwin.hydraulics.channel import calibration_path
+    from floodtwin.hydraulics.sections import calibration_path
     from floodtwin.reach import load_reach
 
     fit_years = parse_years(years)

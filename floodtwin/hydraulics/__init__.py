@@ -19,10 +19,10 @@ _LAZY = {
     "NormalDepth": "floodtwin.hydraulics.boundaries:NormalDepth",
     "PointSource": "floodtwin.hydraulics.boundaries:PointSource",
     # 1D channel
-    "Sections": "floodtwin.hydraulics.channel:Sections",
+    "Sections": "floodtwin.hydraulics.sections:Sections",
     "RatingCurve": "floodtwin.hydraulics.channel:RatingCurve",
-    "read_sections": "floodtwin.hydraulics.channel:read_sections",
-    "sections_from_reach": "floodtwin.hydraulics.channel:sections_from_reach",
+    "read_sections": "floodtwin.hydraulics.sections:read_sections",
+    "sections_from_reach": "floodtwin.hydraulics.sections:sections_from_reach",
     "steady_profile": "floodtwin.hydraulics.channel:steady_profile",
     "simulate_1d": "floodtwin.hydraulics.channel:simulate_1d",
     "rating_at": "floodtwin.hydraulics.channel:rating_at",

@@ -15,7 +15,7 @@ shifts a rating after the latest gaugings — and the day is then predicted; the
 at all (the fit years' mean bed carried over) is reported beside it.
 
 The calibration file (``<reach>.calibration.yaml``) has one schema, :class:`CalibrationFile`: this
-module writes it and :func:`floodtwin.hydraulics.channel.load_calibration` reads it through
+module writes it and :func:`floodtwin.hydraulics.sections.load_calibration` reads it through
 :func:`floodtwin.config.load_yaml`. (Moved from ``floodtwin/calibration.py`` by issue 13.)
 """
 
@@ -217,7 +217,7 @@ def model_rating(sections, chainage_m: float, discharge_m3s: Sequence[float]) ->
 def rating(reach, discharge_m3s: Sequence[float], gauge: str = "Huayuankou", *,
            calibration: str | Path | None = None, spacing_m: float = 250.0) -> np.ndarray:
     """Stage (m) at a gauge for each discharge (m³/s) from the calibrated 1D model of the reach."""
-    from floodtwin.hydraulics.channel import sections_from_reach
+    from floodtwin.hydraulics.sections import sections_from_reach
 
     _, chainage = find_gauge(reach, gauge)
     sections = sections_from_reach(reach, spacing_m, calibration=calibration)
@@ -250,7 +250,7 @@ def calibrate(reach, observations, fit_years: Sequence[int], validate_years: Seq
     """
     from scipy.optimize import least_squares
 
-    from floodtwin.hydraulics.channel import sections_from_reach
+    from floodtwin.hydraulics.sections import sections_from_reach
 
     q_lo, q_hi = (float(v) for v in discharge_range_m3s)
     if not 0 < q_lo < q_hi:
@@ -383,7 +383,7 @@ def extrapolation_check(reach, sections, chainage_m: float, q_max_m3s: float = 2
 
 def _subset(sections, idx: np.ndarray):
     """Sections restricted to indices ``idx`` (consecutive), tables rebuilt on demand."""
-    from floodtwin.hydraulics.channel import Sections
+    from floodtwin.hydraulics.sections import Sections
 
     profiles = [sections.profile(int(i)) for i in idx]
     banks = [(sections.station_m[sections.bank_left[i]], sections.station_m[sections.bank_right[i]]) for i in idx]

@@ -126,7 +126,7 @@ def links_for_chainage(sections, chainage_m: np.ndarray) -> tuple[np.ndarray, np
 
 def channel_only(sections):
     """The sections cut to their bank stations (the floodplain goes to 2D); glass walls above the banks."""
-    from floodtwin.hydraulics.channel import Sections
+    from floodtwin.hydraulics.sections import Sections
 
     profiles, banks = [], []
     for i in range(sections.n_sections):
@@ -296,7 +296,7 @@ def _reach_parts(reach, spacing_m: float, breach: Breach | None):
     """Channel sections, 2D bed with the channel left out, bank links and the breach link."""
     import shapely
 
-    from floodtwin.hydraulics.channel import sections_from_reach
+    from floodtwin.hydraulics.sections import sections_from_reach
 
     sections = channel_only(sections_from_reach(reach, spacing_m))
     dem = reach.dem

@@ -7,7 +7,7 @@ import pytest
 
 from floodtwin.errors import ConfigError
 from floodtwin.hydraulics.calibration import CalibrationFile, CalibrationResult, Skill, write_calibration
-from floodtwin.hydraulics.channel import load_calibration
+from floodtwin.hydraulics.sections import load_calibration
 
 
 def _result(**kw) -> CalibrationResult:

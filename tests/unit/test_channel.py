@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from floodtwin.errors import DataError, InputError
-from floodtwin.hydraulics.channel import RatingCurve, Sections, read_sections, steady_profile, steady_stage
+from floodtwin.hydraulics.channel import RatingCurve, steady_profile, steady_stage
+from floodtwin.hydraulics.sections import Sections, read_sections
 
 
 def _trapezoid(n_sec=5, bottom_m=50.0, side=2.0, depth=5.0, slope=1e-3, n=0.03):

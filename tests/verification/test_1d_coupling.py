@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 
 from floodtwin.errors import InputError
-from floodtwin.hydraulics.channel import Sections
+from floodtwin.hydraulics.sections import Sections
 from floodtwin.hydraulics.coupling import (
     COUPLING_DT_S, Breach, Links, couple, links_for_chainage, weir_discharge_m3s,
 )

@@ -53,7 +53,8 @@ def test_freeboard_classes_and_bad_input():
                     reason="reach not built")
 def test_design_flood_keeps_about_the_design_freeboard_on_the_real_reach():
     import floodtwin
-    from floodtwin.hydraulics.channel import sections_from_reach, simulate_1d
+    from floodtwin.hydraulics.channel import simulate_1d
+    from floodtwin.hydraulics.sections import sections_from_reach
 
     reach = floodtwin.load_reach("huayuankou")
     sec = sections_from_reach(reach, 500.0)

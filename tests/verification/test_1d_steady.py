@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from floodtwin.hydraulics.channel import Sections, steady_profile
+from floodtwin.hydraulics.channel import steady_profile
+
+from floodtwin.hydraulics.sections import Sections
 
 
 @pytest.mark.parametrize("discharge_m3s", [20.0, 200.0, 900.0])

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from floodtwin.hydraulics.channel import RatingCurve, Sections, simulate_1d, steady_profile
+from floodtwin.hydraulics.channel import RatingCurve, simulate_1d, steady_profile
+
+from floodtwin.hydraulics.sections import Sections
 
 
 def _compound(n_sec=61, length=15000.0, slope=2e-4):

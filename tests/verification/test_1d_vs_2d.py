@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from floodtwin.hydraulics.boundaries import Inflow, NormalDepth
-from floodtwin.hydraulics.channel import Sections, simulate_1d
+from floodtwin.hydraulics.channel import simulate_1d
+from floodtwin.hydraulics.sections import Sections
 from floodtwin.hydraulics.floodplain import simulate_2d
 
 SLOPE, N, WIDTH, LENGTH, DX = 3e-4, 0.03, 400.0, 12000.0, 50.0
