@@ -115,7 +115,7 @@ def steady_stage(sections: Sections, discharge_m3s: float, downstream="normal") 
                          f"({z0[-1]:.3f} m)")
     out = np.empty(sections.n_sections)
     crit = np.zeros(sections.n_sections, dtype=np.bool_)
-    k1.standard_step(t, z0, dz, sections.dx_m, np.full(sections.n_sections, q), zd, out, crit)
+    k1.standard_step(t, z0, dz, sections.dx_m, np.full(sections.n_sections, q), out, crit, stage_down_m=zd)
     return out, crit
 
 
@@ -224,9 +224,10 @@ def simulate_1d(sections: Sections, inflow_m3s, duration_s: float, *, dt_s: floa
     vol = np.zeros(1)
     z_end = np.empty(n)
     q_end = np.empty(n)
-    failed = k1.run_preissmann(tables, z0, dz, sections.dx_m, z_init, np.full(n, q0), q_in, kind, bc, rq, rz, slope,
-                               float(dt_s), float(theta), float(tol_m), int(max_iter), out_every, out_z, out_q,
-                               zmax, tmax, vol, z_end, q_end, np.zeros(n - 1), 0.0)
+    failed = k1.run_preissmann(tables, z0, dz, sections.dx_m, z_init, np.full(n, q0), q_in, bc, rq, rz, out_z, out_q,
+                               zmax, tmax, vol, z_end, q_end, np.zeros(n - 1), bc_kind=kind, bc_slope=slope,
+                               dt_s=float(dt_s), theta=float(theta), tol_m=float(tol_m), max_iter=int(max_iter),
+                               out_every=out_every, t0_s=0.0)
     if failed:
         log.warning("simulate_1d: Newton did not converge in %d of %d steps", failed, n_steps)
     if not np.all(np.isfinite(out_z)):
@@ -264,7 +265,8 @@ def steady_state(sections: Sections, discharge_m3s: float, downstream="normal") 
     zd = _stage_down(sections, kind, stage, rating, slope, float(discharge_m3s))
     tables, z0, dz = sections.tables
     out = np.empty(sections.n_sections)
-    k1.preissmann_steady(tables, z0, dz, sections.dx_m, float(discharge_m3s), zd, guess, 1e-11, out)
+    k1.preissmann_steady(tables, z0, dz, sections.dx_m, guess, out, discharge_m3s=float(discharge_m3s), stage_down_m=zd,
+                         tol_m=1e-11)
     return out
 
 

@@ -244,9 +244,10 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
         z_end = np.empty(n)
         q_end = np.empty(n)
         chunk_in = q_in[c * per:(c + 1) * per + 1]
-        failed = k1.run_preissmann(tables, z0, dz, sections.dx_m, z, q, chunk_in, kind, bc, rq, rz, slope,
-                                   float(dt_1d_s), float(theta), 1e-9, 30, per, o_z, o_q, zmax_buf, tmax_buf, vol,
-                                   z_end, q_end, lateral, t)
+        failed = k1.run_preissmann(tables, z0, dz, sections.dx_m, z, q, chunk_in, bc, rq, rz, o_z, o_q, zmax_buf,
+                                   tmax_buf, vol, z_end, q_end, lateral, bc_kind=kind, bc_slope=slope,
+                                   dt_s=float(dt_1d_s), theta=float(theta), tol_m=1e-9, max_iter=30, out_every=per,
+                                   t0_s=t)
         if failed:
             log.warning("couple: Newton did not converge in %d steps of interval %d", failed, c)
         # the lateral volume is counted in vol: keep the 1D boundary flows apart

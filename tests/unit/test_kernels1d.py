@@ -84,9 +84,10 @@ def test_one_preissmann_step_balances_mass():
     z_old = steady_state(sec, q_old, "normal")
     q_old_a = np.full(n, q_old)
     z_new, q_new = z_old.copy(), q_old_a.copy()
-    iters = k1.preissmann_step(tables, z0, dz, sec.dx_m, z_old, q_old_a, q_old, q_up_new, DOWN_NORMAL, 0.0, 0.0,
-                               np.zeros(2), np.array([0.0, 1.0]), sec.bed_slope(), dt, theta, tol, 30, z_new, q_new,
-                               np.zeros(n - 1))
+    iters = k1.preissmann_step(tables, z0, dz, sec.dx_m, z_old, q_old_a, np.zeros(2), np.array([0.0, 1.0]), z_new,
+                               q_new, np.zeros(n - 1), q_up_old=q_old, q_up_new=q_up_new, bc_kind=DOWN_NORMAL,
+                               bc_old=0.0, bc_new=0.0, bc_slope=sec.bed_slope(), dt_s=dt, theta=theta, tol_m=tol,
+                               max_iter=30)
     assert iters > 0, "Newton converged"
     assert q_new[0] == q_up_new, "the upstream boundary imposes the inflow"
     storage = channel_volume_m3(sec, z_new) - channel_volume_m3(sec, z_old)
@@ -108,7 +109,7 @@ def test_standard_step_reaches_normal_depth_on_a_uniform_channel():
     tables, z0, dz = sec.tables
     out = np.empty(sec.n_sections)
     crit = np.zeros(sec.n_sections, dtype=np.bool_)
-    k1.standard_step(tables, z0, dz, sec.dx_m, np.full(sec.n_sections, q), zn, out, crit)
+    k1.standard_step(tables, z0, dz, sec.dx_m, np.full(sec.n_sections, q), out, crit, stage_down_m=zn)
     depth = out - sec.thalweg_m
     assert not crit.any(), "subcritical flow: no section falls back to critical depth"
     # the tables are sampled every dz (~1.7 cm): interpolation error of the conveyance << 1 mm of depth

@@ -5,8 +5,11 @@
 - :mod:`~floodtwin.hydraulics.kernels1d.preissmann`: the Preissmann four-point implicit scheme with
   Newton iterations and a block double sweep, and its steady state.
 
-Kernels take arrays and positional scalars, write into preallocated arrays, and trust their inputs:
-validation lives in :mod:`floodtwin.hydraulics.channel`. Units: metres, seconds, m³/s. The codes
+Kernels write into preallocated arrays and trust their inputs: validation lives in
+:mod:`floodtwin.hydraulics.channel` and :mod:`floodtwin.hydraulics.sections`. The entry points called
+from Python (``standard_step``, ``preissmann_step``, ``run_preissmann``, ``preissmann_steady``) take
+their scalars as keyword-only arguments; the helpers they call stay positional, because numba cannot
+bind a keyword-only parameter in a call between two jitted functions. Units: metres, seconds, m³/s. The codes
 (downstream kinds, friction laws) and ``G_MS2`` are in :mod:`floodtwin.hydraulics._codes`.
 
 numba's cache of a kernel is invalidated only by an edit to the file that defines it, not by one to

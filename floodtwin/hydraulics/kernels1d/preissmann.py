@@ -290,8 +290,8 @@ def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, lateral_m
 
 
 @jit
-def preissmann_step(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_old, q_up_new, bc_kind, bc_old, bc_new,
-                    rating_q, rating_z, bc_slope, dt_s, theta, tol_m, max_iter, z_new, q_new, lateral_m3s):
+def preissmann_step(tables, z0_m, dz_m, dx_m, z_old, q_old, rating_q, rating_z, z_new, q_new, lateral_m3s, *,
+                    q_up_old, q_up_new, bc_kind, bc_old, bc_new, bc_slope, dt_s, theta, tol_m, max_iter):
     """Advance stage ``z`` (m) and discharge ``q`` (m³/s) at all sections by one Preissmann step.
 
     Four-point box scheme with space weight 1/2 and time weight ``theta``; per reach i → i+1:
@@ -373,9 +373,9 @@ def _newton(tables, z0_m, dz_m, dx_m, z_old, q_old, sec_old, lateral_m3s, q_up_n
 
 
 @jit
-def run_preissmann(tables, z0_m, dz_m, dx_m, z_init, q_init, inflow_m3s, bc_kind, bc_series, rating_q,
-                   rating_z, bc_slope, dt_s, theta, tol_m, max_iter, out_every, out_stage, out_discharge,
-                   max_stage, time_of_max_s, boundary_volume_m3, z_final, q_final, lateral_m3s, t0_s):
+def run_preissmann(tables, z0_m, dz_m, dx_m, z_init, q_init, inflow_m3s, bc_series, rating_q, rating_z,
+                   out_stage, out_discharge, max_stage, time_of_max_s, boundary_volume_m3, z_final, q_final,
+                   lateral_m3s, *, bc_kind, bc_slope, dt_s, theta, tol_m, max_iter, out_every, t0_s):
     """Time loop: ``inflow_m3s[n]`` and ``bc_series[n]`` at t = n dt; stores every ``out_every`` steps
     (row 0 = initial state). ``lateral_m3s`` (n-1) is a constant lateral inflow per reach (m³/s).
     Tracks max stage and its time (s, from ``t0_s``), and the θ-weighted volume that crossed the two
@@ -468,7 +468,7 @@ def _momentum_steady(tables, z0_m, dz_m, dx, i, z1, z2, q):
 
 
 @jit
-def preissmann_steady(tables, z0_m, dz_m, dx_m, discharge_m3s, stage_down_m, z_guess, tol_m, out_stage):
+def preissmann_steady(tables, z0_m, dz_m, dx_m, z_guess, out_stage, *, discharge_m3s, stage_down_m, tol_m):
     """Steady state of the Preissmann equations for a constant discharge (m³/s): the stage (m) marched
     upstream from ``stage_down_m`` reach by reach, each a scalar Newton solve of M = 0 started from
     ``z_guess`` (the standard-step profile); a bisection safeguard keeps the subcritical root.

@@ -31,7 +31,7 @@ def _energy_residual(tables, z0_m, dz_m, i, z, q, head_down, vh_down, dx_m, k_do
 
 
 @jit
-def standard_step(tables, z0_m, dz_m, dx_m, discharge_m3s, stage_down_m, out_stage, out_critical):
+def standard_step(tables, z0_m, dz_m, dx_m, discharge_m3s, out_stage, out_critical, *, stage_down_m):
     """Subcritical energy profile (m) upstream from ``stage_down_m`` at the last section.
 
     Energy between sections i and i+1: z_i + alpha_i V_i²/2g = z_{i+1} + alpha_{i+1} V_{i+1}²/2g +
