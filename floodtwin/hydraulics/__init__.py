@@ -31,7 +31,7 @@ _LAZY = {
     # calibration of the 1D channel against observed stages
     "calibrate": "floodtwin.hydraulics.calibration:calibrate",
     "rating": "floodtwin.hydraulics.calibration:rating",
-    "CalibrationFile": "floodtwin.hydraulics.calibration:CalibrationFile",
+    "CalibrationFile": "floodtwin.hydraulics.sections:CalibrationFile",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _LAZY, globals())

@@ -14,9 +14,9 @@ the ``assimilate_days`` observations before it (no older than 30 days) — as a 
 shifts a rating after the latest gaugings — and the day is then predicted; the skill with no update
 at all (the fit years' mean bed carried over) is reported beside it.
 
-The calibration file (``<reach>.calibration.yaml``) has one schema, :class:`CalibrationFile`: this
-module writes it and :func:`floodtwin.hydraulics.sections.load_calibration` reads it through
-:func:`floodtwin.config.load_yaml`. (Moved from ``floodtwin/calibration.py`` by issue 13.)
+The calibration file (``<reach>.calibration.yaml``) has one schema,
+:class:`floodtwin.hydraulics.sections.CalibrationFile`: this module writes it and
+:func:`floodtwin.hydraulics.sections.load_calibration` reads it through :func:`floodtwin.config.load_yaml`. (Moved from ``floodtwin/calibration.py`` by issue 13.)
 """
 
 from __future__ import annotations
@@ -25,18 +25,16 @@ import datetime as _dt
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Sequence
+from typing import Sequence
 
 import numpy as np
-from pydantic import Field, field_validator
-from pydantic_core import PydanticCustomError
 
-from floodtwin.config import DATA_DIR, StrictModel
+from floodtwin.config import DATA_DIR
 from floodtwin.errors import DataError, InputError, require_discharge_m3s
+from floodtwin.hydraulics.sections import CalibrationFile
 
 __all__ = [
-    "ASSIMILATION_WINDOW_D", "CalibrationFile", "CalibrationResult", "DEFAULT_OBSERVATIONS", "MANNING_N_RANGE",
-    "MIN_OVERBANK_DAYS", "PERIODS", "Skill", "calibrate", "extrapolation_check", "find_gauge", "load_observations",
+    "ASSIMILATION_WINDOW_D", "CalibrationResult", "DEFAULT_OBSERVATIONS", "MIN_OVERBANK_DAYS", "PERIODS", "Skill", "calibrate", "extrapolation_check", "find_gauge", "load_observations",
     "model_rating", "parse_years", "period_label", "rating", "write_calibration",
 ]
 
@@ -48,34 +46,6 @@ PERIODS = ("year", "season", "month")
 MIN_OVERBANK_DAYS = 10
 #: validation: the rating shift comes from observations at most this many days old
 ASSIMILATION_WINDOW_D = 30
-#: a plausible Manning n of a river channel or floodplain (s m^-1/3): Chow (1959) Table 5-6 spans
-#: 0.010 (smooth earth channel) to 0.15 (dense brush); the limits leave room on both sides
-MANNING_N_RANGE = (0.003, 0.2)
-
-_Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-
-
-class CalibrationFile(StrictModel):
-    """The calibration file: what the 1D model reads (every key optional: a file may fix only some)
-    and ``fit_info``, the record of the fit, which the model does not read."""
-
-    channel_n: _Number | None = None
-    floodplain_n: _Number | None = None
-    bed_offset_m: _Number | None = None
-    fit_info: dict[str, Any] | None = None
-
-    @field_validator("channel_n", "floodplain_n")
-    @classmethod
-    def _plausible_n(cls, v: float | None) -> float | None:
-        lo, hi = MANNING_N_RANGE
-        if v is not None and not lo <= v <= hi:
-            raise PydanticCustomError("manning_n", f"not a plausible Manning n ({lo} to {hi} s m^-1/3)")
-        return v
-
-    def parameters(self) -> dict[str, float]:
-        """The fitted values the model uses, those that are set."""
-        return {k: float(v) for k in ("channel_n", "floodplain_n", "bed_offset_m")
-                if (v := getattr(self, k)) is not None}
 
 
 @dataclass

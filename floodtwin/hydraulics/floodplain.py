@@ -25,6 +25,10 @@ pass over the cells is a numba kernel of :mod:`floodtwin.hydraulics.kernels2d`. 
 extent of the columns that have ever held water; the kernels compute, per block of rows, only a
 window around those extents (a dry floodplain costs nothing until the water comes near), which
 gives the same result bit for bit as computing every cell.
+
+Length (~650 lines, above DESIGN's ~600): :class:`Floodplain` is one stateful time loop whose
+validation, stepping and result assembly share its state; the result Dataset builder
+(:func:`_dataset`) is what moves out when ``floodtwin/results.py`` (issue 13, item 5) exists.
 """
 
 from __future__ import annotations

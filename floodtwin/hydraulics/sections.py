@@ -15,17 +15,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Annotated, Any, Sequence
 
 import numpy as np
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 
+from floodtwin.config import StrictModel
 from floodtwin.errors import DataError, InputError
 from floodtwin.hydraulics import kernels1d as k1
 from floodtwin.hydraulics._codes import CHEZY, MANNING
 
 __all__ = [
-    "END_ZONE_M", "FILL_RAMP_M", "SECTION_COLUMNS", "Sections", "TABLE_HEADROOM_M", "TABLE_LEVELS",
-    "calibration_path", "check_no_crossing", "load_calibration", "read_sections", "sections_from_reach",
+    "CalibrationFile", "END_ZONE_M", "FILL_RAMP_M", "MANNING_N_RANGE", "SECTION_COLUMNS", "Sections",
+    "TABLE_HEADROOM_M", "TABLE_LEVELS", "calibration_path", "check_no_crossing", "load_calibration", "read_sections", "sections_from_reach",
 ]
 
 #: stage levels per property table and head room above the highest point (m)
@@ -36,6 +39,36 @@ TABLE_HEADROOM_M = 8.0
 FILL_RAMP_M = 1.0
 #: cuts this close (m) to a reach end may be dropped when they leave the DEM or the dike posts
 END_ZONE_M = 2000.0
+
+#: a plausible Manning n of a river channel or floodplain (s m^-1/3): Chow (1959) Table 5-6 spans
+#: 0.010 (smooth earth channel) to 0.15 (dense brush); the limits leave room on both sides
+MANNING_N_RANGE = (0.003, 0.2)
+
+_Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
+class CalibrationFile(StrictModel):
+    """The calibration file (written by :func:`floodtwin.hydraulics.calibration.write_calibration`):
+    what the 1D model reads (every key optional: a file may fix only some)
+    and ``fit_info``, the record of the fit, which the model does not read."""
+
+    channel_n: _Number | None = None
+    floodplain_n: _Number | None = None
+    bed_offset_m: _Number | None = None
+    fit_info: dict[str, Any] | None = None
+
+    @field_validator("channel_n", "floodplain_n")
+    @classmethod
+    def _plausible_n(cls, v: float | None) -> float | None:
+        lo, hi = MANNING_N_RANGE
+        if v is not None and not lo <= v <= hi:
+            raise PydanticCustomError("manning_n", f"not a plausible Manning n ({lo} to {hi} s m^-1/3)")
+        return v
+
+    def parameters(self) -> dict[str, float]:
+        """The fitted values the model uses, those that are set."""
+        return {k: float(v) for k in ("channel_n", "floodplain_n", "bed_offset_m")
+                if (v := getattr(self, k)) is not None}
 
 
 @dataclass
@@ -476,7 +509,6 @@ def load_calibration(reach, path: str | Path | None = None) -> dict:
     naming the file, line and key."""
     from floodtwin.config import load_yaml
     from floodtwin.errors import ConfigError
-    from floodtwin.hydraulics.calibration import CalibrationFile
 
     p = Path(path) if path else calibration_path(reach)
     if not p.is_file():

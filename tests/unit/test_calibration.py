@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from floodtwin.errors import ConfigError
-from floodtwin.hydraulics.calibration import CalibrationFile, CalibrationResult, Skill, write_calibration
-from floodtwin.hydraulics.sections import load_calibration
+from floodtwin.hydraulics.calibration import CalibrationResult, Skill, write_calibration
+from floodtwin.hydraulics.sections import CalibrationFile, load_calibration
 
 
 def _result(**kw) -> CalibrationResult:
