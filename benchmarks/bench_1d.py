@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import re
 import sys
 import time
@@ -26,15 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 NAME = "bench_1d.py"
+sys.path.insert(0, str(ROOT / "benchmarks"))  # _machine, when imported as a module
+from _machine import machine  # noqa: E402
 
-
-def machine() -> str:
-    model = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
 
 
 #: what each optimisation of the Preissmann kernel bought (development log, not re-measured by this
@@ -98,7 +91,7 @@ def densify(sections, n: int):
     """``n`` sections over the same reach, blended linearly between the neighbouring DEM-cut profiles
     (on a common parametrisation of overbanks and channel). DEM cuts every 27 m would cross each
     other at the reach's bends, so the fine case interpolates the 250 m cuts instead."""
-    from floodtwin.hydraulics.channel import Sections
+    from floodtwin.hydraulics.sections import Sections
 
     chain = np.linspace(sections.chainage_m[0], sections.chainage_m[-1], n)
     dist = np.interp(chain, sections.chainage_m, sections.distance_m)
@@ -123,7 +116,7 @@ def engine_2d_state() -> str:
     that of work in progress)."""
     import subprocess
 
-    files = ["floodtwin/hydraulics/kernels2d.py", "floodtwin/hydraulics/floodplain.py"]
+    files = ["floodtwin/hydraulics/kernels2d", "floodtwin/hydraulics/floodplain.py"]
     try:
         head = subprocess.run(["git", "log", "-1", "--format=%h", "--", *files], cwd=ROOT, capture_output=True,
                               text=True, timeout=10).stdout.strip()
@@ -140,10 +133,10 @@ def warm_2d() -> None:
     from floodtwin.hydraulics.floodplain import simulate_2d
 
     bed = np.tile(10.0 - 1e-3 * np.arange(8) * 50.0, (6, 1))
-    simulate_2d(bed, dx_m=50.0, duration_s=120.0, depth0=0.5, manning=0.03, scheme="inertial",
+    simulate_2d(bed, dx_m=50.0, duration_s=120.0, depth0_m=0.5, manning_n=0.03, scheme="inertial",
                 boundaries=[Inflow("west", None, None, [0.0, 120.0], [5.0, 5.0]), NormalDepth("east", 1e-3),
                             PointSource(125.0, 125.0, [0.0, 120.0], [1.0, 1.0])],
-                output_times_s=[120.0], velocity0=(np.zeros((6, 8)), np.zeros((6, 8))))
+                output_times_s=[120.0], velocity0_ms=(np.zeros((6, 8)), np.zeros((6, 8))))
 
 
 def _window_links(links, first: int, last: int):
@@ -173,9 +166,10 @@ def coupled_vs_2d(reach, hours: float, base_m3s: float, peak_m3s: float, interva
     coupling interval in ``intervals`` (the first is the default of simulate_coupled)."""
     import shapely
 
-    from floodtwin.calibration import find_gauge
+    from floodtwin.hydraulics.calibration import find_gauge
     from floodtwin.hydraulics.boundaries import Inflow, NormalDepth
-    from floodtwin.hydraulics.channel import sections_from_reach, steady_state
+    from floodtwin.hydraulics.channel import steady_state
+    from floodtwin.hydraulics.sections import sections_from_reach
     from floodtwin.hydraulics.coupling import _reach_parts, couple
     from floodtwin.hydraulics.floodplain import simulate_2d
 
@@ -215,13 +209,13 @@ def coupled_vs_2d(reach, hours: float, base_m3s: float, peak_m3s: float, interva
     prep_coupled = time.perf_counter() - t0
     fp_mask = np.isfinite(bed_c.values)  # floodplain and land of the window (the channel left out)
     # two intervals first, outside the timings: every kernel and code path of the coupled run is loaded
-    couple(ch_sec, bed_c, dx_m=dx, links=links, inflow=peak_m3s, duration_s=2 * intervals[0],
-           coupling_dt_s=intervals[0], dt_1d_s=min(60.0, intervals[0]), manning_2d=n_flood)
+    couple(ch_sec, bed_c, dx_m=dx, links=links, inflow_m3s=peak_m3s, duration_s=2 * intervals[0],
+           coupling_dt_s=intervals[0], dt_1d_s=min(60.0, intervals[0]), manning_n_2d=n_flood)
     coupled = []
     for interval in intervals:
         t0 = time.perf_counter()
-        ds = couple(ch_sec, bed_c, dx_m=dx, links=links, inflow=flood, duration_s=duration, coupling_dt_s=interval,
-                    dt_1d_s=min(60.0, interval), manning_2d=n_flood)
+        ds = couple(ch_sec, bed_c, dx_m=dx, links=links, inflow_m3s=flood, duration_s=duration, coupling_dt_s=interval,
+                    dt_1d_s=min(60.0, interval), manning_n_2d=n_flood)
         wall = time.perf_counter() - t0
         wet = np.nan_to_num(ds["max_depth"].values) > 0.05
         coupled.append({"interval_s": interval, "wall_s": wall, "area_km2": float(wet.sum()) * cell_km2,
@@ -248,7 +242,7 @@ def coupled_vs_2d(reach, hours: float, base_m3s: float, peak_m3s: float, interva
 
     spin_s = spinup_h * 3600.0
     t0 = time.perf_counter()
-    spin = simulate_2d(bed2, dx_m=dx, duration_s=spin_s, depth0=depth0, manning=manning, scheme="inertial",
+    spin = simulate_2d(bed2, dx_m=dx, duration_s=spin_s, depth0_m=depth0, manning_n=manning, scheme="inertial",
                        boundaries=bcs([0.0, spin_s], [base_m3s, base_m3s]),
                        output_times_s=[spin_s - 3600.0, spin_s])
     wall_spin = time.perf_counter() - t0
@@ -261,8 +255,8 @@ def coupled_vs_2d(reach, hours: float, base_m3s: float, peak_m3s: float, interva
     v0 = np.nan_to_num(spin["velocity_y"].values[-1])
     t = np.arange(0.0, duration + 1.0, 300.0)
     t0 = time.perf_counter()
-    all2d = simulate_2d(bed2, dx_m=dx, duration_s=duration, depth0=h0, manning=manning, scheme="inertial",
-                        boundaries=bcs(t, flood(t)), output_times_s=[duration], velocity0=(u0, v0))
+    all2d = simulate_2d(bed2, dx_m=dx, duration_s=duration, depth0_m=h0, manning_n=manning, scheme="inertial",
+                        boundaries=bcs(t, flood(t)), output_times_s=[duration], velocity0_ms=(u0, v0))
     wall_2d = time.perf_counter() - t0
     max2 = np.nan_to_num(all2d["max_depth"].values)
     wet2 = (max2 > 0.05) & ~chan
@@ -294,7 +288,8 @@ def straight_case(hours: float, interval_s: float) -> dict:
     import xarray as xr
 
     from floodtwin.hydraulics.boundaries import Inflow, NormalDepth
-    from floodtwin.hydraulics.channel import Sections, steady_state
+    from floodtwin.hydraulics.channel import steady_state
+    from floodtwin.hydraulics.sections import Sections
     from floodtwin.hydraulics.coupling import Links, couple, links_for_chainage
     from floodtwin.hydraulics.floodplain import simulate_2d
 
@@ -320,8 +315,8 @@ def straight_case(hours: float, interval_s: float) -> dict:
     links = Links(np.full(x.size, n_rows_ch), np.arange(x.size), x, np.full(x.size, y[n_rows_ch]), k, w,
                   ground[n_rows_ch], np.full(x.size, dx))
     t0 = time.perf_counter()
-    dsc = couple(sec, bed_fp, dx_m=dx, links=links, inflow=flood, duration_s=duration, coupling_dt_s=interval_s,
-                 dt_1d_s=min(60.0, interval_s), manning_2d=n_fp)
+    dsc = couple(sec, bed_fp, dx_m=dx, links=links, inflow_m3s=flood, duration_s=duration, coupling_dt_s=interval_s,
+                 dt_1d_s=min(60.0, interval_s), manning_n_2d=n_fp)
     wall_c = time.perf_counter() - t0
     z1 = steady_state(sec, flood(0.0))
     h0 = np.where(chan, np.interp(x, sec.chainage_m, z1)[None, :] - ground, 0.0)
@@ -331,14 +326,14 @@ def straight_case(hours: float, interval_s: float) -> dict:
     def bcs(t, q):
         return [Inflow("west", 0.0, width, t, q), NormalDepth("east", slope, 0.0, width)]
 
-    spin = simulate_2d(bed2, dx_m=dx, duration_s=6 * 3600.0, depth0=h0, manning=manning, scheme="inertial",
+    spin = simulate_2d(bed2, dx_m=dx, duration_s=6 * 3600.0, depth0_m=h0, manning_n=manning, scheme="inertial",
                        boundaries=bcs([0.0, 6 * 3600.0], [flood(0.0)] * 2), output_times_s=[6 * 3600.0])
     h0 = np.nan_to_num(spin["depth"].values[-1])
     t = np.arange(0.0, duration + 1.0, 300.0)
     t0 = time.perf_counter()
-    ds2 = simulate_2d(bed2, dx_m=dx, duration_s=duration, depth0=h0, manning=manning, scheme="inertial",
+    ds2 = simulate_2d(bed2, dx_m=dx, duration_s=duration, depth0_m=h0, manning_n=manning, scheme="inertial",
                       boundaries=bcs(t, flood(t)), output_times_s=[duration],
-                      velocity0=(np.nan_to_num(spin["velocity_x"].values[-1]), np.nan_to_num(spin["velocity_y"].values[-1])))
+                      velocity0_ms=(np.nan_to_num(spin["velocity_x"].values[-1]), np.nan_to_num(spin["velocity_y"].values[-1])))
     wall_2 = time.perf_counter() - t0
     h2 = np.nan_to_num(ds2["depth"].values[-1])
     m2 = np.nan_to_num(ds2["max_depth"].values)
@@ -436,7 +431,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     import floodtwin
-    from floodtwin.hydraulics.channel import sections_from_reach
+    from floodtwin.hydraulics.sections import sections_from_reach
 
     reach = floodtwin.load_reach("huayuankou")
     load_before = os.getloadavg()[0]

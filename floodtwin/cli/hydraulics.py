@@ -7,6 +7,8 @@ from typing import List, Optional
 
 import typer
 
+__all__ = ["calibrate", "rating", "register"]
+
 
 def register(root: typer.Typer) -> None:
     """Add the top-level ``calibrate`` and ``rating`` commands."""
@@ -31,8 +33,8 @@ def calibrate(
 ) -> None:
     """Fit channel Manning n and the channel-bed offset to observed daily stage-discharge pairs;
     report RMSE and bias on the fit and validation years and write the calibration file."""
-    from floodtwin.calibration import calibrate as run, load_observations, parse_years, write_calibration
-    from floodtwin.hydraulics.channel import calibration_path
+    from floodtwin.hydraulics.calibration import calibrate as run, load_observations, parse_years, write_calibration
+    from floodtwin.hydraulics.sections import calibration_path
     from floodtwin.reach import load_reach
 
     fit_years = parse_years(years)
@@ -104,7 +106,7 @@ def rating(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of {discharge_m3s, stage_m}."),
 ) -> None:
     """Stage at a gauge for one or more discharges, from the calibrated 1D model."""
-    from floodtwin.calibration import rating as stages_at
+    from floodtwin.hydraulics.calibration import rating as stages_at
     from floodtwin.errors import InputError
     from floodtwin.reach import load_reach
 

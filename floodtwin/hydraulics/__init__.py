@@ -1,12 +1,11 @@
-"""Hydraulic engines: the 1D channel (Preissmann), the 2D floodplain and their coupling.
+"""Hydraulic engines: the 1D channel (Preissmann), the 2D floodplain, their coupling and the 1D calibration.
 
 Names are exported lazily (numba compiles only when a model is first used).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from floodtwin._lazy import attach
 
 # public name -> "module:attribute"
 _LAZY = {
@@ -20,29 +19,19 @@ _LAZY = {
     "NormalDepth": "floodtwin.hydraulics.boundaries:NormalDepth",
     "PointSource": "floodtwin.hydraulics.boundaries:PointSource",
     # 1D channel
-    "Sections": "floodtwin.hydraulics.channel:Sections",
+    "Sections": "floodtwin.hydraulics.sections:Sections",
     "RatingCurve": "floodtwin.hydraulics.channel:RatingCurve",
-    "read_sections": "floodtwin.hydraulics.channel:read_sections",
-    "sections_from_reach": "floodtwin.hydraulics.channel:sections_from_reach",
+    "read_sections": "floodtwin.hydraulics.sections:read_sections",
+    "sections_from_reach": "floodtwin.hydraulics.sections:sections_from_reach",
     "steady_profile": "floodtwin.hydraulics.channel:steady_profile",
     "simulate_1d": "floodtwin.hydraulics.channel:simulate_1d",
     "rating_at": "floodtwin.hydraulics.channel:rating_at",
     "simulate_coupled": "floodtwin.hydraulics.coupling:simulate_coupled",
     "Breach": "floodtwin.hydraulics.coupling:Breach",
+    # calibration of the 1D channel against observed stages
+    "calibrate": "floodtwin.hydraulics.calibration:calibrate",
+    "rating": "floodtwin.hydraulics.calibration:rating",
+    "CalibrationFile": "floodtwin.hydraulics.sections:CalibrationFile",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'floodtwin.hydraulics' has no attribute {name!r}")
-    module_name, attr = target.split(":")
-    value = getattr(importlib.import_module(module_name), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = attach(__name__, _LAZY, globals())

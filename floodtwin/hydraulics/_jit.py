@@ -20,6 +20,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import llvmlite.binding as _llvm  # noqa: E402
 from numba import njit, prange  # noqa: F401  (prange re-exported for the kernels)
 
+__all__ = ["f64_as_i64", "i64_as_f64", "jit", "jit_inline", "jit_parallel", "prange"]
+
 # LLVM's loop vectoriser gives up on a loop that needs more than 8 run-time alias checks between
 # its arrays ("too many memory checks needed"); the fused Godunov row update reads 13 arrays and
 # writes 5, so it stayed scalar. Allowing more checks (one comparison of two pointer ranges each,

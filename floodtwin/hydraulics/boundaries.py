@@ -16,21 +16,19 @@ the duration) is checked by :func:`floodtwin.hydraulics.simulate_2d` before it c
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from typing import Sequence
 
 import numpy as np
 
 from floodtwin.errors import InputError
+from floodtwin.hydraulics._renamed import rename_kwargs
+
+__all__ = ["EDGES", "FreeOutflow", "Inflow", "NormalDepth", "PointSource", "Stage", "Wall"]
 
 EDGES = ("west", "east", "south", "north")
 
-# integer codes the kernels understand (floodtwin.hydraulics.kernels2d)
-BC_WALL = 0
-BC_INFLOW = 1
-BC_STAGE = 2
-BC_FREE = 3
-BC_NORMAL = 4
+# the integer codes the kernels understand live in floodtwin.hydraulics._codes (BC_WALL ... BC_NORMAL)
 
 
 def _check_edge(kind: str, edge: str) -> None:
@@ -169,22 +167,29 @@ class FreeOutflow:
 class NormalDepth:
     """Outflow at Manning normal flow for the given energy slope (m/m): q = h^(5/3)·√S / n.
 
-    ``manning`` (s m^-1/3) overrides the roughness of the edge cells when given.
+    ``manning_n`` (s m^-1/3) overrides the roughness of the edge cells when given; ``manning`` is
+    its deprecated name (one release).
     """
 
     edge: str
     slope: float
     start_m: float | None = None
     end_m: float | None = None
-    manning: float | None = None
+    manning_n: float | None = None
+    manning: InitVar[float | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, manning: float | None) -> None:
+        if manning is not None:
+            given = rename_kwargs("NormalDepth", {"manning": manning, **({} if self.manning_n is None else
+                                                                        {"manning_n": self.manning_n})},
+                                  {"manning": "manning_n"}, stacklevel=4)
+            object.__setattr__(self, "manning_n", given["manning_n"])
         _check_edge("NormalDepth", self.edge)
         _check_segment("NormalDepth", self.start_m, self.end_m)
         if not (math.isfinite(float(self.slope)) and float(self.slope) > 0):
             raise InputError(f"NormalDepth({self.edge}): slope = {self.slope} must be a positive number (m/m)")
-        if self.manning is not None and not (math.isfinite(float(self.manning)) and float(self.manning) > 0):
-            raise InputError(f"NormalDepth({self.edge}): manning = {self.manning} must be a positive number")
+        if self.manning_n is not None and not (math.isfinite(float(self.manning_n)) and float(self.manning_n) > 0):
+            raise InputError(f"NormalDepth({self.edge}): manning_n = {self.manning_n} must be a positive number")
 
     def describe(self) -> str:
         return f"NormalDepth({self.edge}, slope={self.slope})"
@@ -211,7 +216,3 @@ class PointSource(_Series):
 
     def describe(self) -> str:
         return f"PointSource({self.x_m}, {self.y_m})"
-
-
-Boundary = Wall | Inflow | Stage | FreeOutflow | NormalDepth
-BOUNDARY_TYPES = (Wall, Inflow, Stage, FreeOutflow, NormalDepth, PointSource)

@@ -31,10 +31,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from floodtwin.errors import InputError
+from floodtwin.hydraulics._codes import DOWN_STAGE, G_MS2
+from floodtwin.hydraulics._renamed import renamed
+
+__all__ = [
+    "Breach", "COUPLING_DT_S", "EXCHANGE_LIMIT", "Links", "WEIR_C", "channel_only", "couple", "links_for_chainage",
+    "simulate_coupled", "weir_discharge_m3s",
+]
 
 log = logging.getLogger(__name__)
 
-G_MS2 = 9.81
 #: broad-crested weir coefficient C (-) in Q = C L sqrt(2g) h^1.5
 WEIR_C = 0.35
 #: share of the volume that would level a link's cell with the channel that one coupling interval may
@@ -120,7 +126,7 @@ def links_for_chainage(sections, chainage_m: np.ndarray) -> tuple[np.ndarray, np
 
 def channel_only(sections):
     """The sections cut to their bank stations (the floodplain goes to 2D); glass walls above the banks."""
-    from floodtwin.hydraulics.channel import Sections
+    from floodtwin.hydraulics.sections import Sections
 
     profiles, banks = [], []
     for i in range(sections.n_sections):
@@ -140,14 +146,16 @@ def _stage_at_links(z_1d: np.ndarray, links: Links) -> np.ndarray:
     return z_1d[links.reach] * (1.0 - links.weight) + z_1d[links.reach + 1] * links.weight
 
 
-def couple(sections, bed, *, dx_m: float, links: Links, inflow, duration_s: float, breach: Breach | None = None,
+@renamed(inflow="inflow_m3s", manning_2d="manning_n_2d", depth0_2d="depth0_2d_m")
+def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: float, breach: Breach | None = None,
            breach_link: Links | None = None, coupling_dt_s: float = COUPLING_DT_S, dt_1d_s: float = 60.0,
-           downstream="normal", manning_2d=0.035, scheme: str = "inertial", theta: float = 0.6,
-           depth0_2d=None, progress=None):
+           downstream="normal", manning_n_2d=0.035, scheme: str = "inertial", theta: float = 0.6,
+           depth0_2d_m=None, progress=None):
     """Run the coupled model on given parts: 1D ``sections`` (channel only), a 2D ``bed`` (DataArray
     (y, x) m, NaN outside; the channel cells left out), bank ``links`` and optionally a ``breach``
     with its land-side ``breach_link`` (one cell; its crest is the breach base, its length the
-    breach width in time). ``inflow`` as in ``simulate_1d``. Returns an ``xarray.Dataset`` with the
+    breach width in time). ``inflow_m3s`` as in ``simulate_1d``; ``manning_n_2d`` and ``depth0_2d_m`` are
+    the 2D model's Manning n and initial depth (m). Returns an ``xarray.Dataset`` with the
     1D stage/discharge at each coupling time, the 2D max and final depth, exchange and breach
     volumes, and the volume balance (attributes)."""
     import xarray as xr
@@ -168,17 +176,17 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow, duration_s: floa
             raise InputError("breach: needs exactly one land-side link cell")
     n_chunks = int(math.ceil(duration_s / coupling_dt_s - 1e-9))
     t_all = np.arange(n_chunks * per + 1) * dt_1d_s
-    q_in = _series_at("inflow", inflow, t_all)
+    q_in = _series_at("inflow_m3s", inflow_m3s, t_all)
     kind, stage, rating, slope = _downstream(sections, downstream)
     rq, rz = rating.arrays() if rating is not None else (np.zeros(2), np.array([0.0, 1.0]))
-    bc = np.full(per + 1, stage if kind == k1.BC_STAGE else 0.0)
+    bc = np.full(per + 1, stage if kind == DOWN_STAGE else 0.0)
     tables, z0, dz = sections.tables
     n = sections.n_sections
     z = steady_state(sections, float(q_in[0]), downstream)
     q = np.full(n, float(q_in[0]))
     bed_vals = np.asarray(bed.values, float)
     active = np.isfinite(bed_vals)
-    h2 = np.zeros_like(bed_vals) if depth0_2d is None else np.where(active, np.asarray(depth0_2d, float), 0.0)
+    h2 = np.zeros_like(bed_vals) if depth0_2d_m is None else np.where(active, np.asarray(depth0_2d_m, float), 0.0)
     area = dx_m * dx_m
 
     def vol2d(h):
@@ -200,7 +208,7 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow, duration_s: floa
         all_links = Links(*(np.concatenate([getattr(links, f), getattr(breach_link, f)])
                             for f in ("row", "col", "x_m", "y_m", "reach", "weight", "crest_m", "length_m")))
     # one 2D model for the whole run: its state (and face discharges) carries over between intervals
-    model = Floodplain(bed, dx_m=dx_m, duration_s=n_chunks * coupling_dt_s, depth0=h2, manning=manning_2d,
+    model = Floodplain(bed, dx_m=dx_m, duration_s=n_chunks * coupling_dt_s, depth0_m=h2, manning_n=manning_n_2d,
                        scheme=scheme, output_times_s=[n_chunks * coupling_dt_s],
                        link_xy_m=(all_links.x_m, all_links.y_m))
     link_bed = bed_vals[all_links.row, all_links.col]
@@ -236,9 +244,10 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow, duration_s: floa
         z_end = np.empty(n)
         q_end = np.empty(n)
         chunk_in = q_in[c * per:(c + 1) * per + 1]
-        failed = k1.run_preissmann(tables, z0, dz, sections.dx_m, z, q, chunk_in, kind, bc, rq, rz, slope,
-                                   float(dt_1d_s), float(theta), 1e-9, 30, per, o_z, o_q, zmax_buf, tmax_buf, vol,
-                                   z_end, q_end, lateral, t)
+        failed = k1.run_preissmann(tables, z0, dz, sections.dx_m, z, q, chunk_in, bc, rq, rz, o_z, o_q, zmax_buf,
+                                   tmax_buf, vol, z_end, q_end, lateral, bc_kind=kind, bc_slope=slope,
+                                   dt_s=float(dt_1d_s), theta=float(theta), tol_m=1e-9, max_iter=30, out_every=per,
+                                   t0_s=t)
         if failed:
             log.warning("couple: Newton did not converge in %d steps of interval %d", failed, c)
         # the lateral volume is counted in vol: keep the 1D boundary flows apart
@@ -288,7 +297,7 @@ def _reach_parts(reach, spacing_m: float, breach: Breach | None):
     """Channel sections, 2D bed with the channel left out, bank links and the breach link."""
     import shapely
 
-    from floodtwin.hydraulics.channel import sections_from_reach
+    from floodtwin.hydraulics.sections import sections_from_reach
 
     sections = channel_only(sections_from_reach(reach, spacing_m))
     dem = reach.dem
@@ -329,14 +338,15 @@ def _reach_parts(reach, spacing_m: float, breach: Breach | None):
     return sections, bed, links, breach_link
 
 
-def simulate_coupled(reach, inflow, duration_s: float, breach: Breach | None = None, *, spacing_m: float = 250.0,
+@renamed(inflow="inflow_m3s")
+def simulate_coupled(reach, inflow_m3s, duration_s: float, breach: Breach | None = None, *, spacing_m: float = 250.0,
                      coupling_dt_s: float = COUPLING_DT_S, dt_1d_s: float = 60.0, scheme: str = "inertial", progress=None):
     """Coupled run over the reach: 1D channel (sections every ``spacing_m``, cut to the banks, with the
     calibration file's roughness and bed offset) and the 2D floodplain and land on the reach DEM (the
     calibrated floodplain n), exchanging over the bank lines every ``coupling_dt_s``; an optional
-    ``Breach``. ``inflow`` (m³/s) as in ``simulate_1d``. Returns the Dataset of :func:`couple`."""
+    ``Breach``. ``inflow_m3s`` (m³/s) as in ``simulate_1d``. Returns the Dataset of :func:`couple`."""
     sections, bed, links, breach_link = _reach_parts(reach, spacing_m, breach)
     n_fp = float(sections.roughness[0, 0])  # the floodplain n of the (calibrated) reach model
-    return couple(sections, bed, dx_m=reach.resolution_m, links=links, inflow=inflow, duration_s=duration_s,
+    return couple(sections, bed, dx_m=reach.resolution_m, links=links, inflow_m3s=inflow_m3s, duration_s=duration_s,
                   breach=breach, breach_link=breach_link, coupling_dt_s=coupling_dt_s, dt_1d_s=dt_1d_s,
-                  manning_2d=n_fp, scheme=scheme, progress=progress)
+                  manning_n_2d=n_fp, scheme=scheme, progress=progress)

@@ -10,7 +10,7 @@ of it from start to end. Two schemes:
   the MUSCL-Hancock predictor (face states advanced half a step with the primitive equations) and
   the flux corrector: one Riemann problem per face and step. In a shock (converging flow) the
   predictor's face values of the converging acoustic wave are sharpened to the largest TVD value
-  at the wave's Courant number (kernels2d._sharpen_shock), which carries a hydraulic jump over one
+  at the wave's Courant number (kernels2d.reconstruction._sharpen_shock), which carries a hydraulic jump over one
   cell instead of three: on the SWASHES dam breaks Stoker's L1 error is 4.9e-4 m (6.1e-4 without
   the sharpening, PyClaw 5.0e-4), against 7.9e-4 m with Heun's two-stage SSP-RK2
   (``stepping="heun"``, two Riemann problems per face and step, no sharpening), which is kept as
@@ -25,6 +25,10 @@ pass over the cells is a numba kernel of :mod:`floodtwin.hydraulics.kernels2d`. 
 extent of the columns that have ever held water; the kernels compute, per block of rows, only a
 window around those extents (a dry floodplain costs nothing until the water comes near), which
 gives the same result bit for bit as computing every cell.
+
+Length (~650 lines, above DESIGN's ~600): :class:`Floodplain` is one stateful time loop whose
+validation, stepping and result assembly share its state; the result Dataset builder
+(:func:`_dataset`) is what moves out when ``floodtwin/results.py`` (issue 13, item 5) exists.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ import numpy as np
 
 from floodtwin.errors import InputError
 from floodtwin.hydraulics import kernels2d as k2
+from floodtwin.hydraulics._codes import G_MS2
+from floodtwin.hydraulics._renamed import renamed
 from floodtwin.hydraulics.boundaries import EDGES
 from floodtwin.hydraulics.inputs2d import (
     cell_field, edge_values, gauge_cells, grid_from_bed, initial_extent, initial_velocity, plan_boundaries,
@@ -49,7 +55,6 @@ __all__ = ["Floodplain", "simulate_2d", "SCHEMES", "STEPPINGS", "LIMITERS"]
 
 log = logging.getLogger(__name__)
 
-G_MS2 = 9.81
 SCHEMES = ("godunov", "inertial")
 DTYPES = {"float64": np.float64, "float32": np.float32}
 DEFAULT_CFL = {"godunov": 0.45, "inertial": 0.7}
@@ -82,10 +87,11 @@ class Floodplain:
     boundary time series must cover it), ``link_xy_m`` = (x, y) sequences (m) of exchange points.
     """
 
-    def __init__(self, bed: Any, *, dx_m: float, duration_s: float, depth0: Any = None, manning: Any = 0.0,
+    @renamed(depth0="depth0_m", manning="manning_n", velocity0="velocity0_ms")
+    def __init__(self, bed: Any, *, dx_m: float, duration_s: float, depth0_m: Any = None, manning_n: Any = 0.0,
                  scheme: str = "godunov", boundaries: Sequence[Any] | None = None,
                  output_times_s: Sequence[float] | None = None, gauges: Any = None, dtype: str = "float64",
-                 cfl: float | None = None, velocity0: Any = None, arrival_depth_m: float = 0.01,
+                 cfl: float | None = None, velocity0_ms: Any = None, arrival_depth_m: float = 0.01,
                  limiter: str = "mc", theta: float = 0.8, stepping: str = "hancock",
                  gauge_interval_s: float | None = None, memory_budget_bytes: int | None = None,
                  threads: int | None = None, link_xy_m: tuple[Sequence[float], Sequence[float]] | None = None,
@@ -117,9 +123,9 @@ class Floodplain:
         if not active.any():
             raise InputError("bed: no cell inside the domain (all NaN)")
         ny, nx = z_abs.shape
-        h_init = cell_field("depth0", 0.0 if depth0 is None else depth0, grid, active, "m")
-        n_manning = cell_field("manning", manning, grid, active, "s m-1/3")
-        u_init, v_init = initial_velocity(velocity0, grid, active)
+        h_init = cell_field("depth0_m", 0.0 if depth0_m is None else depth0_m, grid, active, "m")
+        n_manning = cell_field("manning_n", manning_n, grid, active, "s m-1/3")
+        u_init, v_init = initial_velocity(velocity0_ms, grid, active)
         datum = float(np.nanmin(z_abs))
         z_local = z_abs - datum
         plan = plan_boundaries(boundaries, grid, active, n_manning, z_local, duration_s, dx_m)
@@ -447,36 +453,35 @@ class Floodplain:
         tn, arr_h = f(t_new), f(self.arrival_depth_m)
         bctype, bcval, bflux = self.plan.bctype, self.bcval, self.bflux
         nx = self.active.shape[1]
+        # the kernels take their arrays grouped in tuples (see floodtwin.hydraulics.kernels2d)
+        bed, edges, windows = (self.z, self.n2), (bctype, bcval, bflux), (self.win_lo, self.win_hi)
+        maxima = (self.max_h, self.max_s2, self.t_max, self.arrival)
         if self.scheme == "godunov":
-            args = (self.z, self.n2)
+            rows = (self.row_speed, self.row_wet_lo, self.row_wet_hi)
+            scratch = (self.slx, self.sly, self.fxb, self.fyb)
+            state = (self.h, self.hu, self.hv, self.u, self.v)
+            base = (self.h, self.hu, self.hv)
+            scalars = dict(dt=dtf, dx=dxf, g=g, limiter=self.lim_code, hdry=hdry, t_new=tn, arrival_h=arr_h,
+                           rows_per_block=ROWS_PER_BLOCK)
             if self.stepping == "hancock":
                 # one predictor-corrector stage (MUSCL-Hancock)
                 bflux[...] = 0.0
-                k2.godunov_stage(self.h, self.hu, self.hv, self.u, self.v, *args, self.h, self.hu, self.hv, bctype,
-                                 bcval, self.h2, self.hu2, self.hv2, self.u2, self.v2, bflux, self.row_speed,
-                                 self.row_wet_lo, self.row_wet_hi, self.win_lo, self.win_hi, self.slx, self.sly,
-                                 self.fxb, self.fyb, self.max_h, self.max_s2, self.t_max, self.arrival,
-                                 dtf, dxf, g, f(0.0), f(1.0), self.lim_code, hdry, tn, arr_h, True, True, ROWS_PER_BLOCK)
+                k2.godunov_stage(state, base, bed, edges, (self.h2, self.hu2, self.hv2, self.u2, self.v2), rows,
+                                 windows, scratch, maxima, wa=f(0.0), wb=f(1.0), track=True, predict=True, **scalars)
                 self._count_boundary(dt)
             else:
                 # Heun (SSP-RK2): two forward-Euler stages, averaged; the intermediate state stays
                 # inside the same windows (it is one step of the same scheme)
                 bflux[...] = 0.0
-                k2.godunov_stage(self.h, self.hu, self.hv, self.u, self.v, *args, self.h, self.hu, self.hv, bctype,
-                                 bcval, self.h1, self.hu1, self.hv1, self.u1, self.v1, bflux, self.row_speed,
-                                 self.row_wet_lo, self.row_wet_hi, self.win_lo, self.win_hi, self.slx, self.sly,
-                                 self.fxb, self.fyb, self.max_h, self.max_s2, self.t_max, self.arrival,
-                                 dtf, dxf, g, f(0.0), f(1.0), self.lim_code, hdry, tn, arr_h, False, False,
-                                 ROWS_PER_BLOCK)
+                k2.godunov_stage(state, base, bed, edges, (self.h1, self.hu1, self.hv1, self.u1, self.v1), rows,
+                                 windows, scratch, maxima, wa=f(0.0), wb=f(1.0), track=False, predict=False,
+                                 **scalars)
                 self._count_boundary(0.5 * dt)
                 k2.grow_wet_extent(self.row_wet_lo, self.row_wet_hi, self.ext_lo, self.ext_hi)
                 bflux[...] = 0.0
-                k2.godunov_stage(self.h1, self.hu1, self.hv1, self.u1, self.v1, *args, self.h, self.hu, self.hv,
-                                 bctype, bcval, self.h2, self.hu2, self.hv2, self.u2, self.v2, bflux, self.row_speed,
-                                 self.row_wet_lo, self.row_wet_hi, self.win_lo, self.win_hi, self.slx, self.sly,
-                                 self.fxb, self.fyb, self.max_h, self.max_s2, self.t_max, self.arrival,
-                                 dtf, dxf, g, f(0.5), f(0.5), self.lim_code, hdry, tn, arr_h, True, False,
-                                 ROWS_PER_BLOCK)
+                k2.godunov_stage((self.h1, self.hu1, self.hv1, self.u1, self.v1), base, bed, edges,
+                                 (self.h2, self.hu2, self.hv2, self.u2, self.v2), rows, windows, scratch, maxima,
+                                 wa=f(0.5), wb=f(0.5), track=True, predict=False, **scalars)
                 self._count_boundary(0.5 * dt)
             self.h, self.h2 = self.h2, self.h
             self.hu, self.hu2 = self.hu2, self.hu
@@ -486,10 +491,10 @@ class Floodplain:
             self.speed = float(self.row_speed.max())
         else:
             bflux[...] = 0.0
-            k2.inertial_step(self.h, self.qx, self.qy, self.z, self.n2, bctype, bcval, self.h2, self.qx2, self.qy2,
-                             bflux, self.row_hmax, self.row_wet_lo, self.row_wet_hi, self.win_lo, self.win_hi,
-                             self.qsb, self.max_h, self.max_s2, self.t_max, self.arrival, dtf, dxf, g, f(self.theta),
-                             hdry, hdry, tn, arr_h, True, ROWS_PER_BLOCK)
+            k2.inertial_step((self.h, self.qx, self.qy), bed, edges, (self.h2, self.qx2, self.qy2),
+                             (self.row_hmax, self.row_wet_lo, self.row_wet_hi), windows, self.qsb, maxima,
+                             dt=dtf, dx=dxf, g=g, theta=f(self.theta), hflow=hdry, hdry=hdry, t_new=tn,
+                             arrival_h=arr_h, track=True, rows_per_block=ROWS_PER_BLOCK)
             self._count_boundary(dt)
             self.h, self.h2 = self.h2, self.h
             self.qx, self.qx2 = self.qx2, self.qx
@@ -547,22 +552,23 @@ class Floodplain:
                         })
 
 
-def simulate_2d(bed: Any, *, dx_m: float, duration_s: float, depth0: Any = None, manning: Any = 0.0,
+@renamed(depth0="depth0_m", manning="manning_n", velocity0="velocity0_ms")
+def simulate_2d(bed: Any, *, dx_m: float, duration_s: float, depth0_m: Any = None, manning_n: Any = 0.0,
                 scheme: str = "godunov", boundaries: Sequence[Any] | None = None,
                 output_times_s: Sequence[float] | None = None, gauges: Any = None, dtype: str = "float64",
-                cfl: float | None = None, velocity0: Any = None, arrival_depth_m: float = 0.01, limiter: str = "mc",
+                cfl: float | None = None, velocity0_ms: Any = None, arrival_depth_m: float = 0.01, limiter: str = "mc",
                 theta: float = 0.8, stepping: str = "hancock", gauge_interval_s: float | None = None,
                 memory_budget_bytes: int | None = None, threads: int | None = None,
                 progress: Callable[[float, float], None] | None = None):
     """Simulate 2D shallow flow over ``bed`` (m, (y, x), NaN = outside) for ``duration_s`` seconds.
 
-    ``dx_m`` is the square cell size (m); ``depth0`` the initial depth (m, scalar or array; default
-    dry); ``manning`` n (s m^-1/3, scalar or array); ``scheme`` "godunov" or "inertial";
+    ``dx_m`` is the square cell size (m); ``depth0_m`` the initial depth (m, scalar or array; default
+    dry); ``manning_n`` Manning's n (s m^-1/3, scalar or array); ``scheme`` "godunov" or "inertial";
     ``boundaries`` a list of :mod:`floodtwin.hydraulics.boundaries` objects (walls elsewhere);
     ``output_times_s`` when to store depth and velocity (default 11 times from 0 to the end);
     ``gauges`` {name: (x_m, y_m)} or [(x_m, y_m)] points recorded every ``gauge_interval_s``
     (default: the output interval / 10, at most 60 s); ``dtype`` "float64" or "float32"; ``cfl``
-    the Courant number (0.45 godunov, 0.7 inertial); ``velocity0`` an optional initial (u, v)
+    the Courant number (0.45 godunov, 0.7 inertial); ``velocity0_ms`` an optional initial (u, v)
     velocity (m/s, scalars or arrays; default at rest). ``limiter`` (godunov: "mc" (default,
     monotonised central), "vanleer", "minmod", "superbee", "koren" or "none" for first order),
     ``stepping`` (godunov: "hancock", the default, or "heun") and ``theta`` (inertial q-centring
@@ -576,9 +582,9 @@ def simulate_2d(bed: Any, *, dx_m: float, duration_s: float, depth0: Any = None,
     computing on bad input. For a run in intervals with exchanges in between, use
     :class:`Floodplain`.
     """
-    model = Floodplain(bed, dx_m=dx_m, duration_s=duration_s, depth0=depth0, manning=manning, scheme=scheme,
+    model = Floodplain(bed, dx_m=dx_m, duration_s=duration_s, depth0_m=depth0_m, manning_n=manning_n, scheme=scheme,
                        boundaries=boundaries, output_times_s=output_times_s, gauges=gauges, dtype=dtype, cfl=cfl,
-                       velocity0=velocity0, arrival_depth_m=arrival_depth_m, limiter=limiter, theta=theta,
+                       velocity0_ms=velocity0_ms, arrival_depth_m=arrival_depth_m, limiter=limiter, theta=theta,
                        stepping=stepping, gauge_interval_s=gauge_interval_s, memory_budget_bytes=memory_budget_bytes,
                        threads=threads, progress=progress)
     model.advance(model.duration_s)

@@ -15,10 +15,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from floodtwin.errors import InputError
-from floodtwin.hydraulics.boundaries import (
-    BC_FREE, BC_INFLOW, BC_NORMAL, BC_STAGE, BC_WALL, EDGES, FreeOutflow, Inflow, NormalDepth,
-    PointSource, Stage, Wall,
-)
+from floodtwin.hydraulics._codes import BC_FREE, BC_INFLOW, BC_NORMAL, BC_STAGE, BC_WALL
+from floodtwin.hydraulics.boundaries import EDGES, FreeOutflow, Inflow, NormalDepth, PointSource, Stage, Wall
 
 __all__ = ["Grid", "BoundaryPlan", "grid_from_bed", "cell_field", "initial_velocity", "plan_boundaries",
            "edge_values", "memory_budget_bytes", "gauge_cells", "point_cells", "initial_extent", "require_positive"]
@@ -123,17 +121,17 @@ def cell_field(name: str, value: Any, grid: Grid, active: np.ndarray, unit: str)
     return a
 
 
-def initial_velocity(velocity0: Any, grid: Grid, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def initial_velocity(velocity0_ms: Any, grid: Grid, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(u, v) initial velocity (m/s) as internal float64 arrays; NaN/inf inside the domain rejected."""
     shape = grid.z_abs.shape
-    if velocity0 is None:
+    if velocity0_ms is None:
         return np.zeros(shape), np.zeros(shape)
     try:
-        u, v = velocity0
+        u, v = velocity0_ms
     except (TypeError, ValueError):
-        raise InputError("velocity0: expected a (u, v) pair of numbers or arrays (m/s)") from None
+        raise InputError("velocity0_ms: expected a (u, v) pair of numbers or arrays (m/s)") from None
     out = []
-    for name, value in (("velocity0[0]", u), ("velocity0[1]", v)):
+    for name, value in (("velocity0_ms[0]", u), ("velocity0_ms[1]", v)):
         a = _field(name, value, grid, active, "m/s")
         a[~active] = 0.0
         out.append(a)
@@ -219,9 +217,9 @@ def plan_boundaries(boundaries: Sequence[Any] | None, grid: Grid, active: np.nda
         elif isinstance(bc, FreeOutflow):
             bctype[e, cells] = BC_FREE
         else:
-            n = np.full(cells.size, float(bc.manning)) if bc.manning is not None else edge_n
+            n = np.full(cells.size, float(bc.manning_n)) if bc.manning_n is not None else edge_n
             if np.any(n <= 0):
-                raise InputError(f"{bc.describe()}: needs a positive Manning n on its cells (give manning=)")
+                raise InputError(f"{bc.describe()}: needs a positive Manning n on its cells (give manning_n=)")
             bctype[e, cells] = BC_NORMAL
             bcval[e, cells] = math.sqrt(float(bc.slope)) / n
     return BoundaryPlan(bctype, bcval, inflows, stages, stage_beds, sources,

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from floodtwin.errors import DataError, InputError
-from floodtwin.hydraulics.channel import RatingCurve, Sections, read_sections, steady_profile, steady_stage
+from floodtwin.hydraulics.channel import RatingCurve, steady_profile, steady_stage
+from floodtwin.hydraulics.sections import Sections, read_sections
 
 
 def _trapezoid(n_sec=5, bottom_m=50.0, side=2.0, depth=5.0, slope=1e-3, n=0.03):
@@ -25,11 +26,14 @@ def test_tables_match_trapezoid_geometry():
         p = sec.properties(0, 100.0 + h)
         area = h * (50.0 + 2.0 * h)
         perim = 50.0 + 2.0 * h * np.sqrt(5.0)
-        assert p["area_m2"] == pytest.approx(area, rel=2e-4)
-        assert p["top_width_m"] == pytest.approx(50.0 + 4.0 * h, rel=1e-9)
-        assert p["wetted_perimeter_m"] == pytest.approx(perim, rel=2e-4)
-        assert p["conveyance_m3s"] == pytest.approx(area * (area / perim) ** (2 / 3) / 0.03, rel=2e-4)
-        assert p["alpha"] == pytest.approx(1.0)
+        # 2e-4 (source: the table is sampled on 801 levels with PCHIP between them; the levee fill ramp
+        # of FILL_RAMP_M and the Hermite look-up leave errors of order (dz/h)^2 ~ 1e-4 on a trapezoid)
+        assert p["area_m2"] == pytest.approx(area, rel=2e-4), "area (table interpolation)"
+        assert p["top_width_m"] == pytest.approx(50.0 + 4.0 * h, rel=1e-9), "top width is linear in stage: exact to rounding"
+        assert p["wetted_perimeter_m"] == pytest.approx(perim, rel=2e-4), "perimeter (table interpolation)"
+        assert p["conveyance_m3s"] == pytest.approx(area * (area / perim) ** (2 / 3) / 0.03, rel=2e-4), \
+            "conveyance (table interpolation)"
+        assert p["alpha"] == pytest.approx(1.0), "one roughness: alpha = 1 (pytest.approx default 1e-6: rounding)"
 
 
 def test_levee_keeps_the_low_floodplain_dry_until_overtopped():
@@ -39,7 +43,8 @@ def test_levee_keeps_the_low_floodplain_dry_until_overtopped():
     sec = Sections.from_arrays([(sta, elev), (sta, elev - 0.1)], [0.0, 100.0], banks_m=[(0.0, 100.0)] * 2,
                                manning_n=(0.04, 0.02, 0.04))
     below = sec.properties(0, 102.5)
-    assert below["top_width_m"] == pytest.approx(80.0 + 2 * 2.5 * 10 / 3, rel=1e-6)  # channel only
+    assert below["top_width_m"] == pytest.approx(80.0 + 2 * 2.5 * 10 / 3, rel=1e-6), \
+        "channel only: linear geometry, exact to the table's rounding (1e-6)"
     above = sec.properties(0, 103.5)
     assert above["top_width_m"] > 200.0  # the dike-toe zone fills once the levee is overtopped
     assert above["alpha"] > 1.0
@@ -99,7 +104,7 @@ def test_rating_curve_must_rise():
 def test_rating_boundary_sets_the_downstream_stage():
     sec = _trapezoid()
     z, crit = steady_stage(sec, 150.0, RatingCurve([100.0, 200.0], [98.0, 99.0]))
-    assert z[-1] == pytest.approx(98.5)
+    assert z[-1] == pytest.approx(98.5), "the rating at 150 m³/s, linear between its points (approx default: rounding)"
     assert not crit.any()
     assert np.all(np.diff(z) < 0)  # a mild M1 backwater still falls downstream here
 
@@ -108,7 +113,8 @@ def test_supercritical_reach_is_flagged_critical():
     sec = _trapezoid(slope=0.02, n=0.012)
     ds = steady_profile(sec, 300.0, "normal")
     assert bool(ds["critical"].any())
-    assert float(ds["froude"].max()) == pytest.approx(1.0, abs=1e-3)
+    assert float(ds["froude"].max()) == pytest.approx(1.0, abs=1e-3), \
+        "critical stage found to the table resolution (source: critical_stage bisects to ~1e-3 of the Froude number on the 801-level tables)"
 
 
 def test_read_sections_csv_round_trip(tmp_path):
@@ -121,7 +127,7 @@ def test_read_sections_csv_round_trip(tmp_path):
     path.write_text("\n".join(rows) + "\n")
     sec = read_sections(path)
     assert sec.section_id == ["A", "B", "C"]
-    assert np.allclose(sec.crest_right_m - sec.thalweg_m, 6.5)
+    assert np.allclose(sec.crest_right_m - sec.thalweg_m, 6.5), "read back exactly (np.allclose default: CSV decimal rounding)"
     ds = steady_profile(sec, 80.0)
     assert ds.sizes["chainage"] == 3
 
@@ -165,5 +171,5 @@ def test_unsteady_bad_arguments():
         simulate_1d(sec, 100.0, 3600.0, theta=0.3)
     with pytest.raises(InputError, match="multiple of dt_s"):
         simulate_1d(sec, 100.0, 3600.0, dt_s=70.0, output_interval_s=100.0)
-    with pytest.raises(InputError, match="inflow: series covers"):
+    with pytest.raises(InputError, match="inflow_m3s: series covers"):
         simulate_1d(sec, ([0.0, 1000.0], [100.0, 120.0]), 3600.0)

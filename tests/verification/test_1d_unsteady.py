@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from floodtwin.hydraulics.channel import RatingCurve, Sections, simulate_1d, steady_profile
+from floodtwin.hydraulics.channel import RatingCurve, simulate_1d, steady_profile
+
+from floodtwin.hydraulics.sections import Sections
 
 
 def _compound(n_sec=61, length=15000.0, slope=2e-4):
@@ -31,7 +33,8 @@ def test_mass_balance_over_an_overbank_flood(downstream):
     a = ds.attrs
     assert a["failed_steps"] == 0
     change = a["volume_end_m3"] - a["volume_start_m3"]
-    assert abs(change - a["boundary_volume_m3"]) / a["volume_start_m3"] < 1e-9
+    assert abs(change - a["boundary_volume_m3"]) / a["volume_start_m3"] < 1e-9, \
+        "volume balance to 1e-9 (source: the discrete continuity equation is solved by Newton to tol_m = 1e-9 m, so the balance is exact to that tolerance)"
     # the flood really went overbank (the floodplain took part in the balance)
     peak = sec.properties(30, float(ds["max_stage"][30]))
     assert peak["top_width_m"] > 600.0
@@ -44,8 +47,10 @@ def test_steady_inflow_converges_to_the_steady_profile():
     final = ds["stage"].isel(time=-1).values
     start = ds["stage"].isel(time=0).values
     assert np.max(np.abs(start - target["stage"].values)) > 0.5  # it starts far away
-    assert np.max(np.abs(final - target["stage"].values)) < 1e-3
-    assert np.allclose(ds["discharge"].isel(time=-1).values, 1500.0, rtol=1e-6)
+    assert np.max(np.abs(final - target["stage"].values)) < 1e-3, \
+        "converges to the standard-step profile within 1 mm (source: the two discretisations differ by O(dx^2) of the friction average; measured < 1 mm)"
+    assert np.allclose(ds["discharge"].isel(time=-1).values, 1500.0, rtol=1e-6), \
+        "steady discharge everywhere (source: after 48 h the transient has decayed below Newton's tolerance × inflow)"
 
 
 def test_flood_wave_attenuates_and_travels_downstream():

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from floodtwin.hydraulics.boundaries import Inflow, NormalDepth
-from floodtwin.hydraulics.channel import Sections, simulate_1d
+from floodtwin.hydraulics.channel import simulate_1d
+from floodtwin.hydraulics.sections import Sections
 from floodtwin.hydraulics.floodplain import simulate_2d
 
 SLOPE, N, WIDTH, LENGTH, DX = 3e-4, 0.03, 400.0, 12000.0, 50.0
@@ -32,9 +33,9 @@ def test_flood_wave_1d_matches_2d():
     h0 = _normal_depth(_wave(0.0))
     t = np.arange(0.0, duration + 1.0, 60.0)
     out_t = np.arange(0.0, duration + 1.0, OUT_S)
-    res2 = simulate_2d(bed, dx_m=DX, duration_s=duration, depth0=h0, manning=N, scheme="godunov",
+    res2 = simulate_2d(bed, dx_m=DX, duration_s=duration, depth0_m=h0, manning_n=N, scheme="godunov",
                        boundaries=[Inflow("west", None, None, t, _wave(t)), NormalDepth("east", SLOPE)],
-                       output_times_s=out_t, velocity0=(_wave(0.0) / (WIDTH * h0), 0.0))
+                       output_times_s=out_t, velocity0_ms=(_wave(0.0) / (WIDTH * h0), 0.0))
     # 1D on the same geometry: flat rectangle whose ends are the banks; the 2D walls are frictionless,
     # so a very wide section (negligible wall perimeter) carries the same unit discharge
     scale = 100.0
@@ -47,5 +48,7 @@ def test_flood_wave_1d_matches_2d():
         j = int(np.argmin(np.abs(x - xc)))
         stage2 = (res2["depth"][:, :, j].mean(axis=1) + res2["bed"][:, j].mean()).values
         stage1 = res1["stage"].sel(chainage=xc).values
-        assert abs(stage1.max() - stage2.max()) < 0.05
-        assert abs(float(out_t[np.argmax(stage1)]) - float(out_t[np.argmax(stage2)])) <= OUT_S
+        assert abs(stage1.max() - stage2.max()) < 0.05, \
+            "peak stages of 1D and 2D within 5 cm (source: the 2D model resolves the wave front the 1D Preissmann scheme smooths; both within their own verification to mm)"
+        assert abs(float(out_t[np.argmax(stage1)]) - float(out_t[np.argmax(stage2)])) <= OUT_S, \
+            "peak times within one output interval (source: the output sampling)"

@@ -13,6 +13,10 @@ Validation years are never fitted: with the fitted n, each validation day's bed 
 the ``assimilate_days`` observations before it (no older than 30 days) — as a duty hydrologist
 shifts a rating after the latest gaugings — and the day is then predicted; the skill with no update
 at all (the fit years' mean bed carried over) is reported beside it.
+
+The calibration file (``<reach>.calibration.yaml``) has one schema,
+:class:`floodtwin.hydraulics.sections.CalibrationFile`: this module writes it and
+:func:`floodtwin.hydraulics.sections.load_calibration` reads it through :func:`floodtwin.config.load_yaml`. (Moved from ``floodtwin/calibration.py`` by issue 13.)
 """
 
 from __future__ import annotations
@@ -26,7 +30,13 @@ from typing import Sequence
 import numpy as np
 
 from floodtwin.config import DATA_DIR
-from floodtwin.errors import DataError, InputError
+from floodtwin.errors import DataError, InputError, require_discharge_m3s
+from floodtwin.hydraulics.sections import CalibrationFile
+
+__all__ = [
+    "ASSIMILATION_WINDOW_D", "CalibrationResult", "DEFAULT_OBSERVATIONS", "MIN_OVERBANK_DAYS", "PERIODS", "Skill", "calibrate", "extrapolation_check", "find_gauge", "load_observations",
+    "model_rating", "parse_years", "period_label", "rating", "write_calibration",
+]
 
 log = logging.getLogger(__name__)
 
@@ -168,15 +178,16 @@ def model_rating(sections, chainage_m: float, discharge_m3s: Sequence[float]) ->
     from floodtwin.hydraulics.channel import rating_at
 
     q = np.asarray(discharge_m3s, float)
-    if q.ndim != 1 or q.size == 0 or not np.all(np.isfinite(q)) or np.any(q <= 0):
-        raise InputError("discharge: give one or more positive numbers (m³/s)")
+    if q.ndim != 1 or q.size == 0:
+        raise InputError("discharge: give one or more numbers (m³/s)")
+    q = np.array([require_discharge_m3s(v, positive=True) for v in q.tolist()])
     return rating_at(sections, chainage_m, q)
 
 
 def rating(reach, discharge_m3s: Sequence[float], gauge: str = "Huayuankou", *,
            calibration: str | Path | None = None, spacing_m: float = 250.0) -> np.ndarray:
     """Stage (m) at a gauge for each discharge (m³/s) from the calibrated 1D model of the reach."""
-    from floodtwin.hydraulics.channel import sections_from_reach
+    from floodtwin.hydraulics.sections import sections_from_reach
 
     _, chainage = find_gauge(reach, gauge)
     sections = sections_from_reach(reach, spacing_m, calibration=calibration)
@@ -209,7 +220,7 @@ def calibrate(reach, observations, fit_years: Sequence[int], validate_years: Seq
     """
     from scipy.optimize import least_squares
 
-    from floodtwin.hydraulics.channel import sections_from_reach
+    from floodtwin.hydraulics.sections import sections_from_reach
 
     q_lo, q_hi = (float(v) for v in discharge_range_m3s)
     if not 0 < q_lo < q_hi:
@@ -342,7 +353,7 @@ def extrapolation_check(reach, sections, chainage_m: float, q_max_m3s: float = 2
 
 def _subset(sections, idx: np.ndarray):
     """Sections restricted to indices ``idx`` (consecutive), tables rebuilt on demand."""
-    from floodtwin.hydraulics.channel import Sections
+    from floodtwin.hydraulics.sections import Sections
 
     profiles = [sections.profile(int(i)) for i in idx]
     banks = [(sections.station_m[sections.bank_left[i]], sections.station_m[sections.bank_right[i]]) for i in idx]
@@ -358,15 +369,13 @@ def write_calibration(result: CalibrationResult, path: str | Path, *, command: s
     import yaml
 
     path = Path(path)
-    data = {
-        "channel_n": round(result.channel_n, 5),
-        "floodplain_n": round(result.floodplain_n, 5),
-        "bed_offset_m": round(result.bed_offset_m, 4),
-    }
     info = result.to_yaml_dict()
-    for k in data:
+    for k in ("channel_n", "floodplain_n", "bed_offset_m"):
         info.pop(k, None)
-    header = (f"# 1D channel calibration of the {result.station} gauge, written by floodtwin.calibration on "
+    # validated by the schema the model reads it with: an implausible fit is refused here, not later
+    data = CalibrationFile(channel_n=round(result.channel_n, 5), floodplain_n=round(result.floodplain_n, 5),
+                           bed_offset_m=round(result.bed_offset_m, 4)).parameters()
+    header = (f"# 1D channel calibration of the {result.station} gauge, written by floodtwin.hydraulics.calibration on "
               f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC\n"
               f"# {command}\n# channel_n, floodplain_n and bed_offset_m (channel bed shift, m, negative = lower: the mean\n"
               "# bed of the fit years) are what the model reads; the rest documents the fit.\n")

@@ -1,12 +1,7 @@
-"""Numba kernels of the 1D channel model: section property tables, table look-ups, the standard step
-and the Preissmann four-point implicit scheme with Newton iterations and a block double sweep.
+"""The unsteady Preissmann four-point implicit scheme of the 1D channel: Newton iterations on the
+discrete equations with a block double sweep, and the steady state of the same equations.
 
-Kernels take arrays and keyword-free scalars, write into preallocated arrays, and trust their inputs:
-validation lives in :mod:`floodtwin.hydraulics.channel`. Units: metres, seconds, m³/s.
-
-Property tables are sampled on a uniform stage grid per section (``z0_m[i] + k * dz_m[i]``) and read
-by linear interpolation; the derivative used by Newton is the slope of that interpolant, so the
-discrete equations and their Jacobian agree exactly (quadratic convergence, exact mass balance).
+Part of :mod:`floodtwin.hydraulics.kernels1d` (split out of ``kernels1d.py`` by issue 13).
 """
 
 from __future__ import annotations
@@ -14,380 +9,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from floodtwin.hydraulics._codes import DOWN_RATING, DOWN_STAGE, G_MS2
 from floodtwin.hydraulics._jit import jit, jit_inline
+from floodtwin.hydraulics.kernels1d.tables import (
+    T_AREA, T_CONVEYANCE, T_DAREA, T_DCONVEYANCE, T_DMOM_AREA, T_MOM_AREA, critical_stage, lookup_smooth,
+)
 
-G_MS2 = 9.81
-
-#: friction laws (per reach model)
-MANNING = 0
-CHEZY = 1
-
-#: downstream boundary kinds
-BC_STAGE = 0
-BC_RATING = 1
-BC_NORMAL = 2
-
-#: expansion / contraction loss coefficients of the standard step (HEC-RAS defaults)
-EXPANSION = 0.3
-CONTRACTION = 0.1
-
-#: table columns
-T_AREA = 0
-T_WIDTH = 1
-T_CONVEYANCE = 2
-T_ALPHA = 3
-T_DAREA = 4  # d(area)/dz at the nodes (monotone PCHIP slopes), for the C1 Hermite look-up
-T_DCONVEYANCE = 5
-T_MOM_AREA = 6  # momentum area A/beta = K² / sum(K_p²/A_p): the area that carries the momentum flux
-T_DMOM_AREA = 7
-N_TABLE = 8  # 64 bytes per level: a look-up reads two cache lines (a ninth column costs ~15 % run time)
-
-
-# --------------------------------------------------------------------------------------------
-# section property tables
-# --------------------------------------------------------------------------------------------
-@jit
-def _segment_wet(s1, e1, s2, e2, z):
-    """Wet area (m²), wetted perimeter (m) and top width (m) of one ground segment below stage z."""
-    w = s2 - s1
-    d1 = z - e1
-    d2 = z - e2
-    if d1 <= 0.0 and d2 <= 0.0:
-        return 0.0, 0.0, 0.0
-    length = math.hypot(w, e2 - e1)
-    if d1 > 0.0 and d2 > 0.0:
-        return 0.5 * (d1 + d2) * w, length, w
-    # the water line crosses the segment: keep the wet fraction
-    if d1 > 0.0:
-        f = d1 / (d1 - d2)
-        return 0.5 * d1 * f * w, f * length, f * w
-    f = d2 / (d2 - d1)
-    return 0.5 * d2 * f * w, f * length, f * w
-
+__all__ = ["interp_rating", "preissmann_steady", "preissmann_step", "run_preissmann"]
 
 @jit
-def _smoothstep(t):
-    """0 below 0, 1 above 1, 3t² − 2t³ between: a fill fraction with a continuous derivative, so the
-    storage width of a section has no jump when a levee is overtopped (Newton would cycle on it)."""
-    if t <= 0.0:
-        return 0.0
-    if t >= 1.0:
-        return 1.0
-    return t * t * (3.0 - 2.0 * t)
-
-
-@jit
-def build_section_tables(station_m, elevation_m, offsets, bank_left, bank_right, roughness, z0_m, dz_m,
-                         friction_law, fill_ramp_m, out, out_perimeter):
-    """Fill ``out[i, k, :]`` = (area m², top width m, conveyance m³/s, energy coefficient alpha, ...,
-    momentum area m², ...) and ``out_perimeter[i, k]`` = wetted perimeter (m) of section i at stage
-    ``z0_m[i] + k * dz_m[i]`` by divided conveyance (HEC-RAS style); the slope columns are filled by
-    :func:`pchip_slopes`.
-
-    Points of section i are ``offsets[i]:offsets[i+1]`` (station rising from the left bank looking
-    downstream); ``bank_left/right`` are point indices of the bank stations (they are points of the
-    section). Inside the banks every point below the stage is wet; an overbank is wet only where it
-    connects to the channel over ground below the stage (so a natural levee keeps the low dike-toe
-    zone dry until it is overtopped). Above the section's end points, vertical walls confine the water.
-    Subsection conveyance is A R^(2/3) / n (Manning) or C A R^(1/2) (Chezy), ``roughness[i, 0..2]`` for
-    left overbank, channel, right overbank.
-    """
-    n_sec = offsets.size - 1
-    n_lev = out.shape[1]
-    for i in range(n_sec):
-        a = offsets[i]
-        b = offsets[i + 1]
-        bl = bank_left[i]
-        br = bank_right[i]
-        for k in range(n_lev):
-            z = z0_m[i] + k * dz_m[i]
-            area = np.zeros(3)
-            perim = np.zeros(3)
-            width = 0.0
-            # channel: all segments between the bank stations
-            for j in range(bl, br):
-                da, dp, dw = _segment_wet(station_m[j], elevation_m[j], station_m[j + 1], elevation_m[j + 1], z)
-                area[1] += da
-                perim[1] += dp
-                width += dw
-            # overbanks: walk outward from each bank while the ground stays below the stage. Ground
-            # behind a ridge (a natural levee, 滩唇) is a pond that fills while the stage rises
-            # ``fill_ramp_m`` above the ridge: its level climbs from the overbank floor to the stage,
-            # so storage and conveyance grow fast but smoothly (Newton keeps converging and the
-            # rating stays monotonic)
-            floor = elevation_m[a]
-            for j in range(a, bl + 1):
-                floor = min(floor, elevation_m[j])
-            ridge = elevation_m[bl]
-            z_eff = z
-            j = bl
-            while j > a and elevation_m[j] < z:
-                e_in = elevation_m[j]
-                e_out = elevation_m[j - 1]
-                ridge = max(ridge, e_in)
-                z_eff = z
-                if e_in < ridge or e_out < e_in:
-                    w = _smoothstep((z - ridge) / fill_ramp_m)
-                    z_eff = floor + w * (z - floor)
-                da, dp, dw = _segment_wet(station_m[j - 1], e_out, station_m[j], e_in, z_eff)
-                area[0] += da
-                perim[0] += dp
-                width += dw
-                j -= 1
-            if j == a and a != bl and elevation_m[a] < z_eff:
-                perim[0] += z_eff - elevation_m[a]  # glass wall at the section's end
-            floor = elevation_m[b - 1]
-            for j in range(br, b):
-                floor = min(floor, elevation_m[j])
-            ridge = elevation_m[br]
-            z_eff = z
-            j = br
-            while j < b - 1 and elevation_m[j] < z:
-                e_in = elevation_m[j]
-                e_out = elevation_m[j + 1]
-                ridge = max(ridge, e_in)
-                z_eff = z
-                if e_in < ridge or e_out < e_in:
-                    w = _smoothstep((z - ridge) / fill_ramp_m)
-                    z_eff = floor + w * (z - floor)
-                da, dp, dw = _segment_wet(station_m[j], e_in, station_m[j + 1], e_out, z_eff)
-                area[2] += da
-                perim[2] += dp
-                width += dw
-                j += 1
-            if j == b - 1 and b - 1 != br and elevation_m[b - 1] < z_eff:
-                perim[2] += z_eff - elevation_m[b - 1]
-            if bl == a and elevation_m[a] < z:
-                perim[1] += z - elevation_m[a]
-            if br == b - 1 and elevation_m[b - 1] < z:
-                perim[1] += z - elevation_m[b - 1]
-            total_area = 0.0
-            total_perim = 0.0
-            total_k = 0.0
-            k3a2 = 0.0
-            k2a = 0.0
-            for p in range(3):
-                if area[p] > 0.0 and perim[p] > 0.0:
-                    radius = area[p] / perim[p]
-                    if friction_law == CHEZY:
-                        kp = roughness[i, p] * area[p] * math.sqrt(radius)
-                    else:
-                        kp = area[p] * radius ** (2.0 / 3.0) / roughness[i, p]
-                    total_area += area[p]
-                    total_perim += perim[p]
-                    total_k += kp
-                    k3a2 += kp * kp * kp / (area[p] * area[p])
-                    k2a += kp * kp / area[p]
-            out[i, k, T_AREA] = total_area
-            out[i, k, T_WIDTH] = width
-            out_perimeter[i, k] = total_perim
-            # divided conveyance can dip when a shallow strip joins a subsection (its perimeter grows
-            # faster than its area); a falling K(z) gives a rating with several stages for one
-            # discharge, so keep K rising (as 1D codes commonly do)
-            if k > 0 and total_k < out[i, k - 1, T_CONVEYANCE] * (1.0 + 1e-4):
-                total_k = out[i, k - 1, T_CONVEYANCE] * (1.0 + 1e-4)
-            out[i, k, T_CONVEYANCE] = total_k
-            out[i, k, T_ALPHA] = total_area * total_area * k3a2 / total_k ** 3 if total_k > 0.0 else 1.0
-            # momentum area (Q²/A_m = beta Q²/A): storage that barely conveys (a filling dike-toe
-            # zone) does not dilute the momentum flux, which keeps the convective term smooth
-            raw_k = 0.0
-            for p in range(3):
-                if area[p] > 0.0 and perim[p] > 0.0:
-                    radius = area[p] / perim[p]
-                    if friction_law == CHEZY:
-                        raw_k += roughness[i, p] * area[p] * math.sqrt(radius)
-                    else:
-                        raw_k += area[p] * radius ** (2.0 / 3.0) / roughness[i, p]
-            m_area = raw_k * raw_k / k2a if k2a > 0.0 else 0.0
-            if k > 0 and m_area < out[i, k - 1, T_MOM_AREA]:
-                m_area = out[i, k - 1, T_MOM_AREA]
-            out[i, k, T_MOM_AREA] = m_area
-    return out
-
-
-@jit
-def lookup(tables, z0_m, dz_m, i, z, col):
-    """Value of table column ``col`` of section i at stage z (m) and its derivative d/dz (linear
-    interpolation; linear extrapolation above the table, clamped to the first interval below it)."""
-    n_lev = tables.shape[1]
-    x = (z - z0_m[i]) / dz_m[i]
-    k = int(math.floor(x))
-    if k < 0:
-        k = 0
-    elif k > n_lev - 2:
-        k = n_lev - 2
-    f = x - k
-    v0 = tables[i, k, col]
-    v1 = tables[i, k + 1, col]
-    return v0 + f * (v1 - v0), (v1 - v0) / dz_m[i]
-
-
-@jit
-def lookup_smooth(tables, z0_m, dz_m, i, z, col, dcol):
-    """Value of column ``col`` of section i at stage z (m) and its derivative, by cubic Hermite
-    interpolation with the node slopes of column ``dcol``: continuous derivative, so Newton converges
-    quadratically across the table's nodes (linear extrapolation above the table, clamped below)."""
-    n_lev = tables.shape[1]
-    h = dz_m[i]
-    x = (z - z0_m[i]) / h
-    if x >= n_lev - 1:
-        top = tables[i, n_lev - 1, col]
-        slope = tables[i, n_lev - 1, dcol]
-        return top + slope * (x - (n_lev - 1)) * h, slope
-    if x <= 0.0:
-        return tables[i, 0, col], tables[i, 0, dcol]
-    k = int(math.floor(x))
-    t = x - k
-    y0 = tables[i, k, col]
-    y1 = tables[i, k + 1, col]
-    m0 = tables[i, k, dcol] * h
-    m1 = tables[i, k + 1, dcol] * h
-    t2 = t * t
-    t3 = t2 * t
-    value = (2 * t3 - 3 * t2 + 1) * y0 + (t3 - 2 * t2 + t) * m0 + (-2 * t3 + 3 * t2) * y1 + (t3 - t2) * m1
-    deriv = ((6 * t2 - 6 * t) * y0 + (3 * t2 - 4 * t + 1) * m0 + (-6 * t2 + 6 * t) * y1 + (3 * t2 - 2 * t) * m1) / h
-    return value, deriv
-
-
-@jit
-def pchip_slopes(tables, dz_m, col, dcol):
-    """Fritsch–Carlson monotone node slopes of column ``col`` into ``dcol`` (uniform spacing)."""
-    n_sec = tables.shape[0]
-    n_lev = tables.shape[1]
-    for i in range(n_sec):
-        h = dz_m[i]
-        for k in range(n_lev):
-            if k == 0:
-                tables[i, k, dcol] = (tables[i, 1, col] - tables[i, 0, col]) / h
-            elif k == n_lev - 1:
-                tables[i, k, dcol] = (tables[i, k, col] - tables[i, k - 1, col]) / h
-            else:
-                d0 = (tables[i, k, col] - tables[i, k - 1, col]) / h
-                d1 = (tables[i, k + 1, col] - tables[i, k, col]) / h
-                if d0 * d1 <= 0.0:
-                    tables[i, k, dcol] = 0.0
-                else:
-                    tables[i, k, dcol] = 2.0 / (1.0 / d0 + 1.0 / d1)  # harmonic mean keeps monotonicity
-    return tables
-
-
-@jit
-def stage_for_conveyance(tables, z0_m, dz_m, i, conveyance):
-    """Lowest stage (m) at which section i reaches ``conveyance`` (m³/s), by bisection on the table."""
-    lo = z0_m[i]
-    hi = z0_m[i] + (tables.shape[1] - 1) * dz_m[i]
-    while lookup_smooth(tables, z0_m, dz_m, i, hi, T_CONVEYANCE, T_DCONVEYANCE)[0] < conveyance:
-        hi += (hi - lo)  # extrapolate above the table (glass walls)
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if lookup_smooth(tables, z0_m, dz_m, i, mid, T_CONVEYANCE, T_DCONVEYANCE)[0] < conveyance:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-12:
-            break
-    return 0.5 * (lo + hi)
-
-
-@jit
-def critical_stage(tables, z0_m, dz_m, i, discharge_m3s):
-    """Stage (m) at which the Froude number alpha Q² B / (g A³) equals one in section i."""
-    lo = z0_m[i] + 1e-9
-    hi = z0_m[i] + (tables.shape[1] - 1) * dz_m[i]
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        area = lookup_smooth(tables, z0_m, dz_m, i, mid, T_AREA, T_DAREA)[0]
-        width = lookup(tables, z0_m, dz_m, i, mid, T_WIDTH)[0]
-        alpha = lookup(tables, z0_m, dz_m, i, mid, T_ALPHA)[0]
-        fr2 = alpha * discharge_m3s * discharge_m3s * width / (G_MS2 * area ** 3) if area > 0.0 else 1e30
-        if fr2 > 1.0:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-10:
-            break
-    return 0.5 * (lo + hi)
-
-
-# --------------------------------------------------------------------------------------------
-# steady standard step
-# --------------------------------------------------------------------------------------------
-@jit
-def _energy_residual(tables, z0_m, dz_m, i, z, q, head_down, vh_down, dx_m, k_down):
-    area = lookup_smooth(tables, z0_m, dz_m, i, z, T_AREA, T_DAREA)[0]
-    kz = lookup_smooth(tables, z0_m, dz_m, i, z, T_CONVEYANCE, T_DCONVEYANCE)[0]
-    alpha = lookup(tables, z0_m, dz_m, i, z, T_ALPHA)[0]
-    v = q / area
-    vh = alpha * v * v / (2.0 * G_MS2)
-    kbar = 0.5 * (kz + k_down)
-    # expansion (velocity head falling downstream) and contraction losses, HEC-RAS coefficients 0.3 / 0.1
-    loss = (EXPANSION if vh > vh_down else CONTRACTION) * abs(vh - vh_down)
-    return z + vh - head_down - dx_m * q * abs(q) / (kbar * kbar) - loss
-
-
-@jit
-def standard_step(tables, z0_m, dz_m, dx_m, discharge_m3s, stage_down_m, out_stage, out_critical):
-    """Subcritical energy profile (m) upstream from ``stage_down_m`` at the last section.
-
-    Energy between sections i and i+1: z_i + alpha_i V_i²/2g = z_{i+1} + alpha_{i+1} V_{i+1}²/2g +
-    dx_i Q|Q|/K̄² + C |Δ(alpha V²/2g)|, K̄ the mean conveyance of the two sections (HEC-RAS "average
-    conveyance"), C = 0.3 where the velocity head falls downstream (expansion), 0.1 otherwise. The
-    highest root above critical stage is taken (subcritical); where there is none the stage is critical and ``out_critical[i]`` is set (the flow there is not subcritical).
-    ``discharge_m3s`` is per section (lateral inflow allowed).
-    """
-    n = z0_m.size
-    zc = critical_stage(tables, z0_m, dz_m, n - 1, discharge_m3s[n - 1])
-    if stage_down_m < zc:
-        out_stage[n - 1] = zc
-        out_critical[n - 1] = True
-    else:
-        out_stage[n - 1] = stage_down_m
-        out_critical[n - 1] = False
-    for i in range(n - 2, -1, -1):
-        zd = out_stage[i + 1]
-        qd = discharge_m3s[i + 1]
-        ad = lookup_smooth(tables, z0_m, dz_m, i + 1, zd, T_AREA, T_DAREA)[0]
-        alphad = lookup(tables, z0_m, dz_m, i + 1, zd, T_ALPHA)[0]
-        kd = lookup_smooth(tables, z0_m, dz_m, i + 1, zd, T_CONVEYANCE, T_DCONVEYANCE)[0]
-        vh_down = alphad * (qd / ad) ** 2 / (2.0 * G_MS2)
-        head_down = zd + vh_down
-        q = discharge_m3s[i]
-        zc = critical_stage(tables, z0_m, dz_m, i, q)
-        # In a compound section the energy can fall again above a first critical stage (the floodplain
-        # opens and alpha jumps), so the residual may have several roots: take the highest, the
-        # subcritical one, by scanning down from a stage where the residual is positive.
-        hi = max(zd, zc) + 1.0
-        while _energy_residual(tables, z0_m, dz_m, i, hi, q, head_down, vh_down, dx_m[i], kd) < 0.0:
-            hi += 2.0 * (hi - zc)
-        scan = 0.02
-        lo = hi - scan
-        while lo > zc and _energy_residual(tables, z0_m, dz_m, i, lo, q, head_down, vh_down, dx_m[i], kd) >= 0.0:
-            hi = lo
-            lo -= scan
-        if lo <= zc:
-            lo = zc
-            if _energy_residual(tables, z0_m, dz_m, i, lo, q, head_down, vh_down, dx_m[i], kd) >= 0.0:
-                out_stage[i] = zc
-                out_critical[i] = True
-                continue
-        for _ in range(200):
-            mid = 0.5 * (lo + hi)
-            if _energy_residual(tables, z0_m, dz_m, i, mid, q, head_down, vh_down, dx_m[i], kd) < 0.0:
-                lo = mid
-            else:
-                hi = mid
-            if hi - lo < 1e-11:
-                break
-        out_stage[i] = 0.5 * (lo + hi)
-        out_critical[i] = False
-    return out_stage
-
-
-# --------------------------------------------------------------------------------------------
-# unsteady Preissmann
-# --------------------------------------------------------------------------------------------
-@jit
-def _interp_rating(rating_q, rating_z, q):
+def interp_rating(rating_q, rating_z, q):
     """Stage (m) and dz/dQ of a rating table (rising discharge), linear, extrapolated at both ends."""
     n = rating_q.size
     k = 0
@@ -636,12 +268,12 @@ def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, lateral_m
     aa[last, 1, 1] = 0.0
     cc[last, 1, 0] = 0.0
     cc[last, 1, 1] = 0.0
-    if bc_kind == BC_STAGE:
+    if bc_kind == DOWN_STAGE:
         bb[last, 1, 0] = 0.0
         bb[last, 1, 1] = 1.0
         rhs[last, 1] = -(z_new[last] - bc_new)
-    elif bc_kind == BC_RATING:
-        zr, dzdq = _interp_rating(rating_q, rating_z, q_new[last])
+    elif bc_kind == DOWN_RATING:
+        zr, dzdq = interp_rating(rating_q, rating_z, q_new[last])
         bb[last, 1, 0] = -dzdq
         bb[last, 1, 1] = 1.0
         rhs[last, 1] = -(z_new[last] - zr)
@@ -658,8 +290,8 @@ def _assemble(tables, z0_m, dz_m, dx_m, z_old, q_old, area_old, m_old, lateral_m
 
 
 @jit
-def preissmann_step(tables, z0_m, dz_m, dx_m, z_old, q_old, q_up_old, q_up_new, bc_kind, bc_old, bc_new,
-                    rating_q, rating_z, bc_slope, dt_s, theta, tol_m, max_iter, z_new, q_new, lateral_m3s):
+def preissmann_step(tables, z0_m, dz_m, dx_m, z_old, q_old, rating_q, rating_z, z_new, q_new, lateral_m3s, *,
+                    q_up_old, q_up_new, bc_kind, bc_old, bc_new, bc_slope, dt_s, theta, tol_m, max_iter):
     """Advance stage ``z`` (m) and discharge ``q`` (m³/s) at all sections by one Preissmann step.
 
     Four-point box scheme with space weight 1/2 and time weight ``theta``; per reach i → i+1:
@@ -741,9 +373,9 @@ def _newton(tables, z0_m, dz_m, dx_m, z_old, q_old, sec_old, lateral_m3s, q_up_n
 
 
 @jit
-def run_preissmann(tables, z0_m, dz_m, dx_m, z_init, q_init, inflow_m3s, bc_kind, bc_series, rating_q,
-                   rating_z, bc_slope, dt_s, theta, tol_m, max_iter, out_every, out_stage, out_discharge,
-                   max_stage, time_of_max_s, boundary_volume_m3, z_final, q_final, lateral_m3s, t0_s):
+def run_preissmann(tables, z0_m, dz_m, dx_m, z_init, q_init, inflow_m3s, bc_series, rating_q, rating_z,
+                   out_stage, out_discharge, max_stage, time_of_max_s, boundary_volume_m3, z_final, q_final,
+                   lateral_m3s, *, bc_kind, bc_slope, dt_s, theta, tol_m, max_iter, out_every, t0_s):
     """Time loop: ``inflow_m3s[n]`` and ``bc_series[n]`` at t = n dt; stores every ``out_every`` steps
     (row 0 = initial state). ``lateral_m3s`` (n-1) is a constant lateral inflow per reach (m³/s).
     Tracks max stage and its time (s, from ``t0_s``), and the θ-weighted volume that crossed the two
@@ -836,7 +468,7 @@ def _momentum_steady(tables, z0_m, dz_m, dx, i, z1, z2, q):
 
 
 @jit
-def preissmann_steady(tables, z0_m, dz_m, dx_m, discharge_m3s, stage_down_m, z_guess, tol_m, out_stage):
+def preissmann_steady(tables, z0_m, dz_m, dx_m, z_guess, out_stage, *, discharge_m3s, stage_down_m, tol_m):
     """Steady state of the Preissmann equations for a constant discharge (m³/s): the stage (m) marched
     upstream from ``stage_down_m`` reach by reach, each a scalar Newton solve of M = 0 started from
     ``z_guess`` (the standard-step profile); a bisection safeguard keeps the subcritical root.
