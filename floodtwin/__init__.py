@@ -16,7 +16,7 @@ _LAZY = {
     "simulate_2d": "floodtwin.hydraulics.floodplain:simulate_2d",
     "steady_profile": "floodtwin.hydraulics.channel:steady_profile",
     "simulate_1d": "floodtwin.hydraulics.channel:simulate_1d",
-    "sections_from_reach": "floodtwin.hydraulics.channel:sections_from_reach",
+    "sections_from_reach": "floodtwin.hydraulics.sections:sections_from_reach",
     "simulate_coupled": "floodtwin.hydraulics.coupling:simulate_coupled",
     "freeboard": "floodtwin.risk:freeboard",
     "Reach": "floodtwin.reach:Reach",

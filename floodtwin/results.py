@@ -49,7 +49,7 @@ def write_result(ds: Any, path: str | Path, *, source: str | None = None, start:
     run on a design hydrograph has no date. ``ds`` itself is not changed; an unwritable path is a
     DataError.
     """
-    import floodtwin
+    from floodtwin import __version__
     from floodtwin.variables import annotate
 
     out = annotate(ds.copy())
@@ -63,13 +63,13 @@ def write_result(ds: Any, path: str | Path, *, source: str | None = None, start:
         if mapping in out.variables:  # CF §3.3: name the grid-mapping variable too
             out[mapping].attrs.setdefault("long_name", "coordinate reference system")
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    line = f"{stamp} written by floodtwin {floodtwin.__version__} (floodtwin.results.write_result)"
+    line = f"{stamp} written by floodtwin {__version__} (floodtwin.results.write_result)"
     history = out.attrs.get("history")
     out.attrs.update({
         "Conventions": CONVENTIONS,
         "source": source or out.attrs.get("source") or "floodtwin",
         "history": f"{history}\n{line}" if history else line,
-        "floodtwin_version": floodtwin.__version__,
+        "floodtwin_version": __version__,
     })
     path = Path(path)
     try:

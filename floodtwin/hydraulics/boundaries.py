@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from floodtwin.errors import InputError
-from floodtwin.hydraulics._renamed import rename_kwargs
+from floodtwin._renamed import rename_kwargs
 
 __all__ = ["EDGES", "FreeOutflow", "Inflow", "NormalDepth", "PointSource", "Stage", "Wall"]
 

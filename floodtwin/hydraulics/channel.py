@@ -17,7 +17,7 @@ import numpy as np
 from floodtwin.errors import InputError
 from floodtwin.hydraulics import kernels1d as k1
 from floodtwin.hydraulics._codes import DOWN_NORMAL, DOWN_RATING, DOWN_STAGE, G_MS2
-from floodtwin.hydraulics._renamed import renamed
+from floodtwin._renamed import renamed
 from floodtwin.hydraulics.sections import Sections
 
 __all__ = [

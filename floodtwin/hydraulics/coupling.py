@@ -32,7 +32,7 @@ import numpy as np
 
 from floodtwin.errors import InputError
 from floodtwin.hydraulics._codes import DOWN_STAGE, G_MS2
-from floodtwin.hydraulics._renamed import renamed
+from floodtwin._renamed import renamed
 
 __all__ = [
     "Breach", "COUPLING_DT_S", "EXCHANGE_LIMIT", "Links", "WEIR_C", "channel_only", "couple", "links_for_chainage",

@@ -43,7 +43,7 @@ import numpy as np
 from floodtwin.errors import InputError
 from floodtwin.hydraulics import kernels2d as k2
 from floodtwin.hydraulics._codes import G_MS2
-from floodtwin.hydraulics._renamed import renamed
+from floodtwin._renamed import renamed
 from floodtwin.hydraulics.boundaries import EDGES
 from floodtwin.hydraulics.inputs2d import (
     cell_field, edge_values, gauge_cells, grid_from_bed, initial_extent, initial_velocity, plan_boundaries,

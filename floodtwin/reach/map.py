@@ -8,7 +8,7 @@ scale) where the spurs, their numbers and the 249 smart stones can be read. A si
 legend, the inventory and the elevation scale.
 
 The drawing parts every map shares (fonts, bilingual labels, hillshade, scale bar, north arrow,
-the PNG writer) are in :mod:`floodtwin.maps`, where the result maps live; where things go on the page
+the PNG writer) are in :mod:`floodtwin.reach.cartography`, which the result maps use too; where things go on the page
 (the dike frame, the strips, label placement) is in :mod:`floodtwin.reach.map_layout`.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from floodtwin.reach.map_layout import (AROUND, CALLOUT, FAR, STRIP_GAP_IN, Labeller, Strip, dike_frame,
                                        sample_dem, strip_rows, strips_of, to_sn)
-from floodtwin.maps import bilingual, check_dpi, halo, hillshade_rgb, land_cmap, north_arrow, save_png, scale_bar, setup_fonts
+from floodtwin.reach.cartography import bilingual, check_dpi, halo, hillshade_rgb, land_cmap, north_arrow, save_png, scale_bar, setup_fonts
 
 log = logging.getLogger(__name__)
 

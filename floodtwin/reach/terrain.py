@@ -24,14 +24,13 @@ from scipy.optimize import brentq, least_squares
 from scipy.spatial import cKDTree
 
 from floodtwin.errors import DataError, InputError, require_discharge_m3s
-from floodtwin.reach._compat import renamed_arguments
+from floodtwin._renamed import renamed
+from floodtwin.hydraulics._codes import G_MS2
 from floodtwin.reach.params import ReachParams
 from floodtwin.variables import VARIABLES
 
-__all__ = ["G_MS2", "ReachFrame", "frame_from_points", "frame_for", "rectangular_normal_depth_m", "ChannelFit",
+__all__ = ["ReachFrame", "frame_from_points", "frame_for", "rectangular_normal_depth_m", "ChannelFit",
            "fit_channel_to_rating", "ReachTerrain", "build_dem", "write_dem"]
-
-G_MS2 = 9.81
 
 
 # --------------------------------------------------------------------------------------------
@@ -63,7 +62,7 @@ class ReachFrame:
     def _tree(self) -> cKDTree:
         return cKDTree(np.column_stack([self.x_m, self.y_m]))
 
-    @renamed_arguments(s="s_m", n="n_m")
+    @renamed(s="s_m", n="n_m")
     def to_xy(self, s_m, n_m) -> tuple[np.ndarray, np.ndarray]:
         """Map chainage/offset (m) to projected x, y (m)."""
         s = np.asarray(s_m, dtype=float)
@@ -210,42 +209,42 @@ class ReachTerrain:
         self._design_z = np.array([self.normal_stage_m(s, self.design_discharge_m3s) for s in self._design_s])
 
     # --- along-reach quantities -------------------------------------------------------------
-    @renamed_arguments(s="s_m")
+    @renamed(s="s_m")
     def spacing_m(self, s_m):
         """Distance between the dike crest lines (m) at chainage s."""
         return np.interp(s_m, self._spacing[:, 0], self._spacing[:, 1])
 
-    @renamed_arguments(s="s_m")
+    @renamed(s="s_m")
     def channel_centre_m(self, s_m):
         """Distance of the main channel's centre line from the right dike (m)."""
         return self._centre(np.asarray(s_m, float))
 
-    @renamed_arguments(s="s_m")
+    @renamed(s="s_m")
     def bed_m(self, s_m):
         """Thalweg (channel bed) elevation (m): the fitted bed at the gauge, falling with the slope."""
         return self.fit.bed_at_gauge_m - self.slope * (np.asarray(s_m, float) - self.gauge_chainage_m)
 
-    @renamed_arguments(s="s_m")
+    @renamed(s="s_m")
     def lip_m(self, s_m):
         """Floodplain elevation at the channel's edge (natural levee, 滩唇), m."""
         return self.bed_m(s_m) + self.fit.bankfull_depth_m + self.lip_height_m
 
-    @renamed_arguments(s="s_m")
+    @renamed(s="s_m")
     def land_m(self, s_m):
         """Land behind the dikes (m): the bed minus the suspended-river height."""
         return self.bed_m(s_m) - self.land_below_bed_m
 
-    @renamed_arguments(s="s_m")
+    @renamed(s="s_m")
     def design_level_m(self, s_m):
         """Design flood level (m): normal-depth stage of the design discharge in the compound section."""
         return np.interp(s_m, self._design_s, self._design_z)
 
-    @renamed_arguments(s="s_m")
+    @renamed(s="s_m")
     def crest_m(self, s_m):
         """Dike crest elevation (m): design flood level plus freeboard."""
         return self.design_level_m(s_m) + self.freeboard_m
 
-    @renamed_arguments(s="s_m")
+    @renamed(s="s_m")
     def channel_edges_m(self, s_m):
         """(right edge, left edge) of the main channel's bank-top lines, as distances from the right dike."""
         c = self.channel_centre_m(s_m)
@@ -262,7 +261,7 @@ class ReachTerrain:
                             f"{s_m[np.argmax(bad)]:.0f} m")
 
     # --- the cross-section ------------------------------------------------------------------
-    @renamed_arguments(s="s_m", n="n_m")
+    @renamed(s="s_m", n="n_m")
     def ground_without_dikes_m(self, s_m, n_m):
         """Ground elevation (m) between the dikes, ignoring the dike bodies, at (s, n)."""
         s_m = np.asarray(s_m, float)
@@ -277,7 +276,7 @@ class ReachTerrain:
         floodplain = lip - np.minimum(self.transverse_slope * beyond, self.max_drop_m)
         return np.where(off - self.bank_width_m <= 0.0, channel, floodplain)
 
-    @renamed_arguments(s="s_m", n="n_m")
+    @renamed(s="s_m", n="n_m")
     def dike_body_m(self, s_m, n_m, *, dike_offset_m, half_cell_m: float = 0.0):
         """Elevation of a dike's trapezoid (m) centred at ``dike_offset_m``; -inf away from it.
 
@@ -289,7 +288,7 @@ class ReachTerrain:
         body = crest - np.maximum(d - self.crest_width_m / 2, 0.0) / self.side_slope
         return body
 
-    @renamed_arguments(s="s_m", n="n_m")
+    @renamed(s="s_m", n="n_m")
     def elevation_m(self, s_m, n_m, *, half_cell_m: float = 0.0):
         """Ground elevation (m) at (s, n) including land and both dikes; NaN outside the modelled area."""
         s_m = np.asarray(s_m, float)
@@ -306,7 +305,7 @@ class ReachTerrain:
         outside = (s_m < 0) | (s_m > self.length_m) | (n_m < -behind_right) | (n_m > width + margin)
         return np.where(outside, np.nan, z)
 
-    @renamed_arguments(s="s_m")
+    @renamed(s="s_m")
     def dike_toe_offset_m(self, s_m, *, side: str = "right", toward: str = "river"):
         """Distance of a dike toe from the right dike crest line (m), where the trapezoid meets the ground."""
         width = self.spacing_m(s_m)
@@ -321,7 +320,7 @@ class ReachTerrain:
         return centre + sign * half
 
     # --- hydraulics of the compound section (for the design level and the fallback rating) -----
-    @renamed_arguments(s="s_m")
+    @renamed(s="s_m")
     def section_profile(self, s_m: float, step_m: float = 10.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Offsets n (m), ground (m) and Manning n between the two dike crest lines at chainage s."""
         width = float(self.spacing_m(s_m))
@@ -331,7 +330,7 @@ class ReachTerrain:
         manning = np.where((n_m >= right) & (n_m <= left), self.fit.manning_n, self.floodplain_n)
         return n_m, z, manning
 
-    @renamed_arguments(s="s_m")
+    @renamed(s="s_m")
     def section_discharge_m3s(self, s_m: float, stage_m: float, step_m: float = 10.0) -> float:
         """Uniform-flow discharge (m³/s) at a stage, by divided conveyance over strips.
 
@@ -345,7 +344,7 @@ class ReachTerrain:
             depth = np.where((n_m >= right) & (n_m <= left), depth, 0.0)
         return float(np.sum(depth ** (5 / 3) / manning) * step_m * np.sqrt(self.slope))
 
-    @renamed_arguments(s="s_m")
+    @renamed(s="s_m")
     def normal_stage_m(self, s_m: float, discharge_m3s: float) -> float:
         """Stage (m) at which the compound section at chainage s carries ``discharge_m3s`` in uniform flow."""
         discharge_m3s = require_discharge_m3s(discharge_m3s, positive=True)

@@ -67,7 +67,7 @@ def test_1d_and_coupled_old_names_warn():
 
 
 def test_rename_kwargs_maps_every_old_name():
-    from floodtwin.hydraulics._renamed import rename_kwargs
+    from floodtwin._renamed import rename_kwargs
 
     with pytest.warns(DeprecationWarning) as rec:
         out = rename_kwargs("couple", {"inflow": 1.0, "manning_2d": 0.03, "dx_m": 5.0},

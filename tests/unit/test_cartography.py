@@ -1,4 +1,4 @@
-"""maps: the drawing parts every map shares (the reach map itself is drawn in test_cli_reach)."""
+"""reach.cartography: the drawing parts every map shares (the reach map itself is drawn in test_cli_reach)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from floodtwin.errors import InputError  # noqa: E402
-from floodtwin.maps import (bilingual, check_dpi, hillshade_rgb, land_cmap, north_arrow, save_png,  # noqa: E402
+from floodtwin.reach.cartography import (bilingual, check_dpi, hillshade_rgb, land_cmap, north_arrow, save_png,  # noqa: E402
                             scale_bar)
 
 

@@ -1,10 +1,11 @@
-"""Maps of results (PNG with matplotlib; offline HTML with Leaflet later) and the drawing parts every
-floodtwin map shares: CJK fonts, bilingual labels, land colours with hillshade, halo, scale bar and
-north arrow, and the checked PNG writer.
+"""Cartography of the reach (``floodtwin.reach.cartography``): the drawing parts every floodtwin map
+shares — CJK fonts, bilingual labels, land colours with hillshade, halo, scale bar and north arrow,
+and the checked PNG writer.
 
-The reach map (the wall map of the reach's data) lives in :mod:`floodtwin.reach.map` and draws with
-these parts; result maps (depth, arrival, freeboard) join here. This module imports no other floodtwin
-module but ``errors``, so any map can use it without pulling in the models.
+The reach map (:mod:`floodtwin.reach.map`) draws with these parts, and so will the result maps
+(depth, arrival, freeboard, in ``floodtwin.maps`` above the models), which draw over the reach. They
+live in ``reach/`` so that both can import them downwards; this module imports no other floodtwin
+module but ``errors``.
 
 Labels are bilingual; Chinese needs a CJK font (Debian: fonts-wqy-microhei, installed by
 ``make test``). Without one, maps fall back to English labels and say so in the log.

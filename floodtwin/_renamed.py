@@ -1,4 +1,4 @@
-"""Deprecated argument names of the hydraulics API, kept for one release (issue 13: units in names).
+"""Deprecated argument names of the public API, kept for one release (units in names: DESIGN).
 
 ``@renamed(depth0="depth0_m")`` lets a caller still pass ``depth0=``: it warns with a
 :class:`DeprecationWarning` that names the new argument and passes the value on under the new name.
