@@ -58,6 +58,6 @@ def require_discharge_m3s(value: object, *, name: str = "discharge", positive: b
         raise InputError(f"{name} {value!r}: not a number of m³/s") from None
     low = "> 0" if positive else ">= 0"
     if q != q or q in (float("inf"), float("-inf")) or (q <= 0.0 if positive else q < 0.0) or q > MAX_DISCHARGE_M3S:
-        raise InputError(f"{name} {value!r} m³/s: expected a finite number {low} and at most "
+        raise InputError(f"{name} {q!r} m³/s: expected a finite number {low} and at most "
                          f"{MAX_DISCHARGE_M3S:,.0f} m³/s")
     return q

@@ -78,7 +78,7 @@ def test_design_hydrograph_keeps_the_1958_duration():
     assert h.peak_m3s == pytest.approx(15700, rel=1e-3), "600 s sampling of the wave may miss the crest by < 0.1 %"
     assert h.time_of_peak_s == pytest.approx(float(spec.time_to_peak_h.value) * 3600), \
         "the crest falls on a 600 s sample (time_to_peak_h is a whole number of steps)"
-    with pytest.raises(InputError, match=r"peak discharge -5 m³/s: expected a finite number > 0"):
+    with pytest.raises(InputError, match=r"peak discharge -5.0 m³/s: expected a finite number > 0"):
         design_hydrograph(-5)
 
 
