@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -28,17 +27,19 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _machine
+from _machine import machine as describe_machine  # noqa: E402
 
 import yaml
 
-from floodtwin import load_reach
+from floodtwin.reach import load_reach
 from floodtwin.config import DATA_DIR
 from floodtwin.dispatch import board, notify
 from floodtwin.dispatch.receiver import WebhookReceiver
 from floodtwin.dispatch.roster import Roster, sync_roster
 from floodtwin.dispatch.schema import ensure_schema
 from floodtwin.dispatch.settings import load_config
-from floodtwin.dispatch.store import connect
+from floodtwin.db import connect
 from floodtwin.preplan import Preplan
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -48,15 +49,10 @@ SECRET = "bench-secret"
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, SQLite {__import__('sqlite3').sqlite_version}"
+    """The shared machine line, with the SQLite version (the board is bound by SQLite)."""
+    import sqlite3
+
+    return f"{describe_machine()}, SQLite {sqlite3.sqlite_version}"
 
 
 def config_file(folder: Path, url: str) -> Path:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import socket
 import sqlite3
@@ -27,7 +26,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # _machine
+from _machine import load, machine as describe_machine  # noqa: E402
 
+from floodtwin.alerts import StoneAlarmAnswer  # noqa: E402
 from floodtwin.sensors import readings as rd  # noqa: E402
 from floodtwin.sensors.alarms import load_thresholds  # noqa: E402
 from floodtwin.sensors.ingest import Ingestor  # noqa: E402
@@ -40,17 +42,8 @@ NAME = "bench_sensors.py"
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-            f"load average {load:.1f} at start")
+    """The shared machine line, with the SQLite version and the load at start (ingest is bound by SQLite)."""
+    return f"{describe_machine()}, SQLite {sqlite3.sqlite_version}, load average {load():.1f} at start"
 
 
 def bench_ingest(files: dict[str, tuple[Path, int, datetime]], registry, th, runs: int) -> dict[str, dict]:
@@ -68,7 +61,7 @@ def bench_ingest(files: dict[str, tuple[Path, int, datetime]], registry, th, run
         for name, (path, n_lines, end) in files.items():
             with tempfile.TemporaryDirectory() as d:
                 conn = open_db(Path(d) / "bench.sqlite")
-                ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: end, submit=False)
+                ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: end)
                 t0, c0 = time.perf_counter(), time.process_time()
                 summary = ing.ingest_file(path, now=end)
                 out[name]["runs_s"].append(time.perf_counter() - t0)
@@ -110,11 +103,13 @@ def bench_latency(registry, th, trials: int) -> dict | None:
                 time.sleep(0.05)
         now = datetime.now(timezone.utc)
         conn = open_db(d / "lat.sqlite")
-        ing = Ingestor(conn, registry=registry, thresholds=th, submit=True)
+        ing = Ingestor(conn, registry=registry, thresholds=th)
+        answer = StoneAlarmAnswer(conn, registry)  # the alarm's tasks on the board, as `stones ingest --mqtt`
         done: dict[str, float] = {}
         watched: dict[str, str] = {}
 
         def on_batch(summary):
+            answer(summary)
             t = time.perf_counter()
             for e in summary.events:
                 if e["to"] == "displaced" and summary.tasks_created:

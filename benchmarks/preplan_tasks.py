@@ -11,13 +11,15 @@ tier. Prints the figures and rewrites this script's section of benchmarks/RESULT
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _machine
+from _machine import machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -40,20 +42,6 @@ print(t1 - t0, t2 - t1, t3 - t2, t4 - t3, int("scipy" in sys.modules))
 """
 STAGE_NAMES = ("import CLI", "load + validate preplan", "read reach GeoPackage",
                "fallback rating + expansion", "scipy imported (1 = yes)")
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
 
 
 def cli_runs(runs: int) -> tuple[list[float], list[float]]:

@@ -28,9 +28,9 @@ _LAZY = {
     "TierDecision": "floodtwin.preplan:TierDecision",
     "FlowState": "floodtwin.preplan:FlowState",
     "RiskFacts": "floodtwin.preplan:RiskFacts",
-    "activate_discharge": "floodtwin.dispatch.plan:activate_discharge",
+    "activate_discharge": "floodtwin.alerts:activate_discharge",
     "load_stone_registry": "floodtwin.sensors.registry:load_registry",
-    "ingest_stone_readings": "floodtwin.sensors.ingest:ingest_file",
+    "ingest_stone_readings": "floodtwin.alerts:ingest_stone_file",
     "simulate_stones": "floodtwin.sensors.simulate:simulate",
 }
 

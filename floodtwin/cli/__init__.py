@@ -14,6 +14,8 @@ import typer
 
 from floodtwin.errors import FloodtwinError
 
+__all__ = ["app", "fail", "main"]
+
 app = typer.Typer(
     name="floodtwin",
     help="Flood-defence digital twin and task dispatcher for the Huayuankou reach of the Yellow River.",

@@ -7,8 +7,10 @@ from typing import Optional
 
 import typer
 
-from floodtwin.cli.tasks import (ACTOR_OPT, CONFIG_OPT, DB_OPT, DELIVER_OPT, JSON_OPT, NOW_OPT, clock, db_guard,
-                                 deliver_now, emit, open_db, say)
+from floodtwin.cli._common import (ACTOR_OPT, CONFIG_OPT, DB_OPT, DELIVER_OPT, JSON_OPT, NOW_OPT, clock, db_guard,
+                                   deliver_now, emit, open_db, say)
+
+__all__ = ["push", "register"]
 
 
 def push(

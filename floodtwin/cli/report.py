@@ -11,8 +11,10 @@ from typing import Any, Optional
 
 import typer
 
-from floodtwin.cli.tasks import (ACTOR_OPT, CONFIG_OPT, DB_OPT, DELIVER_OPT, JSON_OPT, NOW_OPT, clock, command,
-                                 deliver_now, emit, esc, open_db, say)
+from floodtwin.cli._common import (ACTOR_OPT, CONFIG_OPT, DB_OPT, DELIVER_OPT, JSON_OPT, NOW_OPT, clock, command,
+                                   deliver_now, emit, esc, open_db, say)
+
+__all__ = ["app", "add_cmd", "import_cmd", "list_cmd", "resolve_cmd", "kinds_cmd"]
 
 app = typer.Typer(help="Field reports: patrols and dike dangers (险情) on the grid map.", no_args_is_help=True)
 
@@ -23,8 +25,8 @@ REASSESS_OPT = typer.Option(True, "--reassess/--no-reassess",
 
 def _reassess(conn: Any, cfg: Any, rows: list[dict[str, Any]], t: Any, actor: str, quiet: bool) -> Any:
     """Put the raised tier into effect at once when a new major danger at a works came in."""
-    from floodtwin.dispatch.plan import reassess
-    from floodtwin.dispatch.reports import active_major_dangers
+    from floodtwin.alerts import reassess
+    from floodtwin.reports import active_major_dangers
 
     new = {r["report_id"] for r in rows if r["status"] == "accepted" and not r["duplicate"]}
     hits = [d for d in active_major_dangers(conn) if d["report_id"] in new]
@@ -77,7 +79,7 @@ def add_cmd(
 ) -> None:
     """Receive one field report; a danger report puts its response tasks on the board, and a major
     danger at a works re-evaluates the plan at the last flow (tier trigger "major danger at a works")."""
-    from floodtwin.dispatch.reports import add_report
+    from floodtwin.reports import add_report
 
     raw = {"id": report_id, "kind": kind, "danger_kind": danger, "severity": severity, "reporter": reporter,
            "lon": lon, "lat": lat, "works_id": works, "spur": spur, "dike_id": dike, "chainage": chainage,
@@ -104,7 +106,7 @@ def import_cmd(path: Path = typer.Argument(..., help="JSON-lines file, one repor
                actor: str = ACTOR_OPT, as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT,
                reassess: bool = REASSESS_OPT) -> None:
     """Import reports from a JSON-lines file (the app's upload); exits non-zero if any was rejected."""
-    from floodtwin.dispatch.reports import import_jsonl
+    from floodtwin.reports import import_jsonl
 
     t = clock(now)
     conn, cfg = open_db(db, config)
@@ -130,9 +132,9 @@ def list_cmd(status: Optional[str] = typer.Option(None, "--status", help="accept
     from rich.console import Console
     from rich.table import Table
 
-    from floodtwin.dispatch.reports import list_reports, load_dangers
+    from floodtwin.reports import list_reports, load_dangers
     from floodtwin.dispatch.schema import ensure_schema
-    from floodtwin.dispatch.store import connect
+    from floodtwin.db import connect
 
     conn = connect(db)
     ensure_schema(conn)
@@ -162,7 +164,7 @@ def resolve_cmd(report_id: str = typer.Argument(..., help="Report id."),
                 db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
                 actor: str = ACTOR_OPT, as_json: bool = JSON_OPT) -> None:
     """Mark a danger as dealt with (it no longer raises the tier as a major danger)."""
-    from floodtwin.dispatch.reports import resolve_report
+    from floodtwin.reports import resolve_report
 
     t = clock(now)
     conn, _ = open_db(db, config)
@@ -176,7 +178,7 @@ def resolve_cmd(report_id: str = typer.Argument(..., help="Report id."),
 @command(app, "kinds")
 def kinds_cmd(as_json: bool = JSON_OPT) -> None:
     """The danger kinds with their Chinese and English labels, map colours and default severity."""
-    from floodtwin.dispatch.reports import load_dangers
+    from floodtwin.reports import load_dangers
 
     table = load_dangers()
     doc = {k: {"zh": v.zh, "en": v.en, "colour": v.colour, "default_severity": v.default_severity,

@@ -4,33 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
+
+from floodtwin.cli._common import DB_OPT, JSON_OPT, NOW_OPT, clock as _clock, emit as _emit
+
+__all__ = ["app", "list_cmd", "ingest_cmd", "status_cmd", "simulate_cmd"]
 
 app = typer.Typer(help="Smart stones (智能石头): registry, ingest from files or MQTT, alarm status, simulation.",
                   no_args_is_help=True)
 
-DB_OPT = typer.Option(None, "--db", help="SQLite database (default: $FLOODTWIN_DB or ~/.local/share/floodtwin).")
-NOW_OPT = typer.Option(None, "--now", help="Clock for drills and tests: ISO 8601 time (default: now, UTC).")
-JSON_OPT = typer.Option(False, "--json", help="Machine-readable JSON output.")
 REACH_OPT = typer.Option("huayuankou", "--reach", help="Reach whose stones layer is the registry (first use).")
 THRESHOLDS_OPT = typer.Option(None, "--thresholds",
                               help="Alarm thresholds YAML (default: data/sensors/thresholds.yaml).")
-
-
-def _emit(doc: Any) -> None:
-    typer.echo(json.dumps(doc, ensure_ascii=False, indent=1, default=str))
-
-
-def _clock(now: Optional[str], option: str = "--now"):
-    from floodtwin.dispatch.schema import parse_now
-    from floodtwin.errors import InputError
-
-    try:
-        return parse_now(now)
-    except InputError as exc:
-        raise InputError(str(exc).replace("--now", option, 1)) from None
 
 
 def _write_text(path: Path, text: str, what: str) -> None:
@@ -157,6 +144,7 @@ def ingest_cmd(
     thresholds: Optional[Path] = THRESHOLDS_OPT, as_json: bool = JSON_OPT,
 ) -> None:
     """Ingest readings from FILE or from an MQTT broker; print counts accepted and quarantined by reason."""
+    from floodtwin.alerts import StoneAlarmAnswer
     from floodtwin.errors import InputError
     from floodtwin.sensors.alarms import load_thresholds
     from floodtwin.sensors.ingest import Ingestor
@@ -169,14 +157,19 @@ def ingest_cmd(
     from datetime import datetime, timezone
 
     clock = (lambda: fixed) if fixed else (lambda: datetime.now(timezone.utc))
-    ingestor = Ingestor(conn, registry=registry, thresholds=th, clock=clock, submit=tasks, actor="sensors")
+    ingestor = Ingestor(conn, registry=registry, thresholds=th, clock=clock)
+    # the alarms' tasks go on the board after each committed batch (or sweep); --no-tasks leaves the
+    # events stored and unanswered, for a later run to answer
+    answer = StoneAlarmAnswer(conn, registry, actor="sensors", clock=clock) if tasks else None
     if file is not None:
         summary = _ingest_file(ingestor, file, fixed, show=not as_json)
+        if answer is not None:
+            answer(summary)
     else:
         from floodtwin.sensors.mqtt import Subscriber
 
         cfg = _broker(mqtt, username, password, ca_file, cert_file, key_file, client_id, connect_timeout)
-        sub = Subscriber(ingestor, cfg)
+        sub = Subscriber(ingestor, cfg, on_batch=answer)
         try:
             summary = sub.run(max_messages=max_messages, duration_s=duration, idle_exit_s=idle_exit)
         except KeyboardInterrupt:
@@ -195,6 +188,7 @@ def status_cmd(db: Optional[Path] = DB_OPT, now: Optional[str] = NOW_OPT, reach:
                                           help="Apply the clock first: silent stones go offline (or lost)."),
                thresholds: Optional[Path] = THRESHOLDS_OPT, as_json: bool = JSON_OPT) -> None:
     """Counts by alarm state per works, stones offline or on low battery, last seen, recent events."""
+    from floodtwin.alerts import StoneAlarmAnswer
     from floodtwin.sensors.alarms import load_thresholds
     from floodtwin.sensors.ingest import Ingestor
     from floodtwin.sensors.status import status
@@ -203,8 +197,9 @@ def status_cmd(db: Optional[Path] = DB_OPT, now: Optional[str] = NOW_OPT, reach:
     conn, registry = _open(db, reach)
     swept = None
     if sweep:
-        swept = Ingestor(conn, registry=registry, thresholds=load_thresholds(thresholds),
-                         clock=lambda: at).sweep(at).to_dict()
+        summary = Ingestor(conn, registry=registry, thresholds=load_thresholds(thresholds),
+                           clock=lambda: at).sweep(at)
+        swept = StoneAlarmAnswer(conn, registry, actor="sensors", clock=lambda: at)(summary, at).to_dict()
     doc = status(conn, now=at)
     if swept is not None:
         doc["sweep_events"] = swept["alarm_events"]

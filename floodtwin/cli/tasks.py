@@ -8,9 +8,7 @@ afterwards; what cannot be delivered now stays in the outbox for ``floodtwin tas
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -19,89 +17,11 @@ import typer
 app = typer.Typer(help="Dispatch: activate the plan, assign, acknowledge, escalate and close tasks.",
                   no_args_is_help=True)
 
-DB_OPT = typer.Option(None, "--db", help="SQLite database (default: $FLOODTWIN_DB or ~/.local/share/floodtwin).")
-CONFIG_OPT = typer.Option(None, "--config", help="Dispatch YAML (default: $FLOODTWIN_CONFIG or data/config/dispatch.yaml).")
-NOW_OPT = typer.Option(None, "--now", help="Clock for drills and tests: ISO 8601 time (default: now, UTC).")
-JSON_OPT = typer.Option(False, "--json", help="Machine-readable JSON output.")
-ACTOR_OPT = typer.Option("cli", "--actor", help="Who does this (staff id or name), recorded in the event log.")
-DELIVER_OPT = typer.Option(True, "--deliver/--no-deliver", help="Deliver queued notifications after the change.")
+from floodtwin.cli._common import (ACTOR_OPT, CONFIG_OPT, DB_OPT, DELIVER_OPT, JSON_OPT, NOW_OPT, clock, command,
+                                   deliver_now, emit, esc, open_db, say)
 
-
-# ----------------------------------------------------------------------------------------------
-# shared by the tasks, report and push commands
-
-def db_guard(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a SQLite failure (corrupt file, disk full) or a file-system error inside a command into one
-    DataError line."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import sqlite3
-
-        from floodtwin.errors import DataError
-
-        try:
-            return fn(*args, **kwargs)
-        except sqlite3.DatabaseError as exc:
-            raise DataError(f"{kwargs.get('db') or 'database'}: {exc}; nothing was changed") from None
-        except OSError as exc:  # a file the command reads or writes (export target, import source)
-            where = exc.filename if exc.filename is not None else (kwargs.get("db") or "file")
-            raise DataError(f"{where}: {exc.strerror or exc}") from None
-
-    return wrapper
-
-
-def command(typer_app: typer.Typer, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``typer_app.command(name)`` with :func:`db_guard` applied."""
-    return lambda fn: typer_app.command(name)(db_guard(fn))
-
-
-def open_db(db: Optional[Path], config: Optional[Path]) -> tuple[Any, Any]:
-    """(connection with the dispatch schema, dispatch configuration)."""
-    from floodtwin.dispatch.schema import ensure_schema
-    from floodtwin.dispatch.settings import load_config
-    from floodtwin.dispatch.store import connect
-
-    cfg = load_config(config)
-    conn = connect(db)
-    ensure_schema(conn)
-    return conn, cfg
-
-
-def clock(now: Optional[str]) -> Any:
-    from floodtwin.dispatch.schema import parse_now
-
-    return parse_now(now)
-
-
-def emit(doc: Any) -> None:
-    """Print ``doc`` as JSON (UTF-8, keys as given)."""
-    typer.echo(json.dumps(doc, ensure_ascii=False, indent=1, default=str))
-
-
-def esc(value: Any) -> str:
-    """``value`` as text that Rich prints as it is (user text may contain ``[...]``, Rich's markup)."""
-    from rich.markup import escape
-
-    return escape(str(value))
-
-
-def say(text: str) -> None:
-    from rich.console import Console
-
-    Console(highlight=False, soft_wrap=True).print(text)
-
-
-def deliver_now(conn: Any, cfg: Any, now: Any, quiet: bool) -> dict[str, Any]:
-    """One delivery pass at ``now``; prints a line when something is left for later."""
-    from floodtwin.dispatch.notify import deliver
-
-    report = deliver(conn, cfg, now=now)
-    if not quiet and (report.retrying or report.dead):
-        later = f", {report.deferred} more held back (notifier down)" if report.deferred else ""
-        say(f"[yellow]notifications: {report.sent} sent, {report.retrying} to retry{later}, {report.dead} failed "
-            f"for good[/] ({esc(report.errors[0]) if report.errors else ''}); `floodtwin tasks deliver` retries")
-    return report.to_dict()
+__all__ = ["app", "activate_cmd", "list_cmd", "show_cmd", "tick_cmd", "deliver_cmd", "export_cmd",
+           "sync_roster_cmd"]
 
 
 def _task_table(tasks: list[dict[str, Any]], lang: str) -> None:
@@ -131,7 +51,7 @@ def activate_cmd(
     actor: str = ACTOR_OPT, as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT,
 ) -> None:
     """Put the plan for a flow into effect: create, assign and notify its tasks; stand down the rest."""
-    from floodtwin.dispatch.plan import activate_discharge
+    from floodtwin.alerts import activate_discharge
 
     from floodtwin.errors import InputError
 
@@ -179,7 +99,7 @@ def show_cmd(key: str = typer.Argument(..., help="Task key (or a unique prefix).
              as_json: bool = JSON_OPT) -> None:
     """One task: details, assignments, escalations, timers overdue at --now and its full event history."""
     from floodtwin.dispatch.board import missed_timers, show_task
-    from floodtwin.dispatch.schema import ts
+    from floodtwin.db import ts
 
     t = clock(now)
     conn, cfg = open_db(db, config)
@@ -287,7 +207,7 @@ def export_cmd(geojson: Path = typer.Option(..., "--geojson", help="GeoJSON file
                as_json: bool = JSON_OPT) -> None:
     """Write the map layer: tasks coloured by state (overdue ones flagged at --now) and field reports
     coloured by danger kind (WGS 84)."""
-    from floodtwin.dispatch.reports import export_geojson
+    from floodtwin.reports import export_geojson
     from floodtwin.errors import InputError
 
     t = clock(now)
@@ -318,10 +238,10 @@ def export_cmd(geojson: Path = typer.Option(..., "--geojson", help="GeoJSON file
 def sync_roster_cmd(reach: str = typer.Option("huayuankou", "--reach", help="Reach whose staff and grids to use."),
                     db: Optional[Path] = DB_OPT, as_json: bool = JSON_OPT) -> None:
     """Refresh the stored roster (staff, grids, leaders) from the reach's GeoPackage."""
-    from floodtwin import load_reach
+    from floodtwin.reach import load_reach
     from floodtwin.dispatch.roster import Roster, sync_roster
     from floodtwin.dispatch.schema import ensure_schema
-    from floodtwin.dispatch.store import connect
+    from floodtwin.db import connect
 
     conn = connect(db)
     ensure_schema(conn)

@@ -31,10 +31,14 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from floodtwin.dispatch.schema import parse_ts, ts
+from floodtwin.db import parse_ts, transaction, ts
 from floodtwin.dispatch.settings import DispatchConfig, LogNotifier, SmtpNotifier, WebhookNotifier
-from floodtwin.dispatch.store import transaction
 from floodtwin.errors import ConfigError
+
+__all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "IDEMPOTENCY_HEADER", "SIGNATURE_TOLERANCE_S",
+           "idempotency_key", "sign", "verify_signature", "enqueue", "DeliveryError", "send_webhook",
+           "send_log", "send_email", "DeliveryReport", "backoff_s", "deliver", "deliver_until_done",
+           "outbox_counts"]
 
 log = logging.getLogger(__name__)
 

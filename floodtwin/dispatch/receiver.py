@@ -21,6 +21,8 @@ from typing import Any
 
 from floodtwin.dispatch.notify import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 
+__all__ = ["WebhookReceiver", "main"]
+
 
 class WebhookReceiver:
     """Threaded HTTP receiver on ``host:port`` (0 = any free port); ``accepted`` holds first deliveries."""

@@ -12,8 +12,10 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from floodtwin.dispatch.store import transaction
+from floodtwin.db import transaction
 from floodtwin.errors import DataError
+
+__all__ = ["STAFF_ROLES", "StaffMember", "GridInfo", "Roster", "sync_roster", "load_roster", "ensure_roster"]
 
 #: Roles of grid staff in the reach (the owner roles a grid task can name).
 STAFF_ROLES = ("grid_leader", "micro_grid_leader", "grid_member", "team_member")
@@ -80,10 +82,6 @@ class Roster:
     def members(self, grid_id: str | None, role: str) -> list[StaffMember]:
         """Staff of ``grid_id`` with ``role`` (sorted by id), on duty or not."""
         return self._by_grid_role.get((grid_id, role), [])
-
-    def grid_staff(self, grid_id: str) -> list[StaffMember]:
-        """Everyone registered in ``grid_id``."""
-        return [m for (g, _), ms in self._by_grid_role.items() if g == grid_id for m in ms]
 
     @classmethod
     def from_records(cls, staff: list[dict[str, Any]], grids: list[dict[str, Any]]) -> Roster:
@@ -196,7 +194,7 @@ def ensure_roster(conn: sqlite3.Connection, roster: Roster | None = None, reach_
     stored = load_roster(conn)
     if stored is not None:
         return stored
-    from floodtwin import load_reach
+    from floodtwin.reach import load_reach
 
     roster = Roster.from_reach(load_reach(reach_name))
     sync_roster(conn, roster)

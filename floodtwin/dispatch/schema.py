@@ -1,17 +1,18 @@
 """The dispatch tables (component ``dispatch`` of the floodtwin database) and their migrations.
 
 ``MIGRATIONS[k]`` upgrades version k to k+1; never edit a released step, append a new one.
-Times are stored as UTC text ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` so that text order is time order.
+Times are stored as UTC text ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (:func:`floodtwin.db.ts`) so that text
+order is time order.
 The event log is append-only: triggers refuse UPDATE and DELETE on it.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
 
-from floodtwin.dispatch.store import migrate
-from floodtwin.errors import InputError
+from floodtwin.db import migrate
+
+__all__ = ["COMPONENT", "MIGRATIONS", "ensure_schema"]
 
 COMPONENT = "dispatch"
 
@@ -204,26 +205,3 @@ MIGRATIONS: list[str] = [_V1, _V2, _V3]
 def ensure_schema(conn: sqlite3.Connection) -> int:
     """Create or upgrade the dispatch tables in ``conn``; return the schema version now in the file."""
     return migrate(conn, COMPONENT, MIGRATIONS)
-
-
-def ts(now: datetime) -> str:
-    """``now`` (tz-aware) as the stored UTC text form; naive datetimes are refused."""
-    if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
-        raise InputError(f"time {now!r} must be a timezone-aware datetime")
-    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_ts(text: str) -> datetime:
-    """The stored UTC text form back to an aware datetime."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
-def parse_now(text: str | None) -> datetime:
-    """A CLI ``--now`` value (ISO 8601 with offset; naive means UTC) or the current UTC time."""
-    if text is None or text == "":
-        return datetime.now(UTC)
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"--now {text!r}: expected an ISO 8601 time such as 2026-07-20T08:00:00+08:00") from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

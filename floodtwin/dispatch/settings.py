@@ -13,10 +13,14 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from floodtwin.config import DATA_DIR, StrictModel, format_validation_error, read_yaml
+from floodtwin.config import DATA_DIR, StrictModel, load_yaml
 from floodtwin.errors import ConfigError
+
+__all__ = ["MESSAGE_KINDS", "SlaSettings", "ShiftSettings", "TownCommand", "DeliverySettings",
+           "DispatchSettings", "WebhookNotifier", "LogNotifier", "SmtpNotifier", "DispatchConfig",
+           "default_config_path", "load_config"]
 
 #: Message kinds a notifier can subscribe to.
 MESSAGE_KINDS = ("dispatched", "reopened", "escalated", "stood_down", "cancelled", "push", "danger_report")
@@ -142,10 +146,4 @@ def default_config_path() -> Path:
 def load_config(path: str | Path | None = None) -> DispatchConfig:
     """Read and validate the dispatch configuration (ConfigError naming file:line: key on problems)."""
     path = Path(path) if path is not None else default_config_path()
-    data, lines = read_yaml(path)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping with dispatch: and notifiers:")
-    try:
-        return DispatchConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(path, exc, lines)) from None
+    return load_yaml(path, DispatchConfig, kind="dispatch configuration (dispatch: and notifiers:)")

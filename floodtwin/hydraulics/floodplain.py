@@ -362,11 +362,9 @@ class Floodplain:
     def _advance(self, until_s: float, link_rates: np.ndarray) -> np.ndarray:
         f = self._f
         scheme, plan, dx_m, cfl = self.scheme, self.plan, self.dx_m, self.cfl
-        bctype, bcval, bflux = plan.bctype, self.bcval, self.bflux
-        z, n2 = self.z, self.n2
-        max_h, max_s2, t_max, arrival = self.max_h, self.max_s2, self.t_max, self.arrival
+        bcval = self.bcval
         ny, nx = self.active.shape
-        g, hdry, dxf, arr_h = f(G_MS2), f(H_DRY_M), f(dx_m), f(self.arrival_depth_m)
+        dxf = f(dx_m)
         out_t, n_out, g_times = self.out_t, self.out_t.size, self.g_times
         n_ps = len(plan.sources)
         link_added = np.zeros(self.n_links)

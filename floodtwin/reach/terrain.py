@@ -25,7 +25,6 @@ from scipy.spatial import cKDTree
 
 from floodtwin.errors import DataError, InputError, require_discharge_m3s
 from floodtwin._renamed import renamed
-from floodtwin.hydraulics._codes import G_MS2
 from floodtwin.reach.params import ReachParams
 from floodtwin.variables import VARIABLES
 

@@ -1,5 +1,5 @@
-"""Smart-stone monitoring: registry, readings and their validation, ingest (files, MQTT), the
-alarm state machine and the tasks a root-stone alarm raises.
+"""Smart-stone monitoring: registry, readings and their validation, ingest (files, MQTT) and the
+alarm state machine. What an alarm sets in motion on the board is :mod:`floodtwin.alerts`' part.
 
 Imported lazily: ``floodtwin.sensors.active_major_dangers`` and friends load their module on
 first use, so the CLI stays fast.
@@ -12,8 +12,6 @@ from floodtwin._lazy import attach
 _LAZY = {
     "active_major_dangers": "floodtwin.sensors.ingest:active_major_dangers",
     "Ingestor": "floodtwin.sensors.ingest:Ingestor",
-    "ingest_file": "floodtwin.sensors.ingest:ingest_file",
-    "submit_pending_tasks": "floodtwin.sensors.ingest:submit_pending_tasks",
     "Registry": "floodtwin.sensors.registry:Registry",
     "Stone": "floodtwin.sensors.registry:Stone",
     "load_registry": "floodtwin.sensors.registry:load_registry",

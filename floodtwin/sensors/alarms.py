@@ -27,31 +27,13 @@ from pydantic import Field
 
 from floodtwin.config import DATA_DIR, StrictModel, load_yaml
 
-__all__ = ["STATES", "MAJOR", "DEFAULT_THRESHOLDS", "ResponseQuantities", "Response", "Thresholds",
+__all__ = ["STATES", "MAJOR", "DEFAULT_THRESHOLDS", "Thresholds",
            "load_thresholds", "Transition", "new_machine", "angle_diff_deg", "tilt_change_deg", "shock_g", "sweep",
            "step"]
 
 STATES = ("normal", "shaking", "displaced", "lost")
 MAJOR = ("displaced", "lost")
 DEFAULT_THRESHOLDS = DATA_DIR / "sensors" / "thresholds.yaml"
-
-
-class ResponseQuantities(StrictModel):
-    """Materials and deadline of the emergency task for one alarm state."""
-
-    riprap_m3: float = Field(gt=0)
-    gabions: int = Field(gt=0)
-    deadline_min: float = Field(gt=0)
-
-
-class Response(StrictModel):
-    """What a displaced/lost alarm at a works sets in motion."""
-
-    displaced: ResponseQuantities
-    lost: ResponseQuantities
-    transport_deadline_min: float = Field(gt=0)
-    patrol_repeat_min: float = Field(gt=0)
-    patrol_deadline_min: float = Field(gt=0)
 
 
 class Thresholds(StrictModel):
@@ -70,7 +52,6 @@ class Thresholds(StrictModel):
     battery_recover_v: float = Field(gt=0)
     battery_confirm_readings: int = Field(ge=1)
     future_tolerance_s: float = Field(ge=0)
-    response: Response
 
 
 def load_thresholds(path: str | Path | None = None) -> Thresholds:

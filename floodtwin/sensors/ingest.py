@@ -1,4 +1,4 @@
-"""Ingest smart-stone readings: validate, order-check, store, advance the alarms, raise tasks.
+"""Ingest smart-stone readings: validate, order-check, store, advance the alarms.
 
 One :class:`Ingestor` serves every source (JSON Lines and CSV files, the MQTT subscriber): each
 batch is validated (:mod:`floodtwin.sensors.readings`), checked against the stone's history
@@ -7,9 +7,9 @@ sequence numbers around it), and written in **one transaction** together with it
 rows, alarm events and machine states, so a crash loses a whole batch or nothing. A *late*
 reading (older seq than the newest stored, but consistent with its neighbours) is stored and
 the stone's alarms are re-evaluated in time order: events that no longer hold are retracted,
-new ones added. Displaced/lost events at a works put root-stone tasks on the dispatch board
-after the commit (:func:`submit_pending_tasks`, idempotent, so a crash in between is repaired
-by the next batch).
+new ones added. The alarm transitions come back in each batch's :class:`Summary` (``events``);
+answering them (the root-stone tasks on the board) is the orchestrator's part,
+:mod:`floodtwin.alerts`, so the sensors never reach into dispatch.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import logging
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -27,17 +26,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from floodtwin.dispatch.store import transaction
-from floodtwin.errors import DataError, FloodtwinError, InputError
+from floodtwin.db import migrate, transaction
+from floodtwin.errors import DataError, InputError
 from floodtwin.sensors import readings as rd
-from floodtwin.sensors.alarms import MAJOR, Thresholds, Transition, load_thresholds, new_machine, step, sweep
+from floodtwin.sensors.alarms import Thresholds, Transition, load_thresholds, new_machine, step, sweep
 from floodtwin.sensors.registry import Registry, ensure_registry, save_registry
-from floodtwin.sensors.store import ms_to_iso, open_db
+from floodtwin.sensors.store import COMPONENT, MIGRATIONS, ms_to_iso
 
-__all__ = ["BATCH_SIZE", "to_ms", "Summary", "Ingestor", "gc_paused", "iter_lines", "submit_pending_tasks",
-           "ingest_file", "active_major_dangers"]
+__all__ = ["BATCH_SIZE", "to_ms", "Summary", "Ingestor", "gc_paused", "iter_lines", "active_major_dangers"]
 
-log = logging.getLogger(__name__)
 
 BATCH_SIZE = 20000
 _INSERT = ("INSERT INTO readings (stone_no, seq, t_ms, roll_deg, pitch_deg, accel_x_g, accel_y_g, accel_z_g, "
@@ -53,7 +50,10 @@ def to_ms(now: datetime) -> int:
 
 @dataclass
 class Summary:
-    """What an ingest did: counts by outcome, the alarm events and the tasks created."""
+    """What an ingest did: counts by outcome and the alarm events (transitions) it stored.
+
+    ``tasks_created`` / ``task_errors`` are filled by whoever answers the events
+    (:class:`floodtwin.alerts.StoneAlarmAnswer`); the ingest itself creates no task."""
 
     received: int = 0
     accepted: int = 0
@@ -95,24 +95,19 @@ class Ingestor:
     """Stateful ingest into one database: keeps each stone's alarm machine in memory between
     batches and reloads them when another connection has written (``PRAGMA data_version``).
 
-    ``clock`` returns the current time (aware datetime); ``submit`` False keeps tasks off the
-    dispatch board (events are still stored and can be submitted later).
+    ``clock`` returns the current time (aware datetime).
     """
 
     def __init__(self, conn: sqlite3.Connection, *, registry: Registry | None = None,
-                 thresholds: Thresholds | None = None, clock: Callable[[], datetime] | None = None,
-                 submit: bool = True, actor: str = "sensors"):
+                 thresholds: Thresholds | None = None, clock: Callable[[], datetime] | None = None):
         self.conn = conn
         self.registry = registry if registry is not None else ensure_registry(conn)
         self.numbers = _stone_numbers(conn, self.registry)
         self.th = thresholds if thresholds is not None else load_thresholds()
         self.clock = clock or (lambda: datetime.now(timezone.utc))
-        self.submit = submit
-        self.actor = actor
         self.future_ms = round(self.th.future_tolerance_s * 1000)
         self.offline_after_s = {s.stone_id: s.offline_after_s(self.th.offline_intervals) for s in self.registry}
         self.machines: dict[str, dict] = {}
-        self._tasks_pending = True  # events of an earlier run may still wait for their tasks
         self._data_version: int | None = None
         self._load_machines()
 
@@ -146,8 +141,8 @@ class Ingestor:
     def ingest_batch(self, objs: list[Any], raws: list[str], sources: list[str] | Callable[[int], str],
                      now: datetime | None = None) -> Summary:
         """Validate and store one batch of decoded records (``raws`` their payloads, ``sources``
-        where each came from, a list or ``i -> str``) in one transaction; then submit any
-        pending root-stone tasks."""
+        where each came from, a list or ``i -> str``) in one transaction; the summary holds the
+        alarm transitions."""
         now = now or self.clock()
         now_ms = to_ms(now)
         summary = Summary(received=len(objs))
@@ -178,28 +173,10 @@ class Ingestor:
         summary.late = late
         summary.quarantined.update(q.reason for q in rejections)
         summary.events.extend(_event_dict(t) for t, _ in zip(transitions, event_ids))
-        self._submit_tasks(transitions, summary, now)
         return summary
 
     def _where(self) -> str:
         return str(getattr(self.conn, "db_path", "database"))
-
-    def _submit_tasks(self, transitions: list[Transition], summary: Summary, now: datetime) -> None:
-        """Put the tasks of new displaced/lost events on the board. The readings and events are
-        already committed: a dispatch failure is reported in the summary, not raised, and the
-        tasks are tried again with the next batch."""
-        if not self.submit:
-            return
-        if not (self._tasks_pending or any(t.kind == "state" and t.to_state in MAJOR for t in transitions)):
-            return
-        try:
-            summary.tasks_created.extend(submit_pending_tasks(self.conn, self.registry, self.th, now=now,
-                                                              actor=self.actor))
-            self._tasks_pending = False
-        except FloodtwinError as exc:
-            log.error("root-stone tasks not submitted (retried with the next batch): %s", exc)
-            summary.task_errors.append(str(exc))
-            self._tasks_pending = True
 
     def _store(self, batch: rd.Batch, rejections: list[rd.Rejection], now_ms: int):
         """Order-check the batch against each stone's history, insert it, advance the machines.
@@ -431,7 +408,6 @@ class Ingestor:
             raise
         self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         summary.events.extend(_event_dict(t) for t in transitions)
-        self._submit_tasks(transitions, summary, now)
         return summary
 
     # -- files --------------------------------------------------------------------------------
@@ -522,52 +498,9 @@ def _decode(lines: list[str], header: list[str] | None) -> list[Any]:
     return [rd.decode_csv_row(header, line) for line in lines]
 
 
-def submit_pending_tasks(conn: sqlite3.Connection, registry: Registry, th: Thresholds, *, now: datetime,
-                         actor: str = "sensors") -> list[str]:
-    """Put the root-stone tasks of every displaced/lost event that has none yet on the dispatch
-    board; record which tasks each event raised. Returns the task keys newly created."""
-    from floodtwin.dispatch.board import submit
-    from floodtwin.sensors.response import rootstone_instructions
-
-    events = conn.execute(
-        "SELECT e.id, e.stone_id, e.to_state, e.t_ms FROM alarm_events e WHERE e.kind = 'state' "
-        "AND e.to_state IN ('displaced', 'lost') AND e.retracted_ms IS NULL "
-        "AND NOT EXISTS (SELECT 1 FROM alarm_tasks a WHERE a.event_id = e.id) ORDER BY e.t_ms, e.id").fetchall()
-    created: list[str] = []
-    now_ms = to_ms(now)
-    for ev in events:
-        stone = registry.stones.get(ev["stone_id"])
-        if stone is None:
-            continue
-        instructions = rootstone_instructions(stone, ev["to_state"], th.response,
-                                              evidence_note=f"Alarm at {ms_to_iso(ev['t_ms'])}.")
-        keys = submit(conn, instructions, now=now, actor=actor,
-                      reason=f"smart stone {stone.stone_id} {ev['to_state']} at {stone.works_name_en} "
-                             f"spur {stone.spur_number}")
-        created.extend(keys)
-        with transaction(conn):
-            conn.executemany("INSERT OR IGNORE INTO alarm_tasks (event_id, task_key, task_id, created_ms) "
-                             "VALUES (?,?,?,?)",
-                             [(ev["id"], i.key, i.key if i.key in keys else None, now_ms) for i in instructions])
-    return created
-
-
-def ingest_file(path: str | Path, db: str | Path | None = None, *, now: datetime | None = None,
-                submit: bool = True) -> Summary:
-    """Open the database at ``db``, ingest ``path`` (JSON Lines or CSV), return the summary."""
-    conn = open_db(db)
-    try:
-        return Ingestor(conn, submit=submit, clock=(lambda: now) if now else None).ingest_file(path, now=now)
-    finally:
-        conn.close()
-
-
 def active_major_dangers(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Stones now displaced or lost, for the preplan's "major danger at a works" trigger:
     dicts with works_id, spur_id, stone_id, state and since (ISO 8601 UTC)."""
-    from floodtwin.sensors.store import COMPONENT, MIGRATIONS
-    from floodtwin.dispatch.store import migrate
-
     migrate(conn, COMPONENT, MIGRATIONS)
     rows = conn.execute(
         "SELECT s.works_id, s.spur_id, st.stone_id, st.state, st.since_ms FROM stone_state st "

@@ -208,7 +208,8 @@ class Subscriber:
     by themselves under load while the previous one is stored, and an alarm should not wait),
     acknowledging each message after its batch is committed. Every ``sweep_every_s`` seconds the ingestor's clock is applied, so a stone that
     falls silent goes offline (or lost, after a movement) without waiting for its next message.
-    ``on_batch`` is called with each batch's (and sweep's) summary (progress, tests)."""
+    ``on_batch`` is called with each batch's (and sweep's) summary: the alarms' answer
+    (:class:`floodtwin.alerts.StoneAlarmAnswer`), progress, tests."""
 
     def __init__(self, ingestor: Ingestor, cfg: BrokerConfig, *, batch_max: int = 2000, flush_s: float = 0.0,
                  sweep_every_s: float | None = 60.0, on_batch: Callable[[Summary], None] | None = None):
@@ -266,9 +267,9 @@ class Subscriber:
                 if self.sweep_every_s is not None and time.monotonic() - last_sweep >= self.sweep_every_s:
                     last_sweep = time.monotonic()
                     swept = self.ingestor.sweep()
-                    total.add(swept)
                     if self.on_batch and swept.events:
                         self.on_batch(swept)
+                    total.add(swept)
                 if duration_s is not None and time.monotonic() - started >= duration_s:
                     break
                 if idle_exit_s is not None and last_msg is not None and time.monotonic() - last_msg >= idle_exit_s:
@@ -287,9 +288,9 @@ class Subscriber:
                 for mid, qos in zip(mids, qoss):
                     if qos > 0:
                         client.ack(mid, qos)
-                total.add(summary)
-                if self.on_batch:
+                if self.on_batch:  # before the total takes it: the callback may add to it (the alarms' tasks)
                     self.on_batch(summary)
+                total.add(summary)
         finally:
             client.disconnect()
             client.loop_stop()

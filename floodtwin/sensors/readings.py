@@ -228,11 +228,6 @@ def check_record(obj: Any, index: dict[str, int], now_ms: int, future_ms: int) -
     return (stone_id, seq, t_ms, roll, pitch, ax, ay, az, battery, rssi, event, link)
 
 
-def _column_ok(values: np.ndarray, name: str) -> np.ndarray:
-    lo, hi = RANGES[name]
-    return (values >= lo) & (values <= hi)
-
-
 def _time_ms_or_none(value: Any) -> int | None:
     """UTC epoch ms of an ISO 8601 string with a zone, None for anything else."""
     try:

@@ -15,8 +15,9 @@ import sqlite3
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from floodtwin.dispatch.store import transaction
+from floodtwin.db import transaction
 from floodtwin.errors import DataError
+from floodtwin.tasks import MATERIALS
 
 __all__ = ["Stone", "Registry", "registry_from_reach", "load_registry", "save_registry", "registry_from_db",
            "ensure_registry"]
@@ -98,7 +99,9 @@ def registry_from_reach(reach: Any) -> Registry:
 
     stones, works, grids, depots = reach.stones, reach.works, reach.grids, reach.depots
     works_by_id = {r.works_id: r for r in works.itertuples(index=False)}
-    stocked = depots[(depots["stone_m3"] > 0) & (depots["gabions"] > 0)]
+    # the materials of the root-stone response (riprap stone, gabions), by their depots-layer columns
+    stone_col, gabions_col = MATERIALS["stone"].depot_column, MATERIALS["gabions"].depot_column
+    stocked = depots[(depots[stone_col] > 0) & (depots[gabions_col] > 0)]
     depot_points = [(r.depot_id, r.geometry.x, r.geometry.y, r) for r in stocked.itertuples(index=False)]
     # exclusive grids are laid over the works, so they win over the town grid underneath
     grid_order = grids.assign(_rank=(grids["level"] != "exclusive").astype(int)).sort_values(["_rank", "grid_id"])

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timezone
 
-from floodtwin.dispatch.store import connect, migrate
+from floodtwin.db import connect, migrate
 
 __all__ = ["COMPONENT", "MIGRATIONS", "open_db", "ms_to_iso"]
 

@@ -143,11 +143,12 @@ def test_danger_report_push_and_map_layer(cli, tmp_path):
                    "--reporter", "S200", "--photo", "/photos/md27.jpg", "--now", T0)["report"]
     assert rep["status"] == "accepted" and rep["spur_id"] == "MD-027"
     keys = json.loads(rep["task_keys"])
-    assert len(keys) == 1
+    # the danger table's root-stone-loss response: riprap and gabions at the spur, patrols at the works
+    assert [k.split(":")[0] for k in keys] == ["danger-rootstone-riprap", "danger-rootstone-patrol"]
     kinds = Counter(a["body"]["kind"] for a in rx.accepted)
     # Madu works lies outside the town's grids: the town command is told (inside a grid, its leader too)
     assert [a["body"]["recipient"] for a in rx.accepted if a["body"]["kind"] == "danger_report"] == ["TOWN"]
-    assert kinds["dispatched"] == 1
+    assert kinds["dispatched"] == 2
 
     bad = cli("report", "add", "--danger", "leak", "--works", "XX", "--reporter", "S200", "--now", T0, ok=False)
     assert bad.returncode == 2 and "unknown works 'XX'" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
@@ -173,7 +174,8 @@ def test_danger_report_push_and_map_layer(cli, tmp_path):
     reports = [f for f in doc["features"] if f["properties"]["layer"] == "report"]
     tasks = [f for f in doc["features"] if f["properties"]["layer"] == "task"]
     assert {r["properties"]["danger_kind"] for r in reports} == {"root_stone_loss", "piping"}
-    assert len(tasks) == 2 and all(t["properties"]["colour"].startswith("#") for t in tasks)
+    # the two reports' tasks: root-stone loss (riprap, patrol) and piping (filter well)
+    assert len(tasks) == 3 and all(t["properties"]["colour"].startswith("#") for t in tasks)
     lon, lat = reports[0]["geometry"]["coordinates"]
     assert 113.5 < lon < 113.9 and 34.8 < lat < 35.0
 

@@ -25,7 +25,7 @@ from floodtwin.dispatch.receiver import WebhookReceiver
 from floodtwin.dispatch.roster import Roster
 from floodtwin.dispatch.schema import MIGRATIONS, ensure_schema
 from floodtwin.dispatch.settings import load_config
-from floodtwin.dispatch.store import connect, migrate, schema_version
+from floodtwin.db import connect, migrate, schema_version
 from floodtwin.tasks import TaskInstruction, task_key
 
 SECRET = "resilience-secret"
@@ -85,16 +85,17 @@ def cli(db, config_path, *args, env_extra=None, timeout=120):
 WORKER = textwrap.dedent('''
     import json, os, sys, time
     from datetime import datetime, timedelta, UTC
-    from floodtwin.dispatch import board, reports
+    from floodtwin import reports
+    from floodtwin.dispatch import board
     from floodtwin.dispatch.settings import load_config
-    from floodtwin.dispatch.store import connect
+    from floodtwin.db import connect
     from floodtwin.errors import InputError
 
     db, config_path, name, go = sys.argv[1:5]
     conn = connect(db)
     config = load_config(config_path)
     keys = [r[0] for r in conn.execute("SELECT key FROM tasks ORDER BY key")]
-    index = reports.ReachIndex(__import__("floodtwin").load_reach("huayuankou"))
+    index = reports.ReachIndex(__import__("floodtwin.reach").reach.load_reach("huayuankou"))
     open(go + "." + name, "w").close()   # ready
     while not os.path.exists(go):
         time.sleep(0.002)
@@ -167,7 +168,7 @@ SENDER = textwrap.dedent('''
     from floodtwin.dispatch import board, notify
     from floodtwin.dispatch.roster import load_roster
     from floodtwin.dispatch.settings import load_config
-    from floodtwin.dispatch.store import connect
+    from floodtwin.db import connect
     from floodtwin.tasks import TaskInstruction, task_key
 
     db, config_path, mode = sys.argv[1:4]

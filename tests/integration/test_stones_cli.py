@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from floodtwin.cli import app
+from floodtwin.sensors.registry import load_registry
 from floodtwin.sensors.simulate import compare_alarms
 
 NOW = "2026-07-22T08:00:00+08:00"
@@ -54,7 +55,11 @@ def test_simulate_ingest_status_round_trip(cli, tmp_path):
     assert doc["late"] == truth["late"]
     assert compare_alarms(truth["expected"], doc["alarm_events"]) == []
     majors = [i for i in truth["injected"] if i["kind"] in ("displacement", "loss")]
-    assert len(doc["tasks_created"]) >= 2 * len(majors)  # materials + emergency per spur, patrol per works
+    # the danger table's root-stone-loss response: riprap and gabions per spur, intensified patrols per works
+    stones = load_registry("huayuankou")
+    spurs = {stones[i["stone_id"]].spur_id for i in majors}
+    works = {stones[i["stone_id"]].works_id for i in majors}
+    assert len(doc["tasks_created"]) == len(spurs) + len(works), doc["tasks_created"]
     status = json.loads(cli("stones", "status", "--now", NOW, "--json"))
     assert sum(w["stones"] for w in status["works"]) == 249
     assert sum(w["displaced"] + w["lost"] for w in status["works"]) == len(majors)

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from floodtwin.alerts import StoneAlarmAnswer
 from floodtwin.errors import FeedError, InputError
-from floodtwin.sensors.alarms import load_thresholds
 from floodtwin.sensors.ingest import Ingestor
 from floodtwin.sensors.mqtt import BrokerConfig, Subscriber, publish
-from floodtwin.sensors.registry import load_registry
 from floodtwin.sensors.simulate import simulate
 from floodtwin.sensors.store import open_db
 
@@ -85,16 +84,6 @@ def broker(tmp_path):
     b.stop()
 
 
-@pytest.fixture(scope="module")
-def registry():
-    return load_registry("huayuankou")
-
-
-@pytest.fixture(scope="module")
-def th():
-    return load_thresholds()
-
-
 class Running:
     """A Subscriber on its own thread; ``stop()`` returns its summary."""
 
@@ -153,8 +142,9 @@ def reading(sid, seq, t, roll, event="heartbeat", accel=(0.0, 0.0, 1.0)):
 def test_round_trip_publish_ingest_alarm_task(broker, tmp_path, registry, th):
     db = tmp_path / "ft.sqlite"
     conn = open_db(db)
-    ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=True)
-    running = Running(Subscriber(ing, broker.config(client_id="ft-sub")))
+    ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW)
+    answer = StoneAlarmAnswer(conn, registry, clock=lambda: NOW)  # the alarms' tasks, as `stones ingest --mqtt`
+    running = Running(Subscriber(ing, broker.config(client_id="ft-sub"), on_batch=answer))
     stone = next(s for s in registry if s.works_id == "HYK")
     t0 = NOW - timedelta(minutes=10)
     new = stone.baseline_roll_deg + 20
@@ -165,7 +155,8 @@ def test_round_trip_publish_ingest_alarm_task(broker, tmp_path, registry, th):
     # a payload filed under another stone's topic is quarantined, not misfiled
     stray = ("ST002", json.dumps(reading(stone.stone_id, 99, t0, 0.0)))
     publish(broker.config(), [(stone.stone_id, json.dumps(m)) for m in msgs] + [stray], client_id="ft-pub")
-    assert wait_for(lambda: count(db, "SELECT count(*) FROM tasks") == 3)
+    # the danger table's root-stone-loss response: riprap and gabions at the spur, patrols at the works
+    assert wait_for(lambda: count(db, "SELECT count(*) FROM tasks") == 2)
     summary = running.stop()
     assert summary.accepted == 6 and dict(summary.quarantined) == {"malformed": 1}
     states = [(e["from"], e["to"]) for e in summary.events]
@@ -181,7 +172,7 @@ def test_broker_restart_mid_stream_loses_and_duplicates_nothing(broker, tmp_path
     assert sim.valid > 2500
     db = tmp_path / "ft.sqlite"
     conn = open_db(db)
-    ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=False)
+    ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW)
     running = Running(Subscriber(ing, broker.config(client_id="ft-sub"), batch_max=200))
     restarted = threading.Event()
     at_stop: dict[str, float] = {}
@@ -222,7 +213,7 @@ def test_broker_restart_mid_stream_loses_and_duplicates_nothing(broker, tmp_path
 def test_persistent_session_keeps_readings_while_the_subscriber_is_away(broker, tmp_path, registry, th):
     db = tmp_path / "ft.sqlite"
     conn = open_db(db)
-    ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=False)
+    ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW)
     cfg = broker.config(client_id="ft-away")
     first = Running(Subscriber(ing, cfg))
     first.stop()
@@ -245,7 +236,7 @@ def test_credentials_are_required_and_used(tmp_path, registry, th):
     try:
         db = tmp_path / "ft.sqlite"
         conn = open_db(db)
-        ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=False)
+        ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW)
         with pytest.raises(FeedError, match="refused the connection"):
             Subscriber(ing, b.config(username="gauge", password="wrong")).run(duration_s=1)
         url_cfg = BrokerConfig.from_url(f"mqtt://gauge:s3cret@127.0.0.1:{b.port}", reconnect_min_s=0.1,
@@ -351,7 +342,7 @@ def tls_broker(root: Path, *, client_certificates: bool = False) -> Broker:
 def round_trip(cfg: BrokerConfig, db: Path, registry, th, stone_id: str) -> None:
     """Publish one reading through ``cfg`` and wait for a subscriber on ``cfg`` to store it."""
     conn = open_db(db)
-    ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=False)
+    ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW)
     running = Running(Subscriber(ing, cfg))
     publish(cfg, [(stone_id, json.dumps(reading(stone_id, 1, NOW - timedelta(minutes=5), 0.0)))], client_id="ft-pub")
     assert wait_for(lambda: count(db, "SELECT count(*) FROM readings") == 1)
@@ -409,7 +400,7 @@ def test_connection_problems_are_one_line_errors_that_name_the_cause(broker, tmp
          False),
     ]
     conn = open_db(tmp_path / "ft.sqlite")
-    ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=False)
+    ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW)
     try:
         for cfg, message, waits in cases:
             for attempt in (lambda: publish(cfg, [("ST001", "{}")], client_id="ft-pub"),
@@ -452,8 +443,7 @@ def test_cli_simulate_to_broker_and_ingest_from_it(broker, tmp_path):
 def test_a_batch_that_fails_to_commit_is_not_acknowledged_and_comes_back(broker, tmp_path, registry, th):
     # a subscriber whose database goes away: its batch fails, nothing is acknowledged
     broken = open_db(tmp_path / "broken.sqlite")
-    failing = Running(Subscriber(Ingestor(broken, registry=registry, thresholds=th, clock=lambda: NOW,
-                                          submit=False), broker.config(client_id="ft-crash")))
+    failing = Running(Subscriber(Ingestor(broken, registry=registry, thresholds=th, clock=lambda: NOW), broker.config(client_id="ft-crash")))
     broken.close()
     t0 = NOW - timedelta(hours=1)
     msgs = [("ST040", json.dumps(reading("ST040", k, t0 + timedelta(minutes=k), 0.0))) for k in range(1, 11)]
@@ -464,7 +454,7 @@ def test_a_batch_that_fails_to_commit_is_not_acknowledged_and_comes_back(broker,
     # the same session on a working database receives every reading again
     db = tmp_path / "ft.sqlite"
     conn = open_db(db)
-    again = Running(Subscriber(Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=False),
+    again = Running(Subscriber(Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW),
                                broker.config(client_id="ft-crash")))
     assert wait_for(lambda: count(db, "SELECT count(*) FROM readings") == 10)
     again.stop()
@@ -475,7 +465,7 @@ def test_the_subscriber_sweeps_silent_stones_offline_without_new_messages(broker
     db = tmp_path / "ft.sqlite"
     conn = open_db(db)
     clock = {"now": NOW}
-    ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: clock["now"], submit=False)
+    ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: clock["now"])
     running = Running(Subscriber(ing, broker.config(client_id="ft-sweep"), sweep_every_s=0.2))
     line = json.dumps(reading("ST050", 1, NOW - timedelta(minutes=10), 0.0))
     publish(broker.config(), [("ST050", line)], client_id="ft-pub")

@@ -41,7 +41,7 @@ def test_an_implausible_fit_is_refused_when_written(tmp_path):
     ("channel_n: true\n", "bad.yaml:1: channel_n: Input should be a valid number"),
     ("bed_offset_m: .inf\n", "bad.yaml:1: bed_offset_m: Input should be a finite number"),
     ("channel_n: 0.03\nbed_ofset_m: 0.2\n", "bad.yaml:2: bed_ofset_m: unknown key"),
-    ("- 0.03\n", "bad.yaml: (top level)"),
+    ("- 0.03\n", "bad.yaml: expected a mapping of configuration keys at the top level"),
     ("", "bad.yaml: file is empty"),
 ])
 def test_a_malformed_file_is_one_config_error_naming_line_and_key(tmp_path, text, message):

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from floodtwin import alerts
 from floodtwin.dispatch import board
 from floodtwin.dispatch.roster import Roster, load_roster
 from floodtwin.dispatch.schema import MIGRATIONS, ensure_schema
 from floodtwin.dispatch.settings import load_config
-from floodtwin.dispatch.store import connect, migrate, schema_version
+from floodtwin.db import connect, migrate, schema_version
 from floodtwin.errors import DataError, InputError
 from floodtwin.tasks import TaskInstruction, task_key
 
@@ -125,10 +126,10 @@ def test_failed_submission_writes_nothing(env):
 
 
 def _raise_inside(conn, config, roster):
-    from floodtwin.dispatch.store import transaction
+    from floodtwin.db import transaction
 
     with transaction(conn):
-        board._submit_in_tx(conn, [instr(3)], now=T0, actor="t", reason="r", config=config, roster=roster,
+        board.submit_in_transaction(conn, [instr(3)], now=T0, actor="t", reason="r", config=config, roster=roster,
                             activation_id=None)
         raise RuntimeError("crash after the inserts, before commit")
 
@@ -308,29 +309,6 @@ def test_units_own_their_tasks_and_located_works_tasks_reach_the_exclusive_team(
         ("tpl1", "LX"), ("tpl2", "TOWN"), ("tpl3", "TOWN"), ("tpl4", "TOWN")}
 
 
-def test_activation_from_the_preplan_sees_major_dangers_and_history(tmp_path):
-    """The preplan glue: a major danger report at a works raises the tier; the decision is kept."""
-    from floodtwin import load_reach
-    from floodtwin.dispatch import plan, reports
-
-    reach = load_reach("huayuankou")
-    conn = connect(tmp_path / "p.sqlite")
-    config = load_config()
-    roster = Roster.from_reach(reach)
-    quiet, act = plan.activate_discharge(conn, 3000, now=T0, actor="duty", reason="normal", reach=reach,
-                                         config=config, roster=roster)
-    assert quiet.tier == "normal" and act.created
-    assert plan.last_decision(conn).tier == "normal"
-    reports.add_report(conn, {"danger_kind": "bank_collapse", "works_id": "HYK", "spur": "HYK-090",
-                              "severity": "major", "reporter": "S100"}, now=T0, actor="app", reach=reach,
-                       config=config, roster=roster)
-    raised, act2 = plan.activate_discharge(conn, 3000, now=T0 + timedelta(minutes=5), actor="duty",
-                                           reason="danger", reach=reach, config=config, roster=roster)
-    assert raised.trigger == "works_danger" and raised.rank > quiet.rank and act2.created
-    with pytest.raises(InputError, match="--discharge"):
-        plan.activate_discharge(conn, None, now=T0, actor="d", reason="r", reach=reach, config=config)
-
-
 def test_recurring_task_rounds_and_their_stand_down(env):
     conn, config, roster = env
     rnd = instr(1, deadline=30, repeat_min=60)
@@ -362,10 +340,10 @@ def test_recurring_task_rounds_and_their_stand_down(env):
 
 def test_alert_run_records_and_event_history(env):
     conn, config, roster = env
-    run_id = board.start_alert_run(conn, now=T0, discharge_m3s=16000.0, reason="scheduled")
+    run_id = alerts.start_alert_run(conn, now=T0, discharge_m3s=16000.0, reason="scheduled")
     board.submit(conn, [instr(1)], now=T0, actor="alerts", reason=f"alert run {run_id}", config=config,
                  roster=roster)
-    board.finish_alert_run(conn, run_id, now=T0 + timedelta(seconds=40), status="ok", tier="I",
+    alerts.finish_alert_run(conn, run_id, now=T0 + timedelta(seconds=40), status="ok", tier="I",
                            summary={"created": 1})
     row = dict(conn.execute("SELECT * FROM alert_runs WHERE id=?", (run_id,)).fetchone())
     assert row["status"] == "ok" and row["tier"] == "I" and json.loads(row["summary"]) == {"created": 1}
@@ -415,35 +393,6 @@ def test_push_by_role_and_scope_conflicts(env):
         board.push(conn, message="x", grid="G01", everyone=True, now=T0, actor="d", config=config, roster=roster)
     rows = conn.execute("SELECT recipient FROM outbox WHERE kind='push' ORDER BY id").fetchall()
     assert [r[0] for r in rows] == ["L1", "LX", "M1", "M2", "M3"]
-
-
-def test_a_critical_danger_at_a_works_raises_the_tier_and_reassess_applies_it(tmp_path):
-    """Critical ranks above major in the danger table: it must pull the preplan's "major danger at a
-    works" trigger too; reassess re-evaluates at the last flow so the raised tier's tasks go out."""
-    from floodtwin import load_reach
-    from floodtwin.dispatch import plan, reports
-
-    reach = load_reach("huayuankou")
-    conn = connect(tmp_path / "c.sqlite")
-    config = load_config()
-    roster = Roster.from_reach(reach)
-    assert plan.reassess(conn, now=T0, actor="duty", reason="nothing yet", config=config) is None
-    quiet, _ = plan.activate_discharge(conn, 3000, now=T0, actor="duty", reason="normal", reach=reach,
-                                       config=config, roster=roster)
-    row = reports.add_report(conn, {"danger_kind": "leak", "dike_id": "right", "chainage": "8+200",
-                                    "reporter": "S010"}, now=T0, actor="app", reach=reach, config=config,
-                             roster=roster)
-    assert row["severity"] == "critical" and row["works_id"] == "HYK"
-    raised, act = plan.reassess(conn, now=T0 + timedelta(minutes=1), actor="duty", reason="leak", config=config)
-    assert raised.trigger == "works_danger" and raised.rank > quiet.rank and raised.observed_m3s == 3000
-    assert act.created and all(conn.execute("SELECT state FROM tasks WHERE key=?", (k,)).fetchone()[0]
-                               == "dispatched" for k in act.created)
-    # a general danger (seepage) at the same works does not count; the leak counts as the trigger's "major"
-    reports.add_report(conn, {"danger_kind": "seepage", "dike_id": "right", "chainage": "9+000", "reporter": "S011"},
-                       now=T0, actor="app", reach=reach, config=config, roster=roster)
-    from floodtwin.preplan import Preplan
-
-    assert [(d.kind, d.severity) for d in plan.works_dangers(conn, Preplan.load())] == [("leak", "major")]
 
 
 def test_roster_from_the_fast_reach_tables_equals_the_reach_roster():

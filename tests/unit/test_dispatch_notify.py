@@ -12,11 +12,11 @@ import yaml
 
 from floodtwin.config import DATA_DIR
 from floodtwin.dispatch import notify
-from floodtwin.dispatch.board import _log_event
+from floodtwin.dispatch.board import log_event
 from floodtwin.dispatch.receiver import WebhookReceiver
-from floodtwin.dispatch.schema import ensure_schema, ts
+from floodtwin.dispatch.schema import ensure_schema
+from floodtwin.db import connect, transaction, ts
 from floodtwin.dispatch.settings import load_config
-from floodtwin.dispatch.store import connect, transaction
 from floodtwin.errors import ConfigError
 
 T0 = datetime(2026, 7, 20, 2, 0, tzinfo=UTC)
@@ -41,7 +41,7 @@ def free_port() -> int:
 def queue(conn, config, n=3, kind="dispatched", recipients=("M1",)):
     with transaction(conn):
         for i in range(n):
-            ev = _log_event(conn, now=T0, actor="t", kind=kind, task_key=f"k{i}")
+            ev = log_event(conn, now=T0, actor="t", kind=kind, task_key=f"k{i}")
             notify.enqueue(conn, config, kind=kind, event_id=ev, recipients=recipients, now=T0, task_key=f"k{i}",
                            payload={"subject_zh": "新任务", "subject_en": "New task", "text_zh": f"任务{i}",
                                     "text_en": f"task {i}"})
@@ -257,7 +257,7 @@ def test_messages_of_a_drill_in_the_future_are_due_on_the_wall_clock(tmp_path, c
     config = load_config(write_config(tmp_path, [{"name": "log", "kind": "log", "path": "n.jsonl"}]))
     future = datetime.now(UTC) + timedelta(days=400)
     with transaction(conn):
-        ev = _log_event(conn, now=future, actor="drill", kind="dispatched", task_key="k")
+        ev = log_event(conn, now=future, actor="drill", kind="dispatched", task_key="k")
         notify.enqueue(conn, config, kind="dispatched", event_id=ev, recipients=["M1"], now=future, task_key="k",
                        payload={"text_zh": "演练", "text_en": "drill"})
     assert conn.execute("SELECT created_at FROM outbox").fetchone()[0] == ts(future)  # the drill's time

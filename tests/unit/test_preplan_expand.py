@@ -10,11 +10,6 @@ from floodtwin.tasks import CATEGORIES
 
 
 @pytest.fixture(scope="module")
-def plan():
-    return Preplan.load()
-
-
-@pytest.fixture(scope="module")
 def tables():
     return ReachTables.read("huayuankou")
 

@@ -15,11 +15,6 @@ FIX = Path(__file__).resolve().parents[1] / "fixtures" / "preplans"
 T0 = datetime(2021, 9, 27, 8, 0)
 
 
-@pytest.fixture(scope="module")
-def plan():
-    return Preplan.load()
-
-
 @pytest.mark.parametrize("q, tier, colour", [
     (0, "normal", "green"), (3999, "normal", "green"), (4000, "IV", "blue"), (5999, "IV", "blue"),
     (6000, "III", "yellow"), (9999, "III", "yellow"), (10000, "II", "orange"), (14999, "II", "orange"),
@@ -225,7 +220,7 @@ def test_highest_trigger_wins_and_all_are_listed(plan):
 
 @pytest.mark.parametrize("state, words", [
     (FlowState(), "neither an observed nor a forecast"),
-    (FlowState(observed_m3s=-5), "observed discharge -5 m³/s: expected a finite number >= 0"),
+    (FlowState(observed_m3s=-5), "observed discharge -5.0 m³/s: expected a finite number >= 0"),
     (FlowState(observed_m3s=float("nan")), "observed discharge nan m³/s: expected a finite number >= 0"),
     (FlowState(forecast_m3s=1e6), r"forecast discharge 1000000.0 m³/s: .* at most 100,000 m³/s"),
 ])

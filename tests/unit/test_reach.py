@@ -18,11 +18,6 @@ DEM = DATA_DIR / "dikes" / "huayuankou_dem_50m.nc"
 YAML = DATA_DIR / "dikes" / "huayuankou.yaml"
 
 
-@pytest.fixture(scope="module")
-def reach():
-    return load_reach("huayuankou")
-
-
 # --- inventory ------------------------------------------------------------------------------
 def test_inventory_counts(reach):
     grids = reach.grids

@@ -11,29 +11,17 @@ import pytest
 
 from floodtwin.errors import DataError, InputError
 from floodtwin.sensors import readings as rd
-from floodtwin.sensors.alarms import load_thresholds
 from floodtwin.sensors.ingest import Ingestor, active_major_dangers
-from floodtwin.sensors.registry import load_registry
 from floodtwin.sensors.store import open_db
 
 NOW = datetime(2026, 7, 21, 12, 0, tzinfo=timezone.utc)
 CST = timezone(timedelta(hours=8))
 
 
-@pytest.fixture(scope="module")
-def registry():
-    return load_registry("huayuankou")
-
-
-@pytest.fixture(scope="module")
-def th():
-    return load_thresholds()
-
-
 @pytest.fixture
 def ing(tmp_path, registry, th):
     conn = open_db(tmp_path / "ft.sqlite")
-    yield Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=False)
+    yield Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW)
     conn.close()
 
 
@@ -265,7 +253,7 @@ def test_csv_and_json_lines_give_the_same_store(tmp_path, registry, th):
     out = {}
     for path in (jl, cv):
         conn = open_db(tmp_path / f"{path.suffix}.sqlite")
-        s = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=False).ingest_file(path)
+        s = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW).ingest_file(path)
         out[path.suffix] = (s.accepted, dict(s.quarantined), [tuple(r) for r in conn.execute(
             "SELECT stone_id, seq, time_utc, roll_deg, pitch_deg, accel_x_g, accel_y_g, accel_z_g, battery_v, "
             "rssi_dbm, event, link FROM readings_utc ORDER BY stone_id, seq")])
@@ -290,11 +278,11 @@ def test_bad_files_are_one_line_errors(tmp_path, ing):
 def test_state_survives_a_new_ingestor(tmp_path, registry, th):
     path = tmp_path / "ft.sqlite"
     conn = open_db(path)
-    Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=False).ingest_batch(
+    Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW).ingest_batch(
         [msg(seq=3, minutes=-30)], ["x"], ["t"])
     conn.close()
     conn = open_db(path)
-    ing2 = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=False)
+    ing2 = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW)
     s = feed(ing2, [msg(seq=3, minutes=-30), msg(seq=4, minutes=-40)])
     assert s.quarantined == {"duplicate": 1, "out_of_order": 1}
     assert active_major_dangers(conn) == []
@@ -315,7 +303,7 @@ def test_any_arrival_order_ends_with_the_in_order_alarms(tmp_path, registry, th,
 
     def final_events(order, path):
         conn = open_db(path)
-        ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW, submit=False)
+        ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW)
         for r in order:  # one message per batch: every late one triggers a re-evaluation
             line = json.dumps(r)
             ing.ingest_batch(rd.decode_json_lines([line]), [line], ["t"])
@@ -367,7 +355,7 @@ def test_offline_after_the_configured_number_of_silent_intervals(tmp_path, regis
     assert registry["ST005"].report_interval_min == 30
     conn = open_db(tmp_path / "ft.sqlite")
     ing = Ingestor(conn, registry=registry, thresholds=th.model_copy(update={"offline_intervals": intervals}),
-                   clock=lambda: NOW, submit=False)
+                   clock=lambda: NOW)
     # a gap of 75 min (2.5 intervals) in the readings: offline with 2 intervals, nothing with 3
     s = feed(ing, [msg("ST005", 1, -200), msg("ST005", 2, -125)])
     got = [(e["kind"], e["to"], e["time"]) for e in s.events]

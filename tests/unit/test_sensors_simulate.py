@@ -7,23 +7,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from floodtwin.sensors.alarms import load_thresholds
 from floodtwin.sensors.ingest import Ingestor, active_major_dangers
-from floodtwin.sensors.registry import load_registry
 from floodtwin.sensors.simulate import EVENT_KINDS, compare_alarms, simulate
 from floodtwin.sensors.store import ms_to_iso, open_db
 
 START = datetime(2026, 7, 21, tzinfo=timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def registry():
-    return load_registry("huayuankou")
-
-
-@pytest.fixture(scope="module")
-def th():
-    return load_thresholds()
 
 
 def events_of(conn):
@@ -42,7 +30,7 @@ def test_24_hours_of_249_stones_alarms_match_the_injected_events(tmp_path, regis
     path = tmp_path / "sim.jsonl"
     path.write_text("".join(p.replace("\n", " ") + "\n" for _, p in sim.messages), encoding="utf-8")
     conn = open_db(tmp_path / "ft.sqlite")
-    ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: sim.end, submit=False)
+    ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: sim.end)
     summary = ing.ingest_file(path, now=sim.end, batch_size=3000)
     assert summary.accepted == sim.valid
     assert summary.late == sim.late == 3
@@ -62,7 +50,7 @@ def test_the_comparison_catches_a_missing_a_spurious_and_a_late_alarm(tmp_path, 
     path = tmp_path / "sim.jsonl"
     path.write_text("".join(p + "\n" for _, p in sim.messages), encoding="utf-8")
     conn = open_db(tmp_path / "ft.sqlite")
-    Ingestor(conn, registry=registry, thresholds=th, clock=lambda: sim.end, submit=False).ingest_file(path)
+    Ingestor(conn, registry=registry, thresholds=th, clock=lambda: sim.end).ingest_file(path)
     events = events_of(conn)
     assert compare_alarms(sim.expected, events) == []
     assert compare_alarms(sim.expected, events[1:])
@@ -124,6 +112,5 @@ def ingest(tmp_path, sim, registry, th):
     path = tmp_path / "sim.jsonl"
     path.write_text("".join(p.replace("\n", " ") + "\n" for _, p in sim.messages), encoding="utf-8")
     conn = open_db(tmp_path / "ft.sqlite")
-    summary = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: sim.end,
-                       submit=False).ingest_file(path, now=sim.end)
+    summary = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: sim.end).ingest_file(path, now=sim.end)
     return summary, conn

@@ -15,9 +15,13 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
-from floodtwin.errors import DataError
+from floodtwin.errors import DataError, InputError
+
+__all__ = ["BUSY_TIMEOUT_MS", "DEFAULT_LOCK_TIMEOUT_S", "lock_timeout_s", "Connection", "default_db_path",
+           "connect", "transaction", "schema_version", "migrate", "ts", "parse_ts", "parse_now"]
 
 #: How long one attempt waits on a locked database (ms); a transaction retries until the lock budget
 #: (``$FLOODTWIN_DB_LOCK_TIMEOUT_S``, default 60 s) is spent, then reports the database as locked.
@@ -212,3 +216,29 @@ def _split_sql(script: str) -> list[str]:
     if buf.strip():
         statements.append(buf.strip())
     return statements
+
+
+# ----------------------------------------------------------------------------------------------
+# time as stored: UTC text that sorts as time
+
+def ts(now: datetime) -> str:
+    """``now`` (tz-aware) as the stored UTC text form; naive datetimes are refused."""
+    if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
+        raise InputError(f"time {now!r} must be a timezone-aware datetime")
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_ts(text: str) -> datetime:
+    """The stored UTC text form back to an aware datetime."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def parse_now(text: str | None) -> datetime:
+    """A CLI ``--now`` value (ISO 8601 with offset; naive means UTC) or the current UTC time."""
+    if text is None or text == "":
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"--now {text!r}: expected an ISO 8601 time such as 2026-07-20T08:00:00+08:00") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

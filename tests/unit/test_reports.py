@@ -7,21 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from floodtwin.dispatch import reports
+from floodtwin import reports
 from floodtwin.dispatch.roster import Roster
 from floodtwin.dispatch.schema import ensure_schema
 from floodtwin.dispatch.settings import load_config
-from floodtwin.dispatch.store import connect
+from floodtwin.db import connect
 from floodtwin.errors import InputError
 
 T0 = datetime(2026, 7, 20, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def reach():
-    from floodtwin import load_reach
-
-    return load_reach("huayuankou")
 
 
 @pytest.fixture(scope="module")

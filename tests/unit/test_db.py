@@ -10,7 +10,7 @@ import time
 import pytest
 
 from floodtwin.dispatch.schema import MIGRATIONS, ensure_schema
-from floodtwin.dispatch.store import _split_sql, connect, migrate, schema_version, transaction
+from floodtwin.db import _split_sql, connect, migrate, schema_version, transaction
 from floodtwin.errors import DataError
 
 

@@ -1,0 +1,110 @@
+"""Reading the board: task lists (someone's to-do list, the overdue), one task with its history,
+the event log; and the one-click push to everyone on duty in a scope."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from floodtwin.db import transaction, ts
+from floodtwin.dispatch import notify
+from floodtwin.dispatch.board._common import board_context, log_event
+from floodtwin.dispatch.board.states import STATES, resolve_key
+from floodtwin.dispatch.board.timers import missed_timers
+from floodtwin.dispatch.roster import STAFF_ROLES, Roster
+from floodtwin.dispatch.schema import ensure_schema
+from floodtwin.dispatch.settings import DispatchConfig, load_config
+from floodtwin.errors import InputError
+
+__all__ = ["list_tasks", "show_task", "events", "push"]
+
+
+def list_tasks(conn: sqlite3.Connection, *, grid: str | None = None, state: str | None = None,
+               overdue: bool = False, assignee: str | None = None, now: datetime | None = None,
+               config: DispatchConfig | None = None) -> list[dict[str, Any]]:
+    """Tasks (with their current assignees), filtered by grid, state, assignee (someone's to-do list)
+    and, with ``now``, missed SLA timers."""
+    ensure_schema(conn)
+    if state is not None and state not in STATES:
+        raise InputError(f"--state {state}: expected one of {', '.join(STATES)}")
+    where, args = [], []
+    if grid:
+        where.append("grid_id = ?")
+        args.append(grid)
+    if state:
+        where.append("state = ?")
+        args.append(state)
+    sql = "SELECT * FROM tasks" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at, key"
+    tasks = [dict(r) for r in conn.execute(sql, args)]
+    assignees: dict[str, list[str]] = {}
+    for r in conn.execute("SELECT task_key, staff_id FROM assignments WHERE active=1 ORDER BY level, id"):
+        assignees.setdefault(r[0], []).append(r[1])
+    for t in tasks:
+        t["assignees"] = assignees.get(t["key"], [])
+    if assignee:
+        tasks = [t for t in tasks if assignee in t["assignees"]]
+    if overdue:
+        if now is None:
+            raise InputError("overdue filter needs the current time")
+        config = config if config is not None else load_config()
+        tasks = [t for t in tasks if missed_timers(t, now, config)]
+    return tasks
+
+
+def show_task(conn: sqlite3.Connection, key: str) -> dict[str, Any]:
+    """One task with its assignments, missed timers and event history."""
+    ensure_schema(conn)
+    full = resolve_key(conn, key)
+    task = dict(conn.execute("SELECT * FROM tasks WHERE key=?", (full,)).fetchone())
+    task["assignments"] = [dict(r) for r in conn.execute(
+        "SELECT staff_id, role, level, assigned_at, reason, active FROM assignments WHERE task_key=? ORDER BY id",
+        (full,))]
+    task["sla_misses"] = [dict(r) for r in conn.execute(
+        "SELECT timer, due_at, detected_at, escalated_to, level FROM sla_misses WHERE task_key=?", (full,))]
+    task["events"] = [dict(r) for r in conn.execute(
+        "SELECT id, at, actor, kind, from_state, to_state, reason FROM events WHERE task_key=? ORDER BY id",
+        (full,))]
+    return task
+
+
+def events(conn: sqlite3.Connection, *, task_key: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """The most recent log events (all, or of one task), oldest first."""
+    ensure_schema(conn)
+    if task_key:
+        rows = conn.execute("SELECT * FROM events WHERE task_key=? ORDER BY id DESC LIMIT ?", (task_key, limit))
+    else:
+        rows = conn.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,))
+    return [dict(r) for r in rows][::-1]
+
+
+def push(conn: sqlite3.Connection, *, message: str, now: datetime, actor: str, grid: str | None = None,
+         role: str | None = None, everyone: bool = False, config: DispatchConfig | None = None,
+         roster: Roster | None = None) -> dict[str, Any]:
+    """One-click push of ``message`` to every on-duty person in scope (a grid, a role, or all).
+
+    Writes one event and its outbox rows in a transaction; returns the event id and recipients.
+    """
+    if not message.strip():
+        raise InputError("push: empty message")
+    if not (grid or role or everyone):
+        raise InputError("push: choose --grid, --role or --all")
+    if everyone and (grid or role):
+        raise InputError("push: --all cannot be combined with --grid or --role")
+    config, roster = board_context(conn, config, roster)
+    if grid is not None and grid not in roster.grids:
+        raise InputError(f"push: grid {grid} is not in the roster")
+    if role is not None and role not in STAFF_ROLES:
+        raise InputError(f"push: role {role} is not one of {', '.join(STAFF_ROLES)}")
+    recipients = sorted(m.staff_id for m in roster.staff.values()
+                        if m.on_duty and (grid is None or m.grid_id == grid) and (role is None or m.role == role))
+    if not recipients:
+        raise InputError(f"push: nobody on duty in scope (grid={grid or 'all'}, role={role or 'all'})")
+    scope = {"grid": grid, "role": role, "all": everyone}
+    with transaction(conn):
+        event_id = log_event(conn, now=now, actor=actor, kind="push", reason=message,
+                              data={"scope": scope, "recipients": len(recipients)})
+        rows = notify.enqueue(conn, config, kind="push", event_id=event_id, recipients=recipients, now=now,
+                              payload={"at": ts(now), "subject_zh": "通知", "subject_en": "Notice",
+                                       "text_zh": message, "text_en": message, "scope": scope})
+    return {"event_id": event_id, "recipients": recipients, "outbox_rows": rows}
