@@ -146,6 +146,9 @@ def test_two_processes_acknowledge_and_report_without_lost_updates(tmp_path):
         assert p.returncode == 0, err
         outs.append(json.loads(out))
     won_a, won_b = set(outs[0]["won"]), set(outs[1]["won"])
+    # the race really ran: each process won some acknowledgements and lost others (one that finished
+    # before the other started would pass every check below without testing the lock)
+    assert won_a and won_b, f"the workers did not overlap (A won {len(won_a)}, B won {len(won_b)}): no race was tested"
     assert not won_a & won_b and won_a | won_b == {t.key for t in tasks}
     assert outs[0]["refused"] + outs[1]["refused"] == len(tasks)
     # every change of both processes is in the database: nothing overwritten, nothing lost
