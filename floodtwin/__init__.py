@@ -24,6 +24,7 @@ _LAZY = {
     "InputError": "floodtwin.errors:InputError",
     "ConfigError": "floodtwin.errors:ConfigError",
     "DataError": "floodtwin.errors:DataError",
+    "ModelError": "floodtwin.errors:ModelError",
     "Preplan": "floodtwin.preplan:Preplan",
     "TierDecision": "floodtwin.preplan:TierDecision",
     "FlowState": "floodtwin.preplan:FlowState",

@@ -8,7 +8,7 @@ the class they care about.
 
 from __future__ import annotations
 
-__all__ = ["FloodtwinError", "InputError", "ConfigError", "DataError", "FeedError",
+__all__ = ["FloodtwinError", "InputError", "ConfigError", "DataError", "FeedError", "ModelError",
            "MAX_DISCHARGE_M3S", "require_discharge_m3s"]
 
 
@@ -39,6 +39,14 @@ class FeedError(FloodtwinError):
     observation."""
 
     exit_code = 4
+
+
+class ModelError(FloodtwinError):
+    """A model run whose result fails a physical sanity check (not converged, not finite, outside
+    the model's tables or range, volume not balanced): an error with its reason, never a level, a
+    map or a task."""
+
+    exit_code = 3
 
 
 #: Largest discharge accepted anywhere (m³/s): about four times the largest flood measured at

@@ -79,9 +79,12 @@ def run_scenario(discharge_m3s: float, *, reach=None, preplan=None, unsteady: bo
 
     ``unsteady=True`` routes the design hydrograph scaled to that peak through the calibrated 1D
     model (arrival times, time of minimum freeboard); ``False`` uses the steady profile of the peak
-    (the envelope, faster, no times).
+    (the envelope, faster, no times). A discharge outside the model's valid range, or a run that
+    fails its sanity checks (not converged, not finite, outside the tables, volume not balanced), is
+    a ModelError with the reason: never a level or a task.
     """
     from floodtwin.hydraulics import sections_from_reach, simulate_1d, steady_profile
+    from floodtwin.hydraulics.sanity import require_in_range
     from floodtwin.hydrograph import design_hydrograph
     from floodtwin.preplan import FlowState, Preplan, RiskFacts
     from floodtwin.reach import load_reach
@@ -93,6 +96,7 @@ def run_scenario(discharge_m3s: float, *, reach=None, preplan=None, unsteady: bo
     reach = reach if reach is not None else load_reach("huayuankou")
     preplan = preplan if preplan is not None else Preplan.load()
     sections = sections_from_reach(reach)
+    require_in_range(sections, q, name="discharge")  # a flow the model cannot answer is refused, not guessed
     timings["load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     hydro = None

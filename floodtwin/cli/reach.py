@@ -22,15 +22,34 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Print the inventory as JSON."),
 ) -> None:
     """Print the reach inventory: counts per layer, lengths, DEM and elevation ranges."""
-    from floodtwin.reach.summary import reach_summary
-
     from floodtwin.reach import load_reach
+    from floodtwin.reach.summary import FALLBACK_STAGE_KEY, reach_summary
 
-    summary = reach_summary(load_reach(reach, resolution_m))
+    loaded = load_reach(reach, resolution_m)
+    summary = reach_summary(loaded)
+    if loaded.params is not None:  # the calibrated model's stage first: the one source; the fallback after it
+        rows = list(summary["geometry"].items())
+        at = next((k for k, (key, _) in enumerate(rows) if key == FALLBACK_STAGE_KEY), len(rows))
+        summary["geometry"] = dict(rows[:at] + list(_model_stages(loaded).items()) + rows[at:])
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         return
     _print_summary(summary)
+
+
+def _model_stages(reach) -> dict[str, str]:
+    """The stage at the gauge from the calibrated 1D model (the one source of a stage for a flow) and
+    the model's valid discharge range; the terrain's uniform-flow stage of the summary is its fallback."""
+    from floodtwin.hydraulics.calibration import model_rating
+    from floodtwin.hydraulics.sanity import discharge_range_m3s
+    from floodtwin.hydraulics.sections import sections_from_reach
+
+    sections = sections_from_reach(reach)
+    stages = model_rating(sections, reach.gauge_chainage_m, [1000.0, 3000.0, 22000.0])
+    q_min, q_max = discharge_range_m3s(sections)
+    return {"HYK stage, calibrated 1D model (1,000 / 3,000 / 22,000 m³/s)":
+            " / ".join(f"{z:.2f}" for z in stages) + " m: what rating and scenario use",
+            "valid discharge range of the 1D model": f"{q_min:,.0f}–{q_max:,.0f} m³/s"}
 
 
 def _print_summary(summary: dict) -> None:

@@ -186,12 +186,18 @@ def model_rating(sections, chainage_m: float, discharge_m3s: Sequence[float]) ->
 
 def rating(reach, discharge_m3s: Sequence[float], gauge: str = "Huayuankou", *,
            calibration: str | Path | None = None, spacing_m: float = 250.0) -> np.ndarray:
-    """Stage (m) at a gauge for each discharge (m³/s) from the calibrated 1D model of the reach."""
+    """Stage (m) at a gauge for each discharge (m³/s) from the calibrated 1D model of the reach; a
+    discharge outside the model's valid range (:func:`~floodtwin.hydraulics.sanity.discharge_range_m3s`)
+    is a ModelError naming the range, never a stage."""
+    from floodtwin.hydraulics.sanity import require_in_range
     from floodtwin.hydraulics.sections import sections_from_reach
 
     _, chainage = find_gauge(reach, gauge)
     sections = sections_from_reach(reach, spacing_m, calibration=calibration)
-    return model_rating(sections, chainage, discharge_m3s)
+    q = np.atleast_1d(np.asarray(discharge_m3s, dtype=float))
+    for v in q.tolist():
+        require_in_range(sections, v, name="discharge")
+    return model_rating(sections, chainage, q)
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from floodtwin.errors import InputError
+from floodtwin.errors import InputError, ModelError
 from floodtwin.hydraulics._codes import DOWN_STAGE, G_MS2
 from floodtwin._renamed import renamed
 
@@ -248,8 +248,9 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
                                    tmax_buf, vol, z_end, q_end, lateral, bc_kind=kind, bc_slope=slope,
                                    dt_s=float(dt_1d_s), theta=float(theta), tol_m=1e-9, max_iter=30, out_every=per,
                                    t0_s=t)
-        if failed:
-            log.warning("couple: Newton did not converge in %d steps of interval %d", failed, c)
+        if failed:  # a result of unconverged steps is not an answer (hydraulics.sanity)
+            raise ModelError(f"simulate_coupled: the 1D Newton iteration did not converge in {failed} steps of "
+                             f"coupling interval {c} (t = {t:,.0f} s): no level or map is given")
         # the lateral volume is counted in vol: keep the 1D boundary flows apart
         boundary_1d += float(vol[0]) - float(lateral.sum()) * coupling_dt_s
         z, q = z_end, q_end

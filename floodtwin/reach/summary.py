@@ -6,8 +6,11 @@ import numpy as np
 
 from floodtwin.reach.load import Reach
 
-__all__ = ["reach_summary"]
+__all__ = ["FALLBACK_STAGE_KEY", "reach_summary"]
 
+
+#: the summary's row of the terrain's uniform-flow stage at the gauge (a fallback, labelled as one)
+FALLBACK_STAGE_KEY = "HYK stage, terrain fallback (same flows)"
 
 def _range(values) -> str:
     values = np.asarray(values, float)
@@ -70,7 +73,9 @@ def reach_summary(reach: Reach) -> dict:
         geometry["channel fit to HYK rating"] = (f"bed {t.fit.bed_at_gauge_m:.2f} m, n = {t.fit.manning_n:.4f}, "
                                                  f"bankfull depth {t.fit.bankfull_depth_m:.2f} m, "
                                                  f"misfit {t.fit.rms_misfit_m:.2f} m rms")
-        geometry["HYK stage at 1,000 / 3,000 / 22,000 m³/s"] = " / ".join(
+        # the terrain's own uniform-flow stage: the fallback when no hydraulic run is at hand, labelled
+        # as such (the calibrated 1D model's stage is the answer; `reach info` adds it beside this)
+        geometry[FALLBACK_STAGE_KEY] = " / ".join(
             f"{reach.stage_at_gauge_m(q):.2f}" for q in (1000, 3000, 22000)) + " m"
     return {"name": reach.name, "name_zh": reach.params.name_zh if reach.params else "",
             "crs": f"EPSG:{reach.crs.to_epsg()}", "layers": layers, "geometry": geometry}

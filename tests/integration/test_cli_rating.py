@@ -74,6 +74,13 @@ def test_rating_errors_are_one_line():
     assert p.returncode == 2 and "'abc' is not a number" in p.stderr
     p = _run("rating", "--discharge", "-5")
     assert p.returncode == 2 and "discharge -5.0 m³/s: expected a finite number > 0" in p.stderr
+    # a huge number is refused, not rated (it gave a stage of 24,622 m)
+    p = _run("rating", "--discharge", "1e9")
+    assert p.returncode == 2 and p.stderr.strip().count("\n") == 0 and "at most 100,000 m³/s" in p.stderr
+    # outside the model's valid range: a model error naming the range (exit 3)
+    p = _run("rating", "--discharge", "1000", "80000")
+    assert p.returncode == 3 and p.stderr.strip().count("\n") == 0, p.stderr
+    assert "discharge 80,000 m³/s is above the valid range of the reach model" in p.stderr
 
 
 def test_calibrate_errors_are_one_line(tmp_path):

@@ -61,6 +61,13 @@ def test_reach_info_json():
     assert data["layers"]["staff"]["count"] == 294
     assert data["layers"]["stones"]["count"] == 249
     assert data["crs"] == "EPSG:4547"
+    # one stage for one flow: the inventory's stage is the calibrated model's, as `rating` gives it
+    # (the terrain's uniform-flow stage is there too, labelled as the fallback it is)
+    rated = json.loads(run("rating", "--discharge", "1000", "3000", "22000", "--json").stdout)
+    model = data["geometry"]["HYK stage, calibrated 1D model (1,000 / 3,000 / 22,000 m³/s)"]
+    assert model.split(" m")[0] == " / ".join(f"{r['stage_m']:.2f}" for r in rated), (model, rated)
+    assert "HYK stage, terrain fallback (same flows)" in data["geometry"]
+    assert data["geometry"]["valid discharge range of the 1D model"] == "64–76,072 m³/s"
 
 
 def test_reach_map_writes_a_png(tmp_path):
