@@ -51,7 +51,7 @@ from floodtwin.hydraulics.inputs2d import (
 )
 from floodtwin.hydraulics.inputs2d import memory_budget_bytes as _memory_budget_bytes
 
-__all__ = ["Floodplain", "simulate_2d", "SCHEMES", "STEPPINGS", "LIMITERS"]
+__all__ = ["Floodplain", "simulate_2d", "SCHEMES", "STEPPINGS", "LIMITERS", "SPEED_DEPTH_M"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,10 @@ LIMITERS = {"none": k2.LIMITER_NONE, "minmod": k2.LIMITER_MINMOD, "vanleer": k2.
             "mc": k2.LIMITER_MC, "superbee": k2.LIMITER_SUPERBEE, "koren": k2.LIMITER_KOREN}
 #: a cell shallower than this (m) carries no momentum; velocities there are zero
 H_DRY_M = 1e-6
+#: least depth (m) whose speed enters ``max_speed``: in thinner films u = hu/h is a ratio of round-off-sized
+#: numbers, not a speed (a 1 m dam break on a tilted plane reported 98.8 m/s where no stored snapshot deeper
+#: than 5 cm exceeded 6.8 m/s); 5 cm is also below the depths that flood-hazard ratings start to count
+SPEED_DEPTH_M = 0.05
 #: grids with fewer active cells run on one thread unless ``threads`` is given: waking a second
 #: thread (tens of µs with passive waiting, see hydraulics/_jit.py) costs more than it saves there
 PARALLEL_MIN_CELLS = 40_000
@@ -92,7 +96,7 @@ class Floodplain:
                  scheme: str = "godunov", boundaries: Sequence[Any] | None = None,
                  output_times_s: Sequence[float] | None = None, gauges: Any = None, dtype: str = "float64",
                  cfl: float | None = None, velocity0_ms: Any = None, arrival_depth_m: float = 0.01,
-                 limiter: str = "mc", theta: float = 0.8, stepping: str = "hancock",
+                 speed_depth_m: float = SPEED_DEPTH_M, limiter: str = "mc", theta: float = 0.8, stepping: str = "hancock",
                  gauge_interval_s: float | None = None, memory_budget_bytes: int | None = None,
                  threads: int | None = None, link_xy_m: tuple[Sequence[float], Sequence[float]] | None = None,
                  progress: Callable[[float, float], None] | None = None):
@@ -115,6 +119,7 @@ class Floodplain:
         if not (0.0 <= float(theta) <= 1.0):
             raise InputError(f"theta = {theta} must lie in [0, 1]")
         arrival_depth_m = require_positive("arrival_depth_m", arrival_depth_m, "m")
+        speed_depth_m = require_positive("speed_depth_m", speed_depth_m, "m")
         grid = grid_from_bed(bed, dx_m)
         z_abs = grid.z_abs
         if np.any(np.isinf(z_abs)):
@@ -175,6 +180,7 @@ class Floodplain:
         self.grid, self.active, self.datum, self.z_local = grid, active, datum, z_local
         self.dx_m, self.duration_s, self.cfl, self.theta = dx_m, duration_s, cfl_v, float(theta)
         self.arrival_depth_m, self.threads, self.progress = arrival_depth_m, threads, progress
+        self.speed_depth_m = speed_depth_m
         self.plan = plan
         self._f = f
         self.z = np.ascontiguousarray(np.where(active, z_local, np.nan), dtype=f)
@@ -448,7 +454,7 @@ class Floodplain:
         """One time step of the scheme from the current state to ``t_new``."""
         f = self._f
         dtf, dxf, g, hdry = f(dt), f(self.dx_m), f(G_MS2), f(H_DRY_M)
-        tn, arr_h = f(t_new), f(self.arrival_depth_m)
+        tn, arr_h, speed_h = f(t_new), f(self.arrival_depth_m), f(self.speed_depth_m)
         bctype, bcval, bflux = self.plan.bctype, self.bcval, self.bflux
         nx = self.active.shape[1]
         # the kernels take their arrays grouped in tuples (see floodtwin.hydraulics.kernels2d)
@@ -459,7 +465,7 @@ class Floodplain:
             scratch = (self.slx, self.sly, self.fxb, self.fyb)
             state = (self.h, self.hu, self.hv, self.u, self.v)
             base = (self.h, self.hu, self.hv)
-            scalars = dict(dt=dtf, dx=dxf, g=g, limiter=self.lim_code, hdry=hdry, t_new=tn, arrival_h=arr_h,
+            scalars = dict(dt=dtf, dx=dxf, g=g, limiter=self.lim_code, hdry=hdry, t_new=tn, arrival_h=arr_h, speed_h=speed_h,
                            rows_per_block=ROWS_PER_BLOCK)
             if self.stepping == "hancock":
                 # one predictor-corrector stage (MUSCL-Hancock)
@@ -492,7 +498,7 @@ class Floodplain:
             k2.inertial_step((self.h, self.qx, self.qy), bed, edges, (self.h2, self.qx2, self.qy2),
                              (self.row_hmax, self.row_wet_lo, self.row_wet_hi), windows, self.qsb, maxima,
                              dt=dtf, dx=dxf, g=g, theta=f(self.theta), hflow=hdry, hdry=hdry, t_new=tn,
-                             arrival_h=arr_h, track=True, rows_per_block=ROWS_PER_BLOCK)
+                             arrival_h=arr_h, speed_h=speed_h, track=True, rows_per_block=ROWS_PER_BLOCK)
             self._count_boundary(dt)
             self.h, self.h2 = self.h2, self.h
             self.qx, self.qx2 = self.qx2, self.qx
@@ -534,6 +540,7 @@ class Floodplain:
                             "dt_min_s": self.dt_min_s if self.steps else float("nan"),
                             "dt_max_s": self.dt_max_s,
                             "arrival_depth_m": self.arrival_depth_m,
+                            "speed_depth_m": self.speed_depth_m,
                             "initial_volume_m3": self.v0,
                             "final_volume_m3": v1,
                             "storage_change_m3": v1 - self.v0,
@@ -554,7 +561,8 @@ class Floodplain:
 def simulate_2d(bed: Any, *, dx_m: float, duration_s: float, depth0_m: Any = None, manning_n: Any = 0.0,
                 scheme: str = "godunov", boundaries: Sequence[Any] | None = None,
                 output_times_s: Sequence[float] | None = None, gauges: Any = None, dtype: str = "float64",
-                cfl: float | None = None, velocity0_ms: Any = None, arrival_depth_m: float = 0.01, limiter: str = "mc",
+                cfl: float | None = None, velocity0_ms: Any = None, arrival_depth_m: float = 0.01,
+                speed_depth_m: float = SPEED_DEPTH_M, limiter: str = "mc",
                 theta: float = 0.8, stepping: str = "hancock", gauge_interval_s: float | None = None,
                 memory_budget_bytes: int | None = None, threads: int | None = None,
                 progress: Callable[[float, float], None] | None = None):
@@ -575,14 +583,16 @@ def simulate_2d(bed: Any, *, dx_m: float, duration_s: float, depth0_m: Any = Non
     one thread on a grid of fewer than ``PARALLEL_MIN_CELLS`` active cells; results do not depend
     on it). Returns an ``xarray.Dataset`` with ``depth``/``velocity_x``/``velocity_y`` (time, y, x),
     ``max_depth``, ``max_speed``, ``time_of_max_depth``, ``arrival_time`` (s, first depth above
-    ``arrival_depth_m``; NaN where never), gauge series, and the mass balance, step count and
+    ``arrival_depth_m``; NaN where never; ``max_speed`` counts only water deeper than ``speed_depth_m``,
+    default :data:`SPEED_DEPTH_M`), gauge series, and the mass balance, step count and
     time-step range as attributes. Raises :class:`~floodtwin.errors.InputError` (one line) before
     computing on bad input. For a run in intervals with exchanges in between, use
     :class:`Floodplain`.
     """
     model = Floodplain(bed, dx_m=dx_m, duration_s=duration_s, depth0_m=depth0_m, manning_n=manning_n, scheme=scheme,
                        boundaries=boundaries, output_times_s=output_times_s, gauges=gauges, dtype=dtype, cfl=cfl,
-                       velocity0_ms=velocity0_ms, arrival_depth_m=arrival_depth_m, limiter=limiter, theta=theta,
+                       velocity0_ms=velocity0_ms, arrival_depth_m=arrival_depth_m, speed_depth_m=speed_depth_m,
+                       limiter=limiter, theta=theta,
                        stepping=stepping, gauge_interval_s=gauge_interval_s, memory_budget_bytes=memory_budget_bytes,
                        threads=threads, progress=progress)
     model.advance(model.duration_s)

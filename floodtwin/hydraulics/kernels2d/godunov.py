@@ -347,7 +347,7 @@ def _godunov_update_row(h_row, hu_row, hv_row, z_row, n2_row, h0_row, hu0_row, h
 
 @jit_parallel
 def godunov_stage(state, base, bed, edges, out, rows, windows, scratch, maxima, *,
-                  dt, dx, g, wa, wb, limiter, hdry, t_new, arrival_h, track, predict, rows_per_block):
+                  dt, dx, g, wa, wb, limiter, hdry, t_new, arrival_h, speed_h, track, predict, rows_per_block):
     """One stage of the Godunov scheme: ``out = wa·U0 + wb·(U + dt·L(U))`` with L the
     finite-volume operator (MUSCL increments with the given limiter, hydrostatic reconstruction,
     HLLC) followed by semi-implicit Manning friction ``q ← q / (1 + dt·g·n²·|q| / h^(7/3))`` on the
@@ -362,8 +362,8 @@ def godunov_stage(state, base, bed, edges, out, rows, windows, scratch, maxima, 
 
     ``u``, ``v`` are the velocities of the input state (hu/h, zero where dry), written for the
     output state into ``out_u``, ``out_v`` so that no face divides by a depth. When ``track`` is
-    set the running maxima (depth, speed², their time, arrival time at ``arrival_h``) are updated
-    from the output state at ``t_new``. ``row_speed[i]`` receives the largest |u|+√(gh) (either
+    set the running maxima (depth, speed² where deeper than ``speed_h``, their time, arrival time at
+    ``arrival_h``) are updated from the output state at ``t_new``. ``row_speed[i]`` receives the largest |u|+√(gh) (either
     direction) of row i of the output state, ``row_wet_lo[i]``/``row_wet_hi[i]`` its first and
     one-past-last column holding water (nx, 0 if none). Scratch per block b: ``slx[b]``, ``sly[b]``
     (3, 8, nx) rings of the x and y increments of rows r-1, r, r+1 (slot row % 3), ``fxb[b]``
@@ -429,4 +429,4 @@ def godunov_stage(state, base, bed, edges, out, rows, windows, scratch, maxima, 
             row_wet_hi[r] = lo + whi
             if track:
                 _track_row(z[r, lo:hi], out_h[r, lo:hi], out_u[r, lo:hi], out_v[r, lo:hi], max_h[r, lo:hi],
-                           max_s2[r, lo:hi], t_max[r, lo:hi], arrival[r, lo:hi], t_new, arrival_h, hdry)
+                           max_s2[r, lo:hi], t_max[r, lo:hi], arrival[r, lo:hi], t_new, arrival_h, speed_h)

@@ -117,7 +117,7 @@ def _inertial_x_row(h_row, z_row, n2_row, qx_row, gdt, gdt_dx, theta, hflow, cap
 
 @jit
 def _inertial_continuity_row(h_row, z_row, qx_row, qs_row, qn_row, out_h, max_h, max_s2, t_max, arrival,
-                             dt_dx, hdry, t_new, arrival_h, track):
+                             dt_dx, hdry, t_new, arrival_h, speed_h, track):
     """Depths of one row from continuity with the new face discharges into ``out_h``; updates the
     running maxima when ``track``; returns the row's largest depth and its first and one-past-last
     column holding water."""
@@ -150,7 +150,7 @@ def _inertial_continuity_row(h_row, z_row, qx_row, qs_row, qn_row, out_h, max_h,
                 ux = 0.5 * (qx_row[i] + qx_row[i + 1])
                 uy = 0.5 * (qs_row[i] + qn_row[i])
                 # |q|² > max|u|²·h² (no division in the search); bitwise: no short-circuit branch
-                new = (z_row[i] == z_row[i]) & ((hn > max_h[i]) | ((hn > hdry) & (ux * ux + uy * uy > max_s2[i] * hn * hn)))
+                new = (z_row[i] == z_row[i]) & ((hn > max_h[i]) | ((hn > speed_h) & (ux * ux + uy * uy > max_s2[i] * hn * hn)))
                 changed = max(changed, 1 if new else 0)
             if changed:
                 for j in range(m):
@@ -162,7 +162,7 @@ def _inertial_continuity_row(h_row, z_row, qx_row, qs_row, qn_row, out_h, max_h,
                     uy = 0.5 * (qs_row[i] + qn_row[i]) / h_safe
                     max_h[i], max_s2[i], t_max[i], arrival[i] = _track_cell(
                         z_row[i] == z_row[i], hn, ux * ux + uy * uy, max_h[i], max_s2[i], t_max[i], arrival[i],
-                        t_new, arrival_h, hdry)
+                        t_new, arrival_h, speed_h)
     return i64_as_f64(hmax_bits), wet_lo, wet_hi
 
 
@@ -190,7 +190,7 @@ def _inertial_y_edge(e, lo, hi, h, qy, z, n2, bctype, bcval, bflux, g, dt, dx, h
 
 @jit_parallel
 def inertial_step(state, bed, edges, out, rows, windows, qsb, maxima, *,
-                  dt, dx, g, theta, hflow, hdry, t_new, arrival_h, track, rows_per_block):
+                  dt, dx, g, theta, hflow, hdry, t_new, arrival_h, speed_h, track, rows_per_block):
     """One local-inertial step: new face discharges ``out_qx`` (ny, nx+1) and ``out_qy`` (ny+1, nx)
     (m² s⁻¹) from the old state, then depths ``out_h`` from continuity with the new discharges.
 
@@ -269,7 +269,7 @@ def inertial_step(state, bed, edges, out, rows, windows, qsb, maxima, *,
             hmax, wlo, whi = _inertial_continuity_row(
                 h[r, lo:hi], z[r, lo:hi], out_qx[r, lo:hi + 1], qs_row, out_qy[r + 1, lo:hi], out_h[r, lo:hi],
                 max_h[r, lo:hi], max_s2[r, lo:hi], t_max[r, lo:hi], arrival[r, lo:hi], dt_dx, hdry, t_new,
-                arrival_h, track)
+                arrival_h, speed_h, track)
             row_hmax[r] = hmax
             row_wet_lo[r] = lo + wlo if whi > 0 else nx
             row_wet_hi[r] = lo + whi
