@@ -88,6 +88,15 @@ def main(argv: list[str] | None = None) -> None:
         where = ctx.command_path if ctx is not None else "floodtwin"
         message = " ".join(exc.format_message().split())
         fail(f"{where}: {message} (see {where} --help)", getattr(exc, "exit_code", 2))
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug, said in one line
+        import os
+
+        if os.environ.get("FLOODTWIN_DEBUG"):
+            raise
+        where = " ".join(argv if argv is not None else sys.argv[1:])[:120]
+        fail(f"internal error (a bug in floodtwin, please report it): {type(exc).__name__}: "
+             f"{' '.join(str(exc).split())[:200]} (in `floodtwin {where}`; FLOODTWIN_DEBUG=1 shows the traceback)",
+             70)
     raise SystemExit(result if isinstance(result, int) else 0)
 
 

@@ -37,6 +37,16 @@ def calibrate(
     from floodtwin.hydraulics.sections import calibration_path
     from floodtwin.reach import load_reach
 
+    from floodtwin.errors import MAX_DISCHARGE_M3S
+    from floodtwin.files import require_file_to_read, require_file_to_write, require_number
+
+    require_number(q_min, option="--q-min", low=0.0, high=MAX_DISCHARGE_M3S, low_inclusive=False, unit="m³/s")
+    require_number(q_max, option="--q-max", low=0.0, high=MAX_DISCHARGE_M3S, low_inclusive=False, unit="m³/s")
+    require_number(assimilate, option="--assimilate", low=1, high=366, unit="days")
+    if data is not None:
+        require_file_to_read(data, option="--data")
+    if output is not None:
+        require_file_to_write(output, option="--output", suffixes=(".yaml", ".yml"))
     fit_years = parse_years(years)
     obs = load_observations(station, data)
     if validate:
@@ -117,6 +127,10 @@ def rating(
         except ValueError:
             raise InputError(f"--discharge: {extra!r} is not a number (m³/s)") from None
     discharge = values
+    if calibration is not None:
+        from floodtwin.files import require_file_to_read
+
+        require_file_to_read(calibration, option="--calibration")
     r = load_reach(reach)
     z = stages_at(r, discharge, gauge, calibration=calibration)
     rows = [{"discharge_m3s": float(q), "stage_m": round(float(s), 3)} for q, s in zip(discharge, z)]

@@ -130,9 +130,10 @@ def tasks(
     _check_q("--discharge", discharge)
     _check_q("--forecast", forecast)
     plan = Preplan.load(file)
-    facts = _read_risk(risk) if risk is not None else None
+    tables = _tables(reach)
+    facts = _read_risk(risk).require_known(tables, where=str(risk)) if risk is not None else None
     decision = plan.evaluate(FlowState(observed_m3s=discharge, forecast_m3s=forecast, risk=facts))
-    instructions = plan.tasks_for(decision, _tables(reach), risk=facts)
+    instructions = plan.tasks_for(decision, tables, risk=facts)
     if as_json:
         out = {"tier": decision.tier, "colour": decision.colour, "reason": decision.reason,
                "reason_zh": decision.reason_zh, "trigger": decision.trigger,

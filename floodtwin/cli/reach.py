@@ -22,9 +22,11 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Print the inventory as JSON."),
 ) -> None:
     """Print the reach inventory: counts per layer, lengths, DEM and elevation ranges."""
+    from floodtwin.files import require_number
     from floodtwin.reach import load_reach
     from floodtwin.reach.summary import FALLBACK_STAGE_KEY, reach_summary
 
+    require_number(resolution_m, option="--resolution", low=1.0, high=10_000.0, unit="m")
     loaded = load_reach(reach, resolution_m)
     summary = reach_summary(loaded)
     if loaded.params is not None:  # the calibrated model's stage first: the one source; the fallback after it
@@ -80,9 +82,13 @@ def map_(
     dpi: int = typer.Option(150, help="Resolution of the PNG."),
 ) -> None:
     """Draw the reach (hillshaded DEM, dikes with chainage posts, works, grids, villages, stones) to a PNG."""
-    from floodtwin.reach.map import reach_map_png
+    from floodtwin.files import require_file_to_write, require_number
     from floodtwin.reach import load_reach
+    from floodtwin.reach.map import reach_map_png
 
+    # before loading or drawing anything: the map is written where it was asked, or not at all
+    require_file_to_write(output, option="--output", suffixes=(".png",))
+    require_number(dpi, option="--dpi", low=10, high=1200)
     path = reach_map_png(load_reach(reach), output, dpi=dpi)
     typer.echo(f"wrote {path}")
 
@@ -95,9 +101,16 @@ def build(
 ) -> None:
     """Build the reach GeoPackage (EPSG:4547) and the CF NetCDF DEM from the parameter YAML."""
     from floodtwin.config import DATA_DIR
+    from floodtwin.files import require_file_to_read, require_folder_to_write, require_number
     from floodtwin.reach.build import build_reach
 
-    yaml_path = yaml_path or DATA_DIR / "dikes" / "huayuankou.yaml"
+    yaml_path = require_file_to_read(yaml_path or DATA_DIR / "dikes" / "huayuankou.yaml", option="YAML_PATH")
+    for r in resolution:
+        require_number(r, option="--resolution", low=1.0, high=10_000.0, unit="m")
+    if out_dir is not None:
+        out_dir, created = require_folder_to_write(out_dir, option="--out")
+        if created:
+            typer.echo(f"created folder {out_dir}")
     written = build_reach(yaml_path, out_dir, resolutions_m=tuple(resolution))
     for what, path in written.items():
         typer.echo(f"{what}: {path}")

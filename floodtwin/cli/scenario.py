@@ -31,6 +31,9 @@ def scenario(
     discharge = require_discharge_m3s(discharge, name="--discharge", positive=True)
     if lang not in ("en", "zh"):
         raise InputError(f"--lang {lang}: expected en or zh")
+    from floodtwin.files import require_number
+
+    require_number(show_tasks, option="--tasks", low=0, high=10_000)
     result = run_scenario(discharge, unsteady=not steady)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))

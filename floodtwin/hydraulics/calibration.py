@@ -103,9 +103,18 @@ def load_observations(station: str, path: str | Path | None = None):
     import pandas as pd
 
     p = Path(path) if path else DEFAULT_OBSERVATIONS
+    if p.is_dir():
+        raise DataError(f"{p}: is a directory, expected the observations CSV")
     if not p.is_file():
         raise DataError(f"{p}: observations file not found")
-    df = pd.read_csv(p)
+    try:
+        df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{p}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{p}: file is empty, expected the observations CSV with a header") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"{p}: not a CSV file: {' '.join(str(exc).split())[:120]}") from None
     missing = {"date", "station", "stage_m", "discharge_m3s"} - set(df.columns)
     if missing:
         raise DataError(f"{p}: missing column(s) {', '.join(sorted(missing))}")
@@ -114,9 +123,20 @@ def load_observations(station: str, path: str | Path | None = None):
     if not match:
         raise InputError(f"station {station!r} is not in {p.name}; stations: {', '.join(names)}")
     g = df[df["station"] == match[0]].copy()
-    g["date"] = pd.to_datetime(g["date"], errors="coerce")
-    g["stage_m"] = pd.to_numeric(g["stage_m"], errors="coerce")
-    g["discharge_m3s"] = pd.to_numeric(g["discharge_m3s"], errors="coerce")
+    # a blank cell is a day without a measurement (the bulletin has gaps); text where a number or a
+    # date belongs is a broken file, said with its line, never dropped without a word
+    for col, parse in (("date", lambda s: pd.to_datetime(s, errors="coerce")),
+                       ("stage_m", lambda s: pd.to_numeric(s, errors="coerce")),
+                       ("discharge_m3s", lambda s: pd.to_numeric(s, errors="coerce"))):
+        text = g[col].str.strip()
+        value = parse(text.where(text != "", None))
+        broken = value.isna() & (text != "")
+        if broken.any():
+            first = broken.idxmax()
+            raise DataError(f"{p}:{first + 2}: {col} {g.at[first, col]!r} is not a "
+                            f"{'date' if col == 'date' else 'number'} ({int(broken.sum())} such row(s) of "
+                            f"{match[0]})")
+        g[col] = value
     g = g.dropna(subset=["date", "stage_m", "discharge_m3s"])
     return g[["date", "discharge_m3s", "stage_m"]].sort_values("date").reset_index(drop=True)
 
@@ -244,6 +264,9 @@ def calibrate(reach, observations, fit_years: Sequence[int], validate_years: Seq
     if len(fit) < 10:
         raise DataError(f"station {station}: only {len(fit)} observations in {q_lo:g}–{q_hi:g} m³/s in the fit "
                         f"years {fit_years}; need at least 10")
+    if len(validate_years) and len(val) == 0:  # a validation of no day is no validation (its RMSE is NaN)
+        raise DataError(f"station {station}: no observation in {q_lo:g}–{q_hi:g} m³/s in the validation years "
+                        f"{sorted(validate_years)}: nothing to validate on")
     base = sections_from_reach(reach, spacing_m, calibration=False)
     # the gauge's stage depends only on the sections from the gauge down: cut the rest for speed
     keep = base.chainage_m >= chainage - 2 * spacing_m

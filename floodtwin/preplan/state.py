@@ -71,6 +71,23 @@ class RiskFacts:
             kwargs[key] = clean
         return cls(**kwargs)
 
+    #: which reach layer (GeoPackage layer, words) each mapping's ids name
+    ID_LAYERS = {"village_max_depth_m": ("villages", "village"), "village_arrival_time_s": ("villages", "village"),
+                 "segment_freeboard_m": ("dikes", "dike segment"), "segment_toe_depth_m": ("dikes", "dike segment"),
+                 "spur_freeboard_m": ("spurs", "spur")}
+
+    def require_known(self, tables: Any, *, where: str = "risk facts") -> "RiskFacts":
+        """Self, if every id names an object of the reach (``tables``: ReachTables); InputError
+        naming the first unknown id otherwise (a fact about an object the reach does not have is a
+        mistake in the file, not a risk to ignore)."""
+        from floodtwin.errors import InputError
+
+        for key, (layer, words) in self.ID_LAYERS.items():
+            for oid in getattr(self, key):
+                if layer in tables.layers and tables.record(layer, oid) is None:
+                    raise InputError(f"{where}: {key}.{oid}: no {words} {oid!r} in reach {tables.name}")
+        return self
+
 
 @dataclass(frozen=True)
 class TierDecision:

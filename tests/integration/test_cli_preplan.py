@@ -177,3 +177,11 @@ def test_bad_input_is_one_red_line_and_exit_2(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in proc.stderr, (args, lines)
         assert words in lines[0], (args, lines[0])
         assert proc.stdout == "", (args, proc.stdout)
+
+
+def test_risk_facts_naming_an_unknown_village_are_refused(tmp_path):
+    risk = tmp_path / "risk.json"
+    risk.write_text(json.dumps({"village_max_depth_m": {"V-NOPE": 1.2}}), encoding="utf-8")
+    proc = run("tasks", "--discharge", "22000", "--risk", str(risk))
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert "village_max_depth_m.V-NOPE: no village 'V-NOPE' in reach huayuankou" in proc.stderr

@@ -99,3 +99,22 @@ def test_calibrate_errors_are_one_line(tmp_path):
     bad.write_text("channel_n: .nan\n")
     p = _run("rating", "--discharge", "1000", "--calibration", str(bad))
     assert p.returncode == 2 and "bad.yaml:1: channel_n:" in p.stderr
+
+
+def test_calibrate_refuses_text_in_number_columns_and_an_empty_validation(tmp_path):
+    src = (Path(__file__).resolve().parents[2] / "data" / "yrcc").glob("*.csv")
+    rows = next(iter(sorted(src))).read_text(encoding="utf-8").splitlines()
+    header, body = rows[0], rows[1:]
+    cols = header.split(",")
+    k = next(i for i, line in enumerate(body) if "Huayuankou" in line and line.split(",")[cols.index("stage_m")])
+    broken = body[k].split(",")
+    broken[cols.index("stage_m")] = "n/a"
+    path = tmp_path / "obs.csv"
+    path.write_text("\n".join([header, *body[:k], ",".join(broken), *body[k + 1:]]) + "\n", encoding="utf-8")
+    p = _run("calibrate", "--years", "2018", "--data", str(path), "--output", str(tmp_path / "c.yaml"), "--quiet")
+    assert p.returncode == 2 and p.stderr.strip().count("\n") == 0, p.stderr
+    assert f"obs.csv:{k + 2}: stage_m 'n/a' is not a number" in p.stderr, p.stderr
+    # validation years with no day in the discharge range: refused, not an RMSE of nan with exit 0
+    p = _run("calibrate", "--years", "2018", "--validate", "1995", "--output", str(tmp_path / "c.yaml"), "--quiet")
+    assert p.returncode == 2 and p.stderr.strip().count("\n") == 0, p.stderr
+    assert "no observation in 1000–5000 m³/s in the validation years [1995]: nothing to validate on" in p.stderr

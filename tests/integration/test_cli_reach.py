@@ -118,8 +118,8 @@ def test_bad_reach_is_one_red_line_and_exit_2(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["-o", "/dev/null/map.png"], "/dev/null/map.png: cannot write the map"),
-    (["-o", "map.png", "--dpi", "5"], "dpi = 5 is outside [10, 1200]"),
+    (["-o", "/dev/null/map.png"], "--output /dev/null/map.png: /dev/null is a file, not a folder"),
+    (["-o", "map.png", "--dpi", "5"], "--dpi 5: expected >= 10 and <= 1,200"),
 ])
 def test_bad_map_output_is_one_red_line_and_exit_2(tmp_path, args, message):
     proc = run("reach", "map", *args, cwd=tmp_path)
