@@ -1,7 +1,8 @@
 """Notifications: an outbox written with the state change, delivered afterwards, each exactly keyed.
 
 A state change (dispatch, escalation, stand-down, push, danger report) writes its outbox rows in
-the *same* transaction (:func:`enqueue`), so a crash can lose neither the change nor its message.
+the *same* transaction (:func:`enqueue`; a grouped message, the tick's escalation digests:
+:func:`enqueue_digests`), so a crash can lose neither the change nor its message.
 :func:`deliver` sends what is due, one row at a time: it first leases the rows (so two processes
 never send the same row at once), then sends, then records the outcome. A failed send is retried
 with exponential backoff; after ``max_attempts`` the row is kept as ``dead``. Every row carries a
@@ -38,7 +39,7 @@ from floodtwin.errors import ConfigError
 __all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "IDEMPOTENCY_HEADER", "SIGNATURE_TOLERANCE_S",
            "idempotency_key", "sign", "verify_signature", "enqueue", "DeliveryError", "send_webhook",
            "send_log", "send_email", "DeliveryReport", "backoff_s", "deliver", "deliver_until_done",
-           "outbox_counts"]
+           "outbox_counts", "enqueue_digests"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,29 @@ def verify_signature(secret: bytes, body: bytes, header: str | None, timestamp: 
     return hmac.compare_digest(sign(secret, body, int(timestamp)), header)
 
 
+def _outbox_row(notifier: Any, kind: str, event_id: int, recipient: str, recipients: list[str],
+                payload: dict[str, Any], created: str, due: str, task_key: str | None) -> tuple:
+    key = idempotency_key(notifier.name, kind, event_id, recipient)
+    body = {"idempotency_key": key, "kind": kind, "event_id": event_id, "recipient": recipient,
+            "recipients": recipients, "sent_by": "floodtwin", **payload}
+    return (key, notifier.name, recipient, kind, task_key, event_id,
+            json.dumps(body, ensure_ascii=False, sort_keys=True), created, due)
+
+
+def _due_times(now: datetime) -> tuple[str, str]:
+    """(created, due) of new rows: due at once both on the change's clock and on the wall clock: a
+    drill run with a future --now must not leave its messages waiting for that time in a later
+    wall-clock `tasks deliver`."""
+    created = ts(now)
+    return created, min(created, ts(datetime.now(UTC)))
+
+
+def _insert_rows(conn: sqlite3.Connection, rows: list[tuple]) -> None:
+    conn.executemany(
+        "INSERT OR IGNORE INTO outbox(idem_key, notifier, recipient, kind, task_key, event_id, payload, "
+        "created_at, next_attempt_at) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+
+
 def enqueue(conn: sqlite3.Connection, config: DispatchConfig, *, kind: str, event_id: int,
             recipients: Iterable[str], payload: dict[str, Any], now: datetime,
             task_key: str | None = None) -> int:
@@ -83,24 +107,36 @@ def enqueue(conn: sqlite3.Connection, config: DispatchConfig, *, kind: str, even
     per message for e-mail, which goes to the configured mailboxes. Returns the rows written.
     """
     recipients = list(dict.fromkeys(recipients))
-    created = ts(now)
-    # due at once both on the change's clock and on the wall clock: a drill run with a future --now
-    # must not leave its messages waiting for that time in a later wall-clock `tasks deliver`
-    due = min(created, ts(datetime.now(UTC)))
+    created, due = _due_times(now)
     rows = []
     for notifier in config.notifiers:
         if kind not in notifier.events:
             continue
         targets = ["+".join(recipients) or "-"] if isinstance(notifier, SmtpNotifier) else recipients
-        for recipient in targets:
-            key = idempotency_key(notifier.name, kind, event_id, recipient)
-            body = {"idempotency_key": key, "kind": kind, "event_id": event_id, "recipient": recipient,
-                    "recipients": recipients, "sent_by": "floodtwin", **payload}
-            rows.append((key, notifier.name, recipient, kind, task_key, event_id,
-                         json.dumps(body, ensure_ascii=False, sort_keys=True), created, due))
-    conn.executemany(
-        "INSERT OR IGNORE INTO outbox(idem_key, notifier, recipient, kind, task_key, event_id, payload, "
-        "created_at, next_attempt_at) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+        rows.extend(_outbox_row(notifier, kind, event_id, r, recipients, payload, created, due, task_key)
+                    for r in targets)
+    _insert_rows(conn, rows)
+    return len(rows)
+
+
+def enqueue_digests(conn: sqlite3.Connection, config: DispatchConfig, *, kind: str, event_id: int,
+                    payloads: dict[str, dict[str, Any]], summary: dict[str, Any], now: datetime) -> int:
+    """Write the outbox rows of one grouped message (a tick's escalation digests; call inside its
+    transaction): each person their own payload on the notifiers that address people, and one
+    ``summary`` for each mailbox (a mailbox must not get one mail per person either). Returns the
+    rows written."""
+    recipients = sorted(payloads)
+    created, due = _due_times(now)
+    rows = []
+    for notifier in config.notifiers:
+        if kind not in notifier.events or not recipients:
+            continue
+        if isinstance(notifier, SmtpNotifier):
+            rows.append(_outbox_row(notifier, kind, event_id, "digest", recipients, summary, created, due, None))
+        else:
+            rows.extend(_outbox_row(notifier, kind, event_id, r, [r], payloads[r], created, due, None)
+                        for r in recipients)
+    _insert_rows(conn, rows)
     return len(rows)
 
 

@@ -214,34 +214,46 @@ def test_dependencies_block_start(env):
 
 def test_sla_escalation_chain_with_injected_clock(env):
     conn, config, roster = env
+    grace = timedelta(minutes=config.dispatch.sla.grace_min)
     t = instr(1, grid="X01", role="team_member", category="works_emergency", deadline=30)
     board.submit(conn, [t], now=T0, actor="t", reason="r", config=config, roster=roster)
-    assert board.tick(conn, now=T0 + timedelta(minutes=2, seconds=59), config=config, roster=roster) == []
-    e1 = board.tick(conn, now=T0 + timedelta(minutes=3, seconds=1), config=config, roster=roster)
+    # the acknowledgement is due at 3 min; it escalates once the grace period has passed too
+    assert board.tick(conn, now=T0 + timedelta(minutes=2, seconds=59) + grace, config=config, roster=roster) == []
+    e1 = board.tick(conn, now=T0 + timedelta(minutes=3, seconds=1) + grace, config=config, roster=roster)
     assert [(e["timer"], e["escalated_to"]) for e in e1] == [("ack", "LX")]
-    assert board.tick(conn, now=T0 + timedelta(minutes=4), config=config, roster=roster) == []  # once per timer
-    board.ack(conn, t.key, now=T0 + timedelta(minutes=4), actor="T1", config=config)
-    e2 = board.tick(conn, now=T0 + timedelta(minutes=5, seconds=30), config=config, roster=roster)
+    assert board.tick(conn, now=T0 + timedelta(minutes=4) + grace, config=config, roster=roster) == []  # once
+    board.ack(conn, t.key, now=T0 + timedelta(minutes=4) + grace, actor="T1", config=config)
+    e2 = board.tick(conn, now=T0 + timedelta(minutes=5, seconds=30) + grace, config=config, roster=roster)
     # member -> exclusive-grid leader -> parent grid leader -> town command
     assert [(e["timer"], e["escalated_to"]) for e in e2] == [("set_out", "L1")]
-    e3 = board.tick(conn, now=T0 + timedelta(minutes=31), config=config, roster=roster)
+    # on-site and handle missed together: both recorded, the task climbs one step (to the town command)
+    e3 = board.tick(conn, now=T0 + timedelta(minutes=31) + grace, config=config, roster=roster)
     assert [(e["timer"], e["escalated_to"]) for e in e3] == [("on_site", "TOWN"), ("handle", "TOWN")]
     row = board.show_task(conn, t.key)
-    assert row["escalation_level"] == 4
+    assert row["escalation_level"] == 3
     assert [a["staff_id"] for a in row["assignments"]] == ["T1", "LX", "L1", "TOWN"]
-    esc = [json.loads(r[0])["recipient"] for r in conn.execute("SELECT payload FROM outbox WHERE kind='escalated'")]
-    assert esc[:3] == ["T1", "LX", "T1"]  # each escalation reaches everyone responsible so far
+    assert {(m["timer"], m["escalated_to"], m["level"]) for m in row["sla_misses"]} == {
+        ("ack", "LX", 1), ("set_out", "L1", 2), ("on_site", "TOWN", 3), ("handle", "TOWN", 3)}
+    digests = [json.loads(r[0]) for r in conn.execute("SELECT payload FROM outbox WHERE kind='escalated' ORDER BY id")]
+    # one digest per person per tick, to everyone responsible so far
+    assert [(d["event_id"], d["recipient"]) for d in digests] == [
+        (digests[0]["event_id"], "LX"), (digests[0]["event_id"], "T1"),
+        (digests[2]["event_id"], "L1"), (digests[2]["event_id"], "LX"), (digests[2]["event_id"], "T1"),
+        (digests[5]["event_id"], "L1"), (digests[5]["event_id"], "LX"), (digests[5]["event_id"], "T1"),
+        (digests[5]["event_id"], "TOWN")]
+    assert [d["digest"]["to_you"] for d in digests[:2]] == [1, 0]  # LX got it, T1 is told it went up
     overdue = board.list_tasks(conn, overdue=True, now=T0 + timedelta(minutes=31), config=config)
-    assert [o["key"] for o in overdue] == [t.key]
+    assert [o["key"] for o in overdue] == [t.key]  # overdue from the due time; the grace is for escalating
 
 
 def test_office_task_has_no_field_timers(env):
     conn, config, roster = env
+    grace = timedelta(minutes=config.dispatch.sla.grace_min)
     t = instr(1, category="information", deadline=60)
     board.submit(conn, [t], now=T0, actor="t", reason="r", config=config, roster=roster)
     board.ack(conn, t.key, now=T0 + timedelta(minutes=1), actor="M1", config=config)
-    assert board.tick(conn, now=T0 + timedelta(minutes=59), config=config, roster=roster) == []
-    assert [e["timer"] for e in board.tick(conn, now=T0 + timedelta(minutes=61), config=config,
+    assert board.tick(conn, now=T0 + timedelta(minutes=59) + grace, config=config, roster=roster) == []
+    assert [e["timer"] for e in board.tick(conn, now=T0 + timedelta(minutes=61) + grace, config=config,
                                            roster=roster)] == ["handle"]
 
 
@@ -304,7 +316,8 @@ def test_units_own_their_tasks_and_located_works_tasks_reach_the_exclusive_team(
     assert got == {"tpl1": ("T1", "X01"), "tpl2": ("works_team", None), "tpl3": ("river_bureau", None),
                    "tpl4": ("L1", "G01")}
     # a unit task escalates straight to the town command; the exclusive team's to its leader first
-    esc = board.tick(conn, now=T0 + timedelta(minutes=4), config=config, roster=roster)
+    grace = timedelta(minutes=config.dispatch.sla.grace_min)
+    esc = board.tick(conn, now=T0 + timedelta(minutes=4) + grace, config=config, roster=roster)
     assert {(e["task_key"].split(":")[0], e["escalated_to"]) for e in esc} == {
         ("tpl1", "LX"), ("tpl2", "TOWN"), ("tpl3", "TOWN"), ("tpl4", "TOWN")}
 
@@ -325,7 +338,8 @@ def test_recurring_task_rounds_and_their_stand_down(env):
     assert row["state"] == "dispatched" and row["round"] == 2 and row["acknowledged_at"] is None
     assert [a["active"] for a in row["assignments"]] == [0, 1]
     # the new round has fresh timers: its acknowledgement is due 3 min after the round started
-    esc = board.tick(conn, now=T0 + timedelta(minutes=63, seconds=1), config=config, roster=roster)
+    grace = timedelta(minutes=config.dispatch.sla.grace_min)
+    esc = board.tick(conn, now=T0 + timedelta(minutes=63, seconds=1) + grace, config=config, roster=roster)
     assert [(a["action"], a["timer"]) for a in esc] == [("escalated", "ack")]
     # an unfinished round is never doubled
     assert board.tick(conn, now=T0 + timedelta(minutes=130), config=config, roster=roster)[0]["action"] != "next_round"
@@ -376,7 +390,8 @@ def test_rejected_work_runs_the_handle_timer_again(env):
     board.transition(conn, t.key, "reject", now=T0 + timedelta(minutes=12), actor="L1", reason="photo missing",
                      config=config)
     # back in progress and past its deadline: that is a missed handle timer, not a task met in time
-    esc = board.tick(conn, now=T0 + timedelta(minutes=31), config=config, roster=roster)
+    grace = timedelta(minutes=config.dispatch.sla.grace_min)
+    esc = board.tick(conn, now=T0 + timedelta(minutes=31) + grace, config=config, roster=roster)
     assert [(e["timer"], e["escalated_to"]) for e in esc] == [("handle", "L1")]
     kinds = [e["kind"] for e in board.show_task(conn, t.key)["events"]]
     assert kinds == ["created", "dispatched", "ack", "start", "done", "reject", "escalated"]
