@@ -224,7 +224,8 @@ def _tick_lines(report: Any, cfg: Any, width: int = 100, people_shown: int = 20)
 def deliver_cmd(wait: float = typer.Option(0.0, "--wait", min=0, help="Keep retrying on the wall clock for up to S seconds."),
                 db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
                 as_json: bool = JSON_OPT) -> None:
-    """Deliver the notifications waiting in the outbox (retries with backoff; dead ones are listed)."""
+    """Deliver the notifications waiting in the outbox (retries with backoff; dead ones are listed; what a
+    killed process had claimed is taken over at once)."""
     from floodtwin.dispatch.notify import deliver, deliver_until_done, outbox_counts
 
     t = clock(now)
@@ -240,6 +241,9 @@ def deliver_cmd(wait: float = typer.Option(0.0, "--wait", min=0, help="Keep retr
     say(f"{report.sent} sent, {report.retrying} to retry, {report.deferred} held back (notifier down), "
         f"{report.dead} failed for good; outbox: "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if report.reclaimed:
+        say(f"{report.reclaimed} taken over from a delivery that did not finish (a process that is gone), "
+            f"{report.already_logged} of them found already in the log")
     for err in report.errors[:5]:
         say(f"  [yellow]{esc(err)}[/]")
 

@@ -339,3 +339,55 @@ def test_older_database_is_upgraded_newer_refused(tmp_path):
     conn.execute("UPDATE schema_version SET version = 99 WHERE component = 'dispatch'")
     proc = cli(db, config_path, "tasks", "list")
     assert proc.returncode == 2 and "newer than this floodtwin" in proc.stderr
+
+
+def test_sigkill_during_the_activations_delivery_rerun_takes_over_at_once_and_logs_each_line_once(tmp_path):
+    """Issue 14.6: a level-I activation killed while it delivers, just after writing a log line and
+    before recording it. The rerun of the same activation, at once (well within the 60 s lease),
+    takes the dead process's claims over and delivers every message; the log has each message once."""
+    doc = yaml.safe_load((DATA_DIR / "config" / "dispatch.yaml").read_text(encoding="utf-8"))
+    doc["notifiers"] = [{"name": "log", "kind": "log", "path": "notifications.jsonl"}]
+    config_path = tmp_path / "dispatch.yaml"
+    config_path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    db, log = tmp_path / "ft.sqlite", tmp_path / "notifications.jsonl"
+    conn = connect(db)
+    ensure_schema(conn)
+    args = ("tasks", "activate", "--discharge", "22000", "--now", T0.isoformat(), "--json")
+    proc = subprocess.Popen([sys.executable, "-m", "floodtwin", *args, "--db", str(db)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "FLOODTWIN_CONFIG": str(config_path)})
+    holder = connect(db)
+    try:
+        deadline = time.monotonic() + 120
+        while conn.execute("SELECT COUNT(*) FROM outbox WHERE lease_until IS NOT NULL").fetchone()[0] == 0:
+            assert proc.poll() is None and time.monotonic() < deadline, "the activation never started delivering"
+            time.sleep(0.002)
+        # hold the write lock: the sender writes at most one more line, then waits to record it
+        holder.execute("BEGIN IMMEDIATE")
+        sent = holder.execute("SELECT COUNT(*) FROM outbox WHERE status = 'sent'").fetchone()[0]
+        while not log.exists() or len(log.read_bytes().splitlines()) < sent + 1:
+            assert proc.poll() is None and time.monotonic() < deadline, "no line written after the lock was taken"
+            time.sleep(0.002)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert proc.returncode == -signal.SIGKILL
+    total = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+    pending = conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND lease_until IS NOT NULL"
+                           ).fetchone()[0]
+    assert total >= 300 and pending == total - sent  # the rest is claimed by the dead process
+    assert len(log.read_bytes().splitlines()) == sent + 1  # one line more than recorded: that message is in doubt
+
+    rerun = cli(db, str(config_path), *args)
+    assert rerun.returncode == 0, rerun.stderr
+    again = json.loads(rerun.stdout)
+    assert again["created"] == [] and again["stood_down"] == []  # the activation itself had committed
+    delivery = again["delivery"]
+    assert (delivery["sent"], delivery["still_pending"]) == (pending, 0)
+    assert (delivery["reclaimed"], delivery["already_logged"]) == (pending, 1)
+    keys = [json.loads(line)["idempotency_key"] for line in log.read_text(encoding="utf-8").splitlines()]
+    assert len(keys) == len(set(keys)) == total  # every message, each exactly once
+    assert set(keys) == {r[0] for r in conn.execute("SELECT idem_key FROM outbox")}
