@@ -80,8 +80,8 @@ def digest_message(recipient: str, digest: dict[str, Any], now: datetime,
         "at": ts(now), "to": party(recipient, config),
         "subject_zh": f"超时升级汇总：{n}项任务，其中{mine}项升级给你",
         "subject_en": f"Escalation digest: {n} task(s), {mine} escalated to you",
-        "text_zh": (f"超时升级汇总（{ts(now)}）：本轮{n}项任务超时，其中{mine}项升级给你；你名下共{overdue}项任务超时未办。"
-                    f"最要紧的：{zh_lines}" + (f"；另有{more}项。" if more else "。")),
+        "text_zh": (f"超时升级汇总（{ts(now)}）：本轮{n}项任务超时，其中{mine}项升级给你；"
+                    f"你名下共{overdue}项任务超时未办。最要紧的：{zh_lines}" + (f"；另有{more}项。" if more else "。")),
         "text_en": (f"Escalation digest ({ts(now)}): {n} task(s) overdue this tick, {mine} of them escalated to you; "
                     f"{overdue} of your open tasks are overdue. Most urgent: {en_lines}"
                     + (f"; and {more} more." if more else ".")),
