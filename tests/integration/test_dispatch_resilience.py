@@ -391,3 +391,52 @@ def test_sigkill_during_the_activations_delivery_rerun_takes_over_at_once_and_lo
     keys = [json.loads(line)["idempotency_key"] for line in log.read_text(encoding="utf-8").splitlines()]
     assert len(keys) == len(set(keys)) == total  # every message, each exactly once
     assert set(keys) == {r[0] for r in conn.execute("SELECT idem_key FROM outbox")}
+
+
+DELIVERER = textwrap.dedent('''
+    import json, os, sys, time
+    from datetime import datetime, UTC
+    from floodtwin.dispatch import notify
+    from floodtwin.dispatch.settings import load_config
+    from floodtwin.db import connect
+
+    db, config_path, name, go = sys.argv[1:5]
+    conn = connect(db)
+    config = load_config(config_path)
+    open(go + "." + name, "w").close()   # ready
+    while not os.path.exists(go):
+        time.sleep(0.002)
+    report = notify.deliver(conn, config, now=datetime(2026, 7, 20, 2, 0, tzinfo=UTC), batch=3)
+    print(json.dumps(report.to_dict()))
+''')
+
+
+def test_two_live_deliverers_share_the_outbox_and_log_each_message_once(tmp_path):
+    """Two processes of this machine deliver at once in small batches: each sees the other alive and
+    never takes its claims over; every message is one log line."""
+    doc = yaml.safe_load((DATA_DIR / "config" / "dispatch.yaml").read_text(encoding="utf-8"))
+    doc["notifiers"] = [{"name": "log", "kind": "log", "path": "notifications.jsonl"}]
+    config_path = tmp_path / "dispatch.yaml"
+    config_path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    conn, db = connect(tmp_path / "ft.sqlite"), tmp_path / "ft.sqlite"
+    ensure_schema(conn)
+    board.submit(conn, instructions(120), now=T0, actor="duty", reason="drill", config=load_config(config_path),
+                 roster=roster())
+    script = tmp_path / "deliverer.py"
+    script.write_text(DELIVERER, encoding="utf-8")
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, str(script), str(db), str(config_path), name, str(go)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name in ("A", "B")]
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"go.{n}").exists() for n in ("A", "B")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.write_text("go")
+    reports = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        reports.append(json.loads(out))
+    assert all(r["sent"] > 0 for r in reports), f"the deliverers did not overlap: {reports}"
+    assert sum(r["sent"] for r in reports) == 120 and all(r["reclaimed"] == 0 for r in reports)
+    keys = [json.loads(x)["idempotency_key"] for x in (tmp_path / "notifications.jsonl").read_text().splitlines()]
+    assert len(keys) == len(set(keys)) == 120
