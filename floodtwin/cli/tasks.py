@@ -156,31 +156,76 @@ _transition_command("cancel", "Cancel an open task (needs --reason).")
 def tick_cmd(db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
              actor: str = typer.Option("tick", "--actor"), as_json: bool = JSON_OPT,
              deliver: bool = DELIVER_OPT) -> None:
-    """Evaluate the SLA timers (escalate every missed one: member → leader → town) and start due rounds."""
-    from floodtwin.dispatch.board import tick
+    """Evaluate the SLA timers (escalate each timer missed past its grace one step: member → leader →
+    town → superior), send one digest per person, start due rounds."""
+    from floodtwin.dispatch.board.timers import tick_report
 
     t = clock(now)
     conn, cfg = open_db(db, config)
-    actions = tick(conn, now=t, actor=actor, config=cfg)
-    escalations = [a for a in actions if a["action"] == "escalated"]
-    rounds = [a for a in actions if a["action"] == "next_round"]
+    report = tick_report(conn, now=t, actor=actor, config=cfg)
     delivery = deliver_now(conn, cfg, t, as_json) if deliver else None
+    tasks = {e["task_key"] for e in report.escalations}
     if as_json:
-        emit({"escalations": escalations, "rounds": rounds, "delivery": delivery})
+        emit({"escalations": report.escalations, "rounds": report.rounds,
+              "digests": [{**d, "tasks": [{k: v for k, v in e.items() if k != "holders"} for e in d["tasks"]]}
+                          for d in report.digests.values()],
+              "summary": {"missed_timers": len(report.escalations), "tasks_escalated": len(tasks),
+                          "no_one_above": len({e["task_key"] for e in report.escalations
+                                               if e["outcome"] == "no_one_above"}),
+                          "digests": len(report.digests), "rounds": len(report.rounds),
+                          "grace_min": cfg.dispatch.sla.grace_min},
+              "delivery": delivery})
         return
-    for e in escalations:
-        say(f"[red]missed {e['timer']}[/] {esc(e['task_key'])} (due {e['due_at']}): escalated to {esc(e['escalated_to'])} "
-            f"({e['role']})")
-    for r in rounds:
-        say(f"round {r['round']} of {esc(r['task_key'])} dispatched to {esc(r['assignee'])}")
-    say(f"{len(escalations)} escalation(s), {len(rounds)} new round(s)")
+    for line in _tick_lines(report, cfg):
+        say(line)
+
+
+def _tick_lines(report: Any, cfg: Any, width: int = 100, people_shown: int = 20) -> list[str]:
+    """The tick's summary as Rich lines of at most ``width`` columns: a headline, then one line per
+    person (those who received most escalations first, at most ``people_shown``): how many tasks,
+    how many went to them, how many of theirs are overdue, and their most urgent task."""
+    from rich.cells import cell_len
+
+    from floodtwin.tasks import CATEGORIES
+
+    def fit(text: str) -> str:
+        if cell_len(text) <= width:
+            return esc(text)
+        while cell_len(text) > width - 1:
+            text = text[:-1]
+        return esc(text + "…")
+
+    tasks = {e["task_key"] for e in report.escalations}
+    top = {e["task_key"] for e in report.escalations if e["outcome"] == "no_one_above"}
+    grace = f"{cfg.dispatch.sla.grace_min:g} min"
+    if not tasks:
+        lines = [fit(f"nothing to escalate (timers escalate {grace} after their due time); "
+                     f"{len(report.rounds)} new round(s)")]
+    else:
+        lines = [fit(f"{len(tasks)} task(s) escalated, {len(top)} of them with no one above; "
+                     f"{len(report.digests)} digest(s), one per person; {len(report.rounds)} new round(s)"),
+                 fit(f"{len(report.escalations)} missed timer(s), each past its due time + {grace} grace")]
+    people = sorted(report.digests.values(), key=lambda d: (-d["to_you"], -len(d["tasks"]), d["recipient"]))
+    for d in people[:people_shown]:
+        first = d["tasks"][0]
+        cat = CATEGORIES.get(first["category"], ("", first["category"]))[1]
+        lines.append(fit(f"{d['recipient']:<12} {len(d['tasks']):>4} task(s) {d['to_you']:>4} to them "
+                         f"{d['overdue_total']:>4} overdue | {cat}, {first['late_min']:.0f} min: {first['title_en']}"))
+    if len(people) > people_shown:
+        rest = people[people_shown:]
+        lines.append(fit(f"… {len(rest)} more people, {sum(len(d['tasks']) for d in rest)} task(s) between them "
+                         f"(--json lists every digest)"))
+    for r in report.rounds:
+        lines.append(fit(f"round {r['round']} of {r['task_key']} dispatched to {r['assignee']}"))
+    return lines
 
 
 @command(app, "deliver")
 def deliver_cmd(wait: float = typer.Option(0.0, "--wait", min=0, help="Keep retrying on the wall clock for up to S seconds."),
                 db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
                 as_json: bool = JSON_OPT) -> None:
-    """Deliver the notifications waiting in the outbox (retries with backoff; dead ones are listed)."""
+    """Deliver the notifications waiting in the outbox (retries with backoff; dead ones are listed; what a
+    killed process had claimed is taken over at once)."""
     from floodtwin.dispatch.notify import deliver, deliver_until_done, outbox_counts
 
     t = clock(now)
@@ -196,6 +241,9 @@ def deliver_cmd(wait: float = typer.Option(0.0, "--wait", min=0, help="Keep retr
     say(f"{report.sent} sent, {report.retrying} to retry, {report.deferred} held back (notifier down), "
         f"{report.dead} failed for good; outbox: "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if report.reclaimed:
+        say(f"{report.reclaimed} taken over from a delivery that did not finish (a process that is gone), "
+            f"{report.already_logged} of them found already in the log")
     for err in report.errors[:5]:
         say(f"  [yellow]{esc(err)}[/]")
 

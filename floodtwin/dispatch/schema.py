@@ -199,7 +199,15 @@ _V3 = """
 ALTER TABLE tasks ADD COLUMN round INTEGER NOT NULL DEFAULT 1;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+# v4: who holds a delivery lease (host, pid and start time of the process), so that a later run takes
+# over at once the claims of a process of this machine that is gone; how a missed timer was answered
+# ('escalated' one step up, or 'no_one_above' at the top of the chain, where escalated_to is '')
+_V4 = """
+ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
+ALTER TABLE sla_misses ADD COLUMN outcome TEXT NOT NULL DEFAULT 'escalated';
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 
 
 def ensure_schema(conn: sqlite3.Connection) -> int:

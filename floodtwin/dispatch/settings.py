@@ -1,4 +1,5 @@
-"""Dispatch configuration: SLA timers, duty shifts, the town command, notifiers, delivery retries.
+"""Dispatch configuration: SLA timers and their grace, duty shifts, the town command and its superior,
+the escalation digest, notifiers, delivery retries.
 
 One YAML file, given by ``--config`` or ``$FLOODTWIN_CONFIG``, else the example shipped in
 ``data/config/dispatch.yaml``. The dispatch settings live under ``dispatch:`` and the notifiers
@@ -11,19 +12,27 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
 from floodtwin.config import DATA_DIR, StrictModel, load_yaml
 from floodtwin.errors import ConfigError
+from floodtwin.tasks import CATEGORIES
 
-__all__ = ["MESSAGE_KINDS", "SlaSettings", "ShiftSettings", "TownCommand", "DeliverySettings",
-           "DispatchSettings", "WebhookNotifier", "LogNotifier", "SmtpNotifier", "DispatchConfig",
+__all__ = ["MESSAGE_KINDS", "DEFAULT_GRACE_MIN", "DEFAULT_CATEGORY_ORDER", "SlaSettings", "ShiftSettings",
+           "Superior", "TownCommand", "DigestSettings", "DeliverySettings", "DispatchSettings", "WebhookNotifier", "LogNotifier", "SmtpNotifier", "DispatchConfig",
            "default_config_path", "load_config"]
 
 #: Message kinds a notifier can subscribe to.
 MESSAGE_KINDS = ("dispatched", "reopened", "escalated", "stood_down", "cancelled", "push", "danger_report")
+
+#: minutes past a timer's due time before it escalates, for configuration files written before the
+#: setting existed (the shipped dispatch.yaml states it, with the reason)
+DEFAULT_GRACE_MIN = 3.0
+#: task categories, most urgent first, for configuration files that do not order them
+DEFAULT_CATEGORY_ORDER = ("works_emergency", "evacuation", "patrol", "traffic", "materials", "command",
+                          "information")
 
 
 class SlaSettings(StrictModel):
@@ -35,6 +44,8 @@ class SlaSettings(StrictModel):
     handle_min: float = Field(gt=0)
     #: categories whose tasks need someone on site (set-out and on-site timers apply)
     field_categories: tuple[str, ...]
+    #: minutes past a timer's due time before a tick escalates it (the timer is overdue from its due time)
+    grace_min: float = Field(default=DEFAULT_GRACE_MIN, ge=0, le=60)
 
 
 class ShiftSettings(StrictModel):
@@ -45,12 +56,52 @@ class ShiftSettings(StrictModel):
     end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
+class Superior(StrictModel):
+    """The person above the town command (e.g. the district flood command's duty leader): where the
+    town command's own tasks, and tasks the town command already holds, escalate to."""
+
+    id: str = Field(min_length=1)
+    name_zh: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    #: how to reach them (phone, mailbox, app id): shown in their digest and in the tick's summary
+    contact: str = Field(min_length=1)
+
+
 class TownCommand(StrictModel):
-    """The fallback (兜底) unit every escalation ends at."""
+    """The fallback (兜底) unit at the end of the grid chain, and whom it answers to."""
 
     id: str
     name_zh: str
     name_en: str
+    #: the person above the town command; None: no one above (a missed timer of a task the town
+    #: command holds is recorded as "no one above" and its holders reminded)
+    superior: Superior | None = None
+
+    @field_validator("superior")
+    @classmethod
+    def _not_itself(cls, value: Superior | None, info: Any) -> Superior | None:
+        if value is not None and value.id == info.data.get("id"):
+            raise ValueError(f"the superior must be someone else than the town command {value.id}")
+        return value
+
+
+class DigestSettings(StrictModel):
+    """The escalation digest: one message per person per tick, the tasks that matter most first."""
+
+    #: task categories, most urgent first (a category not listed comes after the listed ones)
+    category_order: tuple[str, ...] = DEFAULT_CATEGORY_ORDER
+    #: how many tasks the text of a digest names (all of them are in its structured list)
+    top_tasks: int = Field(default=5, ge=1, le=50)
+
+    @field_validator("category_order")
+    @classmethod
+    def _known_categories(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [c for c in value if c not in CATEGORIES]
+        if unknown:
+            raise ValueError(f"unknown categories {', '.join(unknown)} (expected some of {', '.join(CATEGORIES)})")
+        if len(set(value)) != len(value):
+            raise ValueError("a category is listed twice")
+        return value
 
 
 class DeliverySettings(StrictModel):
@@ -67,6 +118,7 @@ class DispatchSettings(StrictModel):
     utc_offset_h: float = Field(ge=-12, le=14)
     shifts: tuple[ShiftSettings, ...] = Field(min_length=1)
     town_command: TownCommand
+    digest: DigestSettings = DigestSettings()
     delivery: DeliverySettings
     #: owner units of the plan (not grid staff) whose located tasks go to the staff of this role in the
     #: exclusive grid (专属网格) that covers the place, e.g. works_team -> team_member

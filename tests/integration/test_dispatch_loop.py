@@ -98,8 +98,11 @@ def test_tier_one_activation_runs_the_whole_loop(cli, tmp_path):
     assert closed["state"] == "closed"
 
     # at +3.5 min every other task has missed its acknowledgement (and the 3-minute tasks their
-    # deadline too): each missed timer escalated once
-    ticked = cli.json("tasks", "tick", "--now", at(3.5))
+    # deadline too): once the grace period has passed as well, each missed timer escalated once
+    grace = yaml.safe_load((DATA_DIR / "config" / "dispatch.yaml").read_text(encoding="utf-8"))["dispatch"]["sla"][
+        "grace_min"]
+    assert cli.json("tasks", "tick", "--now", at(3.5))["escalations"] == []
+    ticked = cli.json("tasks", "tick", "--now", at(3.5 + grace))
     esc = ticked["escalations"]
     acks = [e for e in esc if e["timer"] == "ack"]
     assert len(acks) == len(created) - 1 and {e["timer"] for e in esc} <= {"ack", "handle"}
@@ -111,8 +114,10 @@ def test_tier_one_activation_runs_the_whole_loop(cli, tmp_path):
     assert [a["level"] for a in shown["assignments"]] == [0, 1]
     assert shown["assignments"][1]["staff_id"] == member_task["escalated_to"]
     assert shown["events"][-1]["kind"] == "escalated"
-    escalated_msgs = [a for a in rx.accepted if a["body"]["kind"] == "escalated"]
-    assert len({a["body"]["task"]["key"] for a in escalated_msgs}) == len(acks)
+    # one digest per person for the whole tick (not one message per task), listing every escalated task
+    digests = [a["body"] for a in rx.accepted if a["body"]["kind"] == "escalated"]
+    assert len(digests) == len({d["recipient"] for d in digests}) == len(ticked["digests"]) < len(acks)
+    assert {e["task_key"] for d in digests for e in d["digest"]["tasks"]} == {e["task_key"] for e in acks}
     overdue = cli.json("tasks", "list", "--overdue", "--now", at(4))
     assert len(overdue) == len(created) - 1
 

@@ -339,3 +339,104 @@ def test_older_database_is_upgraded_newer_refused(tmp_path):
     conn.execute("UPDATE schema_version SET version = 99 WHERE component = 'dispatch'")
     proc = cli(db, config_path, "tasks", "list")
     assert proc.returncode == 2 and "newer than this floodtwin" in proc.stderr
+
+
+def test_sigkill_during_the_activations_delivery_rerun_takes_over_at_once_and_logs_each_line_once(tmp_path):
+    """Issue 14.6: a level-I activation killed while it delivers, just after writing a log line and
+    before recording it. The rerun of the same activation, at once (well within the 60 s lease),
+    takes the dead process's claims over and delivers every message; the log has each message once."""
+    doc = yaml.safe_load((DATA_DIR / "config" / "dispatch.yaml").read_text(encoding="utf-8"))
+    doc["notifiers"] = [{"name": "log", "kind": "log", "path": "notifications.jsonl"}]
+    config_path = tmp_path / "dispatch.yaml"
+    config_path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    db, log = tmp_path / "ft.sqlite", tmp_path / "notifications.jsonl"
+    conn = connect(db)
+    ensure_schema(conn)
+    args = ("tasks", "activate", "--discharge", "22000", "--now", T0.isoformat(), "--json")
+    proc = subprocess.Popen([sys.executable, "-m", "floodtwin", *args, "--db", str(db)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "FLOODTWIN_CONFIG": str(config_path)})
+    holder = connect(db)
+    try:
+        deadline = time.monotonic() + 120
+        while conn.execute("SELECT COUNT(*) FROM outbox WHERE lease_until IS NOT NULL").fetchone()[0] == 0:
+            assert proc.poll() is None and time.monotonic() < deadline, "the activation never started delivering"
+            time.sleep(0.002)
+        # hold the write lock: the sender writes at most one more line, then waits to record it
+        holder.execute("BEGIN IMMEDIATE")
+        sent = holder.execute("SELECT COUNT(*) FROM outbox WHERE status = 'sent'").fetchone()[0]
+        while not log.exists() or len(log.read_bytes().splitlines()) < sent + 1:
+            assert proc.poll() is None and time.monotonic() < deadline, "no line written after the lock was taken"
+            time.sleep(0.002)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert proc.returncode == -signal.SIGKILL
+    total = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+    pending = conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND lease_until IS NOT NULL"
+                           ).fetchone()[0]
+    assert total >= 300 and pending == total - sent  # the rest is claimed by the dead process
+    assert len(log.read_bytes().splitlines()) == sent + 1  # one line more than recorded: that message is in doubt
+
+    rerun = cli(db, str(config_path), *args)
+    assert rerun.returncode == 0, rerun.stderr
+    again = json.loads(rerun.stdout)
+    assert again["created"] == [] and again["stood_down"] == []  # the activation itself had committed
+    delivery = again["delivery"]
+    assert (delivery["sent"], delivery["still_pending"]) == (pending, 0)
+    assert (delivery["reclaimed"], delivery["already_logged"]) == (pending, 1)
+    keys = [json.loads(line)["idempotency_key"] for line in log.read_text(encoding="utf-8").splitlines()]
+    assert len(keys) == len(set(keys)) == total  # every message, each exactly once
+    assert set(keys) == {r[0] for r in conn.execute("SELECT idem_key FROM outbox")}
+
+
+DELIVERER = textwrap.dedent('''
+    import json, os, sys, time
+    from datetime import datetime, UTC
+    from floodtwin.dispatch import notify
+    from floodtwin.dispatch.settings import load_config
+    from floodtwin.db import connect
+
+    db, config_path, name, go = sys.argv[1:5]
+    conn = connect(db)
+    config = load_config(config_path)
+    open(go + "." + name, "w").close()   # ready
+    while not os.path.exists(go):
+        time.sleep(0.002)
+    report = notify.deliver(conn, config, now=datetime(2026, 7, 20, 2, 0, tzinfo=UTC), batch=3)
+    print(json.dumps(report.to_dict()))
+''')
+
+
+def test_two_live_deliverers_share_the_outbox_and_log_each_message_once(tmp_path):
+    """Two processes of this machine deliver at once in small batches: each sees the other alive and
+    never takes its claims over; every message is one log line."""
+    doc = yaml.safe_load((DATA_DIR / "config" / "dispatch.yaml").read_text(encoding="utf-8"))
+    doc["notifiers"] = [{"name": "log", "kind": "log", "path": "notifications.jsonl"}]
+    config_path = tmp_path / "dispatch.yaml"
+    config_path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    conn, db = connect(tmp_path / "ft.sqlite"), tmp_path / "ft.sqlite"
+    ensure_schema(conn)
+    board.submit(conn, instructions(120), now=T0, actor="duty", reason="drill", config=load_config(config_path),
+                 roster=roster())
+    script = tmp_path / "deliverer.py"
+    script.write_text(DELIVERER, encoding="utf-8")
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, str(script), str(db), str(config_path), name, str(go)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name in ("A", "B")]
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"go.{n}").exists() for n in ("A", "B")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.write_text("go")
+    reports = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        reports.append(json.loads(out))
+    assert all(r["sent"] > 0 for r in reports), f"the deliverers did not overlap: {reports}"
+    assert sum(r["sent"] for r in reports) == 120 and all(r["reclaimed"] == 0 for r in reports)
+    keys = [json.loads(x)["idempotency_key"] for x in (tmp_path / "notifications.jsonl").read_text().splitlines()]
+    assert len(keys) == len(set(keys)) == 120

@@ -214,34 +214,46 @@ def test_dependencies_block_start(env):
 
 def test_sla_escalation_chain_with_injected_clock(env):
     conn, config, roster = env
+    grace = timedelta(minutes=config.dispatch.sla.grace_min)
     t = instr(1, grid="X01", role="team_member", category="works_emergency", deadline=30)
     board.submit(conn, [t], now=T0, actor="t", reason="r", config=config, roster=roster)
-    assert board.tick(conn, now=T0 + timedelta(minutes=2, seconds=59), config=config, roster=roster) == []
-    e1 = board.tick(conn, now=T0 + timedelta(minutes=3, seconds=1), config=config, roster=roster)
+    # the acknowledgement is due at 3 min; it escalates once the grace period has passed too
+    assert board.tick(conn, now=T0 + timedelta(minutes=2, seconds=59) + grace, config=config, roster=roster) == []
+    e1 = board.tick(conn, now=T0 + timedelta(minutes=3, seconds=1) + grace, config=config, roster=roster)
     assert [(e["timer"], e["escalated_to"]) for e in e1] == [("ack", "LX")]
-    assert board.tick(conn, now=T0 + timedelta(minutes=4), config=config, roster=roster) == []  # once per timer
-    board.ack(conn, t.key, now=T0 + timedelta(minutes=4), actor="T1", config=config)
-    e2 = board.tick(conn, now=T0 + timedelta(minutes=5, seconds=30), config=config, roster=roster)
+    assert board.tick(conn, now=T0 + timedelta(minutes=4) + grace, config=config, roster=roster) == []  # once
+    board.ack(conn, t.key, now=T0 + timedelta(minutes=4) + grace, actor="T1", config=config)
+    e2 = board.tick(conn, now=T0 + timedelta(minutes=5, seconds=30) + grace, config=config, roster=roster)
     # member -> exclusive-grid leader -> parent grid leader -> town command
     assert [(e["timer"], e["escalated_to"]) for e in e2] == [("set_out", "L1")]
-    e3 = board.tick(conn, now=T0 + timedelta(minutes=31), config=config, roster=roster)
+    # on-site and handle missed together: both recorded, the task climbs one step (to the town command)
+    e3 = board.tick(conn, now=T0 + timedelta(minutes=31) + grace, config=config, roster=roster)
     assert [(e["timer"], e["escalated_to"]) for e in e3] == [("on_site", "TOWN"), ("handle", "TOWN")]
     row = board.show_task(conn, t.key)
-    assert row["escalation_level"] == 4
+    assert row["escalation_level"] == 3
     assert [a["staff_id"] for a in row["assignments"]] == ["T1", "LX", "L1", "TOWN"]
-    esc = [json.loads(r[0])["recipient"] for r in conn.execute("SELECT payload FROM outbox WHERE kind='escalated'")]
-    assert esc[:3] == ["T1", "LX", "T1"]  # each escalation reaches everyone responsible so far
+    assert {(m["timer"], m["escalated_to"], m["level"]) for m in row["sla_misses"]} == {
+        ("ack", "LX", 1), ("set_out", "L1", 2), ("on_site", "TOWN", 3), ("handle", "TOWN", 3)}
+    digests = [json.loads(r[0]) for r in conn.execute("SELECT payload FROM outbox WHERE kind='escalated' ORDER BY id")]
+    # one digest per person per tick, to everyone responsible so far
+    assert [(d["event_id"], d["recipient"]) for d in digests] == [
+        (digests[0]["event_id"], "LX"), (digests[0]["event_id"], "T1"),
+        (digests[2]["event_id"], "L1"), (digests[2]["event_id"], "LX"), (digests[2]["event_id"], "T1"),
+        (digests[5]["event_id"], "L1"), (digests[5]["event_id"], "LX"), (digests[5]["event_id"], "T1"),
+        (digests[5]["event_id"], "TOWN")]
+    assert [d["digest"]["to_you"] for d in digests[:2]] == [1, 0]  # LX got it, T1 is told it went up
     overdue = board.list_tasks(conn, overdue=True, now=T0 + timedelta(minutes=31), config=config)
-    assert [o["key"] for o in overdue] == [t.key]
+    assert [o["key"] for o in overdue] == [t.key]  # overdue from the due time; the grace is for escalating
 
 
 def test_office_task_has_no_field_timers(env):
     conn, config, roster = env
+    grace = timedelta(minutes=config.dispatch.sla.grace_min)
     t = instr(1, category="information", deadline=60)
     board.submit(conn, [t], now=T0, actor="t", reason="r", config=config, roster=roster)
     board.ack(conn, t.key, now=T0 + timedelta(minutes=1), actor="M1", config=config)
-    assert board.tick(conn, now=T0 + timedelta(minutes=59), config=config, roster=roster) == []
-    assert [e["timer"] for e in board.tick(conn, now=T0 + timedelta(minutes=61), config=config,
+    assert board.tick(conn, now=T0 + timedelta(minutes=59) + grace, config=config, roster=roster) == []
+    assert [e["timer"] for e in board.tick(conn, now=T0 + timedelta(minutes=61) + grace, config=config,
                                            roster=roster)] == ["handle"]
 
 
@@ -304,7 +316,8 @@ def test_units_own_their_tasks_and_located_works_tasks_reach_the_exclusive_team(
     assert got == {"tpl1": ("T1", "X01"), "tpl2": ("works_team", None), "tpl3": ("river_bureau", None),
                    "tpl4": ("L1", "G01")}
     # a unit task escalates straight to the town command; the exclusive team's to its leader first
-    esc = board.tick(conn, now=T0 + timedelta(minutes=4), config=config, roster=roster)
+    grace = timedelta(minutes=config.dispatch.sla.grace_min)
+    esc = board.tick(conn, now=T0 + timedelta(minutes=4) + grace, config=config, roster=roster)
     assert {(e["task_key"].split(":")[0], e["escalated_to"]) for e in esc} == {
         ("tpl1", "LX"), ("tpl2", "TOWN"), ("tpl3", "TOWN"), ("tpl4", "TOWN")}
 
@@ -325,7 +338,8 @@ def test_recurring_task_rounds_and_their_stand_down(env):
     assert row["state"] == "dispatched" and row["round"] == 2 and row["acknowledged_at"] is None
     assert [a["active"] for a in row["assignments"]] == [0, 1]
     # the new round has fresh timers: its acknowledgement is due 3 min after the round started
-    esc = board.tick(conn, now=T0 + timedelta(minutes=63, seconds=1), config=config, roster=roster)
+    grace = timedelta(minutes=config.dispatch.sla.grace_min)
+    esc = board.tick(conn, now=T0 + timedelta(minutes=63, seconds=1) + grace, config=config, roster=roster)
     assert [(a["action"], a["timer"]) for a in esc] == [("escalated", "ack")]
     # an unfinished round is never doubled
     assert board.tick(conn, now=T0 + timedelta(minutes=130), config=config, roster=roster)[0]["action"] != "next_round"
@@ -376,7 +390,8 @@ def test_rejected_work_runs_the_handle_timer_again(env):
     board.transition(conn, t.key, "reject", now=T0 + timedelta(minutes=12), actor="L1", reason="photo missing",
                      config=config)
     # back in progress and past its deadline: that is a missed handle timer, not a task met in time
-    esc = board.tick(conn, now=T0 + timedelta(minutes=31), config=config, roster=roster)
+    grace = timedelta(minutes=config.dispatch.sla.grace_min)
+    esc = board.tick(conn, now=T0 + timedelta(minutes=31) + grace, config=config, roster=roster)
     assert [(e["timer"], e["escalated_to"]) for e in esc] == [("handle", "L1")]
     kinds = [e["kind"] for e in board.show_task(conn, t.key)["events"]]
     assert kinds == ["created", "dispatched", "ack", "start", "done", "reject", "escalated"]
@@ -404,3 +419,135 @@ def test_roster_from_the_fast_reach_tables_equals_the_reach_roster():
     assert fast.staff == full.staff and fast.grids == full.grids and len(fast.staff) == 294
     assert sorted(fast.outlines) == sorted(full.outlines)
     assert all(fast.outlines[g].equals(full.outlines[g]) for g in fast.outlines)
+
+
+def _config_with(tmp_path, **town_command):
+    """The shipped dispatch YAML with the town command's settings changed (None removes a key)."""
+    import yaml
+
+    from floodtwin.config import DATA_DIR
+
+    doc = yaml.safe_load((DATA_DIR / "config" / "dispatch.yaml").read_text(encoding="utf-8"))
+    for key, value in town_command.items():
+        if value is None:
+            doc["dispatch"]["town_command"].pop(key, None)
+        else:
+            doc["dispatch"]["town_command"][key] = value
+    path = tmp_path / "dispatch.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return load_config(path)
+
+
+def test_level_one_activation_escalates_without_a_storm(tmp_path):
+    """Issue 14.3: the real preplan at 22,000 m3/s (310 tasks). At +5 min nothing escalates (the
+    timers are due, the grace has not passed); at +40 min every task escalates one step, the outbox
+    gets one digest per person, no task escalates to whoever holds it, and every one names whom."""
+    from floodtwin.dispatch.board.timers import tick_report
+
+    conn = connect(tmp_path / "ft.sqlite")
+    config = load_config()
+    superior = config.dispatch.town_command.superior
+    decision, act = alerts.activate_discharge(conn, 22000, now=T0, actor="duty", reason="design flood", config=config)
+    assert decision.tier == "I" and len(act.created) >= 300
+    roster = load_roster(conn)
+    before = {r[0]: r[1] for r in conn.execute("SELECT task_key, staff_id FROM assignments WHERE level = 0")}
+    outbox_before = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+
+    quiet = tick_report(conn, now=T0 + timedelta(minutes=5), config=config)
+    assert quiet.escalations == [] and quiet.digests == {}
+    assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == outbox_before
+    # overdue all the same: the lists show the missed acknowledgements from their due time
+    assert len(board.list_tasks(conn, overdue=True, now=T0 + timedelta(minutes=5), config=config)) == len(act.created)
+
+    late = tick_report(conn, now=T0 + timedelta(minutes=40), config=config)
+    escalated = {e["task_key"] for e in late.escalations}
+    assert escalated == set(act.created)
+    people = set(roster.staff) | {config.dispatch.town_command.id, superior.id}
+    for e in late.escalations:  # a person of the roster, the town command or its superior: never a unit's name
+        assert e["escalated_to"] in people, e
+        assert e["escalated_to"] != before[e["task_key"]], e  # never to whoever held it
+    # the town command's own tasks go to its superior
+    town_tasks = {k for k, who in before.items() if who == config.dispatch.town_command.id}
+    assert town_tasks and {e["escalated_to"] for e in late.escalations if e["task_key"] in town_tasks} == {superior.id}
+    for key in escalated:  # each task's rows still record its escalation: one step, one new person
+        row = board.show_task(conn, key)
+        assert [a["level"] for a in row["assignments"]] == [0, 1] and row["escalation_level"] == 1
+        assert len({a["staff_id"] for a in row["assignments"]}) == 2
+        assert row["sla_misses"]
+        assert {m["escalated_to"] for m in row["sla_misses"]} == {row["assignments"][1]["staff_id"]}
+        assert row["events"][-1]["kind"] == "escalated"
+    # one digest per person in the outbox, each listing that person's tasks, most urgent first
+    rows = [json.loads(r[0]) for r in conn.execute("SELECT payload FROM outbox WHERE kind = 'escalated'")]
+    recipients = [r["recipient"] for r in rows]
+    assert len(recipients) == len(set(recipients)) == len(late.digests) < len(escalated) // 2
+    holders = {r[0] for r in conn.execute("SELECT staff_id FROM assignments WHERE active = 1")}
+    assert set(recipients) == holders
+    town = next(r for r in rows if r["recipient"] == config.dispatch.town_command.id)
+    listed = town["digest"]["tasks"]
+    order = config.dispatch.digest.category_order
+    ranks = [order.index(e["category"]) for e in listed]
+    assert ranks == sorted(ranks) and listed[0]["category"] == "works_emergency"
+    assert town["digest"]["to_you"] == sum(e["escalated_to"] == "TOWN" for e in listed) > 0
+    assert f"{len(listed)}项" in town["text_zh"] and f"{len(listed)} task(s)" in town["text_en"]
+    boss = next(r for r in rows if r["recipient"] == superior.id)
+    assert boss["to"]["contact"] == superior.contact and boss["digest"]["to_you"] == len(town_tasks)
+    # the next tick a minute later: nothing new to escalate, nothing sent
+    assert tick_report(conn, now=T0 + timedelta(minutes=41), config=config).digests == {}
+
+
+def test_top_of_the_chain_escalates_to_the_superior_then_to_no_one(tmp_path, env):
+    conn, _, roster = env
+    for superior, second in (({"id": "HJ-1", "name_zh": "区值班领导", "name_en": "district duty leader",
+                               "contact": "+86 371 0000 0000"}, "HJ-1"), (None, None)):
+        config = _config_with(tmp_path, superior=superior)
+        grace = timedelta(minutes=config.dispatch.sla.grace_min)
+        db = connect(tmp_path / f"top-{second}.sqlite")
+        ensure_schema(db)
+        own = instr(1, grid=None, role="town_command", category="command", deadline=60)
+        board.submit(db, [own], now=T0, actor="t", reason="r", config=config, roster=roster)
+        first = board.tick(db, now=T0 + timedelta(minutes=3) + grace, config=config, roster=roster)
+        assert [(e["timer"], e["escalated_to"], e["outcome"]) for e in first] == [
+            ("ack", second, "escalated" if second else "no_one_above")]
+        handle = board.tick(db, now=T0 + timedelta(minutes=60) + grace, config=config, roster=roster)
+        # everyone above holds it already: recorded as "no one above", never escalated to the holder
+        assert [(e["timer"], e["escalated_to"], e["outcome"]) for e in handle] == [("handle", None, "no_one_above")]
+        row = board.show_task(db, own.key)
+        assert [a["staff_id"] for a in row["assignments"]] == ["TOWN", *([second] if second else [])]
+        assert "TOWN" not in {m["escalated_to"] for m in row["sla_misses"]}
+        assert row["events"][-1]["kind"] == "sla_missed" and "no one above" in row["events"][-1]["reason"]
+        # the holders are reminded in their digest of that tick
+        last = [json.loads(r[0]) for r in db.execute("SELECT payload FROM outbox WHERE kind = 'escalated' ORDER BY id")]
+        reminded = [d for d in last if d["event_id"] == last[-1]["event_id"]]
+        assert sorted(d["recipient"] for d in reminded) == sorted(["TOWN", *([second] if second else [])])
+        assert all(d["digest"]["to_you"] == 0 and "无人可再升级" in d["text_zh"] and "no one above" in d["text_en"]
+                   for d in reminded)
+        db.close()
+
+
+def test_the_superior_is_checked_when_the_configuration_is_read(tmp_path):
+    from floodtwin.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="superior"):
+        _config_with(tmp_path, superior={"id": "TOWN", "name_zh": "镇", "name_en": "town", "contact": "x"})
+    with pytest.raises(ConfigError, match="contact"):
+        _config_with(tmp_path, superior={"id": "HJ", "name_zh": "区", "name_en": "district"})
+
+
+def test_digest_lists_the_tasks_that_matter_most_first(env):
+    conn, config, roster = env
+    grace = timedelta(minutes=config.dispatch.sla.grace_min)
+    info = instr(1, category="information", deadline=10)
+    works = instr(2, category="works_emergency", deadline=60)
+    evac_late = instr(3, category="evacuation", deadline=60)
+    board.submit(conn, [evac_late], now=T0 - timedelta(minutes=20), actor="t", reason="r", config=config,
+                 roster=roster)
+    board.submit(conn, [info, works], now=T0, actor="t", reason="r", config=config, roster=roster)
+    evac_early = instr(4, category="evacuation", deadline=60)
+    board.submit(conn, [evac_early], now=T0, actor="t", reason="r", config=config, roster=roster)
+    from floodtwin.dispatch.board.timers import tick_report
+
+    report = tick_report(conn, now=T0 + timedelta(minutes=10) + grace, config=config, roster=roster)
+    leader = report.digests["L1"]  # every task of G01 escalated to its leader
+    assert [e["task_key"] for e in leader["tasks"]] == [works.key, evac_late.key, evac_early.key, info.key]
+    assert leader["to_you"] == 4 and leader["overdue_total"] == 4
+    assert leader["tasks"][1]["late_min"] > leader["tasks"][2]["late_min"]  # the same category: the later first

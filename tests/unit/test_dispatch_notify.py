@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -158,16 +160,82 @@ def test_gives_up_after_max_attempts_and_keeps_the_row(tmp_path, conn):
     assert conn.execute("SELECT attempts FROM outbox").fetchone()[0] == 3
 
 
-def test_leased_rows_are_not_sent_twice(tmp_path, conn):
+def _process(code: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
+def test_leases_of_live_holders_are_kept_of_gone_ones_taken_over_at_once(tmp_path, conn):
+    """Leases run on the wall clock and name their holder: a live process keeps its rows, a
+    process of this machine that is gone loses them at once, another machine's only on expiry."""
     config = load_config(write_config(tmp_path, [{"name": "log", "kind": "log", "path": "n.jsonl"}], lease_s=60))
-    queue(conn, config, n=2)
-    # another process has claimed the first row (its lease runs to T0 + 60 s)
-    conn.execute("UPDATE outbox SET lease_until = ? WHERE id = 1", (ts(T0 + timedelta(seconds=60)),))
-    assert notify.deliver(conn, config, now=T0).sent == 1
-    # that process died: after its lease the row is picked up
-    assert notify.deliver(conn, config, now=T0 + timedelta(seconds=61)).sent == 1
+    queue(conn, config, n=4)
+    live = _process("import time; time.sleep(60)")
+    dead = _process("import time; time.sleep(60)")
+    try:
+        deadline = time.monotonic() + 10
+        while notify.lease_holder(dead.pid).endswith("|-") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        gone = notify.lease_holder(dead.pid)  # taken while it ran; then it is killed
+        dead.kill()
+        dead.wait(timeout=10)
+        held = ts(datetime.now(UTC) + timedelta(seconds=60))
+        for row_id, holder in ((1, notify.lease_holder(live.pid)), (2, gone), (3, "elsewhere|4242|99")):
+            conn.execute("UPDATE outbox SET lease_until = ?, lease_owner = ? WHERE id = ?", (held, holder, row_id))
+        assert notify.holder_alive(notify.lease_holder(live.pid)) is True
+        assert notify.holder_alive(gone) is False
+        assert notify.holder_alive("elsewhere|4242|99") is None  # another machine: cannot tell, wait
+        # the same pid with another start time is another process (the pid was reused): the holder is gone
+        assert notify.holder_alive(notify.lease_holder(live.pid).rsplit("|", 1)[0] + "|1") is False
+        first = notify.deliver(conn, config, now=T0)  # the drill's clock does not move the wall-clock leases
+        assert (first.sent, first.reclaimed) == (2, 1)
+        sent = {r[0] for r in conn.execute("SELECT id FROM outbox WHERE status = 'sent'")}
+        assert sent == {2, 4}
+        # once their leases run out, the live process's and the other machine's rows are taken over too
+        conn.execute("UPDATE outbox SET lease_until = ? WHERE id IN (1, 3)",
+                     (ts(datetime.now(UTC) - timedelta(seconds=1)),))
+        second = notify.deliver(conn, config, now=T0)
+        assert (second.sent, second.reclaimed) == (2, 2)
+    finally:
+        live.kill()
+        live.wait(timeout=10)
     lines = [json.loads(x) for x in (tmp_path / "n.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert len({x["idempotency_key"] for x in lines}) == 2
+    assert len(lines) == 4 and len({x["idempotency_key"] for x in lines}) == 4
+    assert conn.execute("SELECT COUNT(*) FROM outbox WHERE lease_owner IS NOT NULL").fetchone()[0] == 0
+
+
+def test_a_log_line_written_before_a_crash_is_not_written_again(tmp_path, conn):
+    """A process wrote a message's line and died before recording it: the row is in doubt; the
+    next delivery finds its key in the file and records it as sent without a second line."""
+    config = load_config(write_config(tmp_path, [{"name": "log", "kind": "log", "path": "n.jsonl"}]))
+    queue(conn, config, n=3)
+    rows = [dict(r) for r in conn.execute("SELECT id, idem_key, payload FROM outbox ORDER BY id")]
+    (tmp_path / "n.jsonl").write_text(rows[0]["payload"] + "\n", encoding="utf-8")  # what it wrote
+    expired = ts(datetime.now(UTC) - timedelta(seconds=1))
+    conn.execute("UPDATE outbox SET lease_until = ?, lease_owner = ? WHERE id IN (?, ?)",
+                 (expired, "elsewhere|1|1", rows[0]["id"], rows[1]["id"]))  # it had claimed two
+    report = notify.deliver(conn, config, now=T0)
+    assert (report.sent, report.reclaimed, report.already_logged) == (3, 2, 1)
+    keys = [json.loads(x)["idempotency_key"] for x in (tmp_path / "n.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sorted(keys) == sorted(r["idem_key"] for r in rows)  # each message once
+    assert notify.outbox_counts(conn) == {"sent": 3}
+
+
+def test_digests_are_one_row_per_person_and_one_mail(tmp_path, conn):
+    config = load_config(write_config(tmp_path, [
+        {"name": "log", "kind": "log", "path": "n.jsonl"},
+        {"name": "duty-mail", "kind": "smtp", "host": "127.0.0.1", "sender": "ft@localhost", "to": ["d@localhost"],
+         "events": ["escalated"]},
+        {"name": "app-dispatch", "kind": "log", "path": "d.jsonl", "events": ["dispatched"]}]))
+    with transaction(conn):
+        ev = log_event(conn, now=T0, actor="tick", kind="escalation_digest")
+        rows = notify.enqueue_digests(conn, config, kind="escalated", event_id=ev, now=T0,
+                                      payloads={"M1": {"text_en": "2 tasks"}, "L1": {"text_en": "1 task"}},
+                                      summary={"text_en": "3 tasks, 2 people"})
+    assert rows == 3
+    got = {(r["notifier"], r["recipient"]): json.loads(r["payload"]) for r in conn.execute("SELECT * FROM outbox")}
+    assert sorted(got) == [("duty-mail", "digest"), ("log", "L1"), ("log", "M1")]
+    assert got[("log", "M1")]["text_en"] == "2 tasks" and got[("log", "M1")]["recipients"] == ["M1"]
+    assert got[("duty-mail", "digest")]["text_en"] == "3 tasks, 2 people"
 
 
 def test_log_notifier_appends_json_lines_next_to_database(tmp_path, conn):

@@ -12,9 +12,14 @@ from floodtwin.db import ts
 from floodtwin.dispatch.roster import Roster, ensure_roster
 from floodtwin.dispatch.schema import ensure_schema
 from floodtwin.dispatch.settings import DispatchConfig, load_config
-from floodtwin.tasks import Material, TaskInstruction
+from floodtwin.tasks import CATEGORIES, Material, TaskInstruction
 
-__all__ = ["message", "log_event", "board_context", "active_assignees", "task_instruction"]
+__all__ = ["message", "TIMER_NAMES", "party", "digest_message", "digest_summary_message", "log_event",
+           "board_context", "active_assignees", "task_instruction"]
+
+#: SLA timer -> what was missed, Chinese and English
+TIMER_NAMES = {"ack": ("未确认", "not acknowledged"), "set_out": ("未出发", "not set out"),
+               "on_site": ("未到场报告", "not on site"), "handle": ("未办结", "not handled")}
 
 
 def message(kind: str, task: dict[str, Any], now: datetime, extra_zh: str = "", extra_en: str = "") -> dict[str, Any]:
@@ -31,6 +36,78 @@ def message(kind: str, task: dict[str, Any], now: datetime, extra_zh: str = "", 
         "task": {k: task.get(k) for k in ("key", "template_id", "category", "tier", "title_zh", "title_en",
                                             "grid_id", "works_id", "scope_kind", "scope_id", "handle_due_at",
                                             "state")},
+    }
+
+
+def party(party_id: str, config: DispatchConfig) -> dict[str, str]:
+    """Who ``party_id`` is, for a message: the town command and its superior by their configured
+    names (and the superior's contact); staff and units by their id."""
+    town = config.dispatch.town_command
+    if party_id == town.id:
+        return {"id": town.id, "name_zh": town.name_zh, "name_en": town.name_en}
+    if town.superior is not None and party_id == town.superior.id:
+        sup = town.superior
+        return {"id": sup.id, "name_zh": sup.name_zh, "name_en": sup.name_en, "contact": sup.contact}
+    return {"id": party_id, "name_zh": party_id, "name_en": party_id}
+
+
+def _digest_line(n: int, entry: dict[str, Any], lang: str) -> str:
+    """One task of a digest: category, title, grid, minutes late, what was missed, where it went."""
+    zh = lang == "zh"
+    cat = CATEGORIES.get(entry["category"], (entry["category"], entry["category"]))[0 if zh else 1]
+    missed = ("、" if zh else ", ").join(TIMER_NAMES.get(t, (t, t))[0 if zh else 1] for t in entry["timers"])
+    grid = entry.get("grid_id") or ("镇" if zh else "town")
+    late = entry["late_min"]
+    if zh:
+        to = f"升级给{entry['escalated_to']}" if entry["escalated_to"] else "已到最高一级，无人可再升级"
+        return f"{n}. {cat}：{entry['title_zh']}（网格{grid}，超时{late:.0f}分钟，{missed}，{to}）"
+    to = f"escalated to {entry['escalated_to']}" if entry["escalated_to"] else "top of the chain: no one above"
+    return f"{n}. {cat}: {entry['title_en']} (grid {grid}, {late:.0f} min late, {missed}; {to})"
+
+
+def digest_message(recipient: str, digest: dict[str, Any], now: datetime,
+                   config: DispatchConfig) -> dict[str, Any]:
+    """Payload of one person's escalation digest of a tick, in both languages: how many tasks were
+    escalated, how many of them to this person, how many of their open tasks are overdue, and the
+    most urgent ones by name (``digest["tasks"]`` comes sorted, most urgent first)."""
+    tasks = digest["tasks"]
+    top = config.dispatch.digest.top_tasks
+    n, mine, overdue = len(tasks), digest["to_you"], digest["overdue_total"]
+    more = n - min(n, top)
+    zh_lines = "；".join(_digest_line(i + 1, e, "zh") for i, e in enumerate(tasks[:top]))
+    en_lines = "; ".join(_digest_line(i + 1, e, "en") for i, e in enumerate(tasks[:top]))
+    return {
+        "at": ts(now), "to": party(recipient, config),
+        "subject_zh": f"超时升级汇总：{n}项任务，其中{mine}项升级给你",
+        "subject_en": f"Escalation digest: {n} task(s), {mine} escalated to you",
+        "text_zh": (f"超时升级汇总（{ts(now)}）：本轮{n}项任务超时，其中{mine}项升级给你；"
+                    f"你名下共{overdue}项任务超时未办。最要紧的：{zh_lines}" + (f"；另有{more}项。" if more else "。")),
+        "text_en": (f"Escalation digest ({ts(now)}): {n} task(s) overdue this tick, {mine} of them escalated to you; "
+                    f"{overdue} of your open tasks are overdue. Most urgent: {en_lines}"
+                    + (f"; and {more} more." if more else ".")),
+        "digest": {"escalated": n, "to_you": mine, "overdue_total": overdue, "tasks": tasks},
+    }
+
+
+def digest_summary_message(digests: dict[str, dict[str, Any]], entries: list[dict[str, Any]], now: datetime,
+                           config: DispatchConfig) -> dict[str, Any]:
+    """Payload of the one message of a tick for a mailbox (the duty officer's): who got a digest with
+    how many tasks, and the most urgent tasks of the whole tick (``entries`` sorted, most urgent first)."""
+    top = config.dispatch.digest.top_tasks
+    people = sorted(digests.items(), key=lambda kv: (-len(kv[1]["tasks"]), kv[0]))
+    who_zh = "，".join(f"{r} {len(d['tasks'])}项" for r, d in people)
+    who_en = ", ".join(f"{r} {len(d['tasks'])}" for r, d in people)
+    zh_lines = "；".join(_digest_line(i + 1, e, "zh") for i, e in enumerate(entries[:top]))
+    en_lines = "; ".join(_digest_line(i + 1, e, "en") for i, e in enumerate(entries[:top]))
+    return {
+        "at": ts(now),
+        "subject_zh": f"超时升级汇总：{len(entries)}项任务，通知{len(people)}人",
+        "subject_en": f"Escalation digest: {len(entries)} task(s), {len(people)} people told",
+        "text_zh": f"超时升级汇总（{ts(now)}）：{len(entries)}项任务超时。各人：{who_zh}。最要紧的：{zh_lines}。",
+        "text_en": (f"Escalation digest ({ts(now)}): {len(entries)} task(s) overdue. Per person: {who_en}. "
+                    f"Most urgent: {en_lines}."),
+        "digest": {"escalated": len(entries), "recipients": {r: len(d["tasks"]) for r, d in people},
+                   "tasks": entries[:top]},
     }
 
 
