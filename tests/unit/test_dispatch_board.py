@@ -181,14 +181,15 @@ def test_full_state_machine_and_illegal_transitions(env):
     row = board.close(conn, t.key, now=T0 + timedelta(minutes=27), actor="L1", config=config)
     assert row["state"] == "closed" and row["ended_at"] is not None
     with pytest.raises(InputError, match="cannot cancel a task that is closed"):
-        board.cancel(conn, t.key, now=T0, actor="x", reason="late", config=config)
+        board.cancel(conn, t.key, now=T0, actor="TOWN", reason="late", config=config)
     with pytest.raises(InputError, match="no such task"):
         board.ack(conn, "nope", now=T0, **kw)
     with pytest.raises(InputError, match="task key is empty"):  # not a prefix of every key
-        board.cancel(conn, " ", now=T0, actor="x", reason="r", config=config)
+        board.cancel(conn, " ", now=T0, actor="TOWN", reason="r", config=config)
     shown = board.show_task(conn, t.key)
-    assert [e["kind"] for e in shown["events"]] == ["created", "dispatched", "ack", "start", "on_site", "done",
-                                                    "reject", "done", "verify", "close"]
+    # the three refused actions (start, ack again, cancel when closed) are in the log as refusals
+    assert [e["kind"] for e in shown["events"]] == ["created", "dispatched", "refused", "ack", "refused", "start",
+                                                    "on_site", "done", "reject", "done", "verify", "close", "refused"]
     # met every timer in time: nothing to escalate
     assert board.tick(conn, now=T0 + timedelta(hours=2), config=config, roster=roster) == []
 
@@ -247,13 +248,13 @@ def test_office_task_has_no_field_timers(env):
 
 def test_push_reaches_everyone_on_duty_in_scope(env):
     conn, config, roster = env
-    out = board.push(conn, message="大堤封闭 / dike closed", grid="G01", now=T0, actor="duty", config=config,
+    out = board.push(conn, message="大堤封闭 / dike closed", grid="G01", now=T0, actor="TOWN", config=config,
                      roster=roster)
     assert out["recipients"] == ["L1", "M1", "M2", "M3"]  # M4 is off duty
-    assert board.push(conn, message="all", everyone=True, now=T0, actor="d", config=config,
+    assert board.push(conn, message="all", everyone=True, now=T0, actor="L1", config=config,
                       roster=roster)["recipients"] == ["L1", "LX", "M1", "M2", "M3", "N1", "T1"]
     with pytest.raises(InputError, match="G77"):
-        board.push(conn, message="x", grid="G77", now=T0, actor="d", config=config, roster=roster)
+        board.push(conn, message="x", grid="G77", now=T0, actor="L1", config=config, roster=roster)
 
 
 def test_roster_stored_and_validated(env):
@@ -384,13 +385,13 @@ def test_rejected_work_runs_the_handle_timer_again(env):
 
 def test_push_by_role_and_scope_conflicts(env):
     conn, config, roster = env
-    out = board.push(conn, message="集合", role="grid_leader", now=T0, actor="duty", config=config, roster=roster)
+    out = board.push(conn, message="集合", role="grid_leader", now=T0, actor="TOWN", config=config, roster=roster)
     assert out["recipients"] == ["L1", "LX"]  # L2 is off duty
-    both = board.push(conn, message="G01 members", grid="G01", role="grid_member", now=T0, actor="d",
+    both = board.push(conn, message="G01 members", grid="G01", role="grid_member", now=T0, actor="L1",
                       config=config, roster=roster)
     assert both["recipients"] == ["M1", "M2", "M3"]
     with pytest.raises(InputError, match="--all cannot be combined"):
-        board.push(conn, message="x", grid="G01", everyone=True, now=T0, actor="d", config=config, roster=roster)
+        board.push(conn, message="x", grid="G01", everyone=True, now=T0, actor="L1", config=config, roster=roster)
     rows = conn.execute("SELECT recipient FROM outbox WHERE kind='push' ORDER BY id").fetchall()
     assert [r[0] for r in rows] == ["L1", "LX", "M1", "M2", "M3"]
 
