@@ -149,7 +149,7 @@ def list_cmd(status: Optional[str] = typer.Option(None, "--status", help="accept
     dangers = load_dangers()
     table = Table(show_header=True, header_style="bold", title=f"{len(rows)} report(s)")
     for col in ("id", f"received ({zone_label(offset_h)})", "status", "kind", "severity", "where", "grid", "reporter", "note"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col.startswith("received"))
     for r in rows:
         spec = dangers.kinds.get(r["danger_kind"] or "")
         label = f"[{spec.colour}]{spec.zh} {r['danger_kind']}[/]" if spec else esc(r["kind"] or "?")

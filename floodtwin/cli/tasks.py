@@ -23,26 +23,39 @@ from floodtwin.cli._common import (ACTOR_OPT, CONFIG_OPT, DB_OPT, DELIVER_OPT, J
                                    deliver_now, emit, esc, open_db, say)
 
 __all__ = ["app", "activate_cmd", "list_cmd", "show_cmd", "tick_cmd", "deliver_cmd", "export_cmd",
-           "sync_roster_cmd", "compact_lines", "fit", "due_clock"]
+           "sync_roster_cmd", "compact_lines", "wide_records", "fit", "due_clock"]
 
 
-def _wide_table(tasks: list[dict[str, Any]], lang: str, offset_h: float) -> None:
-    """Everything, one row per task (rows wrap: for a wide screen or a file)."""
-    from rich.console import Console
-    from rich.table import Table
+def wide_records(tasks: list[dict[str, Any]], *, offset_h: float, overdue: dict[str, list[str]]) -> list[str]:
+    """Everything about each task, as Rich markup: a head line (key, short id, state, tier, category, grid,
+    owner role, source), who has it and the deadline on the local clock, both titles, then the notes,
+    materials and dependencies where there are any. Lines are left to wrap at the terminal's width: a
+    table of a dozen columns folds into an unreadable grid at 100 columns."""
+    from floodtwin.db import local_time
 
-    from floodtwin.db import local_time, zone_label
-
-    table = Table(show_header=True, header_style="bold", title=f"{len(tasks)} task(s)")
-    for col in ("key", "id", "state", "tier", "category", "grid", "owner", "assignees",
-                f"due ({zone_label(offset_h)})", "esc", "title"):
-        table.add_column(col, overflow="fold")
+    out = [f"[bold]{len(tasks)} task(s)[/]"]
     for t in tasks:
-        table.add_row(esc(t["key"]), esc(t.get("short_id", "")), t["state"], esc(t["tier"]), esc(t["category"]),
-                      esc(t["grid_id"] or "-"), esc(t["owner_role"]), esc(",".join(t.get("assignees", []))),
-                      local_time(t["handle_due_at"], offset_h, zone=False), str(t["escalation_level"] or ""),
-                      esc(t["title_zh"] if lang == "zh" else t["title_en"]))
-    Console().print(table)
+        rnd = f" round {t['round']}" if t.get("repeat_min") else ""
+        out.append(f"[bold]{esc(t['key'])}[/] (id {esc(t.get('short_id') or t['key'])})  {t['state']}  tier "
+                   f"{esc(t['tier'])}  {esc(t['category'])}  grid {esc(t['grid_id'] or '-')}  owner "
+                   f"{esc(t['owner_role'])}  from {esc(t['source'])}{rnd}")
+        late = overdue.get(t["key"])
+        out.append(f"  assignees {esc(', '.join(t.get('assignees') or ['-']))}  due "
+                   f"{local_time(t['handle_due_at'], offset_h)}  escalation level {t['escalation_level'] or 0}"
+                   + (f"  [red]missed: {', '.join(late)}[/]" if late else "")
+                   + (f"  every {t['repeat_min']:g} min" if t.get("repeat_min") else ""))
+        out.append(f"  {esc(t['title_zh'])}")
+        out.append(f"  {esc(t['title_en'])}")
+        for note in (t.get("note_zh"), t.get("note_en")):
+            if note:
+                out.append(f"  [dim]{esc(note)}[/]")
+        if t.get("materials"):
+            out.append("  materials: " + esc(", ".join(f"{m['item']} {m['quantity']:g} {m['unit']}"
+                                                       + (f" from {m['depot_id']}" if m.get("depot_id") else "")
+                                                       for m in t["materials"])))
+        if t.get("depends_on"):
+            out.append("  after: " + esc(", ".join(t["depends_on"])))
+    return out
 
 
 def fit(text: str, width: int, *, pad: bool = True) -> str:
@@ -177,8 +190,8 @@ def list_cmd(
     overdue: bool = typer.Option(False, "--overdue", help="Only tasks with a missed SLA timer."),
     assignee: Optional[str] = typer.Option(None, "--assignee", help="Only tasks of this person or unit (a to-do list)."),
     lang: str = typer.Option("en", "--lang", help="zh or en titles."),
-    wide: bool = typer.Option(False, "--wide", help="Every column, rows wrapped (default: one line per task, "
-                              "grouped by grid)."),
+    wide: bool = typer.Option(False, "--wide", help="Everything about each task, both titles in full, notes, "
+                              "materials (default: one line per task, grouped by grid)."),
     db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -195,10 +208,12 @@ def list_cmd(
         emit(tasks)
         return
     offset_h = cfg.dispatch.utc_offset_h
+    missed = {task["key"]: [name for name, _ in missed_timers(task, t, cfg)] for task in tasks}
+    late = {key for key, names in missed.items() if names}
     if wide:
-        _wide_table(tasks, lang, offset_h)
+        for line in wide_records(tasks, offset_h=offset_h, overdue=missed):
+            Console(highlight=False).print(line)
         return
-    late = {task["key"] for task in tasks if missed_timers(task, t, cfg)}
     for line in compact_lines(tasks, lang=lang, offset_h=offset_h, now=t, width=Console().width,
                               roster=load_roster(conn), town=cfg.dispatch.town_command, overdue=late):
         say(line)

@@ -137,5 +137,5 @@ def test_user_text_with_rich_markup_is_printed_as_it_is(capsys, db):
     code, out, err = run(capsys, "tasks", "show", key, "--db", db, "--now", NOW)
     assert code == 0 and "[/x] on my way" in out and "[/why]" in out, err
     code, out, err = run(capsys, "report", "list", "--db", db)
-    flat = out.replace("\n", "").replace("│", "")
-    assert code == 0 and "[/bold]" in out and "S1[/x]" in flat, err
+    flat = "".join(out.replace("│", "").split())  # the table folds long cells over lines
+    assert code == 0 and "[/bold]" in flat and "S1[/x]" in flat, err

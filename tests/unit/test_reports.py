@@ -227,3 +227,34 @@ def test_geojson_flags_overdue_tasks_at_a_given_time(env):
     task = [f for f in early["features"] if f["properties"]["layer"] == "task"]
     assert len(task) == 1 and task[0]["properties"]["overdue"] == []
     assert [f["properties"]["overdue"] for f in late["features"] if f["properties"]["layer"] == "task"] == [["ack"]]
+
+
+def test_a_report_from_an_unknown_reporter_or_handed_in_by_nobody_known_is_rejected_and_kept(env):
+    conn, kw = env
+    raw = {"danger_kind": "leak", "dike_id": "right", "chainage": "8+200", "reporter": "S999"}
+    row = reports.add_report(conn, raw, now=T0, actor="app", **kw)
+    assert row["status"] == "rejected" and row["reject_reason"] == "reporter 'S999' is not a staff id of the roster"
+    assert row["task_keys"] == [] and conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 0
+    by = reports.add_report(conn, {**raw, "reporter": "S010"}, now=T0, actor="someone", **kw)
+    assert by["status"] == "rejected" and by["reject_reason"].startswith("handed in by 'someone': not a staff id")
+    kept = reports.list_reports(conn, status="rejected")
+    assert len(kept) == 2 and {json.loads(r["raw"])["reporter"] for r in kept} == {"S999", "S010"}
+    assert [r[0] for r in conn.execute("SELECT kind FROM events ORDER BY id")] == ["report_rejected"] * 2
+    # the report handed in by the staff member himself is taken (sent again under its own id)
+    again = reports.add_report(conn, {**raw, "reporter": "S010", "id": "APP-42"}, now=T0, actor="S010", **kw)
+    assert again["status"] == "accepted" and len(again["task_keys"]) > 0
+
+
+def test_rows_carry_the_task_keys_as_a_list_and_only_a_person_resolves(env):
+    conn, kw = env
+    row = reports.add_report(conn, {"danger_kind": "piping", "chainage": "9+100", "reporter": "S030"}, now=T0,
+                             actor="app", **kw)
+    assert isinstance(row["task_keys"], list) and len(row["task_keys"]) == 1
+    assert reports.list_reports(conn)[0]["task_keys"] == row["task_keys"]
+    assert json.loads(conn.execute("SELECT task_keys FROM reports").fetchone()[0]) == row["task_keys"]  # stored as text
+    for who in ("S999", "sensors"):
+        with pytest.raises(InputError, match=f"^{who} may not resolve report {row['report_id']}"):
+            reports.resolve_report(conn, row["report_id"], now=T0, actor=who, reason="dealt with")
+    refused = conn.execute("SELECT actor, report_id FROM events WHERE kind='refused' ORDER BY id").fetchall()
+    assert [tuple(r) for r in refused] == [("S999", row["report_id"]), ("sensors", row["report_id"])]
+    assert reports.resolve_report(conn, row["report_id"], now=T0, actor="S030", reason="filter well")["resolved_at"]

@@ -8,7 +8,7 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from floodtwin.db import local_time, ts
+from floodtwin.db import local_time, ts, zone_label
 from floodtwin.dispatch.roster import Roster, ensure_roster
 from floodtwin.dispatch.schema import ensure_schema
 from floodtwin.dispatch.settings import DispatchConfig, load_config
@@ -28,8 +28,9 @@ def message(kind: str, task: dict[str, Any], now: datetime, extra_zh: str = "", 
              "escalated": ("任务超时升级", "Task escalated"), "stood_down": ("任务撤销", "Task stood down"),
              "cancelled": ("任务取消", "Task cancelled")}
     zh, en = verbs.get(kind, (kind, kind))
-    due = task.get("handle_due_at")
-    deadline = local_time(due, utc_offset_h if utc_offset_h is not None else 0.0) if due else None
+    due, offset_h = task.get("handle_due_at"), utc_offset_h if utc_offset_h is not None else 0.0
+    # inside the text's own brackets: "due 2026-07-20 10:30 UTC+8"
+    deadline = f"{local_time(due, offset_h, zone=False)} {zone_label(offset_h)}" if due else None
     return {
         "at": ts(now), "subject_zh": f"{zh}：{task['title_zh']}", "subject_en": f"{en}: {task['title_en']}",
         "text_zh": f"{zh}：{task['title_zh']}（网格 {task.get('grid_id') or '镇'}，截止 {deadline or '-'}）{extra_zh}",
