@@ -169,8 +169,10 @@ def activate_cmd(
     t = clock(now)
     conn, cfg = open_db(db, config)
     # an activation is the command's order (防指): it is recorded under the command unless someone else is named
-    actor = actor or cfg.dispatch.town_command.id
-    require_actor(conn, actor, action="activate the plan", now=t, config=cfg, person=False)
+    if actor is None:
+        actor = cfg.dispatch.town_command.id
+    else:  # someone named: check them (the default is the command, known by construction)
+        require_actor(conn, actor, action="activate the plan", now=t, config=cfg, person=False)
     flow = discharge if discharge is not None else forecast
     decision, result = activate_discharge(conn, discharge, forecast_m3s=forecast, now=t, actor=actor,
                                           reason=reason or f"flow {flow:g} m3/s", preplan=preplan, config=cfg)

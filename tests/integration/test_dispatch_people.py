@@ -122,6 +122,11 @@ def test_a_person_names_themselves_and_who_may_not_act_is_refused_in_one_logged_
         state = conn.execute("SELECT state FROM tasks WHERE key=?", (patrol["key"],)).fetchone()[0]
     assert [(a, json.loads(d)["action"]) for a, d in refused] == [("S999", "ack"), (member, "verify")]
     assert state == "verified"
+    # an activation is the command's order by default; someone else named must be known
+    code, _, err = run(capsys, "tasks", "activate", "--discharge", "22000", "--db", db, "--now", T0, "--actor", "duty")
+    assert code == 2 and err.startswith("error: duty may not activate the plan: not a staff id of the roster")
+    with sqlite3.connect(db) as conn:
+        assert {r[0] for r in conn.execute("SELECT actor FROM activations")} == {"TOWN"}
 
 
 def test_reports_read_in_local_time_and_carry_their_task_keys_as_lists(capsys, env, tmp_path):
