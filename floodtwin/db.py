@@ -15,13 +15,14 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from floodtwin.errors import DataError, InputError
 
 __all__ = ["BUSY_TIMEOUT_MS", "DEFAULT_LOCK_TIMEOUT_S", "lock_timeout_s", "Connection", "default_db_path",
-           "connect", "transaction", "schema_version", "migrate", "ts", "parse_ts", "parse_now"]
+           "connect", "transaction", "schema_version", "migrate", "ts", "parse_ts", "parse_now", "zone_label",
+           "local_time"]
 
 #: How long one attempt waits on a locked database (ms); a transaction retries until the lock budget
 #: (``$FLOODTWIN_DB_LOCK_TIMEOUT_S``, default 60 s) is spent, then reports the database as locked.
@@ -242,3 +243,29 @@ def parse_now(text: str | None) -> datetime:
     except ValueError:
         raise InputError(f"--now {text!r}: expected an ISO 8601 time such as 2026-07-20T08:00:00+08:00") from None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+# ----------------------------------------------------------------------------------------------
+# time as people on duty read it: their local clock, with the zone named (storage stays UTC)
+
+def zone_label(utc_offset_h: float) -> str:
+    """``UTC+8``, ``UTC-3``, ``UTC+5:30``, ``UTC`` for an offset in hours."""
+    minutes = round(utc_offset_h * 60)
+    if minutes == 0:
+        return "UTC"
+    sign, minutes = ("+" if minutes > 0 else "-"), abs(minutes)
+    return f"UTC{sign}{minutes // 60}" + (f":{minutes % 60:02d}" if minutes % 60 else "")
+
+
+def local_time(value: str | datetime | None, utc_offset_h: float, *, zone: bool = True,
+               seconds: bool = False) -> str:
+    """A stored UTC time (text of :func:`ts`, or an aware datetime) on the clock of the people on duty:
+    ``2026-07-20 10:30 (UTC+8)``; without ``zone`` where a heading names it once; ``-`` for no time."""
+    if value is None or value == "":
+        return "-"
+    when = parse_ts(value) if isinstance(value, str) else value
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise InputError(f"time {when!r} must be a timezone-aware datetime")
+    local = when.astimezone(timezone(timedelta(hours=utc_offset_h)))
+    text = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return f"{text} ({zone_label(utc_offset_h)})" if zone else text

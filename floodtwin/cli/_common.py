@@ -18,7 +18,9 @@ DB_OPT = typer.Option(None, "--db", help="SQLite database (default: $FLOODTWIN_D
 CONFIG_OPT = typer.Option(None, "--config", help="Dispatch YAML (default: $FLOODTWIN_CONFIG or data/config/dispatch.yaml).")
 NOW_OPT = typer.Option(None, "--now", help="Clock for drills and tests: ISO 8601 time (default: now, UTC).")
 JSON_OPT = typer.Option(False, "--json", help="Machine-readable JSON output.")
-ACTOR_OPT = typer.Option("cli", "--actor", help="Who does this (staff id or name), recorded in the event log.")
+#: a person's action names the person: no default (system runs name themselves, see roster.SYSTEM_ACTORS)
+ACTOR_OPT = typer.Option(..., "--actor", help="Who does this: your staff id (or the town command's id, e.g. "
+                         "TOWN); checked against the roster and the task, recorded in the event log.")
 DELIVER_OPT = typer.Option(True, "--deliver/--no-deliver", help="Deliver queued notifications after the change.")
 
 

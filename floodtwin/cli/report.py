@@ -33,7 +33,8 @@ def _reassess(conn: Any, cfg: Any, rows: list[dict[str, Any]], t: Any, actor: st
     if not hits:
         return None
     names = ", ".join(f"{d['kind']} at {d['works_id']}" for d in hits)  # from the danger table and the reach
-    out = reassess(conn, now=t, actor=actor, reason=f"major danger reported: {names}", config=cfg)
+    # the preplan's own trigger re-evaluates the plan, not the person who reported: a system actor's change
+    out = reassess(conn, now=t, actor="alerts", reason=f"major danger reported by {actor}: {names}", config=cfg)
     if out is None:
         if not quiet:
             say(f"[yellow]major danger at a works ({names}): no flow activated yet, the next "
@@ -75,7 +76,9 @@ def add_cmd(
     observed_at: Optional[str] = typer.Option(None, "--observed-at", help="When it was seen (ISO time)."),
     report_id: Optional[str] = typer.Option(None, "--id", help="Report id from the app (re-sending it is recognised)."),
     db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
-    actor: str = ACTOR_OPT, as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT, reassess: bool = REASSESS_OPT,
+    actor: Optional[str] = typer.Option(None, "--actor", help="Who hands it in, if not the reporter (a staff id "
+                                        "or the town command's id)."),
+    as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT, reassess: bool = REASSESS_OPT,
 ) -> None:
     """Receive one field report; a danger report puts its response tasks on the board, and a major
     danger at a works re-evaluates the plan at the last flow (tier trigger "major danger at a works")."""
@@ -87,12 +90,13 @@ def add_cmd(
     raw = {k: v for k, v in raw.items() if v is not None}
     t = clock(now)
     conn, cfg = open_db(db, config)
+    actor = actor or reporter  # the person who saw it hands it in, unless a duty officer types it for them
     row = add_report(conn, raw, now=t, actor=actor, config=cfg)
     if not as_json and row["status"] == "accepted":
         dup = " (already received)" if row["duplicate"] else ""
         say(esc(f"report {row['report_id']} accepted{dup}: {row['kind']} {row['danger_kind'] or ''} "
                 f"{row['severity'] or ''} grid {row['grid_id'] or '-'} works {row['works_id'] or '-'}; "
-                f"tasks: {row['task_keys']}"))
+                f"tasks: {', '.join(row['task_keys']) or 'none'}"))
     plan = _reassess(conn, cfg, [row], t, actor, as_json) if reassess else None
     delivery = deliver_now(conn, cfg, t, as_json) if deliver and row["status"] == "accepted" else None
     if as_json:
@@ -103,8 +107,9 @@ def add_cmd(
 @command(app, "import")
 def import_cmd(path: Path = typer.Argument(..., help="JSON-lines file, one report object per line."),
                db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
-               actor: str = ACTOR_OPT, as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT,
-               reassess: bool = REASSESS_OPT) -> None:
+               actor: str = typer.Option("app", "--actor", help="Who hands the file in: the staff app's upload "
+                                         "(app, a system actor; default), a staff id or the town command's id."),
+               as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT, reassess: bool = REASSESS_OPT) -> None:
     """Import reports from a JSON-lines file (the app's upload); exits non-zero if any was rejected."""
     from floodtwin.reports import import_jsonl
 
@@ -127,32 +132,31 @@ def import_cmd(path: Path = typer.Argument(..., help="JSON-lines file, one repor
 def list_cmd(status: Optional[str] = typer.Option(None, "--status", help="accepted or rejected."),
              kind: Optional[str] = typer.Option(None, "--kind", help="patrol or danger."),
              grid: Optional[str] = typer.Option(None, "--grid", help="Only this grid."),
-             db: Optional[Path] = DB_OPT, as_json: bool = JSON_OPT) -> None:
-    """List received reports, newest first (rejected ones with their reason)."""
+             db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, as_json: bool = JSON_OPT) -> None:
+    """List received reports, newest first (rejected ones with their reason), times on the staff's clock."""
     from rich.console import Console
     from rich.table import Table
 
     from floodtwin.reports import list_reports, load_dangers
-    from floodtwin.dispatch.schema import ensure_schema
-    from floodtwin.db import connect
+    from floodtwin.db import local_time, zone_label
 
-    conn = connect(db)
-    ensure_schema(conn)
+    conn, cfg = open_db(db, config)
+    offset_h = cfg.dispatch.utc_offset_h
     rows = list_reports(conn, status=status, kind=kind, grid=grid)
     if as_json:
         emit(rows)
         return
     dangers = load_dangers()
     table = Table(show_header=True, header_style="bold", title=f"{len(rows)} report(s)")
-    for col in ("id", "received (UTC)", "status", "kind", "severity", "where", "grid", "reporter", "note"):
-        table.add_column(col, overflow="fold")
+    for col in ("id", f"received ({zone_label(offset_h)})", "status", "kind", "severity", "where", "grid", "reporter", "note"):
+        table.add_column(col, overflow="fold", no_wrap=col.startswith("received"))
     for r in rows:
         spec = dangers.kinds.get(r["danger_kind"] or "")
         label = f"[{spec.colour}]{spec.zh} {r['danger_kind']}[/]" if spec else esc(r["kind"] or "?")
         where = r["spur_id"] or (f"{r['dike_id']} {r['chainage_m']:.0f} m" if r["chainage_m"] is not None else "") \
             or (r["works_id"] or "")
         note = r["reject_reason"] if r["status"] == "rejected" else (r["text"] or "")
-        table.add_row(esc(r["report_id"]), r["received_at"][:16].replace("T", " "), r["status"], label,
+        table.add_row(esc(r["report_id"]), local_time(r["received_at"], offset_h, zone=False), r["status"], label,
                       esc(r["severity"] or ""), esc(where), esc(r["grid_id"] or ""), esc(r["reporter"] or ""),
                       esc(note))
     Console().print(table)
@@ -166,13 +170,15 @@ def resolve_cmd(report_id: str = typer.Argument(..., help="Report id."),
     """Mark a danger as dealt with (it no longer raises the tier as a major danger)."""
     from floodtwin.reports import resolve_report
 
+    from floodtwin.db import local_time
+
     t = clock(now)
-    conn, _ = open_db(db, config)
+    conn, cfg = open_db(db, config)
     row = resolve_report(conn, report_id, now=t, actor=actor, reason=reason)
     if as_json:
         emit(row)
     else:
-        say(f"report {esc(report_id)} resolved at {row['resolved_at']}")
+        say(f"report {esc(report_id)} resolved at {local_time(row['resolved_at'], cfg.dispatch.utc_offset_h)}")
 
 
 @command(app, "kinds")

@@ -2,7 +2,9 @@
 
 Every command takes ``--db`` (default ``$FLOODTWIN_DB`` or the user data folder), ``--config``
 (dispatch YAML; default ``$FLOODTWIN_CONFIG`` or the shipped example), ``--now`` (ISO time, for
-drills and tests) and ``--json``. Commands that change state deliver the queued notifications
+drills and tests) and ``--json``. An action on a task names the person taking it (``--actor``: a
+staff id, or the town command's id), checked against the task (states.py says who may). Text
+output shows times on the staff's clock (``utc_offset_h``) with the zone; JSON stays UTC. Commands that change state deliver the queued notifications
 afterwards; what cannot be delivered now stays in the outbox for ``floodtwin tasks deliver``.
 """
 
@@ -21,21 +23,125 @@ from floodtwin.cli._common import (ACTOR_OPT, CONFIG_OPT, DB_OPT, DELIVER_OPT, J
                                    deliver_now, emit, esc, open_db, say)
 
 __all__ = ["app", "activate_cmd", "list_cmd", "show_cmd", "tick_cmd", "deliver_cmd", "export_cmd",
-           "sync_roster_cmd"]
+           "sync_roster_cmd", "compact_lines", "wide_records", "fit", "due_clock"]
 
 
-def _task_table(tasks: list[dict[str, Any]], lang: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def wide_records(tasks: list[dict[str, Any]], *, offset_h: float, overdue: dict[str, list[str]]) -> list[str]:
+    """Everything about each task, as Rich markup: a head line (key, short id, state, tier, category, grid,
+    owner role, source), who has it and the deadline on the local clock, both titles, then the notes,
+    materials and dependencies where there are any. Lines are left to wrap at the terminal's width: a
+    table of a dozen columns folds into an unreadable grid at 100 columns."""
+    from floodtwin.db import local_time
 
-    table = Table(show_header=True, header_style="bold", title=f"{len(tasks)} task(s)")
-    for col in ("key", "state", "grid", "assignees", "due (UTC)", "esc", "title"):
-        table.add_column(col, overflow="fold")
+    out = [f"[bold]{len(tasks)} task(s)[/]"]
     for t in tasks:
-        table.add_row(esc(t["key"]), t["state"], esc(t["grid_id"] or "-"), esc(",".join(t.get("assignees", []))),
-                      (t["handle_due_at"] or "")[:16].replace("T", " "), str(t["escalation_level"] or ""),
-                      esc(t["title_zh"] if lang == "zh" else t["title_en"]))
-    Console().print(table)
+        rnd = f" round {t['round']}" if t.get("repeat_min") else ""
+        out.append(f"[bold]{esc(t['key'])}[/] (id {esc(t.get('short_id') or t['key'])})  {t['state']}  tier "
+                   f"{esc(t['tier'])}  {esc(t['category'])}  grid {esc(t['grid_id'] or '-')}  owner "
+                   f"{esc(t['owner_role'])}  from {esc(t['source'])}{rnd}")
+        late = overdue.get(t["key"])
+        out.append(f"  assignees {esc(', '.join(t.get('assignees') or ['-']))}  due "
+                   f"{local_time(t['handle_due_at'], offset_h)}  escalation level {t['escalation_level'] or 0}"
+                   + (f"  [red]missed: {', '.join(late)}[/]" if late else "")
+                   + (f"  every {t['repeat_min']:g} min" if t.get("repeat_min") else ""))
+        out.append(f"  {esc(t['title_zh'])}")
+        out.append(f"  {esc(t['title_en'])}")
+        for note in (t.get("note_zh"), t.get("note_en")):
+            if note:
+                out.append(f"  [dim]{esc(note)}[/]")
+        if t.get("materials"):
+            out.append("  materials: " + esc(", ".join(f"{m['item']} {m['quantity']:g} {m['unit']}"
+                                                       + (f" from {m['depot_id']}" if m.get("depot_id") else "")
+                                                       for m in t["materials"])))
+        if t.get("depends_on"):
+            out.append("  after: " + esc(", ".join(t["depends_on"])))
+    return out
+
+
+def fit(text: str, width: int, *, pad: bool = True) -> str:
+    """``text`` cut to ``width`` terminal cells (CJK counts two) with an ellipsis; padded to ``width``
+    unless ``pad`` is false (the last field of a line)."""
+    from rich.cells import cell_len, set_cell_size
+
+    if width <= 0:
+        return ""
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    return set_cell_size(text, width) if pad else text
+
+
+def due_clock(stamp: str | None, now: Any, offset_h: float) -> str:
+    """A deadline as the local ``HH:MM``, with ``+1`` / ``-1`` … when it falls on another local day than
+    ``now`` (as timetables write it)."""
+    from datetime import timedelta, timezone
+
+    from floodtwin.db import parse_ts
+
+    if not stamp:
+        return "-"
+    zone = timezone(timedelta(hours=offset_h))
+    due = parse_ts(stamp).astimezone(zone)
+    days = (due.date() - now.astimezone(zone).date()).days
+    return due.strftime("%H:%M") + (f"{days:+d}" if days else "")
+
+
+def compact_lines(tasks: list[dict[str, Any]], *, lang: str, offset_h: float, now: Any, width: int,
+                  roster: Any, town: Any, overdue: set[str]) -> list[str]:
+    """The default task list: one Rich-markup line per task, never wider than ``width``, grouped by grid.
+
+    By grid, because that is how the town works: a grid's staff carry its tasks and its leader answers
+    for them, so each group opens with the person to call. Tasks outside every grid (town level and the
+    plan's units) come last, under the town command. Per task: the short id (what ``tasks ack`` takes),
+    the state, who has it, the deadline on the local clock (``!`` a missed timer), who it was escalated
+    to, and the title cut to the width with an ellipsis.
+    """
+    from floodtwin.db import local_time, zone_label
+
+    zone = zone_label(offset_h)
+    id_w = min(max([len(t.get("short_id") or t["key"]) for t in tasks] + [2]), 12)
+    # staff ids are short; a unit of the plan (materials_group) is cut rather than widening every line
+    who_w = min(max([len((t.get("assignees") or ["-"])[0]) for t in tasks] + [3]), 12)
+    widths = (id_w, 12, who_w, 7, 1, 6)  # id, state, who, due, missed-timer mark, escalated to
+    title_w = max(width - 1 - sum(widths) - len(widths), 10)
+
+    def row(cells: list[str]) -> str:  # cells already fitted; one leading space, one between
+        return " " + " ".join(cells)
+
+    lines = [esc(fit(f"{len(tasks)} task(s) at {local_time(now, offset_h)}; due times {zone}, +1 the next "
+                     f"day, ! a missed timer; by grid", width, pad=False)),
+             "[bold]" + esc(row([fit(h, w) for h, w in zip(("id", "state", "who", "due", " ", "esc"), widths)]
+                                + ["title"])) + "[/]"]
+    groups: dict[str | None, list[dict[str, Any]]] = {}
+    for t in tasks:
+        groups.setdefault(t["grid_id"], []).append(t)
+    for grid_id in sorted(groups, key=lambda g: (g is None, g or "")):
+        members = sorted(groups[grid_id], key=lambda t: (t["handle_due_at"] or "", t["key"]))
+        late = sum(t["key"] in overdue for t in members)
+        count = f"{len(members)} task(s)" + (f", {late} overdue" if late else "")
+        head = _group_head(grid_id, lang, roster, town) + " · " + count
+        lines.append("[bold]" + esc(fit(head, width, pad=False)) + "[/]")
+        for t in members:
+            who = t.get("assignees") or ["-"]
+            up = ("↑" + who[-1]) if len(who) > 1 else ""
+            title = t["title_zh"] if lang == "zh" else t["title_en"]
+            mark = "[red bold]![/]" if t["key"] in overdue else " "
+            lines.append(row([esc(fit(t.get("short_id") or t["key"], id_w)), fit(t["state"], 12),
+                              esc(fit(who[0], who_w)), fit(due_clock(t["handle_due_at"], now, offset_h), 7), mark,
+                              "[yellow]" + esc(fit(up, 6)) + "[/]", esc(fit(title, title_w, pad=False))]))
+    return lines
+
+
+def _group_head(grid_id: str | None, lang: str, roster: Any, town: Any) -> str:
+    """``G07 <name> · leader S007``; tasks without a grid are the town command's to answer for."""
+    if grid_id is None:
+        return f"town level, no grid · town command {town.id} {town.name_zh if lang == 'zh' else town.name_en}"
+    grid = roster.grids.get(grid_id) if roster is not None else None
+    if grid is None:
+        return f"{grid_id} (not in the roster) · town command {town.id}"
+    name = grid.name_zh if lang == "zh" else grid.name_en
+    leader = roster.staff.get(grid.leader_id) if grid.leader_id else None
+    duty = "" if leader is None or leader.on_duty else " (off duty)"
+    return f"{grid_id} {name or ''} · leader {grid.leader_id or '-'}{duty}".replace("  ", " ")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -48,10 +154,13 @@ def activate_cmd(
     reason: str = typer.Option("", "--reason", help="Why (recorded with every change)."),
     preplan: Optional[Path] = typer.Option(None, "--preplan", help="Preplan YAML (default: data/preplans/huayuankou.yaml)."),
     db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
-    actor: str = ACTOR_OPT, as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT,
+    actor: Optional[str] = typer.Option(None, "--actor", help="Who orders it: the town command (default, its id "
+                                        "from the dispatch YAML), a staff id, or a system run (alerts)."),
+    as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT,
 ) -> None:
     """Put the plan for a flow into effect: create, assign and notify its tasks; stand down the rest."""
     from floodtwin.alerts import activate_discharge
+    from floodtwin.dispatch.board.states import require_actor
 
     from floodtwin.errors import InputError
 
@@ -59,6 +168,11 @@ def activate_cmd(
         raise InputError("activate: give --discharge (and/or --forecast) in m3/s")
     t = clock(now)
     conn, cfg = open_db(db, config)
+    # an activation is the command's order (防指): it is recorded under the command unless someone else is named
+    if actor is None:
+        actor = cfg.dispatch.town_command.id
+    else:  # someone named: check them (the default is the command, known by construction)
+        require_actor(conn, actor, action="activate the plan", now=t, config=cfg, person=False)
     flow = discharge if discharge is not None else forecast
     decision, result = activate_discharge(conn, discharge, forecast_m3s=forecast, now=t, actor=actor,
                                           reason=reason or f"flow {flow:g} m3/s", preplan=preplan, config=cfg)
@@ -78,19 +192,33 @@ def list_cmd(
     overdue: bool = typer.Option(False, "--overdue", help="Only tasks with a missed SLA timer."),
     assignee: Optional[str] = typer.Option(None, "--assignee", help="Only tasks of this person or unit (a to-do list)."),
     lang: str = typer.Option("en", "--lang", help="zh or en titles."),
+    wide: bool = typer.Option(False, "--wide", help="Everything about each task, both titles in full, notes, "
+                              "materials (default: one line per task, grouped by grid)."),
     db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """List tasks with their state, grid, assignees and deadline."""
-    from floodtwin.dispatch.board import list_tasks
+    """List tasks by grid, one line each: short id, state, who has it, local deadline, escalation, title."""
+    from rich.console import Console
+
+    from floodtwin.dispatch.board import list_tasks, missed_timers
+    from floodtwin.dispatch.roster import load_roster
 
     t = clock(now)
     conn, cfg = open_db(db, config)
     tasks = list_tasks(conn, grid=grid, state=state, overdue=overdue, assignee=assignee, now=t, config=cfg)
     if as_json:
         emit(tasks)
-    else:
-        _task_table(tasks, lang)
+        return
+    offset_h = cfg.dispatch.utc_offset_h
+    missed = {task["key"]: [name for name, _ in missed_timers(task, t, cfg)] for task in tasks}
+    late = {key for key, names in missed.items() if names}
+    if wide:
+        for line in wide_records(tasks, offset_h=offset_h, overdue=missed):
+            Console(highlight=False).print(line)
+        return
+    for line in compact_lines(tasks, lang=lang, offset_h=offset_h, now=t, width=Console().width,
+                              roster=load_roster(conn), town=cfg.dispatch.town_command, overdue=late):
+        say(line)
 
 
 @command(app, "show")
@@ -99,7 +227,7 @@ def show_cmd(key: str = typer.Argument(..., help="Task key (or a unique prefix).
              as_json: bool = JSON_OPT) -> None:
     """One task: details, assignments, escalations, timers overdue at --now and its full event history."""
     from floodtwin.dispatch.board import missed_timers, show_task
-    from floodtwin.db import ts
+    from floodtwin.db import local_time, ts, zone_label
 
     t = clock(now)
     conn, cfg = open_db(db, config)
@@ -108,16 +236,19 @@ def show_cmd(key: str = typer.Argument(..., help="Task key (or a unique prefix).
     if as_json:
         emit(task)
         return
-    say(f"[bold]{esc(task['key'])}[/]  {task['state']}  grid {esc(task['grid_id'] or '-')}  due {task['handle_due_at']}")
+    offset_h = cfg.dispatch.utc_offset_h
+    say(f"[bold]{esc(task['key'])}[/] (id {esc(task['short_id'])})  {task['state']}  grid {esc(task['grid_id'] or '-')}"
+        f"  due {local_time(task['handle_due_at'], offset_h)}")
     say(f"{esc(task['title_zh'])}\n{esc(task['title_en'])}")
     for o in task["overdue"]:
-        say(f"  [red]overdue[/] {o['timer']} (due {o['due_at']})")
+        say(f"  [red]overdue[/] {o['timer']} (due {local_time(o['due_at'], offset_h)})")
+    say(f"times {zone_label(offset_h)}:")
     for a in task["assignments"]:
-        say(f"  assigned {esc(a['staff_id'])} ({esc(a['role'])}, level {a['level']}) at {a['assigned_at']}: "
-            f"{esc(a['reason'])}")
+        say(f"  assigned {esc(a['staff_id'])} ({esc(a['role'])}, level {a['level']}) at "
+            f"{local_time(a['assigned_at'], offset_h, zone=False)}: {esc(a['reason'])}")
     for e in task["events"]:
-        say(f"  {e['at']}  {e['kind']:<11} {e['from_state'] or '':>12} -> {e['to_state'] or '':<12} "
-            f"{esc(e['actor'])}: {esc(e['reason'])}")
+        say(f"  {local_time(e['at'], offset_h, zone=False, seconds=True)}  {e['kind']:<11} {e['from_state'] or '':>12} "
+            f"-> {e['to_state'] or '':<12} {esc(e['actor'])}: {esc(e['reason'])}")
 
 
 def _transition_command(action: str, help_text: str) -> None:
@@ -142,14 +273,14 @@ def _transition_command(action: str, help_text: str) -> None:
     command(app, action.replace("_", "-"))(run)
 
 
-_transition_command("ack", "Acknowledge a dispatched task (meets the 3-minute timer).")
-_transition_command("start", "Set out on an acknowledged task (meets the set-out timer).")
-_transition_command("on_site", "Report being on site (meets the on-site timer; the task stays in progress).")
-_transition_command("done", "Report a task in progress as done.")
-_transition_command("verify", "Verify a done task (by the grid leader or command).")
-_transition_command("reject", "Send a done task back to in progress (verification failed).")
-_transition_command("close", "Close a verified task.")
-_transition_command("cancel", "Cancel an open task (needs --reason).")
+_transition_command("ack", "Acknowledge a dispatched task (its assignee; meets the 3-minute timer).")
+_transition_command("start", "Set out on an acknowledged task (its assignee; meets the set-out timer).")
+_transition_command("on_site", "Report being on site (its assignee; meets the on-site timer; stays in progress).")
+_transition_command("done", "Report a task in progress as done (its assignee).")
+_transition_command("verify", "Verify a done task (the grid leader, a leader above, or the command; not your own work).")
+_transition_command("reject", "Send a done task back to in progress (verification failed; as verify).")
+_transition_command("close", "Close a verified task (the grid leader, a leader above, or the command).")
+_transition_command("cancel", "Cancel an open task (the town command only; needs --reason).")
 
 
 @command(app, "tick")

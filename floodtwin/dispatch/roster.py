@@ -15,10 +15,21 @@ from typing import Any
 from floodtwin.db import transaction
 from floodtwin.errors import DataError
 
-__all__ = ["STAFF_ROLES", "StaffMember", "GridInfo", "Roster", "sync_roster", "load_roster", "ensure_roster"]
+__all__ = ["STAFF_ROLES", "SYSTEM_ACTORS", "StaffMember", "GridInfo", "Roster", "actor_kind", "sync_roster",
+           "load_roster", "ensure_roster"]
 
 #: Roles of grid staff in the reach (the owner roles a grid task can name).
 STAFF_ROLES = ("grid_leader", "micro_grid_leader", "grid_member", "team_member")
+
+#: The programs that act on the board, by the name they record in the event log. They create, escalate
+#: and stand down tasks and receive reports; an action a person takes on a task (acknowledge, carry out,
+#: verify, close, cancel) or a push must name that person, so none of these may take it.
+SYSTEM_ACTORS: dict[str, str] = {
+    "tick": "the SLA timer run (floodtwin tasks tick): escalations and recurring rounds",
+    "alerts": "the alert run: activations from the live flow, re-assessments a preplan trigger sets off",
+    "sensors": "the smart-stone alarms (floodtwin stones): their response tasks",
+    "app": "the staff app's upload of field reports (floodtwin report import)",
+}
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,19 @@ class Roster:
         pt = Point(x, y)
         return next((gid for gid, geom in self._exclusive if geom.covers(pt)), None)
 
+    def leaders_above(self, grid_id: str | None) -> list[str]:
+        """The leader of ``grid_id`` and of every grid above it (an exclusive grid's parent grid ...), on
+        duty or not: who may judge the work done in the grid. Empty for no grid or a grid not in the roster."""
+        leaders: list[str] = []
+        seen: set[str] = set()
+        grid = self.grids.get(grid_id) if grid_id else None
+        while grid is not None and grid.grid_id not in seen:
+            seen.add(grid.grid_id)
+            if grid.leader_id and grid.leader_id not in leaders:
+                leaders.append(grid.leader_id)
+            grid = self.grids.get(grid.parent) if grid.parent else None
+        return leaders
+
     def members(self, grid_id: str | None, role: str) -> list[StaffMember]:
         """Staff of ``grid_id`` with ``role`` (sorted by id), on duty or not."""
         return self._by_grid_role.get((grid_id, role), [])
@@ -138,6 +162,18 @@ class Roster:
                           "cy": float(pt.y), "geom": rec["_geom"]})
         staff = [{k: v for k, v in rec.items() if not k.startswith("_")} for rec in tables.layers["staff"]]
         return cls.from_records(staff, grids)
+
+
+def actor_kind(roster: Roster, town_command_id: str, actor: str) -> str | None:
+    """``"staff"`` (a staff id of the roster), ``"command"`` (the town command of the dispatch YAML),
+    ``"system"`` (one of :data:`SYSTEM_ACTORS`), or None for anyone else."""
+    if actor in roster.staff:
+        return "staff"
+    if actor == town_command_id:
+        return "command"
+    if actor in SYSTEM_ACTORS:
+        return "system"
+    return None
 
 
 def _opt(value: Any) -> str | None:

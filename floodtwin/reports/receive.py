@@ -1,6 +1,11 @@
 """Receiving field reports: validate, store (accepted, or rejected with the reason: nothing received
 is lost), put an accepted danger's response tasks on the board in the same transaction and notify
-the grid leader and the town command; import a JSON-lines file; list and resolve reports."""
+the grid leader and the town command; import a JSON-lines file; list and resolve reports.
+
+A report's ``reporter`` must be a staff id of the roster, and whoever hands it in (``actor``) a known
+actor (a staff id, the town command, or a system actor such as the app's upload); otherwise the report
+is rejected and kept with the reason. Rows come back with ``task_keys`` decoded (a list); ``raw`` stays
+the text exactly as received (it need not be JSON at all)."""
 
 from __future__ import annotations
 
@@ -15,7 +20,8 @@ from typing import Any
 from floodtwin.db import parse_now, transaction, ts
 from floodtwin.dispatch import notify
 from floodtwin.dispatch.board import log_event, submit_in_transaction
-from floodtwin.dispatch.roster import Roster, ensure_roster
+from floodtwin.dispatch.board.states import require_actor
+from floodtwin.dispatch.roster import SYSTEM_ACTORS, Roster, actor_kind, ensure_roster
 from floodtwin.dispatch.schema import ensure_schema
 from floodtwin.dispatch.settings import DispatchConfig, load_config
 from floodtwin.errors import InputError
@@ -74,20 +80,22 @@ def add_report(conn: sqlite3.Connection, raw: dict[str, Any], *, now: datetime, 
     conflict = None
     if prior is not None:
         if prior["raw"] == raw_text:
-            return {**dict(prior), "duplicate": True}
+            return _decoded({**dict(prior), "duplicate": True})
         # the same id with other content: not the same report sent again, and not to be dropped either
         conflict = (f"report id {rid} was already used by a different report received at {prior['received_at']}: "
                     f"send it under a new id")
         rid = _content_id(raw)
         again = conn.execute("SELECT * FROM reports WHERE report_id=?", (rid,)).fetchone()
         if again is not None:
-            return {**dict(again), "duplicate": True}
+            return _decoded({**dict(again), "duplicate": True})
     fields: dict[str, Any] = {"kind": _text(raw, "kind") or ("danger" if raw.get("danger_kind") else None),
                               "danger_kind": _text(raw, "danger_kind"), "severity": _text(raw, "severity"),
                               "reporter": _text(raw, "reporter"), "photo": _text(raw, "photo"),
                               "text": _text(raw, "text"), "grid_id": _text(raw, "grid_id")}
     place: Place | None = None
     reason = None
+    known = ensure_roster(conn, roster)
+    town = config.dispatch.town_command.id
     try:
         if conflict is not None:
             raise Rejected(conflict)
@@ -97,6 +105,11 @@ def add_report(conn: sqlite3.Connection, raw: dict[str, Any], *, now: datetime, 
             raise Rejected(f"kind {fields['kind']!r}: expected patrol or danger")
         if not fields["reporter"]:
             raise Rejected("no reporter")
+        if fields["reporter"] not in known.staff:
+            raise Rejected(f"reporter {fields['reporter']!r} is not a staff id of the roster")
+        if actor_kind(known, town, actor) is None:
+            raise Rejected(f"handed in by {actor!r}: not a staff id of the roster, the town command ({town}) or a "
+                           f"system actor ({', '.join(SYSTEM_ACTORS)})")
         if raw.get("observed_at"):
             try:
                 observed = parse_now(str(raw["observed_at"]))
@@ -117,7 +130,7 @@ def add_report(conn: sqlite3.Connection, raw: dict[str, Any], *, now: datetime, 
             raise Rejected("patrol report outside every grid: give grid_id")
     except (Rejected, InputError) as exc:
         reason = str(exc)
-    roster_obj = ensure_roster(conn, roster) if reason is None and fields["kind"] == "danger" else None
+    roster_obj = known if reason is None and fields["kind"] == "danger" else None
     try:
         return _store_report(conn, rid, raw_text, fields, place, reason, now=now, actor=actor, config=config,
                              dangers=dangers, roster_obj=roster_obj)
@@ -172,7 +185,12 @@ def _store_report(conn: sqlite3.Connection, rid: str, raw_text: str, fields: dic
                                     "lon": place.lon, "lat": place.lat, "works_id": place.works_id,
                                     "grid_id": place.grid_id, "tasks": keys})
         row = dict(conn.execute("SELECT * FROM reports WHERE report_id=?", (rid,)).fetchone())
-    return {**row, "duplicate": False}
+    return _decoded({**row, "duplicate": False})
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored report row as handed out: ``task_keys`` a list, not JSON text."""
+    return {**row, "task_keys": json.loads(row["task_keys"] or "[]")}
 
 
 def import_jsonl(conn: sqlite3.Connection, path: str | Path, *, now: datetime, actor: str, reach: Any = None,
@@ -223,17 +241,18 @@ def _store_unparsable(conn: sqlite3.Connection, line: str, reason: str, *, now: 
     with transaction(conn):
         prior = conn.execute("SELECT * FROM reports WHERE report_id=?", (rid,)).fetchone()
         if prior is not None:  # the same unreadable line again: kept once
-            return {**dict(prior), "duplicate": True}
+            return _decoded({**dict(prior), "duplicate": True})
         conn.execute("INSERT INTO reports(report_id, received_at, status, reject_reason, raw) "
                      "VALUES (?,?,?,?,?)", (rid, ts(now), "rejected", reason, line))
         log_event(conn, now=now, actor=actor, kind="report_rejected", report_id=rid, reason=reason)
         row = dict(conn.execute("SELECT * FROM reports WHERE report_id=?", (rid,)).fetchone())
-    return {**row, "duplicate": False}
+    return _decoded({**row, "duplicate": False})
 
 
 def list_reports(conn: sqlite3.Connection, *, status: str | None = None, kind: str | None = None,
                  grid: str | None = None) -> list[dict[str, Any]]:
-    """Stored reports, newest first, filtered by status (accepted/rejected), kind and grid."""
+    """Stored reports, newest first, filtered by status (accepted/rejected), kind and grid (``task_keys``
+    decoded)."""
     ensure_schema(conn)
     where, args = [], []
     for col, val in (("status", status), ("kind", kind), ("grid_id", grid)):
@@ -241,12 +260,14 @@ def list_reports(conn: sqlite3.Connection, *, status: str | None = None, kind: s
             where.append(f"{col} = ?")
             args.append(val)
     sql = "SELECT * FROM reports" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY received_at DESC"
-    return [dict(r) for r in conn.execute(sql, args)]
+    return [_decoded(dict(r)) for r in conn.execute(sql, args)]
 
 
 def resolve_report(conn: sqlite3.Connection, report_id: str, *, now: datetime, actor: str, reason: str) -> dict[str, Any]:
-    """Mark a danger as dealt with: it no longer counts as an active danger."""
+    """Mark a danger as dealt with: it no longer counts as an active danger. ``actor`` is a person (a staff
+    id or the town command); anyone else is refused, and the refusal logged."""
     ensure_schema(conn)
+    require_actor(conn, actor, action=f"resolve report {report_id}", now=now, report_id=report_id)
     with transaction(conn):
         row = conn.execute("SELECT * FROM reports WHERE report_id=?", (report_id,)).fetchone()
         if row is None:
@@ -257,7 +278,7 @@ def resolve_report(conn: sqlite3.Connection, report_id: str, *, now: datetime, a
             raise InputError(f"report {report_id}: already resolved at {row['resolved_at']}")
         conn.execute("UPDATE reports SET resolved_at=? WHERE report_id=?", (ts(now), report_id))
         log_event(conn, now=now, actor=actor, kind="report_resolved", report_id=report_id, reason=reason)
-        return dict(conn.execute("SELECT * FROM reports WHERE report_id=?", (report_id,)).fetchone())
+        return _decoded(dict(conn.execute("SELECT * FROM reports WHERE report_id=?", (report_id,)).fetchone()))
 
 
 def active_major_dangers(conn: sqlite3.Connection, dangers: DangerTable | None = None) -> list[dict[str, Any]]:

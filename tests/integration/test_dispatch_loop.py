@@ -88,13 +88,17 @@ def test_tier_one_activation_runs_the_whole_loop(cli, tmp_path):
     patrol = next(t for t in tasks if t["template_id"].startswith("patrol") and t["owner_role"] == "grid_member"
                   and t["assignees"][0].startswith("S"))
     key, member = patrol["key"], patrol["assignees"][0]
-    bad = cli("tasks", "done", key, "--now", at(1), ok=False)
+    import sqlite3
+
+    with sqlite3.connect(cli.db) as db:
+        leader = db.execute("SELECT leader_id FROM roster_grids WHERE grid_id=?", (patrol["grid_id"],)).fetchone()[0]
+    bad = cli("tasks", "done", key, "--now", at(1), "--actor", member, ok=False)
     assert bad.returncode == 2 and "cannot done a task that is dispatched" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
     for minutes, action in ((1, "ack"), (3, "start"), (8, "on-site"), (25, "done")):
         cli("tasks", action, key, "--now", at(minutes), "--actor", member)
-    cli("tasks", "verify", key, "--now", at(27), "--actor", "grid-leader")
-    closed = cli.json("tasks", "close", key, "--now", at(28), "--actor", "grid-leader")["task"]
+    cli("tasks", "verify", key, "--now", at(27), "--actor", leader)
+    closed = cli.json("tasks", "close", key, "--now", at(28), "--actor", leader)["task"]
     assert closed["state"] == "closed"
 
     # at +3.5 min every other task has missed its acknowledgement (and the 3-minute tasks their
@@ -122,8 +126,9 @@ def test_tier_one_activation_runs_the_whole_loop(cli, tmp_path):
     assert len(overdue) == len(created) - 1
 
     history = cli.json("tasks", "show", key)
-    assert [e["kind"] for e in history["events"]] == ["created", "dispatched", "ack", "start", "on_site", "done",
-                                                      "verify", "close"]
+    # the early "done" was refused, and the refusal logged
+    assert [e["kind"] for e in history["events"]] == ["created", "dispatched", "refused", "ack", "start", "on_site",
+                                                      "done", "verify", "close"]
     assert history["sla_misses"] == []
 
     # the flow falls: the preplan holds tier I (hysteresis, its history read from the database) ...
@@ -147,7 +152,7 @@ def test_danger_report_push_and_map_layer(cli, tmp_path):
     rep = cli.json("report", "add", "--danger", "root_stone_loss", "--works", "MD", "--spur", "27",
                    "--reporter", "S200", "--photo", "/photos/md27.jpg", "--now", T0)["report"]
     assert rep["status"] == "accepted" and rep["spur_id"] == "MD-027"
-    keys = json.loads(rep["task_keys"])
+    keys = rep["task_keys"]
     # the danger table's root-stone-loss response: riprap and gabions at the spur, patrols at the works
     assert [k.split(":")[0] for k in keys] == ["danger-rootstone-riprap", "danger-rootstone-patrol"]
     kinds = Counter(a["body"]["kind"] for a in rx.accepted)
@@ -168,7 +173,7 @@ def test_danger_report_push_and_map_layer(cli, tmp_path):
     assert imp.returncode == 2 and "APP-8" in imp.stderr
     assert {r["report_id"] for r in cli.json("report", "list", "--status", "accepted")} >= {"APP-7"}
 
-    push = cli.json("push", "--grid", "G07", "--message", "大堤封闭 dike closed", "--now", T0)
+    push = cli.json("push", "--grid", "G07", "--message", "大堤封闭 dike closed", "--now", T0, "--actor", "TOWN")
     assert len(push["recipients"]) >= 1
     pushed = [a for a in rx.accepted if a["body"]["kind"] == "push"]
     assert sorted(a["body"]["recipient"] for a in pushed) == sorted(push["recipients"])
@@ -198,7 +203,7 @@ def test_major_danger_report_raises_the_tier_at_once(cli):
     assert plan["decision"]["observed_m3s"] == 3000 and len(plan["created"]) > 0
     # the raised tier's tasks and the report's own two tasks were dispatched and delivered in the same command
     sent = [a["body"] for a in rx.accepted[before:] if a["body"]["kind"] == "dispatched"]
-    assert {b["task"]["key"] for b in sent} == set(plan["created"]) | set(json.loads(out["report"]["task_keys"]))
+    assert {b["task"]["key"] for b in sent} == set(plan["created"]) | set(out["report"]["task_keys"])
     # the same report again changes nothing
     again = cli.json("report", "add", "--danger", "leak", "--dike", "right", "--chainage", "8+200",
                      "--reporter", "S010", "--now", at(5))

@@ -95,34 +95,38 @@ WORKER = textwrap.dedent('''
     conn = connect(db)
     config = load_config(config_path)
     keys = [r[0] for r in conn.execute("SELECT key FROM tasks ORDER BY key")]
+    # A is each task's grid member (level 0), B its grid leader (the ack timer escalated it to him): both may ack
+    level = 0 if name == "A" else 1
+    me = {r[0]: r[1] for r in conn.execute("SELECT task_key, staff_id FROM assignments WHERE level=?", (level,))}
+    reporter = "MG010" if name == "A" else "MG020"
     index = reports.ReachIndex(__import__("floodtwin.reach").reach.load_reach("huayuankou"))
     open(go + "." + name, "w").close()   # ready
     while not os.path.exists(go):
         time.sleep(0.002)
-    t0 = datetime(2026, 7, 20, 2, 1, tzinfo=UTC)
+    t0 = datetime(2026, 7, 20, 2, 4, tzinfo=UTC)
     won, refused, reported, shared = [], 0, [], []
     for i, key in enumerate(keys):
         try:   # both workers race to acknowledge every task: exactly one may win each
-            board.ack(conn, key, now=t0, actor=name, config=config)
+            board.ack(conn, key, now=t0, actor=me[key], config=config)
             won.append(key)
         except InputError as exc:
             assert "cannot ack a task that is" in str(exc), exc
             refused += 1
-        row = reports.add_report(conn, {"id": f"{name}-{i}", "kind": "patrol", "grid_id": "G07", "reporter": name,
+        row = reports.add_report(conn, {"id": f"{name}-{i}", "kind": "patrol", "grid_id": "G07", "reporter": reporter,
                                         "chainage": 5000 + i, "text": "route done, nothing found"},
-                                 now=t0, actor=name, reach=index, config=config)
+                                 now=t0, actor="app", reach=index, config=config)
         assert row["status"] == "accepted", row
         reported.append(row["report_id"])
         # the same report from the app reaches both processes at once: stored once, the other sees a repeat
-        same = reports.add_report(conn, {"id": f"shared-{i}", "kind": "patrol", "grid_id": "G07", "reporter": "S1",
+        same = reports.add_report(conn, {"id": f"shared-{i}", "kind": "patrol", "grid_id": "G07", "reporter": "LG01",
                                          "chainage": 6000 + i, "text": "sent twice"},
-                                  now=t0, actor=name, reach=index, config=config)
+                                  now=t0, actor="app", reach=index, config=config)
         assert same["status"] == "accepted", same
         if not same["duplicate"]:
             shared.append(same["report_id"])
     for key in won:   # then each carries its own tasks on
-        board.start(conn, key, now=t0 + timedelta(minutes=2), actor=name, config=config)
-        board.done(conn, key, now=t0 + timedelta(minutes=20), actor=name, config=config)
+        board.start(conn, key, now=t0 + timedelta(minutes=2), actor=me[key], config=config)
+        board.done(conn, key, now=t0 + timedelta(minutes=20), actor=me[key], config=config)
     print(json.dumps({"won": won, "refused": refused, "reported": reported, "shared": shared}))
 ''')
 
@@ -131,6 +135,10 @@ def test_two_processes_acknowledge_and_report_without_lost_updates(tmp_path):
     conn, db, config_path, config = setup_board(tmp_path, "http://127.0.0.1:9/unused", 0)
     tasks = instructions(40)
     board.submit(conn, tasks, now=T0, actor="duty", reason="drill", config=config, roster=roster())
+    # every ack timer runs out: each task now has two people who may acknowledge it, its member and its leader
+    escalated = board.tick(conn, now=T0 + timedelta(minutes=3.5), config=config, roster=roster())
+    assert len(escalated) == len(tasks) and all(e["escalated_to"].startswith("LG") for e in escalated)
+    member = {r[0]: r[1] for r in conn.execute("SELECT task_key, staff_id FROM assignments WHERE level=0")}
     script = tmp_path / "worker.py"
     script.write_text(WORKER, encoding="utf-8")
     go = tmp_path / "go"
@@ -154,9 +162,11 @@ def test_two_processes_acknowledge_and_report_without_lost_updates(tmp_path):
     # every change of both processes is in the database: nothing overwritten, nothing lost
     acks = conn.execute("SELECT task_key, actor FROM events WHERE kind='ack'").fetchall()
     assert len(acks) == len(tasks) and len({a[0] for a in acks}) == len(tasks)
-    assert all((a[1] == "A") == (a[0] in won_a) for a in acks)
+    assert all((a[1] == member[a[0]]) == (a[0] in won_a) for a in acks)
+    # every lost race is in the log as a refusal, committed although the action changed nothing
+    assert conn.execute("SELECT COUNT(*) FROM events WHERE kind='refused'").fetchone()[0] == len(tasks)
     states = conn.execute("SELECT state, version, COUNT(*) FROM tasks GROUP BY state, version").fetchall()
-    assert [tuple(s) for s in states] == [("done", 4, len(tasks))]  # created + ack + start + done
+    assert [tuple(s) for s in states] == [("done", 5, len(tasks))]  # created + escalated + ack + start + done
     shared_a, shared_b = set(outs[0]["shared"]), set(outs[1]["shared"])
     assert not shared_a & shared_b and len(shared_a | shared_b) == len(tasks)  # each stored by exactly one
     assert conn.execute("SELECT COUNT(*) FROM reports WHERE status='accepted'").fetchone()[0] == 3 * len(tasks)
@@ -285,12 +295,13 @@ def test_locked_database_gives_one_line_and_writes_nothing(tmp_path):
     tasks = instructions(2)
     board.submit(conn, tasks, now=T0, actor="duty", reason="r", config=config, roster=roster())
     before = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    member = conn.execute("SELECT staff_id FROM assignments WHERE task_key=?", (tasks[0].key,)).fetchone()[0]
     holder = connect(db)
     holder.execute("BEGIN IMMEDIATE")  # another process is writing and does not let go
     try:
         started = time.monotonic()
         proc = cli(db, config_path, "tasks", "ack", tasks[0].key, "--now", T0.isoformat(), "--no-deliver",
-                   env_extra={"FLOODTWIN_DB_LOCK_TIMEOUT_S": "1"})
+                   "--actor", member, env_extra={"FLOODTWIN_DB_LOCK_TIMEOUT_S": "1"})
         assert time.monotonic() - started < 30
     finally:
         holder.execute("ROLLBACK")
@@ -299,7 +310,8 @@ def test_locked_database_gives_one_line_and_writes_nothing(tmp_path):
     assert len(lines) == 1 and "locked" in lines[0] and "Traceback" not in proc.stderr
     assert conn.execute("SELECT state FROM tasks WHERE key=?", (tasks[0].key,)).fetchone()[0] == "dispatched"
     assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == before
-    ok = cli(db, config_path, "tasks", "ack", tasks[0].key, "--now", T0.isoformat(), "--no-deliver")
+    ok = cli(db, config_path, "tasks", "ack", tasks[0].key, "--now", T0.isoformat(), "--no-deliver",
+             "--actor", member)
     assert ok.returncode == 0, ok.stderr
 
 

@@ -9,6 +9,8 @@ import pytest
 
 from floodtwin import alerts
 from floodtwin.dispatch import board
+from floodtwin.dispatch.board._common import message
+from floodtwin.dispatch.board.states import refusal, short_ids, who_may
 from floodtwin.dispatch.roster import Roster, load_roster
 from floodtwin.dispatch.schema import MIGRATIONS, ensure_schema
 from floodtwin.dispatch.settings import load_config
@@ -181,14 +183,15 @@ def test_full_state_machine_and_illegal_transitions(env):
     row = board.close(conn, t.key, now=T0 + timedelta(minutes=27), actor="L1", config=config)
     assert row["state"] == "closed" and row["ended_at"] is not None
     with pytest.raises(InputError, match="cannot cancel a task that is closed"):
-        board.cancel(conn, t.key, now=T0, actor="x", reason="late", config=config)
+        board.cancel(conn, t.key, now=T0, actor="TOWN", reason="late", config=config)
     with pytest.raises(InputError, match="no such task"):
         board.ack(conn, "nope", now=T0, **kw)
     with pytest.raises(InputError, match="task key is empty"):  # not a prefix of every key
-        board.cancel(conn, " ", now=T0, actor="x", reason="r", config=config)
+        board.cancel(conn, " ", now=T0, actor="TOWN", reason="r", config=config)
     shown = board.show_task(conn, t.key)
-    assert [e["kind"] for e in shown["events"]] == ["created", "dispatched", "ack", "start", "on_site", "done",
-                                                    "reject", "done", "verify", "close"]
+    # the three refused actions (start, ack again, cancel when closed) are in the log as refusals
+    assert [e["kind"] for e in shown["events"]] == ["created", "dispatched", "refused", "ack", "refused", "start",
+                                                    "on_site", "done", "reject", "done", "verify", "close", "refused"]
     # met every timer in time: nothing to escalate
     assert board.tick(conn, now=T0 + timedelta(hours=2), config=config, roster=roster) == []
 
@@ -259,13 +262,13 @@ def test_office_task_has_no_field_timers(env):
 
 def test_push_reaches_everyone_on_duty_in_scope(env):
     conn, config, roster = env
-    out = board.push(conn, message="大堤封闭 / dike closed", grid="G01", now=T0, actor="duty", config=config,
+    out = board.push(conn, message="大堤封闭 / dike closed", grid="G01", now=T0, actor="TOWN", config=config,
                      roster=roster)
     assert out["recipients"] == ["L1", "M1", "M2", "M3"]  # M4 is off duty
-    assert board.push(conn, message="all", everyone=True, now=T0, actor="d", config=config,
+    assert board.push(conn, message="all", everyone=True, now=T0, actor="L1", config=config,
                       roster=roster)["recipients"] == ["L1", "LX", "M1", "M2", "M3", "N1", "T1"]
     with pytest.raises(InputError, match="G77"):
-        board.push(conn, message="x", grid="G77", now=T0, actor="d", config=config, roster=roster)
+        board.push(conn, message="x", grid="G77", now=T0, actor="L1", config=config, roster=roster)
 
 
 def test_roster_stored_and_validated(env):
@@ -399,13 +402,13 @@ def test_rejected_work_runs_the_handle_timer_again(env):
 
 def test_push_by_role_and_scope_conflicts(env):
     conn, config, roster = env
-    out = board.push(conn, message="集合", role="grid_leader", now=T0, actor="duty", config=config, roster=roster)
+    out = board.push(conn, message="集合", role="grid_leader", now=T0, actor="TOWN", config=config, roster=roster)
     assert out["recipients"] == ["L1", "LX"]  # L2 is off duty
-    both = board.push(conn, message="G01 members", grid="G01", role="grid_member", now=T0, actor="d",
+    both = board.push(conn, message="G01 members", grid="G01", role="grid_member", now=T0, actor="L1",
                       config=config, roster=roster)
     assert both["recipients"] == ["M1", "M2", "M3"]
     with pytest.raises(InputError, match="--all cannot be combined"):
-        board.push(conn, message="x", grid="G01", everyone=True, now=T0, actor="d", config=config, roster=roster)
+        board.push(conn, message="x", grid="G01", everyone=True, now=T0, actor="L1", config=config, roster=roster)
     rows = conn.execute("SELECT recipient FROM outbox WHERE kind='push' ORDER BY id").fetchall()
     assert [r[0] for r in rows] == ["L1", "LX", "M1", "M2", "M3"]
 
@@ -551,3 +554,180 @@ def test_digest_lists_the_tasks_that_matter_most_first(env):
     assert [e["task_key"] for e in leader["tasks"]] == [works.key, evac_late.key, evac_early.key, info.key]
     assert leader["to_you"] == 4 and leader["overdue_total"] == 4
     assert leader["tasks"][1]["late_min"] > leader["tasks"][2]["late_min"]  # the same category: the later first
+
+
+# ----------------------------------------------------------------------------------------------
+# who may do what (issue 14.4)
+
+def _counts(conn) -> dict[str, int]:
+    return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            for t in ("tasks", "assignments", "outbox", "sla_misses", "events")}
+
+
+def test_unknown_and_system_actors_are_refused_and_the_refusal_is_committed_alone(env):
+    conn, config, roster = env
+    t = instr(1)
+    board.submit(conn, [t], now=T0, actor="t", reason="r", config=config, roster=roster)
+    before_row = dict(conn.execute("SELECT * FROM tasks WHERE key=?", (t.key,)).fetchone())
+    before = _counts(conn)
+    with pytest.raises(InputError, match=r"^S999 may not ack task tpl1:G01:\S+: S999 is not a staff id of the "
+                                         r"roster, the town command \(TOWN\) or a system actor .*ack is for its "
+                                         r"assignee M1$"):
+        board.ack(conn, t.key, now=T0 + timedelta(minutes=1), actor="S999", config=config)
+    with pytest.raises(InputError, match="tick is a system actor and ack is a person's; ack is for its assignee M1"):
+        board.ack(conn, t.key, now=T0 + timedelta(minutes=1), actor="tick", config=config)
+    # nothing changed but two events: the refusals, committed although the actions raised
+    assert dict(conn.execute("SELECT * FROM tasks WHERE key=?", (t.key,)).fetchone()) == before_row
+    assert _counts(conn) == {**before, "events": before["events"] + 2}
+    refused = [dict(r) for r in conn.execute("SELECT * FROM events WHERE kind='refused' ORDER BY id")]
+    assert [(e["actor"], e["task_key"], e["from_state"], e["to_state"]) for e in refused] == [
+        ("S999", t.key, "dispatched", None), ("tick", t.key, "dispatched", None)]
+    assert json.loads(refused[0]["data"]) == {"action": "ack"} and "S999 may not ack" in refused[0]["reason"]
+    board.ack(conn, t.key, now=T0 + timedelta(minutes=1), actor="M1", config=config)  # the assignee may
+
+
+def test_only_the_assignees_carry_a_task_and_escalation_adds_who_it_reached(env):
+    conn, config, roster = env
+    t = instr(1, grid="X01", role="team_member", category="works_emergency")
+    board.submit(conn, [t], now=T0, actor="t", reason="r", config=config, roster=roster)
+    for who in ("M1", "LX", "TOWN"):  # another member, the leader before escalation, the command
+        with pytest.raises(InputError, match=f"{who} may not ack task .*: ack is for its assignee T1$"):
+            board.ack(conn, t.key, now=T0, actor=who, config=config)
+    board.tick(conn, now=T0 + timedelta(minutes=3, seconds=1), config=config, roster=roster)  # ack missed: -> LX
+    with pytest.raises(InputError, match="ack is for its assignees T1, LX$"):
+        board.ack(conn, t.key, now=T0 + timedelta(minutes=4), actor="L1", config=config)
+    row = board.ack(conn, t.key, now=T0 + timedelta(minutes=4), actor="LX", config=config)
+    assert row["state"] == "acknowledged"
+    board.start(conn, t.key, now=T0 + timedelta(minutes=5), actor="T1", config=config)
+
+
+def test_verification_by_the_grid_leader_a_leader_above_or_the_command_never_of_ones_own_work(env):
+    conn, config, roster = env
+    member_task, leader_task = instr(1, grid="X01", role="team_member"), instr(2, grid="G01", role="grid_leader")
+    board.submit(conn, [member_task, leader_task], now=T0, actor="t", reason="r", config=config, roster=roster)
+    for task, who in ((member_task, "T1"), (leader_task, "L1")):
+        for minutes, action in ((1, "ack"), (2, "start"), (9, "done")):
+            board.transition(conn, task.key, action, now=T0 + timedelta(minutes=minutes), actor=who, config=config)
+    at = T0 + timedelta(minutes=10)
+    with pytest.raises(InputError, match=r"T1 may not verify task .*: it is T1's own work; verify is for the leader "
+                                         r"of X01 or of a grid above it \(LX, L1\) or the town command \(TOWN\)$"):
+        board.verify(conn, member_task.key, now=at, actor="T1", config=config)
+    with pytest.raises(InputError, match=r"M1 may not reject task .*: reject is for the leader of X01"):
+        board.transition(conn, member_task.key, "reject", now=at, actor="M1", reason="no", config=config)
+    # the leader of the grid above the exclusive grid may judge its work
+    assert board.verify(conn, member_task.key, now=at, actor="L1", config=config)["state"] == "verified"
+    with pytest.raises(InputError, match="close is for the leader of X01 or of a grid above it"):
+        board.close(conn, member_task.key, now=at, actor="L2", config=config)
+    assert board.close(conn, member_task.key, now=at, actor="LX", config=config)["state"] == "closed"
+    # a leader's own task: not by himself, by the command (nobody leads a grid above G01)
+    with pytest.raises(InputError, match=r"it is L1's own work; verify is for the town command \(TOWN\)$"):
+        board.verify(conn, leader_task.key, now=at, actor="L1", config=config)
+    assert board.verify(conn, leader_task.key, now=at, actor="TOWN", config=config)["state"] == "verified"
+    kinds = [e["kind"] for e in board.events(conn)]
+    assert kinds.count("refused") == 4
+
+
+def test_only_the_town_command_cancels(env):
+    conn, config, roster = env
+    t = instr(1)
+    board.submit(conn, [t], now=T0, actor="t", reason="r", config=config, roster=roster)
+    for who in ("M1", "L1"):
+        with pytest.raises(InputError, match=rf"^{who} may not cancel task .*: only the town command \(TOWN\) cancels$"):
+            board.cancel(conn, t.key, now=T0, actor=who, reason="flood over", config=config)
+    assert board.cancel(conn, t.key, now=T0, actor="TOWN", reason="flood over", config=config)["state"] == "cancelled"
+
+
+def test_a_units_task_is_carried_by_the_town_command(env):
+    conn, config, roster = env
+    bureau = instr(3, grid=None, role="river_bureau", category="information")
+    board.submit(conn, [bureau], now=T0, actor="t", reason="r", config=config, roster=roster)
+    with pytest.raises(InputError, match=r"ack is for the town command \(TOWN\), which acts for the unit river_bureau"):
+        board.ack(conn, bureau.key, now=T0, actor="L1", config=config)
+    for minutes, action in ((1, "ack"), (2, "start"), (9, "done")):
+        board.transition(conn, bureau.key, action, now=T0 + timedelta(minutes=minutes), actor="TOWN", config=config)
+    # no grid, and nobody in the town above the command: it judges the unit's work it carried
+    assert board.verify(conn, bureau.key, now=T0 + timedelta(minutes=10), actor="TOWN",
+                        config=config)["state"] == "verified"
+
+
+def test_who_may_and_refusal_are_pure_rules(env):
+    _, _, roster = env
+    task = {"key": "k", "grid_id": "X01"}
+    rule = {"assignees": ["T1", "LX"], "level0": ["T1"], "done_by": "LX", "roster": roster, "town_id": "TOWN"}
+    assert who_may("verify", task, ["T1"], roster, "TOWN") == ["LX", "L1", "TOWN"]
+    assert who_may("ack", task, ["works_team"], roster, "TOWN") == ["works_team", "TOWN"]
+    assert refusal("start", "LX", task, **rule) is None  # escalated to him: he may carry it
+    assert "own work" in refusal("verify", "LX", task, **rule)  # he reported it done
+    assert refusal("verify", "L1", task, **rule) is None
+    assert "(no actor) is not a staff id" in refusal("ack", "", task, **rule)
+
+
+def test_push_by_someone_unknown_or_a_program_is_refused_and_logged(env):
+    conn, config, roster = env
+    for who, why in (("mallory", "not a staff id of the roster"), ("alerts", "a system actor")):
+        with pytest.raises(InputError, match=f"{who} may not push: {why}"):
+            board.push(conn, message="x", grid="G01", now=T0, actor=who, config=config, roster=roster)
+    assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
+    assert [(r[0], r[1]) for r in conn.execute("SELECT actor, kind FROM events ORDER BY id")] == [
+        ("mallory", "refused"), ("alerts", "refused")]
+
+
+# ----------------------------------------------------------------------------------------------
+# what people read (issue 14.5)
+
+def test_notification_texts_show_the_deadline_on_the_staffs_clock(env):
+    conn, config, roster = env
+    task = {"title_zh": "巡查", "title_en": "patrol", "grid_id": "G01", "handle_due_at": "2026-07-20T02:30:00.000000Z"}
+    msg = message("dispatched", task, T0, utc_offset_h=8)
+    assert "截止 2026-07-20 10:30 UTC+8" in msg["text_zh"] and "(grid G01, due 2026-07-20 10:30 UTC+8)" in msg["text_en"]
+    assert msg["at"] == "2026-07-20T02:00:00.000000Z"  # the machine fields stay UTC
+    late = message("dispatched", {**task, "handle_due_at": "2026-07-20T17:30:00.000000Z"}, T0, utc_offset_h=8)
+    assert "due 2026-07-21 01:30 UTC+8" in late["text_en"]  # past local midnight: the next day
+    assert "due 2026-07-20 02:30 UTC)" in message("dispatched", task, T0)["text_en"]  # no offset: UTC, named
+    # a state change's notification (here a cancellation) uses the configured offset
+    t = instr(1, deadline=30)
+    board.submit(conn, [t], now=T0, actor="t", reason="r", config=config, roster=roster)
+    board.cancel(conn, t.key, now=T0, actor="TOWN", reason="flow falling", config=config)
+    sent = json.loads(conn.execute("SELECT payload FROM outbox WHERE kind='cancelled'").fetchone()[0])
+    assert "due 2026-07-20 10:30 UTC+8): flow falling" in sent["text_en"]
+
+
+def test_local_time_names_the_zone_and_keeps_storage_utc():
+    from floodtwin.db import local_time, ts, zone_label
+
+    assert local_time("2026-07-20T02:30:00.000000Z", 8) == "2026-07-20 10:30 (UTC+8)"
+    assert local_time(T0, 8, zone=False, seconds=True) == "2026-07-20 10:00:00"
+    assert local_time(None, 8) == "-"
+    assert [zone_label(h) for h in (8, 0, -3, 5.5)] == ["UTC+8", "UTC", "UTC-3", "UTC+5:30"]
+    assert ts(T0) == "2026-07-20T02:00:00.000000Z"
+
+
+def test_rows_carry_lists_and_objects_not_json_text(env):
+    from floodtwin.tasks import Material
+
+    conn, config, roster = env
+    first = instr(1)
+    second = instr(2, depends_on=(first.key,), materials=(Material("sandbags", 500, "bag"),), extra={"spur": 27})
+    board.submit(conn, [first, second], now=T0, actor="t", reason="r", config=config, roster=roster)
+    listed = {t["key"]: t for t in board.list_tasks(conn)}[second.key]
+    shown = board.show_task(conn, second.key)
+    acked = board.ack(conn, second.key, now=T0, actor="M2", config=config)
+    for row in (listed, shown, acked):
+        assert row["depends_on"] == [first.key] and row["extra"] == {"spur": 27}
+        assert row["materials"] == [{"item": "sandbags", "quantity": 500, "unit": "bag", "depot_id": None}]
+    # stored as JSON text all the same
+    assert conn.execute("SELECT depends_on FROM tasks WHERE key=?", (second.key,)).fetchone()[0] == json.dumps([first.key])
+
+
+def test_short_ids_are_unique_prefixes_of_the_hash_that_resolve_back(env):
+    conn, config, roster = env
+    tasks = [instr(n) for n in range(30)]
+    board.submit(conn, tasks, now=T0, actor="t", reason="r", config=config, roster=roster)
+    listed = board.list_tasks(conn)
+    assert all(len(t["short_id"]) == 6 and t["key"].endswith(t["short_id"] + t["key"][-4:]) for t in listed)
+    for t in listed:
+        assert board.resolve_key(conn, t["short_id"]) == t["key"]
+    # hashes sharing their first six digits get longer ids; a key whose hash is another's prefix keeps its key
+    assert short_ids(["a:x:abcdef1234", "b:y:abcdef9999", "c:z:123456aaaa"]) == {
+        "a:x:abcdef1234": "abcdef1", "b:y:abcdef9999": "abcdef9", "c:z:123456aaaa": "123456"}
+    assert short_ids(["ab1234:x:ab12345678"])["ab1234:x:ab12345678"] == "ab1234:x:ab12345678"

@@ -46,7 +46,7 @@ def test_root_stone_loss_at_a_spur_sets_off_riprap_there(env, reach):
     spur = reach.spurs.set_index("spur_id").loc["HYK-090"]
     assert row["chainage_m"] == pytest.approx(spur["chainage_m"])
     assert row["grid_id"].startswith("X")  # the works' exclusive grid
-    keys = json.loads(row["task_keys"])
+    keys = row["task_keys"]
     task = dict(conn.execute("SELECT * FROM tasks WHERE key=?", (keys[0],)).fetchone())
     assert task["template_id"] == "danger-rootstone-riprap" and task["source"] == "report"
     assert task["owner_role"] == "team_member" and "将军坝" in task["title_zh"]
@@ -69,7 +69,7 @@ def test_leak_at_a_chainage_plugs_there_and_resolve_clears_trigger(env):
     titles = [r[0] for r in conn.execute("SELECT title_en FROM tasks ORDER BY key")]
     assert any("plugging" in t and "8+200" in t for t in titles)
     assert len(reports.active_major_dangers(conn)) == 1
-    reports.resolve_report(conn, row["report_id"], now=T0 + timedelta(hours=2), actor="duty", reason="plugged")
+    reports.resolve_report(conn, row["report_id"], now=T0 + timedelta(hours=2), actor="TOWN", reason="plugged")
     assert reports.active_major_dangers(conn) == []
 
 
@@ -80,24 +80,24 @@ def test_general_seepage_and_lonlat_reports(env):
     assert row["status"] == "accepted" and row["severity"] == "general" and row["dike_id"] == "right"
     assert reports.active_major_dangers(conn) == []  # general danger: no tier trigger
     patrol = reports.add_report(conn, {"kind": "patrol", "grid_id": "G07", "reporter": "S020",
-                                       "text": "route done, nothing found", "chainage": 5000}, now=T0, actor="a", **kw)
+                                       "text": "route done, nothing found", "chainage": 5000}, now=T0, actor="app", **kw)
     assert patrol["status"] == "accepted" and patrol["grid_id"] == "G07"
     whole = reports.add_report(conn, {"kind": "patrol", "grid_id": "G12", "reporter": "S021",
-                                      "text": "巡查完毕，未发现险情"}, now=T0, actor="a", **kw)
+                                      "text": "巡查完毕，未发现险情"}, now=T0, actor="app", **kw)
     assert whole["status"] == "accepted" and whole["grid_id"] == "G12" and whole["lon"] is not None
 
 
 @pytest.mark.parametrize("raw, reason", [
-    ({"danger_kind": "flood_monster", "chainage": 5000, "reporter": "S1"}, "danger kind 'flood_monster'"),
-    ({"danger_kind": "leak", "works_id": "ZZZ", "reporter": "S1"}, "unknown works 'ZZZ'"),
-    ({"danger_kind": "leak", "chainage": 5000, "grid_id": "G99", "reporter": "S1"}, "unknown grid 'G99'"),
-    ({"danger_kind": "leak", "lon": 116.4, "lat": 39.9, "reporter": "S1"}, "outside the reach"),
-    ({"danger_kind": "leak", "chainage": 99000, "reporter": "S1"}, "outside the right dike"),
-    ({"danger_kind": "leak", "works_id": "HYK", "spur": "MD-001", "reporter": "S1"}, "belongs to works MD"),
-    ({"danger_kind": "leak", "reporter": "S1"}, "no location"),
-    ({"danger_kind": "leak", "grid_id": "G07", "reporter": "S1"}, "no location"),
+    ({"danger_kind": "flood_monster", "chainage": 5000, "reporter": "S101"}, "danger kind 'flood_monster'"),
+    ({"danger_kind": "leak", "works_id": "ZZZ", "reporter": "S101"}, "unknown works 'ZZZ'"),
+    ({"danger_kind": "leak", "chainage": 5000, "grid_id": "G99", "reporter": "S101"}, "unknown grid 'G99'"),
+    ({"danger_kind": "leak", "lon": 116.4, "lat": 39.9, "reporter": "S101"}, "outside the reach"),
+    ({"danger_kind": "leak", "chainage": 99000, "reporter": "S101"}, "outside the right dike"),
+    ({"danger_kind": "leak", "works_id": "HYK", "spur": "MD-001", "reporter": "S101"}, "belongs to works MD"),
+    ({"danger_kind": "leak", "reporter": "S101"}, "no location"),
+    ({"danger_kind": "leak", "grid_id": "G07", "reporter": "S101"}, "no location"),
     ({"danger_kind": "leak", "chainage": 5000}, "no reporter"),
-    ({"danger_kind": "leak", "chainage": 5000, "reporter": "S1", "severity": "huge"}, "severity 'huge'"),
+    ({"danger_kind": "leak", "chainage": 5000, "reporter": "S101", "severity": "huge"}, "severity 'huge'"),
 ])
 def test_rejected_reports_are_kept_with_the_reason(env, raw, reason):
     conn, kw = env
@@ -117,10 +117,10 @@ def test_jsonl_import_is_idempotent_and_keeps_bad_lines(env, tmp_path):
         json.dumps({"id": "APP-2", "kind": "patrol", "grid_id": "G03", "reporter": "S031", "chainage": 2500}),
         json.dumps([1, 2]),
     ]) + "\n", encoding="utf-8")
-    first = reports.import_jsonl(conn, path, now=T0, actor="import", **kw)
+    first = reports.import_jsonl(conn, path, now=T0, actor="app", **kw)
     assert [r["status"] for r in first] == ["accepted", "rejected", "accepted", "rejected"]
     assert "reports.jsonl:2" in first[1]["reject_reason"]
-    again = reports.import_jsonl(conn, path, now=T0 + timedelta(minutes=5), actor="import", **kw)
+    again = reports.import_jsonl(conn, path, now=T0 + timedelta(minutes=5), actor="app", **kw)
     assert all(r["duplicate"] for r in again if r["status"] == "accepted")
     assert conn.execute("SELECT COUNT(*) FROM reports").fetchone()[0] == 4
     assert conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 1
@@ -161,7 +161,7 @@ def test_each_danger_kind_is_accepted_and_sets_off_its_tasks(env, kind):
     assert row["status"] == "accepted" and row["danger_kind"] == kind
     table = reports.load_dangers()
     spec = table.kinds[kind]
-    keys = json.loads(row["task_keys"])
+    keys = row["task_keys"]
     templates = [r[0] for r in conn.execute(f"SELECT template_id FROM tasks WHERE key IN ({','.join('?' * len(keys))})"
                                             " ORDER BY template_id", keys)]
     assert templates == sorted(t.id for t in spec.tasks) and templates
@@ -172,12 +172,12 @@ def test_each_danger_kind_is_accepted_and_sets_off_its_tasks(env, kind):
 
 def test_same_id_with_other_content_is_kept_as_rejected(env):
     conn, kw = env
-    first = reports.add_report(conn, {"id": "APP-9", "kind": "patrol", "grid_id": "G07", "reporter": "S1"},
+    first = reports.add_report(conn, {"id": "APP-9", "kind": "patrol", "grid_id": "G07", "reporter": "S101"},
                                now=T0, actor="app", **kw)
-    same = reports.add_report(conn, {"id": "APP-9", "kind": "patrol", "grid_id": "G07", "reporter": "S1"},
+    same = reports.add_report(conn, {"id": "APP-9", "kind": "patrol", "grid_id": "G07", "reporter": "S101"},
                               now=T0 + timedelta(minutes=1), actor="app", **kw)
     assert first["status"] == "accepted" and same["duplicate"] and same["report_id"] == "APP-9"
-    other = {"id": "APP-9", "danger_kind": "leak", "chainage": "8+200", "reporter": "S2"}
+    other = {"id": "APP-9", "danger_kind": "leak", "chainage": "8+200", "reporter": "S102"}
     clash = reports.add_report(conn, other, now=T0 + timedelta(minutes=2), actor="app", **kw)
     assert clash["status"] == "rejected" and clash["report_id"] != "APP-9" and not clash["duplicate"]
     assert "APP-9 was already used by a different report" in clash["reject_reason"]
@@ -188,12 +188,12 @@ def test_same_id_with_other_content_is_kept_as_rejected(env):
 
 
 @pytest.mark.parametrize("raw, reason", [
-    ({"id": {"x": 1}, "kind": "patrol", "grid_id": "G07", "reporter": "S1"}, "id {'x': 1}: expected a plain id"),
-    ({"id": "a b/../c", "kind": "patrol", "grid_id": "G07", "reporter": "S1"}, "expected a plain id"),
-    ({"kind": "patrol", "grid_id": "G07", "reporter": "S1", "observed_at": "yesterday"},
+    ({"id": {"x": 1}, "kind": "patrol", "grid_id": "G07", "reporter": "S101"}, "id {'x': 1}: expected a plain id"),
+    ({"id": "a b/../c", "kind": "patrol", "grid_id": "G07", "reporter": "S101"}, "expected a plain id"),
+    ({"kind": "patrol", "grid_id": "G07", "reporter": "S101", "observed_at": "yesterday"},
      "observed_at 'yesterday': expected an ISO 8601 time"),
-    ({"danger_kind": "leak", "lon": float("nan"), "lat": 34.9, "reporter": "S1"}, "not a WGS 84 position"),
-    ({"danger_kind": "leak", "chainage": float("nan"), "reporter": "S1"}, "not a finite number"),
+    ({"danger_kind": "leak", "lon": float("nan"), "lat": 34.9, "reporter": "S101"}, "not a WGS 84 position"),
+    ({"danger_kind": "leak", "chainage": float("nan"), "reporter": "S101"}, "not a finite number"),
 ])
 def test_malformed_fields_are_rejected_and_kept(env, raw, reason):
     conn, kw = env
@@ -207,15 +207,15 @@ def test_jsonl_import_keeps_undecodable_lines_and_reads_the_rest(env, tmp_path):
     path = tmp_path / "upload.jsonl"
     good = json.dumps({"id": "APP-3", "kind": "patrol", "grid_id": "G03", "reporter": "S031"}).encode()
     path.write_bytes(b"\xef\xbb\xbf" + good + b"\n\xff\xfe\x00broken\n" + b"[" * 100_000 + b"\n")
-    rows = reports.import_jsonl(conn, path, now=T0, actor="import", **kw)
+    rows = reports.import_jsonl(conn, path, now=T0, actor="app", **kw)
     assert [r["status"] for r in rows] == ["accepted", "rejected", "rejected"]
     assert "upload.jsonl:2: not UTF-8 text" in rows[1]["reject_reason"] and "\\xff" in rows[1]["raw"]
     assert "upload.jsonl:3:" in rows[2]["reject_reason"]
-    again = reports.import_jsonl(conn, path, now=T0 + timedelta(minutes=1), actor="import", **kw)
+    again = reports.import_jsonl(conn, path, now=T0 + timedelta(minutes=1), actor="app", **kw)
     assert all(r["duplicate"] for r in again)
     assert conn.execute("SELECT COUNT(*) FROM reports").fetchone()[0] == 3
     with pytest.raises(InputError, match="is a directory"):
-        reports.import_jsonl(conn, tmp_path, now=T0, actor="import", **kw)
+        reports.import_jsonl(conn, tmp_path, now=T0, actor="app", **kw)
 
 
 def test_geojson_flags_overdue_tasks_at_a_given_time(env):
@@ -227,3 +227,34 @@ def test_geojson_flags_overdue_tasks_at_a_given_time(env):
     task = [f for f in early["features"] if f["properties"]["layer"] == "task"]
     assert len(task) == 1 and task[0]["properties"]["overdue"] == []
     assert [f["properties"]["overdue"] for f in late["features"] if f["properties"]["layer"] == "task"] == [["ack"]]
+
+
+def test_a_report_from_an_unknown_reporter_or_handed_in_by_nobody_known_is_rejected_and_kept(env):
+    conn, kw = env
+    raw = {"danger_kind": "leak", "dike_id": "right", "chainage": "8+200", "reporter": "S999"}
+    row = reports.add_report(conn, raw, now=T0, actor="app", **kw)
+    assert row["status"] == "rejected" and row["reject_reason"] == "reporter 'S999' is not a staff id of the roster"
+    assert row["task_keys"] == [] and conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 0
+    by = reports.add_report(conn, {**raw, "reporter": "S010"}, now=T0, actor="someone", **kw)
+    assert by["status"] == "rejected" and by["reject_reason"].startswith("handed in by 'someone': not a staff id")
+    kept = reports.list_reports(conn, status="rejected")
+    assert len(kept) == 2 and {json.loads(r["raw"])["reporter"] for r in kept} == {"S999", "S010"}
+    assert [r[0] for r in conn.execute("SELECT kind FROM events ORDER BY id")] == ["report_rejected"] * 2
+    # the report handed in by the staff member himself is taken (sent again under its own id)
+    again = reports.add_report(conn, {**raw, "reporter": "S010", "id": "APP-42"}, now=T0, actor="S010", **kw)
+    assert again["status"] == "accepted" and len(again["task_keys"]) > 0
+
+
+def test_rows_carry_the_task_keys_as_a_list_and_only_a_person_resolves(env):
+    conn, kw = env
+    row = reports.add_report(conn, {"danger_kind": "piping", "chainage": "9+100", "reporter": "S030"}, now=T0,
+                             actor="app", **kw)
+    assert isinstance(row["task_keys"], list) and len(row["task_keys"]) == 1
+    assert reports.list_reports(conn)[0]["task_keys"] == row["task_keys"]
+    assert json.loads(conn.execute("SELECT task_keys FROM reports").fetchone()[0]) == row["task_keys"]  # stored as text
+    for who in ("S999", "sensors"):
+        with pytest.raises(InputError, match=f"^{who} may not resolve report {row['report_id']}"):
+            reports.resolve_report(conn, row["report_id"], now=T0, actor=who, reason="dealt with")
+    refused = conn.execute("SELECT actor, report_id FROM events WHERE kind='refused' ORDER BY id").fetchall()
+    assert [tuple(r) for r in refused] == [("S999", row["report_id"]), ("sensors", row["report_id"])]
+    assert reports.resolve_report(conn, row["report_id"], now=T0, actor="S030", reason="filter well")["resolved_at"]

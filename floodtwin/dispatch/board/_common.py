@@ -8,7 +8,7 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from floodtwin.db import ts
+from floodtwin.db import local_time, ts, zone_label
 from floodtwin.dispatch.roster import Roster, ensure_roster
 from floodtwin.dispatch.schema import ensure_schema
 from floodtwin.dispatch.settings import DispatchConfig, load_config
@@ -22,13 +22,20 @@ TIMER_NAMES = {"ack": ("未确认", "not acknowledged"), "set_out": ("未出发"
                "on_site": ("未到场报告", "not on site"), "handle": ("未办结", "not handled")}
 
 
-def message(kind: str, task: dict[str, Any], now: datetime, extra_zh: str = "", extra_en: str = "") -> dict[str, Any]:
-    """Payload of a task notification, in both languages."""
+def message(kind: str, task: dict[str, Any], now: datetime, extra_zh: str = "", extra_en: str = "", *,
+            utc_offset_h: float | None = None) -> dict[str, Any]:
+    """Payload of a task notification, in both languages.
+
+    The texts show the deadline on the staff's clock (``utc_offset_h`` of the dispatch YAML) with the
+    zone named; a caller that does not pass it gets UTC, named as such. The ``at`` and ``task`` fields
+    stay UTC (machine-readable, as stored)."""
     verbs = {"dispatched": ("新任务", "New task"), "reopened": ("任务重新启动", "Task reopened"),
              "escalated": ("任务超时升级", "Task escalated"), "stood_down": ("任务撤销", "Task stood down"),
              "cancelled": ("任务取消", "Task cancelled")}
     zh, en = verbs.get(kind, (kind, kind))
-    deadline = task.get("handle_due_at")
+    due, offset_h = task.get("handle_due_at"), utc_offset_h if utc_offset_h is not None else 0.0
+    # inside the text's own brackets: "due 2026-07-20 10:30 UTC+8"
+    deadline = f"{local_time(due, offset_h, zone=False)} {zone_label(offset_h)}" if due else None
     return {
         "at": ts(now), "subject_zh": f"{zh}：{task['title_zh']}", "subject_en": f"{en}: {task['title_en']}",
         "text_zh": f"{zh}：{task['title_zh']}（网格 {task.get('grid_id') or '镇'}，截止 {deadline or '-'}）{extra_zh}",

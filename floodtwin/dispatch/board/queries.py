@@ -10,7 +10,7 @@ from typing import Any
 from floodtwin.db import transaction, ts
 from floodtwin.dispatch import notify
 from floodtwin.dispatch.board._common import board_context, log_event
-from floodtwin.dispatch.board.states import STATES, resolve_key
+from floodtwin.dispatch.board.states import STATES, decoded_task, require_actor, resolve_key, short_ids
 from floodtwin.dispatch.board.timers import missed_timers
 from floodtwin.dispatch.roster import STAFF_ROLES, Roster
 from floodtwin.dispatch.schema import ensure_schema
@@ -23,8 +23,8 @@ __all__ = ["list_tasks", "show_task", "events", "push"]
 def list_tasks(conn: sqlite3.Connection, *, grid: str | None = None, state: str | None = None,
                overdue: bool = False, assignee: str | None = None, now: datetime | None = None,
                config: DispatchConfig | None = None) -> list[dict[str, Any]]:
-    """Tasks (with their current assignees), filtered by grid, state, assignee (someone's to-do list)
-    and, with ``now``, missed SLA timers."""
+    """Tasks (with their current assignees and short ids), filtered by grid, state, assignee (someone's
+    to-do list) and, with ``now``, missed SLA timers. JSON columns come decoded."""
     ensure_schema(conn)
     if state is not None and state not in STATES:
         raise InputError(f"--state {state}: expected one of {', '.join(STATES)}")
@@ -36,12 +36,14 @@ def list_tasks(conn: sqlite3.Connection, *, grid: str | None = None, state: str 
         where.append("state = ?")
         args.append(state)
     sql = "SELECT * FROM tasks" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created_at, key"
-    tasks = [dict(r) for r in conn.execute(sql, args)]
+    tasks = [decoded_task(dict(r)) for r in conn.execute(sql, args)]
+    short = short_ids([r[0] for r in conn.execute("SELECT key FROM tasks")])
     assignees: dict[str, list[str]] = {}
     for r in conn.execute("SELECT task_key, staff_id FROM assignments WHERE active=1 ORDER BY level, id"):
         assignees.setdefault(r[0], []).append(r[1])
     for t in tasks:
         t["assignees"] = assignees.get(t["key"], [])
+        t["short_id"] = short[t["key"]]
     if assignee:
         tasks = [t for t in tasks if assignee in t["assignees"]]
     if overdue:
@@ -53,10 +55,11 @@ def list_tasks(conn: sqlite3.Connection, *, grid: str | None = None, state: str 
 
 
 def show_task(conn: sqlite3.Connection, key: str) -> dict[str, Any]:
-    """One task with its assignments, missed timers and event history."""
+    """One task (JSON columns decoded, with its short id) with its assignments, SLA misses and event history."""
     ensure_schema(conn)
     full = resolve_key(conn, key)
-    task = dict(conn.execute("SELECT * FROM tasks WHERE key=?", (full,)).fetchone())
+    task = decoded_task(dict(conn.execute("SELECT * FROM tasks WHERE key=?", (full,)).fetchone()))
+    task["short_id"] = short_ids([r[0] for r in conn.execute("SELECT key FROM tasks")])[full]
     task["assignments"] = [dict(r) for r in conn.execute(
         "SELECT staff_id, role, level, assigned_at, reason, active FROM assignments WHERE task_key=? ORDER BY id",
         (full,))]
@@ -81,7 +84,8 @@ def events(conn: sqlite3.Connection, *, task_key: str | None = None, limit: int 
 def push(conn: sqlite3.Connection, *, message: str, now: datetime, actor: str, grid: str | None = None,
          role: str | None = None, everyone: bool = False, config: DispatchConfig | None = None,
          roster: Roster | None = None) -> dict[str, Any]:
-    """One-click push of ``message`` to every on-duty person in scope (a grid, a role, or all).
+    """One-click push of ``message`` to every on-duty person in scope (a grid, a role, or all), by
+    ``actor``: a person (a staff id or the town command); anyone else is refused and the refusal logged.
 
     Writes one event and its outbox rows in a transaction; returns the event id and recipients.
     """
@@ -92,6 +96,7 @@ def push(conn: sqlite3.Connection, *, message: str, now: datetime, actor: str, g
     if everyone and (grid or role):
         raise InputError("push: --all cannot be combined with --grid or --role")
     config, roster = board_context(conn, config, roster)
+    require_actor(conn, actor, action="push", now=now, config=config, roster=roster)
     if grid is not None and grid not in roster.grids:
         raise InputError(f"push: grid {grid} is not in the roster")
     if role is not None and role not in STAFF_ROLES:
