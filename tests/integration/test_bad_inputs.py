@@ -14,7 +14,6 @@ excludes it.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import pytest

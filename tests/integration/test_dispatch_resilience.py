@@ -103,7 +103,7 @@ WORKER = textwrap.dedent('''
     open(go + "." + name, "w").close()   # ready
     while not os.path.exists(go):
         time.sleep(0.002)
-    t0 = datetime(2026, 7, 20, 2, 4, tzinfo=UTC)
+    t0 = datetime(2026, 7, 20, 2, 8, tzinfo=UTC)  # after the escalation below
     won, refused, reported, shared = [], 0, [], []
     for i, key in enumerate(keys):
         try:   # both workers race to acknowledge every task: exactly one may win each
@@ -136,7 +136,9 @@ def test_two_processes_acknowledge_and_report_without_lost_updates(tmp_path):
     tasks = instructions(40)
     board.submit(conn, tasks, now=T0, actor="duty", reason="drill", config=config, roster=roster())
     # every ack timer runs out: each task now has two people who may acknowledge it, its member and its leader
-    escalated = board.tick(conn, now=T0 + timedelta(minutes=3.5), config=config, roster=roster())
+    # (after the ack timer's grace period: the racers' clock t0 in WORKER is later still)
+    escalated = board.tick(conn, now=T0 + timedelta(minutes=3.5 + config.dispatch.sla.grace_min), config=config,
+                           roster=roster())
     assert len(escalated) == len(tasks) and all(e["escalated_to"].startswith("LG") for e in escalated)
     member = {r[0]: r[1] for r in conn.execute("SELECT task_key, staff_id FROM assignments WHERE level=0")}
     script = tmp_path / "worker.py"

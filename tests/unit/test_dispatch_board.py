@@ -593,12 +593,13 @@ def test_only_the_assignees_carry_a_task_and_escalation_adds_who_it_reached(env)
     for who in ("M1", "LX", "TOWN"):  # another member, the leader before escalation, the command
         with pytest.raises(InputError, match=f"{who} may not ack task .*: ack is for its assignee T1$"):
             board.ack(conn, t.key, now=T0, actor=who, config=config)
-    board.tick(conn, now=T0 + timedelta(minutes=3, seconds=1), config=config, roster=roster)  # ack missed: -> LX
+    grace = timedelta(minutes=config.dispatch.sla.grace_min)
+    board.tick(conn, now=T0 + timedelta(minutes=3, seconds=1) + grace, config=config, roster=roster)  # ack missed: -> LX
     with pytest.raises(InputError, match="ack is for its assignees T1, LX$"):
-        board.ack(conn, t.key, now=T0 + timedelta(minutes=4), actor="L1", config=config)
-    row = board.ack(conn, t.key, now=T0 + timedelta(minutes=4), actor="LX", config=config)
+        board.ack(conn, t.key, now=T0 + timedelta(minutes=4) + grace, actor="L1", config=config)
+    row = board.ack(conn, t.key, now=T0 + timedelta(minutes=4) + grace, actor="LX", config=config)
     assert row["state"] == "acknowledged"
-    board.start(conn, t.key, now=T0 + timedelta(minutes=5), actor="T1", config=config)
+    board.start(conn, t.key, now=T0 + timedelta(minutes=5) + grace, actor="T1", config=config)
 
 
 def test_verification_by_the_grid_leader_a_leader_above_or_the_command_never_of_ones_own_work(env):

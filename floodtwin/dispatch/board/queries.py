@@ -64,7 +64,7 @@ def show_task(conn: sqlite3.Connection, key: str) -> dict[str, Any]:
         "SELECT staff_id, role, level, assigned_at, reason, active FROM assignments WHERE task_key=? ORDER BY id",
         (full,))]
     task["sla_misses"] = [dict(r) for r in conn.execute(
-        "SELECT timer, due_at, detected_at, escalated_to, level FROM sla_misses WHERE task_key=?", (full,))]
+        "SELECT timer, due_at, detected_at, escalated_to, level, outcome FROM sla_misses WHERE task_key=?", (full,))]
     task["events"] = [dict(r) for r in conn.execute(
         "SELECT id, at, actor, kind, from_state, to_state, reason FROM events WHERE task_key=? ORDER BY id",
         (full,))]

@@ -121,7 +121,8 @@ def submit_in_transaction(conn: sqlite3.Connection, instructions: Sequence[TaskI
                               to_state="dispatched", reason=reason, data={"assignee": staff_id, "why": why})
         task = {**instr.to_dict(), "grid_id": grid_id, "handle_due_at": due, "state": "dispatched"}
         notify.enqueue(conn, config, kind=kind, event_id=event_id, recipients=[staff_id],
-                       payload=message(kind, task, now), now=now, task_key=instr.key)
+                       payload=message(kind, task, now, utc_offset_h=config.dispatch.utc_offset_h), now=now,
+                       task_key=instr.key)
         created.append(instr.key)
     return created, len(instructions) - len(created)
 

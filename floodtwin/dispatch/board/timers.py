@@ -282,7 +282,8 @@ def _start_due_rounds(conn: sqlite3.Connection, *, now: datetime, actor: str, co
         row = {**task, "handle_due_at": due, "state": "dispatched"}
         notify.enqueue(conn, config, kind="dispatched", event_id=event_id, recipients=[staff_id],
                        payload=message("dispatched", row, now, f"（第{task['round'] + 1}轮）",
-                                        f" (round {task['round'] + 1})"), now=now, task_key=task["key"])
+                                        f" (round {task['round'] + 1})", utc_offset_h=config.dispatch.utc_offset_h),
+                       now=now, task_key=task["key"])
         out.append({"action": "next_round", "task_key": task["key"], "round": task["round"] + 1,
                     "assignee": staff_id})
     return out
