@@ -115,6 +115,9 @@ def import_cmd(path: Path = typer.Argument(..., help="JSON-lines file, one repor
 
     t = clock(now)
     conn, cfg = open_db(db, config)
+    from floodtwin.files import require_file_to_read
+
+    require_file_to_read(path, option="PATH")  # an empty file is a mistake, not zero reports
     rows = import_jsonl(conn, path, now=t, actor=actor, config=cfg)
     accepted = sum(r["status"] == "accepted" and not r["duplicate"] for r in rows)
     dup = sum(r["duplicate"] for r in rows)

@@ -361,6 +361,9 @@ def deliver_cmd(wait: float = typer.Option(0.0, "--wait", min=0, help="Keep retr
 
     t = clock(now)
     conn, cfg = open_db(db, config)
+    from floodtwin.files import require_number
+
+    require_number(wait, option="--wait", low=0.0, high=3600.0, unit="s")
     if wait > 0:
         report = deliver_until_done(conn, cfg, wait_s=wait)
     else:

@@ -108,7 +108,17 @@ class ReachIndex:
         return None if hits.empty else str(hits.iloc[0]["works_id"])
 
     def locate(self, raw: dict[str, Any]) -> Place:
-        """Resolve a report's location fields to a place on the reach (Rejected with the reason)."""
+        """Resolve a report's location fields to a place on the reach (Rejected with the reason).
+
+        A lon/lat given beside another form (works + spur, dike + chainage) must still be a WGS 84
+        position: a broken coordinate is refused, not ignored."""
+        if raw.get("lon") is not None or raw.get("lat") is not None:
+            try:
+                lon_chk, lat_chk = float(raw["lon"]), float(raw["lat"])
+            except (KeyError, TypeError, ValueError):
+                raise Rejected(f"location lon={raw.get('lon')!r} lat={raw.get('lat')!r}: need both as numbers") from None
+            if not (-180 <= lon_chk <= 180 and -90 <= lat_chk <= 90):  # NaN fails both comparisons
+                raise Rejected(f"location lon={lon_chk} lat={lat_chk}: not a WGS 84 position")
         spur = raw.get("spur") or raw.get("spur_id")
         works_id = raw.get("works_id") or None
         if works_id is not None and works_id not in self.works_ids:

@@ -42,7 +42,7 @@ COMMANDS = _commands()
 
 #: a valid invocation of each command (bad inputs are put into it one at a time); {tmp} is a folder
 BASE: dict[tuple[str, ...], list[str]] = {
-    ("push",): ["--grid", "G07", "--message", "drill", "--no-deliver", "--now", NOW],
+    ("push",): ["--grid", "G07", "--message", "drill", "--no-deliver", "--now", NOW, "--actor", "TOWN"],
     ("calibrate",): ["--years", "2018", "--output", "{tmp}/cal.yaml", "--quiet"],
     ("rating",): ["--discharge", "1000"],
     ("scenario",): ["--discharge", "22000", "--steady"],
@@ -57,7 +57,7 @@ BASE: dict[tuple[str, ...], list[str]] = {
     ("tasks", "activate"): ["--discharge", "22000", "--no-deliver", "--now", NOW],
     ("tasks", "list"): [],
     ("tasks", "show"): ["x"],
-    **{("tasks", a): ["x", "--no-deliver"] for a in ("ack", "start", "on-site", "done", "verify", "reject",
+    **{("tasks", a): ["x", "--no-deliver", "--actor", "TOWN"] for a in ("ack", "start", "on-site", "done", "verify", "reject",
                                                        "close", "cancel")},
     ("tasks", "tick"): ["--no-deliver", "--now", NOW],
     ("tasks", "deliver"): ["--now", NOW],
@@ -67,7 +67,7 @@ BASE: dict[tuple[str, ...], list[str]] = {
                         "--no-deliver", "--now", NOW],
     ("report", "import"): ["{tmp}/reports.jsonl", "--no-deliver", "--now", NOW],
     ("report", "list"): [],
-    ("report", "resolve"): ["x", "--reason", "done"],
+    ("report", "resolve"): ["x", "--reason", "done", "--actor", "TOWN"],
     ("report", "kinds"): [],
     ("stones", "list"): [],
     ("stones", "ingest"): ["{tmp}/readings.jsonl", "--now", NOW, "--no-tasks"],
