@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from floodtwin.errors import InputError, ModelError
+from floodtwin.hydraulics.sanity import check_2d_fields, check_stages
 from floodtwin.hydraulics._codes import DOWN_STAGE, G_MS2
 from floodtwin._renamed import renamed
 
@@ -288,6 +289,8 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
                "mass_balance_error_m3": error, "mass_balance_relative_error": abs(error) / scale,
                "inundated_area_km2": float(wet.sum()) * area / 1e6, "wall_time_s": wall},
     )
+    check_2d_fields(ds, what="simulate_coupled")
+    check_stages(sections, ds["stage"].values, what="simulate_coupled")
     return annotate(ds)
 
 

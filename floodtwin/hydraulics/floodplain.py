@@ -45,6 +45,7 @@ from floodtwin.hydraulics import kernels2d as k2
 from floodtwin.hydraulics._codes import G_MS2
 from floodtwin._renamed import renamed
 from floodtwin.hydraulics.boundaries import EDGES
+from floodtwin.hydraulics.sanity import check_2d_fields
 from floodtwin.hydraulics.inputs2d import (
     cell_field, edge_values, gauge_cells, grid_from_bed, initial_extent, initial_velocity, plan_boundaries,
     point_cells, require_positive,
@@ -598,7 +599,9 @@ def simulate_2d(bed: Any, *, dx_m: float, duration_s: float, depth0_m: Any = Non
     model.advance(model.duration_s)
     if progress is not None:
         progress(model.t_s, model.duration_s)
-    return model.dataset()
+    ds = model.dataset()
+    check_2d_fields(ds, what=f"simulate_2d ({scheme})")  # a diverged or leaking run is not a map
+    return ds
 
 
 def _dataset(*, grid, active, datum, out_t, out_depth, out_u, out_v, max_h, max_s2, t_max, arrival, gnames, gx, gy,

@@ -25,7 +25,7 @@ import numpy as np
 from floodtwin.errors import MAX_DISCHARGE_M3S, ModelError, require_discharge_m3s
 
 __all__ = ["MIN_DEPTH_LEVELS", "VOLUME_BALANCE_REL", "discharge_range_m3s", "require_in_range",
-           "check_stages", "check_1d_run"]
+           "check_stages", "check_1d_run", "check_2d_fields"]
 
 #: least depth of a valid steady profile, in levels of the section tables (a level is ~2 cm at Huayuankou)
 MIN_DEPTH_LEVELS = 10
@@ -146,3 +146,22 @@ def check_1d_run(ds, sections, *, what: str = "simulate_1d") -> None:
         raise ModelError(f"{what}: the volume is not balanced: the reach gained {end - start:,.0f} m³ but "
                          f"{float(ds.attrs['boundary_volume_m3']):,.0f} m³ crossed its ends ({imbalance:,.0f} m³ "
                          f"unaccounted, more than {VOLUME_BALANCE_REL:g} of {scale:,.0f} m³)")
+
+
+def check_2d_fields(ds, *, what: str) -> None:
+    """A 2D or coupled result: depths finite and not negative where the domain is, speeds finite,
+    and the volume balanced (the ``mass_balance_relative_error`` attribute within
+    :data:`VOLUME_BALANCE_REL`; the schemes conserve to round-off, measured < 1e-12)."""
+    for name in ("depth", "max_depth", "max_speed"):
+        if name not in ds:
+            continue
+        values = np.asarray(ds[name].values, dtype=float)
+        if np.isinf(values).any():
+            raise ModelError(f"{what}: {name} is infinite in {int(np.isinf(values).sum())} cell(s): the run diverged, "
+                             f"no map is given")
+        if name != "max_speed" and (values < 0).any():
+            raise ModelError(f"{what}: {name} is negative in {int((values < 0).sum())} cell(s): no map is given")
+    error = ds.attrs.get("mass_balance_relative_error")
+    if error is not None and not (float(error) <= VOLUME_BALANCE_REL):  # NaN fails too
+        raise ModelError(f"{what}: the volume is not balanced (relative error {float(error):.3g} > "
+                         f"{VOLUME_BALANCE_REL:g}): no map is given")
