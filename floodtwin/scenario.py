@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from floodtwin.errors import require_discharge_m3s
+from floodtwin.errors import ModelError, require_discharge_m3s
 
 __all__ = ["ScenarioResult", "run_scenario"]
 
@@ -102,8 +102,11 @@ def run_scenario(discharge_m3s: float, *, reach=None, preplan=None, unsteady: bo
     hydro = None
     if unsteady:
         hydro = design_hydrograph(q)
-        run = simulate_1d(sections, (hydro.times_s, hydro.discharge_m3s), float(hydro.times_s[-1]), dt_s=dt_s,
-                          output_interval_s=600.0)
+        try:
+            run = simulate_1d(sections, (hydro.times_s, hydro.discharge_m3s), float(hydro.times_s[-1]), dt_s=dt_s,
+                              output_interval_s=600.0)
+        except ModelError as exc:  # still no answer: say what else the officer can ask for
+            raise ModelError(f"{exc}; the steady envelope of the peak (--steady) may still be computed") from None
         stage = run["stage"].transpose("time", "chainage").values
         times = run["time"].values.astype(float)
         method = f"1D unsteady (Preissmann, calibrated) on the design hydrograph, peak {q:,.0f} m³/s"
