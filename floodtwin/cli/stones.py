@@ -146,7 +146,8 @@ def ingest_cmd(
     db: Optional[Path] = DB_OPT, now: Optional[str] = NOW_OPT, reach: str = REACH_OPT,
     thresholds: Optional[Path] = THRESHOLDS_OPT, as_json: bool = JSON_OPT,
 ) -> None:
-    """Ingest readings from FILE or from an MQTT broker; print counts accepted and quarantined by reason."""
+    """Ingest readings from FILE or from an MQTT broker; print counts accepted, already stored and quarantined
+    by reason, and the sequence-counter restarts (docs/sensors.md has the rules)."""
     from floodtwin.alerts import StoneAlarmAnswer
     from floodtwin.errors import InputError
     from floodtwin.sensors.alarms import load_thresholds
