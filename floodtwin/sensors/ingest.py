@@ -382,7 +382,7 @@ class Ingestor:
             self.conn.executemany(insert, pending)
         return out
 
-    def _accept(self, out: "_Stored", m: dict, sid: str, row: tuple, batch: rd.Batch, i: int,
+    def _accept(self, out: _Stored, m: dict, sid: str, row: tuple, batch: rd.Batch, i: int,
                 pending: list[tuple]) -> None:
         """Queue an in-order reading for insertion and advance the stone's machine by it."""
         pending.append(row)

@@ -517,7 +517,7 @@ def test_a_burst_of_10000_readings_at_full_speed_is_stored_complete(tmp_path, re
         running = Running(Subscriber(ing, b.config(client_id="ft-burst")))
         t0 = time.monotonic()
         assert publish(b.config(), messages, client_id="ft-pub", timeout_s=120) == BURST
-        stored = lambda: count(db, "SELECT count(*) FROM readings") + count(db, "SELECT count(*) FROM quarantine")  # noqa: E731
+        stored = lambda: count(db, "SELECT count(*) FROM readings") + count(db, "SELECT count(*) FROM quarantine")
         complete = wait_for(lambda: stored() >= BURST, 120)
         wall_s = time.monotonic() - t0
         summary = running.stop()

@@ -16,7 +16,7 @@ from floodtwin.sensors.registry import save_registry
 from floodtwin.sensors.store import COMPONENT, MIGRATIONS, open_db
 
 NOW = datetime(2026, 7, 21, 12, 0, tzinfo=timezone.utc)
-T_MS = lambda minutes: round((NOW + timedelta(minutes=minutes)).timestamp() * 1000)  # noqa: E731
+T_MS = lambda minutes: round((NOW + timedelta(minutes=minutes)).timestamp() * 1000)
 
 
 def msg(stone, seq, minutes, roll=0.0, event="heartbeat", accel=(0.01, -0.01, 1.0), link="ok"):
