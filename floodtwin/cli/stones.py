@@ -1,4 +1,4 @@
-"""``floodtwin stones``: the smart-stone registry, ingest (files, MQTT), status and simulation."""
+"""``floodtwin stones``: the smart-stone registry, ingest (files, MQTT), status, quarantine and simulation."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 
 from floodtwin.cli._common import DB_OPT, JSON_OPT, NOW_OPT, clock as _clock, emit as _emit
 
-__all__ = ["app", "list_cmd", "ingest_cmd", "status_cmd", "simulate_cmd"]
+__all__ = ["app", "list_cmd", "ingest_cmd", "status_cmd", "quarantine_cmd", "simulate_cmd"]
 
 app = typer.Typer(help="Smart stones (智能石头): registry, ingest from files or MQTT, alarm status, simulation.",
                   no_args_is_help=True)
@@ -101,10 +101,13 @@ def _print_summary(doc: dict) -> None:
 
     console = Console(highlight=False)
     console.print(f"received {doc['received']}, accepted {doc['accepted']} (late {doc['late']}), "
-                  f"quarantined {doc['quarantined']}")
+                  f"already stored: {doc['already_stored']}, quarantined {doc['quarantined']}")
     for reason, n in doc["quarantined_by_reason"].items():
         if n:
             console.print(f"  quarantined {reason}: {n}")
+    for r in doc["restarts"]:
+        console.print(f"  {r['time']} {r['stone_id']} counter restarted: seq {r['from_seq']} -> {r['to_seq']} "
+                      f"(boot {r['boot']})")
     for e in doc["alarm_events"]:
         console.print(f"  {e['time']} {e['stone_id']} {e['kind']}: {e['from']} -> {e['to']}")
     if doc["tasks_created"]:
@@ -143,7 +146,8 @@ def ingest_cmd(
     db: Optional[Path] = DB_OPT, now: Optional[str] = NOW_OPT, reach: str = REACH_OPT,
     thresholds: Optional[Path] = THRESHOLDS_OPT, as_json: bool = JSON_OPT,
 ) -> None:
-    """Ingest readings from FILE or from an MQTT broker; print counts accepted and quarantined by reason."""
+    """Ingest readings from FILE or from an MQTT broker; print counts accepted, already stored and quarantined
+    by reason, and the sequence-counter restarts (docs/sensors.md has the rules)."""
     from floodtwin.alerts import StoneAlarmAnswer
     from floodtwin.errors import InputError
     from floodtwin.sensors.alarms import load_thresholds
@@ -231,7 +235,72 @@ def status_cmd(db: Optional[Path] = DB_OPT, now: Optional[str] = NOW_OPT, reach:
                         a["last_seen"] or "-")
         console.print(att)
     console.print(f"readings stored: {doc['readings']}; quarantined: "
-                  + (", ".join(f"{k} {v}" for k, v in doc["quarantined"].items()) or "none"))
+                  + (", ".join(f"{k} {v}" for k, v in doc["quarantined"].items()) or "none")
+                  + ("; `floodtwin stones quarantine` lists them" if doc["quarantined"] else ""))
+    for r in doc["recent_restarts"]:
+        console.print(f"counter restarted: {r['stone_id']} at {r['time']}, seq {r['from_seq']} -> {r['to_seq']}")
+
+
+_UTC_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z"
+
+
+def _beijing(iso: str) -> str:
+    """An ISO 8601 time with a zone as Beijing wall time to the second (the zone is in the header)."""
+    from datetime import datetime
+
+    from floodtwin.sensors.store import BEIJING
+
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _beijing_in(text: str) -> str:
+    """``text`` with its UTC times (``...Z``, as the ingest writes them) in Beijing time."""
+    import re
+
+    return re.sub(_UTC_TIME, lambda m: _beijing(m.group(0)), text)
+
+
+@app.command("quarantine")
+def quarantine_cmd(
+    reason: Optional[str] = typer.Option(None, "--reason", help="Only this reason (malformed, unknown_stone, "
+                                         "bad_time, future_time, out_of_range, duplicate, out_of_order)."),
+    stone: Optional[str] = typer.Option(None, "--stone", help="Only this stone id (e.g. ST001)."),
+    limit: int = typer.Option(50, "--limit", help="At most this many, newest first."),
+    db: Optional[Path] = DB_OPT, reach: str = REACH_OPT, as_json: bool = JSON_OPT,
+) -> None:
+    """List the quarantined readings with their reasons, newest first (times in Beijing time, UTC+8)."""
+    from floodtwin.sensors.status import quarantined
+
+    conn, _ = _open(db, reach)
+    doc = quarantined(conn, reason=reason, stone_id=stone, limit=limit)
+    if as_json:
+        _emit(doc)
+        return
+    from rich import box
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    shown = len(doc["rows"])
+    by_reason = ", ".join(f"{k} {v}" for k, v in doc["counts"].items())
+    console.print(f"quarantined: {doc['total']}" + (f" ({by_reason})" if by_reason else "")
+                  + (f"; the newest {shown} shown (--limit)" if shown < doc["total"] else ""))
+    if not shown:
+        return
+    # readable at 100 columns: the fixed columns take about 50, "source: detail" gets the rest and wraps
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False)
+    table.add_column("received (UTC+8)", no_wrap=True)
+    table.add_column("reason", no_wrap=True)
+    table.add_column("stone", no_wrap=True, max_width=8, overflow="ellipsis")
+    table.add_column("seq", justify="right", no_wrap=True, max_width=12, overflow="ellipsis")
+    table.add_column("source: detail", overflow="fold", min_width=30)
+    for r in doc["rows"]:
+        # mqtt sources shortened to the stone's topic level; the detail's UTC times in Beijing time too
+        source = r["source"].replace("mqtt:floodtwin/stones/", "mqtt:").replace("/reading", "")
+        table.add_row(_beijing(r["received"]), r["reason"], escape(r["stone_id"] or "-"),
+                      "-" if r["seq"] is None else str(r["seq"]), escape(f"{source}: {_beijing_in(r['detail'])}"))
+    console.print(table)
 
 
 @app.command("simulate")
@@ -294,8 +363,8 @@ def simulate_cmd(
         _write_text(output, "".join(payload.replace("\n", " ") + "\n" for _, payload in sim.messages),
                     "simulated readings")
     doc = {"messages": len(sim.messages), "valid_readings": sim.valid, "late": sim.late,
-           "quarantine": sim.quarantine, "injected": sim.injected, "start": sim.start.isoformat(),
-           "end": sim.end.isoformat()}
+           "redelivered": sim.redelivered, "quarantine": sim.quarantine, "restarts": sim.restarts,
+           "injected": sim.injected, "start": sim.start.isoformat(), "end": sim.end.isoformat()}
     if as_json:
         _emit(doc)
     elif str(output) != "-":
@@ -303,5 +372,5 @@ def simulate_cmd(
 
         Console(highlight=False).print(
             f"{len(sim.messages)} messages ({sim.valid} valid readings, {sum(sim.quarantine.values())} bad, "
-            f"{sim.late} late) from {sim.start.isoformat()} to {sim.end.isoformat()} -> "
+            f"{sim.late} late, {sim.redelivered} redelivered) from {sim.start.isoformat()} to {sim.end.isoformat()} -> "
             f"{output if cfg is None else f'mqtt {cfg.host}:{cfg.port}'}")

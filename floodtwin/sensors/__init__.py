@@ -21,6 +21,7 @@ _LAZY = {
     "open_db": "floodtwin.sensors.store:open_db",
     "simulate": "floodtwin.sensors.simulate:simulate",
     "status": "floodtwin.sensors.status:status",
+    "quarantined": "floodtwin.sensors.status:quarantined",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _LAZY, globals())

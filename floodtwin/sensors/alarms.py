@@ -93,6 +93,8 @@ def new_machine(baseline_roll_deg: float, baseline_pitch_deg: float) -> dict[str
         "batt_low_n": 0, "batt_ok_n": 0,
         "last_t_ms": None, "last_seq": None, "last_roll": None, "last_pitch": None, "battery_v": None,
         "swept_ms": None,        # latest clock sweep applied (replays repeat it)
+        "boot": 0,               # restarts of the stone's sequence counter seen so far (the ingest's)
+        "boot_start_ms": None,   # time of the first stored reading of that boot (None for boot 0)
     }
 
 

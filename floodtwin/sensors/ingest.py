@@ -1,15 +1,38 @@
 """Ingest smart-stone readings: validate, order-check, store, advance the alarms.
 
 One :class:`Ingestor` serves every source (JSON Lines and CSV files, the MQTT subscriber): each
-batch is validated (:mod:`floodtwin.sensors.readings`), checked against the stone's history
-(``duplicate``: the (stone, seq) is already stored; ``out_of_order``: its time contradicts the
-sequence numbers around it), and written in **one transaction** together with its quarantine
-rows, alarm events and machine states, so a crash loses a whole batch or nothing. A *late*
-reading (older seq than the newest stored, but consistent with its neighbours) is stored and
-the stone's alarms are re-evaluated in time order: events that no longer hold are retracted,
-new ones added. The alarm transitions come back in each batch's :class:`Summary` (``events``);
-answering them (the root-stone tasks on the board) is the orchestrator's part,
-:mod:`floodtwin.alerts`, so the sensors never reach into dispatch.
+batch is validated (:mod:`floodtwin.sensors.readings`), checked against the stone's history and
+written in **one transaction** together with its quarantine rows, restarts, alarm events and
+machine states, so a crash loses a whole batch or nothing. The alarm transitions come back in each
+batch's :class:`Summary` (``events``); answering them (the root-stone tasks on the board) is the
+orchestrator's part, :mod:`floodtwin.alerts`, so the sensors never reach into dispatch.
+
+**Order rules.** A stone's readings are numbered by its sequence counter (``seq``) within a
+*boot*: boot 0 until the counter first restarts, then 1, and so on. Within a boot, seq and time
+rise together. For a reading of a stone whose newest stored reading is (seq *S*, time *T*):
+
+* seq > *S* and time >= *T*: in order, stored.
+* the same values as a stored reading (time included, any boot): an identical redelivery (QoS 1
+  delivers at least once; a file ingested twice). Counted as ``already_stored``, not quarantined:
+  the reading itself is stored, so nothing received is lost, and a quarantine row per redelivery
+  would bury the real problems under copies after every broker restart.
+* seq < *S* and time > *T* (the time moves past the newest reading while the counter falls back):
+  a **restart** of the counter (battery change, reset). It is recorded in ``seq_restarts`` (when,
+  from which seq to which), the stone's boot goes up by one and the reading is stored in it; the
+  alarm machine carries on, so the stone can alarm again. A seq that falls back while the time does
+  not move past *T* is not a restart (see the next rules).
+* seq = *S* with other values: ``duplicate`` (quarantined with both times).
+* seq > *S* but time < *T*: ``out_of_order`` (its time contradicts the sequence).
+* seq < *S* and time <= *T*: checked against its neighbours by seq in its boot: the same seq stored
+  with other values is a ``duplicate``; a time before the previous seq's or after the next seq's is
+  ``out_of_order``; otherwise it is a *late* reading: stored, and the stone's alarms re-evaluated
+  in time order (events that no longer hold are retracted, new ones added).
+
+A reading older than the first reading of the stone's newest boot belongs to an earlier boot:
+it is checked in the boot whose time span holds it; one that falls in the silence between two boots
+extends the earlier boot when its seq is above that boot's last, the later boot when its seq is below
+that boot's first, and is ``out_of_order`` otherwise. Restarts are only detected against the newest
+boot.
 """
 
 from __future__ import annotations
@@ -37,8 +60,10 @@ __all__ = ["BATCH_SIZE", "to_ms", "Summary", "Ingestor", "gc_paused", "iter_line
 
 
 BATCH_SIZE = 20000
+#: a row in the readings layout: stone_no, seq, t_ms, the 7 measured values, movement, link_lost, boot
 _INSERT = ("INSERT INTO readings (stone_no, seq, t_ms, roll_deg, pitch_deg, accel_x_g, accel_y_g, accel_z_g, "
-           "battery_v, rssi_dbm, movement, link_lost, received_ms, late) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+           "battery_v, rssi_dbm, movement, link_lost, boot, received_ms, late) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+_VALUES = "t_ms, roll_deg, pitch_deg, accel_x_g, accel_y_g, accel_z_g, battery_v, rssi_dbm, movement, link_lost"
 
 
 def to_ms(now: datetime) -> int:
@@ -58,8 +83,10 @@ class Summary:
     received: int = 0
     accepted: int = 0
     late: int = 0
+    already_stored: int = 0
     quarantined: Counter = field(default_factory=Counter)
     events: list[dict[str, Any]] = field(default_factory=list)
+    restarts: list[dict[str, Any]] = field(default_factory=list)
     retracted: int = 0
     tasks_created: list[str] = field(default_factory=list)
     task_errors: list[str] = field(default_factory=list)
@@ -69,21 +96,58 @@ class Summary:
         self.received += other.received
         self.accepted += other.accepted
         self.late += other.late
+        self.already_stored += other.already_stored
         self.quarantined.update(other.quarantined)
         self.events.extend(other.events)
+        self.restarts.extend(other.restarts)
         self.retracted += other.retracted
         self.tasks_created.extend(other.tasks_created)
         self.task_errors.extend(other.task_errors)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (quarantine counts by reason, every reason listed)."""
+        """JSON-ready summary (quarantine counts by reason, every reason listed). ``received`` =
+        ``accepted`` + ``already_stored`` + ``quarantined``."""
         return {
             "received": self.received, "accepted": self.accepted, "late": self.late,
+            "already_stored": self.already_stored,
             "quarantined": sum(self.quarantined.values()),
             "quarantined_by_reason": {r: self.quarantined.get(r, 0) for r in rd.REASONS},
+            "restarts": self.restarts,
             "alarm_events": self.events, "retracted_events": self.retracted,
             "tasks_created": self.tasks_created, "task_errors": self.task_errors,
         }
+
+
+@dataclass(frozen=True)
+class _Restart:
+    """A restart of a stone's sequence counter: the first reading of boot ``boot`` (``to_seq`` at
+    ``t_ms``) after the newest of the boot before (``from_seq`` at ``from_t_ms``)."""
+
+    stone_id: str
+    boot: int
+    t_ms: int
+    from_seq: int
+    from_t_ms: int
+    to_seq: int
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stone_id": self.stone_id, "boot": self.boot, "time": ms_to_iso(self.t_ms),
+                "from_seq": self.from_seq, "from_time": ms_to_iso(self.from_t_ms), "to_seq": self.to_seq,
+                "source": self.source}
+
+
+@dataclass
+class _Stored:
+    """What :meth:`Ingestor._store` did with a batch (inside its transaction)."""
+
+    transitions: list[Transition]
+    touched: set[str]
+    replay: set[str]
+    accepted: int = 0
+    late: int = 0
+    already_stored: int = 0
+    restarts: list[_Restart] = field(default_factory=list)
 
 
 def _event_dict(tr: Transition) -> dict[str, Any]:
@@ -116,6 +180,9 @@ class Ingestor:
         stored = {r[0]: json.loads(r[1]) for r in self.conn.execute("SELECT stone_id, machine FROM stone_state")}
         self.machines = {s.stone_id: stored.get(s.stone_id) or new_machine(s.baseline_roll_deg, s.baseline_pitch_deg)
                          for s in self.registry}
+        for m in self.machines.values():  # machines stored before counter restarts were tracked: boot 0
+            m.setdefault("boot", 0)
+            m.setdefault("boot_start_ms", None)
         self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
 
     def _refresh(self) -> None:
@@ -142,7 +209,7 @@ class Ingestor:
                      now: datetime | None = None) -> Summary:
         """Validate and store one batch of decoded records (``raws`` their payloads, ``sources``
         where each came from, a list or ``i -> str``) in one transaction; the summary holds the
-        alarm transitions."""
+        alarm transitions and the counter restarts."""
         now = now or self.clock()
         now_ms = to_ms(now)
         summary = Summary(received=len(objs))
@@ -150,11 +217,18 @@ class Ingestor:
         try:
             with transaction(self.conn):
                 self._refresh()
-                transitions, touched, replay, accepted, late = self._store(batch, rejections, now_ms)
-                for sid in replay:
+                out = self._store(batch, rejections, now_ms)
+                transitions = out.transitions
+                for sid in out.replay:
                     transitions.extend(self._replay(sid, summary))
                 event_ids = self._insert_events(transitions, now_ms)
-                self._save_machines(touched | replay, now_ms)
+                self._save_machines(out.touched | out.replay, now_ms)
+                if out.restarts:
+                    self.conn.executemany(
+                        "INSERT INTO seq_restarts (stone_id, boot, t_ms, from_seq, from_t_ms, to_seq, detected_ms, "
+                        "source) VALUES (?,?,?,?,?,?,?,?)",
+                        [(r.stone_id, r.boot, r.t_ms, r.from_seq, r.from_t_ms, r.to_seq, now_ms, r.source)
+                         for r in out.restarts])
                 if rejections:
                     self.conn.executemany(
                         "INSERT INTO quarantine (received_ms, source, reason, detail, stone_id, seq, raw) "
@@ -169,9 +243,11 @@ class Ingestor:
                                 "none of it is stored") from None
             raise
         self._data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
-        summary.accepted = accepted
-        summary.late = late
+        summary.accepted = out.accepted
+        summary.late = out.late
+        summary.already_stored = out.already_stored
         summary.quarantined.update(q.reason for q in rejections)
+        summary.restarts.extend(r.to_dict() for r in out.restarts)
         summary.events.extend(_event_dict(t) for t, _ in zip(transitions, event_ids))
         return summary
 
@@ -192,7 +268,7 @@ class Ingestor:
         touched: set[str] = set()
         replay: set[str] = set()
         if n == 0:
-            return transitions, touched, replay, 0, 0
+            return _Stored(transitions=transitions, touched=touched, replay=replay)
         machines, th, index = self.machines, self.th, self.registry.index
         numbers = self.numbers
         cache = batch.__dict__.get("_arrays", {})
@@ -264,79 +340,125 @@ class Ingestor:
         sno = [numbers[s] for s in batch.stone_id]
         mov = movement.astype(np.int64).tolist()
         lst = lost.astype(np.int64).tolist()
+        boots = [machines[s]["boot"] for s in batch.stone_id]
         cols = [sno, batch.seq, batch.t_ms, batch.roll_deg, batch.pitch_deg, batch.accel_x_g, batch.accel_y_g,
-                batch.accel_z_g, batch.battery_v, batch.rssi_dbm, mov, lst]
+                batch.accel_z_g, batch.battery_v, batch.rssi_dbm, mov, lst, boots]
         # received time and the late flag are the same for the whole batch: SQL literals, not 2 binds per row
         insert = _INSERT.replace("?,?)", f"{int(now_ms)},0)")
         fast_idx = np.flatnonzero(fast_row).tolist()
         rows = list(zip(*cols))
         pending = [rows[i] for i in fast_idx] if len(fast_idx) < n else rows
-        accepted = len(pending)
-        late = 0
+        out = _Stored(transitions=transitions, touched=touched, replay=replay, accepted=len(pending))
         if len(fast_idx) < n:
             for i in np.flatnonzero(~fast_row).tolist():
                 sid, sq, t_ms = batch.stone_id[i], batch.seq[i], batch.t_ms[i]
                 m = machines[sid]
                 last = m["last_seq"]
-                if last is None or sq > last:
-                    if last is not None and t_ms < m["last_t_ms"]:
-                        rejections.append(rd.Rejection(batch.raw[i], batch.source(i), "out_of_order",
-                                                       f"seq {sq} after seq {last} but its time {ms_to_iso(t_ms)} "
-                                                       f"is before {ms_to_iso(m['last_t_ms'])}", sid, sq))
-                        continue
-                    pending.append(rows[i])
-                    accepted += 1
-                    touched.add(sid)
-                    if sid in replay:
-                        m["last_seq"], m["last_t_ms"] = sq, t_ms  # the replay after the batch redoes the rest
-                        continue
-                    transitions.extend(step(m, sid, batch.row(i), th, self.offline_after_s[sid]))
+                row = rows[i][:12] + (m["boot"],)  # an earlier row of the batch may have restarted the counter
+                if last is None or (sq > last and t_ms >= m["last_t_ms"]):
+                    self._accept(out, m, sid, row, batch, i, pending)
                     continue
-                if sq == last:
-                    if pending:
-                        self.conn.executemany(insert, pending)
-                        pending = []
-                    rejections.append(rd.Rejection(batch.raw[i], batch.source(i), "duplicate",
-                                                   self._duplicate_detail(sid, rows[i]), sid, sq))
-                    continue
-                # an older seq: a duplicate, a contradiction, or a late reading to store and re-evaluate
+                # everything else is decided against the stored history: store what is pending first
                 if pending:
                     self.conn.executemany(insert, pending)
                     pending = []
-                verdict = self._check_late(sid, rows[i])
-                if verdict is not None:
+                verdict = self._verdict(sid, m, row)
+                if verdict[0] == "stored":
+                    out.already_stored += 1
+                elif verdict[0] == "restart":
+                    out.restarts.append(_Restart(sid, m["boot"] + 1, t_ms, last, m["last_t_ms"], sq, batch.source(i)))
+                    m["boot"] += 1
+                    m["boot_start_ms"] = t_ms
+                    self._accept(out, m, sid, row[:12] + (m["boot"],), batch, i, pending)
+                elif verdict[0] == "late":
+                    self.conn.execute(_INSERT, row[:12] + (verdict[1], now_ms, 1))
+                    out.accepted += 1
+                    out.late += 1
+                    replay.add(sid)
+                else:
                     reason, detail = verdict
                     rejections.append(rd.Rejection(batch.raw[i], batch.source(i), reason, detail, sid, sq))
-                    continue
-                self.conn.execute(_INSERT, rows[i] + (now_ms, 1))
-                accepted += 1
-                late += 1
-                replay.add(sid)
         if pending:
             self.conn.executemany(insert, pending)
-        return transitions, touched, replay, accepted, late
+        return out
 
-    def _duplicate_detail(self, sid: str, row: tuple) -> str:
-        """Say whether a duplicate (stone, seq) repeats the stored reading or contradicts it."""
-        stored = self.conn.execute(
-            "SELECT t_ms, roll_deg, pitch_deg, accel_x_g, accel_y_g, accel_z_g, battery_v, rssi_dbm, movement, "
-            "link_lost FROM readings WHERE stone_no = ? AND seq = ?", (row[0], row[1])).fetchone()
-        if stored is not None and tuple(stored) == tuple(row[2:12]):
-            return f"{sid} seq {row[1]} already stored (identical redelivery)"
+    def _accept(self, out: _Stored, m: dict, sid: str, row: tuple, batch: rd.Batch, i: int,
+                pending: list[tuple]) -> None:
+        """Queue an in-order reading for insertion and advance the stone's machine by it."""
+        pending.append(row)
+        out.accepted += 1
+        out.touched.add(sid)
+        if sid in out.replay:
+            m["last_seq"], m["last_t_ms"] = row[1], row[2]  # the replay after the batch redoes the rest
+            return
+        out.transitions.extend(step(m, sid, batch.row(i), self.th, self.offline_after_s[sid]))
+
+    def _verdict(self, sid: str, m: dict, row: tuple) -> tuple:
+        """Where a reading that is not simply next in its stone's newest boot belongs (the rules
+        of the module docstring): ``("stored",)`` for an identical redelivery, ``("restart",)``,
+        ``("late", boot)``, or ``(reason, detail)`` to quarantine."""
+        stone_no, sq, t_ms = row[0], row[1], row[2]
+        same = self.conn.execute(f"SELECT {_VALUES} FROM readings WHERE stone_no = ? AND seq = ?",
+                                 (stone_no, sq)).fetchall()
+        if any(tuple(r) == tuple(row[2:12]) for r in same):
+            return ("stored",)
+        last, last_t = m["last_seq"], m["last_t_ms"]
+        if sq < last and t_ms > last_t:
+            return ("restart",)
+        boot, start = m["boot"], m["boot_start_ms"]
+        if start is None or t_ms >= start:
+            if sq == last:
+                return "duplicate", self._duplicate_detail(sid, row, boot)
+            if sq > last:
+                return "out_of_order", (f"seq {sq} after seq {last} but its time {ms_to_iso(t_ms)} "
+                                        f"is before {ms_to_iso(last_t)}")
+            verdict = self._check_late(sid, row, boot)
+            return ("late", boot) if verdict is None else verdict
+        return self._earlier_boot(sid, row)
+
+    def _earlier_boot(self, sid: str, row: tuple) -> tuple:
+        """Verdict on a reading older than the first of its stone's newest boot: checked in the boot
+        whose time span holds it, or, in the silence between two boots, the one it continues."""
+        stone_no, sq, t_ms = row[0], row[1], row[2]
+        spans = self.conn.execute(
+            "SELECT boot, min(t_ms), max(t_ms), min(seq), max(seq) FROM readings WHERE stone_no = ? "
+            "GROUP BY boot ORDER BY boot", (stone_no,)).fetchall()
+        if not spans:  # nothing stored (cannot be while the machine has a boot; decide as in boot 0)
+            verdict = self._check_late(sid, row, 0)
+            return ("late", 0) if verdict is None else verdict
+        k = max([j for j, s in enumerate(spans) if s[1] <= t_ms], default=0)
+        boot, _, end_t, _, last_seq = spans[k]
+        if t_ms > end_t and k + 1 < len(spans):  # between boot k and boot k + 1
+            nxt_boot, _, _, nxt_first, _ = spans[k + 1]
+            if sq > last_seq:
+                return ("late", boot)
+            if sq < nxt_first:
+                return ("late", nxt_boot)
+            return "out_of_order", (f"seq {sq} at {ms_to_iso(t_ms)} falls between the counter restart of boot "
+                                    f"{nxt_boot} and the boot before, but continues neither (boot {boot} ends at seq "
+                                    f"{last_seq}, boot {nxt_boot} starts at seq {nxt_first})")
+        verdict = self._check_late(sid, row, boot)
+        return ("late", boot) if verdict is None else verdict
+
+    def _duplicate_detail(self, sid: str, row: tuple, boot: int) -> str:
+        """What a (stone, seq) already stored in ``boot`` with other values says."""
+        stored = self.conn.execute("SELECT t_ms FROM readings WHERE stone_no = ? AND seq = ? AND boot = ?",
+                                   (row[0], row[1], boot)).fetchone()
         when = ms_to_iso(stored[0]) if stored is not None else "?"
         return f"{sid} seq {row[1]} already stored with different values (stored time {when})"
 
-    def _check_late(self, sid: str, row: tuple) -> tuple[str, str] | None:
-        """Verdict on an older seq (row in the readings-table layout): duplicate, out of order, or
-        None for a late reading that fits between its neighbours."""
+    def _check_late(self, sid: str, row: tuple, boot: int) -> tuple[str, str] | None:
+        """Verdict on an older seq in ``boot`` (row in the readings-table layout): duplicate, out of
+        order, or None for a late reading that fits between its neighbours."""
         conn = self.conn
         stone_no, seq, t_ms = row[0], row[1], row[2]
-        if conn.execute("SELECT 1 FROM readings WHERE stone_no = ? AND seq = ?", (stone_no, seq)).fetchone():
-            return "duplicate", self._duplicate_detail(sid, row)
-        prev = conn.execute("SELECT seq, t_ms FROM readings WHERE stone_no = ? AND seq < ? ORDER BY seq DESC LIMIT 1",
-                            (stone_no, seq)).fetchone()
-        nxt = conn.execute("SELECT seq, t_ms FROM readings WHERE stone_no = ? AND seq > ? ORDER BY seq LIMIT 1",
-                           (stone_no, seq)).fetchone()
+        if conn.execute("SELECT 1 FROM readings WHERE stone_no = ? AND seq = ? AND boot = ?",
+                        (stone_no, seq, boot)).fetchone():
+            return "duplicate", self._duplicate_detail(sid, row, boot)
+        prev = conn.execute("SELECT seq, t_ms FROM readings WHERE stone_no = ? AND seq < ? AND boot = ? "
+                            "ORDER BY seq DESC LIMIT 1", (stone_no, seq, boot)).fetchone()
+        nxt = conn.execute("SELECT seq, t_ms FROM readings WHERE stone_no = ? AND seq > ? AND boot = ? "
+                           "ORDER BY seq LIMIT 1", (stone_no, seq, boot)).fetchone()
         if prev is not None and t_ms < prev[1]:
             return "out_of_order", (f"seq {seq} follows seq {prev[0]} but its time {ms_to_iso(t_ms)} is before "
                                     f"{ms_to_iso(prev[1])}")
@@ -352,12 +474,16 @@ class Ingestor:
         old = self.machines[sid]
         m = new_machine(stone.baseline_roll_deg, stone.baseline_pitch_deg)
         m["ref_roll"], m["ref_pitch"] = old["ref_roll"], old["ref_pitch"]
+        m["boot"] = old["boot"]
+        # a late reading may have extended the newest boot backwards
+        m["boot_start_ms"] = self.conn.execute("SELECT min(t_ms) FROM readings WHERE stone_no = ? AND boot = ?",
+                                               (self.numbers[sid], m["boot"])).fetchone()[0] if m["boot"] else None
         fresh: list[Transition] = []
         rows = self.conn.execute(
             "SELECT ?, seq, t_ms, roll_deg, pitch_deg, accel_x_g, accel_y_g, accel_z_g, battery_v, rssi_dbm, "
             "CASE movement WHEN 1 THEN 'movement' ELSE 'heartbeat' END, "
             "CASE link_lost WHEN 1 THEN 'lost' ELSE 'ok' END "
-            "FROM readings WHERE stone_no = ? ORDER BY t_ms, seq", (sid, self.numbers[sid])).fetchall()
+            "FROM readings WHERE stone_no = ? ORDER BY t_ms, boot, seq", (sid, self.numbers[sid])).fetchall()
         for row in rows:
             fresh.extend(step(m, sid, tuple(row), self.th, self.offline_after_s[sid]))
         if old.get("swept_ms") is not None:

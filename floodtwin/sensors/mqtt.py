@@ -1,12 +1,23 @@
 """MQTT transport for smart-stone readings (paho-mqtt against a real broker such as Mosquitto).
 
-Topic ``floodtwin/stones/<stone_id>/reading``, QoS 1, a persistent session (MQTT 3.1.1
-``clean_session=False`` with a fixed client id: the broker queues readings while the subscriber
-is away) and automatic reconnection with exponential backoff. Delivery is at least once and
-nothing is acknowledged before it is committed: the subscriber uses manual acks, so a reading
-the broker sent is PUBACKed only after the batch holding it is in the database (accepted or
-quarantined). A redelivery after a crash or a broker restart is then a duplicate (stone, seq),
-which validation quarantines instead of storing twice.
+Topic ``floodtwin/stones/<stone_id>/reading``, QoS 1, MQTT 5 with a persistent session (a fixed
+client id, ``clean_start`` off and a session that never expires: the broker keeps the subscription
+and queues readings while the subscriber is away) and automatic reconnection with exponential
+backoff. Delivery is at least once and nothing is acknowledged before it is committed: the
+subscriber uses manual acks, so a reading the broker sent is PUBACKed only after the batch holding
+it is in the database (accepted or quarantined). A redelivery after a crash or a broker restart is
+then an identical reading, counted as already stored instead of stored twice.
+
+**Bursts.** A broker keeps at most so many unacknowledged messages in flight to a client and
+queues the rest, up to a limit per client beyond which it drops them silently (Mosquitto: 20 in
+flight to an MQTT 3.1.1 client, ``max_queued_messages`` 1000 queued). Acknowledging after the
+commit, the subscriber used to get 20 readings per transaction, fell behind a publisher at full
+speed, and a burst of 3,000 to 10,000 readings lost everything beyond the queue. The subscriber
+therefore announces the largest MQTT 5 *receive maximum* (:data:`RECEIVE_MAXIMUM`): the broker
+sends everything into flight at once, the readings wait in the subscriber's memory, not in the
+broker's queue, and form batches of up to ``batch_max`` readings per transaction. While the
+subscriber is *away*, its readings can only wait in the broker's queue: production brokers must not
+limit it (``max_queued_messages 0``; see docs/sensors.md).
 """
 
 from __future__ import annotations
@@ -27,14 +38,22 @@ from floodtwin.errors import FeedError, InputError
 from floodtwin.sensors import readings as rd
 from floodtwin.sensors.ingest import Ingestor, Summary, gc_paused
 
-__all__ = ["TOPIC_PREFIX", "TOPIC_FILTER", "QOS", "topic_for", "BrokerConfig", "make_client", "connect_first",
-           "decode_messages", "Subscriber", "publish"]
+__all__ = ["TOPIC_PREFIX", "TOPIC_FILTER", "QOS", "RECEIVE_MAXIMUM", "SESSION_NEVER_EXPIRES", "PUBLISH_INFLIGHT",
+           "topic_for", "BrokerConfig", "make_client", "connect_first", "decode_messages", "Subscriber", "publish"]
 
 log = logging.getLogger(__name__)
 
 TOPIC_PREFIX = "floodtwin/stones/"
 TOPIC_FILTER = "floodtwin/stones/+/reading"
 QOS = 1
+#: the most unacknowledged QoS 1 messages MQTT 5 lets a client announce it takes (2 bytes, MQTT 5.0 §3.1.2.11.3)
+RECEIVE_MAXIMUM = 65535
+#: MQTT 5 session expiry interval meaning "never" (0xFFFFFFFF s, §3.1.2.11.2): a persistent session
+SESSION_NEVER_EXPIRES = 0xFFFFFFFF
+#: the publisher's window of unacknowledged messages: MQTT 5 forbids more than the broker's receive maximum
+#: (Mosquitto announces its max_inflight_messages, 20 by default), and paho neither follows the broker's
+#: value nor lets it be changed on an open connection
+PUBLISH_INFLIGHT = 20
 
 
 def topic_for(stone_id: str) -> str:
@@ -80,11 +99,12 @@ class BrokerConfig:
 
 
 def make_client(cfg: BrokerConfig, *, client_id: str | None = None, manual_ack: bool = False):
-    """A paho client with the persistent session, credentials, TLS and backoff of ``cfg``."""
+    """A paho MQTT 5 client with the credentials, TLS and backoff of ``cfg``; the persistent session
+    and the receive maximum are in the CONNECT that :func:`connect_first` sends."""
     import paho.mqtt.client as mqtt
 
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or cfg.client_id,
-                         clean_session=False, protocol=mqtt.MQTTv311, manual_ack=manual_ack)
+                         protocol=mqtt.MQTTv5, manual_ack=manual_ack)
     if cfg.username:
         client.username_pw_set(cfg.username, cfg.password)
     if cfg.tls:
@@ -99,8 +119,20 @@ def make_client(cfg: BrokerConfig, *, client_id: str | None = None, manual_ack: 
     client.reconnect_delay_set(min_delay=cfg.reconnect_min_s, max_delay=cfg.reconnect_max_s)
     client.connect_timeout = max(0.1, min(5.0, cfg.connect_timeout_s))  # one TCP/TLS attempt
     client.max_queued_messages_set(0)  # never drop readings queued while the broker is away
-    client.max_inflight_messages_set(100)
+    client.max_inflight_messages_set(PUBLISH_INFLIGHT)
     return client
+
+
+def _connect_properties():
+    """CONNECT properties: a session that outlives the connection, and every message in flight at once."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = SESSION_NEVER_EXPIRES
+    props.ReceiveMaximum = RECEIVE_MAXIMUM
+    return props
+
 
 
 def _failure(exc: OSError, host: str, tls: bool) -> tuple[str, bool]:
@@ -132,7 +164,9 @@ def connect_first(client, cfg: BrokerConfig) -> None:
     delay = cfg.reconnect_min_s
     while True:
         try:
-            client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
+            # clean_start off and the properties are kept by paho for its reconnections too
+            client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s, clean_start=False,
+                           properties=_connect_properties())
             return
         except OSError as exc:  # ssl.SSLError and socket.gaierror are OSErrors
             cause, transient = _failure(exc, cfg.host, cfg.tls)

@@ -11,30 +11,35 @@ events, each on its own stone, in a rotating mix:
 * ``noise``: one heartbeat with a wild tilt -> nothing (debounce);
 * ``outage``: silence for two intervals more than ``offline_intervals`` -> ``offline``, then ``online``;
 * ``battery``: the cell drains through the low-battery threshold -> ``low``;
+* ``restart``: the sequence counter starts again at 1 (a battery change), then a burst and the
+  cable goes -> ``shaking``, ``lost``: the stone still alarms after its counter restarted;
 
 and ``bad`` messages per quarantine reason (malformed, unknown stone, bad or future time, out of
-range, duplicate, out of order) plus as many valid readings delivered late. The truth lists,
-per stone, the transitions the alarm machine must produce and the time window of each, and the
-quarantine counts by reason, so a test can demand an exact match.
+range, duplicate: the seq of a stored reading with other values, out of order) plus as many valid
+readings delivered late and as many identical redeliveries (QoS 1 delivers at least once: counted
+as already stored, not quarantined). The truth lists, per stone, the transitions the alarm machine
+must produce and the time window of each, the counter restarts, and the quarantine counts by
+reason, so a test can demand an exact match.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
 from floodtwin.sensors.alarms import Thresholds
 from floodtwin.sensors.registry import Registry
+from floodtwin.sensors.store import BEIJING
 
 __all__ = ["EVENT_KINDS", "CST", "BURST_S", "FAST_S", "Simulation", "simulate", "compare_alarms"]
 
-EVENT_KINDS = ("displacement", "loss", "rock", "noise", "outage", "battery")
+EVENT_KINDS = ("displacement", "loss", "rock", "noise", "outage", "battery", "restart")
 #: Stones report in local time (China Standard Time); the store keeps UTC.
-CST = timezone(timedelta(hours=8))
+CST = BEIJING
 BURST_S = (0.0, 5.0, 10.0)
 FAST_S = tuple(range(60, 601, 60))
 
@@ -52,12 +57,16 @@ class Simulation:
     start: datetime
     end: datetime
     injected: list[dict[str, Any]] = field(default_factory=list)
+    #: identical redeliveries (the ingest counts them as already stored)
+    redelivered: int = 0
+    #: counter restarts: stone_id, the time of the first reading after it, from_seq, to_seq
+    restarts: list[dict[str, Any]] = field(default_factory=list)
 
     def truth(self) -> dict[str, Any]:
         """The truth as a JSON-ready dict."""
         return {"start": self.start.isoformat(), "end": self.end.isoformat(), "valid_readings": self.valid,
-                "late": self.late, "quarantine": self.quarantine, "injected": self.injected,
-                "expected": self.expected}
+                "late": self.late, "redelivered": self.redelivered, "quarantine": self.quarantine,
+                "restarts": self.restarts, "injected": self.injected, "expected": self.expected}
 
 
 def _iso(t: datetime) -> str:
@@ -106,6 +115,7 @@ def simulate(registry: Registry, thresholds: Thresholds, *, start: datetime, hou
     per_stone: dict[str, list[dict[str, Any]]] = {}
     expected: dict[str, list[dict[str, Any]]] = {}
     injected: list[dict[str, Any]] = []
+    restarts: list[dict[str, Any]] = []
     for sid in ids:
         stone = registry[sid]
         interval_s = stone.report_interval_min * 60.0
@@ -126,15 +136,15 @@ def simulate(registry: Registry, thresholds: Thresholds, *, start: datetime, hou
         if kind == "outage":
             gap = (te_s, te_s + outage_s)
             times = [t for t in times if not gap[0] <= t < gap[1]]
-        if kind in ("displacement", "loss", "rock"):
+        if kind in ("displacement", "loss", "rock", "restart"):
             # heartbeats during the burst and the fast reports would only blur the scenario's timing
             times = [t for t in times if not te_s - 1 <= t < te_s + 660]
         for t in times:
             rows.append({"t": t, "type": "heartbeat"})
-        if kind in ("displacement", "loss", "rock"):
+        if kind in ("displacement", "loss", "rock", "restart"):
             for k, dt in enumerate(BURST_S):
                 rows.append({"t": te_s + dt, "type": "burst", "k": k})
-            if kind == "loss":
+            if kind in ("loss", "restart"):
                 rows.append({"t": te_s + 60, "type": "heartbeat"})
                 rows.append({"t": te_s + 120, "type": "link_lost"})
             else:
@@ -144,13 +154,17 @@ def simulate(registry: Registry, thresholds: Thresholds, *, start: datetime, hou
             mid = [r for r in rows if r["t"] >= te_s]
             mid[0]["type"] = "noise"
         rows.sort(key=lambda r: r["t"])
-        seq = int(rng.integers(0, 50_000))
+        seq = int(rng.integers(100, 50_000))  # >= 100: a restart to 1 always falls back
+        restart_at = None
         for r in rows:
             t = r["t"]
+            if kind == "restart" and restart_at is None and t >= te_s - 600:
+                restart_at = (seq, t)  # the battery is changed ten minutes before the burst: counting from 1
+                seq = 0
             seq += 1
             r["seq"] = seq
             moved = kind == "displacement" and t >= te_s + 30
-            lost = kind == "loss" and t >= te_s + 120
+            lost = kind in ("loss", "restart") and t >= te_s + 120
             roll = (new_roll if moved else stone.baseline_roll_deg) + rng.normal(0, 0.2)
             pitch = (new_pitch if moved else stone.baseline_pitch_deg) + rng.normal(0, 0.2)
             accel = [rng.normal(0, 0.01), rng.normal(0, 0.01), 1 + rng.normal(0, 0.01)]
@@ -177,15 +191,18 @@ def simulate(registry: Registry, thresholds: Thresholds, *, start: datetime, hou
                 msg = {"stone_id": sid, "time": msg["time"], "seq": seq, "event": "heartbeat", "link": "lost"}
             r["msg"] = msg
         per_stone[sid] = rows
+        if restart_at is not None:
+            restarts.append({"stone_id": sid, "time": _iso(start + timedelta(seconds=float(restart_at[1]))),
+                             "from_seq": restart_at[0], "to_seq": 1})
         if kind:
             injected.append({"stone_id": sid, "kind": kind, "time": te.isoformat()})
         exp: list[dict[str, Any]] = []
-        if kind in ("displacement", "loss", "rock"):
+        if kind in ("displacement", "loss", "rock", "restart"):
             exp.append(_window("state", "normal", "shaking", te, te + timedelta(seconds=BURST_S[-1] + 1)))
         if kind == "displacement":
             exp.append(_window("state", "shaking", "displaced", te + timedelta(seconds=FAST_S[0]),
                                te + timedelta(seconds=FAST_S[-1] + 1)))
-        elif kind == "loss":
+        elif kind in ("loss", "restart"):
             exp.append(_window("state", "shaking", "lost", te + timedelta(seconds=119), te + timedelta(seconds=121)))
         elif kind == "rock":
             calm0 = te + timedelta(seconds=FAST_S[0])
@@ -226,6 +243,7 @@ def simulate(registry: Registry, thresholds: Thresholds, *, start: datetime, hou
     quarantine = {"malformed": 0, "unknown_stone": 0, "bad_time": 0, "future_time": 0, "out_of_range": 0,
                   "duplicate": 0, "out_of_order": 0}
     inserts: list[tuple[int, tuple[str, str]]] = []
+    redelivered = 0
     n = len(messages)
     quiet = [s for s in ids if s not in event_stones and s not in late_stones and s not in order_stones]
     for b in range(bad):
@@ -244,9 +262,14 @@ def simulate(registry: Registry, thresholds: Thresholds, *, start: datetime, hou
         quarantine["future_time"] += 1
         inserts.append((pos, (sid, json.dumps({**base, "battery_v": 9.9} if b % 2 else {**base, "roll_deg": 400.0}))))
         quarantine["out_of_range"] += 1
-        # a redelivery of an earlier message (QoS 1 allows it) must not be stored twice
+        # a redelivery of an earlier message (QoS 1 allows it) must not be stored twice; the same seq
+        # with other values contradicts the stored reading
         dup_pos = int(rng.integers(0, pos))
         inserts.append((pos, messages[dup_pos]))
+        redelivered += 1
+        orig = json.loads(messages[dup_pos][1])
+        inserts.append((pos, (orig["stone_id"], json.dumps({**orig, "battery_v": round(orig.get("battery_v", 3.7)
+                                                                                         + 0.05, 3)}))))
         quarantine["duplicate"] += 1
     for sid in order_stones:
         # a reading whose seq runs ahead of one whose time is earlier: contradictory, quarantined
@@ -263,7 +286,8 @@ def simulate(registry: Registry, thresholds: Thresholds, *, start: datetime, hou
     for pos, item in sorted(inserts, key=lambda x: x[0], reverse=True):
         messages.insert(min(pos, len(messages)), item)
     return Simulation(messages=messages, expected=expected, quarantine=quarantine, late=len(late_stones),
-                      valid=valid, start=start, end=end, injected=injected)
+                      valid=valid, start=start, end=end, injected=injected, redelivered=redelivered,
+                      restarts=restarts)
 
 
 def compare_alarms(expected: dict[str, list[dict[str, Any]]], events: list[dict[str, Any]]) -> list[str]:

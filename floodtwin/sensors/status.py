@@ -1,5 +1,6 @@
 """The state of the smart-stone network: counts by alarm state per works, offline stones,
-low batteries, last seen, and the recent alarm events (plain dicts; the CLI renders them)."""
+low batteries, last seen, the recent alarm events and counter restarts, and the quarantined
+readings with their reasons (plain dicts; the CLI renders them)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
+from floodtwin.errors import InputError
 from floodtwin.sensors.alarms import STATES
-from floodtwin.sensors.store import ms_to_iso
+from floodtwin.sensors.readings import REASONS
+from floodtwin.sensors.store import ms_to_beijing, ms_to_iso
 
-__all__ = ["status"]
+__all__ = ["status", "quarantined"]
 
 
 def status(conn: sqlite3.Connection, *, now: datetime | None = None, events: int = 20) -> dict[str, Any]:
@@ -48,5 +51,35 @@ def status(conn: sqlite3.Connection, *, now: datetime | None = None, events: int
                                     "WHERE retracted_ms IS NULL ORDER BY t_ms DESC, id DESC LIMIT ?", (events,))]
     quarantine = {r[0]: r[1] for r in conn.execute("SELECT reason, count(*) FROM quarantine GROUP BY reason")}
     readings = conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+    restarts = [{"stone_id": r[0], "boot": r[1], "time": ms_to_iso(r[2]), "from_seq": r[3], "to_seq": r[4]}
+                for r in conn.execute("SELECT stone_id, boot, t_ms, from_seq, to_seq FROM seq_restarts "
+                                      "ORDER BY t_ms DESC, id DESC LIMIT ?", (events,))]
     return {"now": now.isoformat() if now else None, "works": list(works.values()), "attention": attention,
-            "recent_events": recent, "readings": readings, "quarantined": quarantine}
+            "recent_events": recent, "recent_restarts": restarts, "readings": readings, "quarantined": quarantine}
+
+
+def quarantined(conn: sqlite3.Connection, *, reason: str | None = None, stone_id: str | None = None,
+                limit: int = 50) -> dict[str, Any]:
+    """The quarantined readings, newest first: ``total`` matching ``reason`` and ``stone_id`` (None:
+    any), ``counts`` of those by reason, and the first ``limit`` as ``rows`` (id, received in
+    Beijing time with its offset, source, reason, stone_id, seq, detail, raw). InputError for an
+    unknown reason or a limit below 1."""
+    if reason is not None and reason not in REASONS:
+        raise InputError(f"--reason {reason!r}: not a quarantine reason (reasons: {', '.join(REASONS)})")
+    if limit < 1:
+        raise InputError(f"--limit {limit}: must be at least 1")
+    where, args = [], []
+    if reason is not None:
+        where.append("reason = ?")
+        args.append(reason)
+    if stone_id is not None:
+        where.append("stone_id = ?")
+        args.append(stone_id)
+    cond = f" WHERE {' AND '.join(where)}" if where else ""
+    counts = {r[0]: r[1] for r in conn.execute(f"SELECT reason, count(*) FROM quarantine{cond} GROUP BY reason",
+                                               args)}
+    rows = [{"id": r[0], "received": ms_to_beijing(r[1]), "source": r[2], "reason": r[3], "stone_id": r[4],
+             "seq": r[5], "detail": r[6], "raw": r[7]}
+            for r in conn.execute("SELECT id, received_ms, source, reason, stone_id, seq, detail, raw FROM quarantine"
+                                  f"{cond} ORDER BY id DESC LIMIT ?", args + [limit])]
+    return {"total": sum(counts.values()), "counts": {r: counts[r] for r in REASONS if r in counts}, "rows": rows}

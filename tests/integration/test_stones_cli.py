@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -52,9 +53,12 @@ def test_simulate_ingest_status_round_trip(cli, tmp_path):
     doc = json.loads(cli("stones", "ingest", str(sim_path), "--now", NOW, "--json"))
     assert doc["accepted"] == truth["valid_readings"]
     assert doc["quarantined_by_reason"] == truth["quarantine"]
-    assert doc["late"] == truth["late"]
+    assert doc["late"] == truth["late"] and doc["already_stored"] == truth["redelivered"] == 2
+    assert [(r["stone_id"], r["from_seq"], r["to_seq"]) for r in doc["restarts"]] == [
+        (r["stone_id"], r["from_seq"], r["to_seq"]) for r in truth["restarts"]]
     assert compare_alarms(truth["expected"], doc["alarm_events"]) == []
-    majors = [i for i in truth["injected"] if i["kind"] in ("displacement", "loss")]
+    majors = [i for i in truth["injected"] if i["kind"] in ("displacement", "loss", "restart")]
+    assert any(i["kind"] == "restart" for i in majors)  # a restarted stone alarms like the others
     # the danger table's root-stone-loss response: riprap and gabions per spur, intensified patrols per works
     stones = load_registry("huayuankou")
     spurs = {stones[i["stone_id"]].spur_id for i in majors}
@@ -72,8 +76,13 @@ def test_simulate_ingest_status_round_trip(cli, tmp_path):
     assert all(w["displaced"] == 0 for w in later["works"])
     text = cli("stones", "status", "--now", "2026-07-22T12:00:00+08:00", "--no-sweep")
     assert "HYK" in text and "readings stored" in text
+    # the same file again: every reading is already stored, only the bad messages are quarantined (again)
     again = json.loads(cli("stones", "ingest", str(sim_path), "--now", NOW, "--json"))
-    assert again["accepted"] == 0 and again["quarantined_by_reason"]["duplicate"] >= truth["valid_readings"]
+    assert again["accepted"] == 0 and again["restarts"] == [] and again["alarm_events"] == []
+    assert again["already_stored"] == truth["valid_readings"] + truth["redelivered"]
+    assert again["quarantined_by_reason"] == truth["quarantine"]
+    text = cli("stones", "ingest", str(sim_path), "--now", NOW)
+    assert f"already stored: {truth['valid_readings'] + truth['redelivered']}, quarantined 14" in text, text
 
 
 def test_errors_are_one_red_line_and_an_exit_code(tmp_path):
@@ -140,3 +149,36 @@ def test_garbage_lines_are_kept_in_quarantine_and_counted(cli, tmp_path):
         rows = conn.execute("SELECT source, raw FROM quarantine ORDER BY id").fetchall()
     assert [r[1] for r in rows] == [j for j in junk if j.strip()]
     assert rows[0][0] == "junk.jsonl:1" and rows[-1][0] == "junk.jsonl:7"
+
+
+def test_quarantine_lists_the_rejected_readings_with_their_reasons(cli, tmp_path):
+    sim_path = tmp_path / "sim.jsonl"
+    sent = json.loads(cli("stones", "simulate", "--hours", "6", "--events", "0", "--bad", "1", "--now", NOW,
+                          "-o", str(sim_path), "--json"))
+    cli("stones", "ingest", str(sim_path), "--now", NOW, "--json", "--no-tasks")
+    doc = json.loads(cli("stones", "quarantine", "--json"))
+    assert doc["total"] == sum(sent["quarantine"].values()) == 7 and doc["counts"] == sent["quarantine"]
+    lines = sim_path.read_text(encoding="utf-8").splitlines()
+    for row in doc["rows"]:  # each row names the line it came from, and keeps it as it was received
+        assert row["raw"] == lines[int(row["source"].split(":")[1]) - 1]
+        assert row["received"] == "2026-07-22T08:00:00+08:00"
+    dup = json.loads(cli("stones", "quarantine", "--reason", "duplicate", "--json"))
+    assert [r["reason"] for r in dup["rows"]] == ["duplicate"] and "different values" in dup["rows"][0]["detail"]
+    stone = dup["rows"][0]["stone_id"]
+    mine = json.loads(cli("stones", "quarantine", "--stone", stone, "--json"))
+    assert mine["rows"] and {r["stone_id"] for r in mine["rows"]} == {stone}
+    assert json.loads(cli("stones", "quarantine", "--stone", "ST999", "--reason", "duplicate", "--json"))["total"] == 0
+    one = json.loads(cli("stones", "quarantine", "--limit", "1", "--json"))
+    assert len(one["rows"]) == 1 and one["rows"][0]["id"] == max(r["id"] for r in doc["rows"])  # newest first
+    # the table fits 100 columns; Beijing times, the zone in the header
+    env = {**os.environ, "COLUMNS": "100", "FLOODTWIN_DB": str(tmp_path / "ft.sqlite")}
+    out = subprocess.run([sys.executable, "-m", "floodtwin", "stones", "quarantine"], env=env, capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    assert max(len(line) for line in out.stdout.splitlines()) <= 100
+    assert "received (UTC+8)" in out.stdout and "2026-07-22 08:00:00" in out.stdout
+    # the detail's UTC times (as stored) are shown in UTC+8 as well
+    assert "out_of_order" in out.stdout and not re.search(r"\d\d:\d\d:\d\d(\.\d+)?Z", out.stdout), out.stdout
+    bad = subprocess.run([sys.executable, "-m", "floodtwin", "stones", "quarantine", "--reason", "dup"], env=env,
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("error: --reason 'dup': not a quarantine reason")

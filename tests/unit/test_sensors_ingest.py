@@ -121,37 +121,44 @@ def test_values_out_of_physical_range(ing, field, value):
     assert q["reason"] == "out_of_range" and (field.split("_")[0] in q["detail"])
 
 
-def test_duplicate_in_one_batch_and_across_batches(ing):
+def test_identical_redeliveries_are_counted_as_already_stored_not_quarantined(ing):
     first = msg(seq=5, minutes=-40)
     s = feed(ing, [first, first])
-    assert (s.accepted, s.quarantined) == (1, {"duplicate": 1})
+    assert (s.accepted, s.already_stored, s.quarantined) == (1, 1, {})
     s = feed(ing, [first])
-    assert s.quarantined == {"duplicate": 1}
-    # an older duplicate (not the newest seq) is found in the store
+    assert (s.accepted, s.already_stored, s.quarantined) == (0, 1, {})
+    # an older redelivery (not the newest seq) is found in the store; another layout of the same values too
     feed(ing, [msg(seq=6, minutes=-30)])
-    s = feed(ing, [msg(seq=5, minutes=-40)])
-    assert s.quarantined == {"duplicate": 1}
-    assert [q["reason"] for q in quarantine(ing)] == ["duplicate"] * 3
-    assert all("identical redelivery" in q["detail"] for q in quarantine(ing))
-    assert [r[1] for r in stored(ing)] == [5, 6]
-    # the same (stone, seq) with other values is a duplicate too, and says so
-    s = feed(ing, [msg(seq=6, minutes=-30, battery_v=3.1)])
-    assert s.quarantined == {"duplicate": 1}
-    assert "different values (stored time 2026-07-21T11:30:00.000Z)" in quarantine(ing)[-1]["detail"]
+    s = feed(ing, [msg(seq=5, minutes=-40), {**first, "time": (NOW - timedelta(minutes=40)).isoformat()}])
+    assert (s.already_stored, s.quarantined) == (2, {})
+    assert quarantine(ing) == [] and [r[1] for r in stored(ing)] == [5, 6]
+    assert s.to_dict()["received"] == s.accepted + s.already_stored + s.to_dict()["quarantined"]
+
+
+def test_a_duplicate_seq_with_other_values_is_quarantined(ing):
+    feed(ing, [msg(seq=5, minutes=-40), msg(seq=6, minutes=-30)])
+    for changed in (msg(seq=6, minutes=-30, battery_v=3.1), msg(seq=5, minutes=-40, roll_deg=1.0)):
+        s = feed(ing, [changed])
+        assert (s.accepted, s.already_stored, s.quarantined) == (0, 0, {"duplicate": 1})
+    details = [q["detail"] for q in quarantine(ing)]
+    assert "ST001 seq 6 already stored with different values (stored time 2026-07-21T11:30:00.000Z)" in details[0]
+    assert "seq 5 already stored with different values (stored time 2026-07-21T11:20:00.000Z)" in details[1]
+    assert [q["raw"] for q in quarantine(ing)][0] == json.dumps(msg(seq=6, minutes=-30, battery_v=3.1))
 
 
 def test_out_of_order_seq_and_time_contradict(ing):
     feed(ing, [msg(seq=10, minutes=-30)])
     s = feed(ing, [msg(seq=11, minutes=-50)])  # newer seq, older time
     assert s.quarantined == {"out_of_order": 1}
-    feed(ing, [msg(seq=20, minutes=-10)])
-    s = feed(ing, [msg(seq=15, minutes=-5)])  # between 10 and 20 by seq, after 20 by time
+    feed(ing, [msg(seq=20, minutes=-10), msg(seq=25, minutes=-2)])
+    s = feed(ing, [msg(seq=15, minutes=-5)])  # between 10 and 20 by seq, after 20 by time (not past 25)
     assert s.quarantined == {"out_of_order": 1}
     s = feed(ing, [msg(seq=5, minutes=-25)])  # before 10 by seq, after it by time
     assert s.quarantined == {"out_of_order": 1}
     reasons = [(q["reason"], q["seq"]) for q in quarantine(ing)]
     assert reasons == [("out_of_order", 11), ("out_of_order", 15), ("out_of_order", 5)]
-    assert [r[1] for r in stored(ing)] == [10, 20]
+    assert [r[1] for r in stored(ing)] == [10, 20, 25]
+    assert ing.conn.execute("SELECT count(*) FROM seq_restarts").fetchone()[0] == 0
 
 
 def test_late_reading_is_stored_and_the_alarms_re_evaluated(ing, registry):
@@ -284,7 +291,7 @@ def test_state_survives_a_new_ingestor(tmp_path, registry, th):
     conn = open_db(path)
     ing2 = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW)
     s = feed(ing2, [msg(seq=3, minutes=-30), msg(seq=4, minutes=-40)])
-    assert s.quarantined == {"duplicate": 1, "out_of_order": 1}
+    assert (s.already_stored, s.quarantined) == (1, {"out_of_order": 1})
     assert active_major_dangers(conn) == []
 
 

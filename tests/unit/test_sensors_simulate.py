@@ -34,15 +34,21 @@ def test_24_hours_of_249_stones_alarms_match_the_injected_events(tmp_path, regis
     summary = ing.ingest_file(path, now=sim.end, batch_size=3000)
     assert summary.accepted == sim.valid
     assert summary.late == sim.late == 3
+    assert summary.already_stored == sim.redelivered == 3
     assert dict(summary.quarantined) == sim.quarantine
     assert sum(sim.quarantine.values()) == 21
+    # the restarted counters: recorded from the seq before to 1, and those stones alarm all the same
+    restarted = [i["stone_id"] for i in sim.injected if i["kind"] == "restart"]
+    assert len(restarted) == 2 and sorted(r["stone_id"] for r in sim.restarts) == sorted(restarted)
+    assert sorted((r["stone_id"], r["from_seq"], r["to_seq"]) for r in summary.restarts) == sorted(
+        (r["stone_id"], r["from_seq"], r["to_seq"]) for r in sim.restarts)
     assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == sim.valid
     assert compare_alarms(sim.expected, events_of(conn)) == []
     # the majors feed the preplan trigger
     majors = {(d["stone_id"], d["state"]) for d in active_major_dangers(conn)}
     injected = {i["stone_id"]: i["kind"] for i in sim.injected}
     assert majors == {(s, "displaced" if k == "displacement" else "lost") for s, k in injected.items()
-                      if k in ("displacement", "loss")}
+                      if k in ("displacement", "loss", "restart")}
 
 
 def test_the_comparison_catches_a_missing_a_spurious_and_a_late_alarm(tmp_path, registry, th):
