@@ -37,6 +37,19 @@ def _open(db: Optional[Path], reach: str):
     return conn, ensure_registry(conn, reach)
 
 
+def _check_tls_files(ca_file: Optional[str], cert_file: Optional[str], key_file: Optional[str]) -> None:
+    """The TLS files given exist and are readable PEM files (checked up front, with or without --mqtt)."""
+    from floodtwin.files import require_file_to_read
+
+    from floodtwin.errors import InputError
+
+    for option, path in (("--ca-file", ca_file), ("--cert", cert_file), ("--key", key_file)):
+        if path is not None:
+            p = require_file_to_read(path, option=option)
+            if b"-----BEGIN " not in p.read_bytes()[:65536]:  # TLS material comes as PEM text
+                raise InputError(f"{option} {p}: not a PEM file (no -----BEGIN ... ----- block)")
+
+
 def _broker(url: str, username, password, ca_file, cert_file, key_file, client_id, connect_timeout):
     import os
 
@@ -155,6 +168,15 @@ def ingest_cmd(
 
     if (file is None) == (mqtt is None):
         raise InputError("give either a FILE or --mqtt URL")
+    _check_tls_files(ca_file, cert_file, key_file)
+    if mqtt is not None:
+        from floodtwin.files import require_number
+
+        if max_messages is not None:
+            require_number(max_messages, option="--max-messages", low=1)
+        for option, value in (("--duration", duration), ("--idle-exit", idle_exit)):
+            if value is not None:
+                require_number(value, option=option, low=0.0, low_inclusive=False, unit="s")
     fixed = _clock(now) if now else None
     th = load_thresholds(thresholds)
     conn, registry = _open(db, reach)
@@ -272,6 +294,9 @@ def quarantine_cmd(
     from floodtwin.sensors.status import quarantined
 
     conn, _ = _open(db, reach)
+    from floodtwin.files import require_number
+
+    require_number(limit, option="--limit", low=1, high=1_000_000)
     doc = quarantined(conn, reason=reason, stone_id=stone, limit=limit)
     if as_json:
         _emit(doc)
@@ -331,8 +356,17 @@ def simulate_cmd(
 
     if (output is None) == (mqtt is None):
         raise InputError("give either --output FILE or --mqtt URL")
-    if not hours > 0:
-        raise InputError(f"--hours {hours:g}: must be positive")
+    from floodtwin.files import require_file_to_write, require_number
+
+    # a year of traffic at most (8,784 h): more is a typo, and would not fit in memory anyway
+    require_number(hours, option="--hours", low=0.0, low_inclusive=False, high=8784.0, unit="h")
+    require_number(events, option="--events", low=0, high=100_000)
+    require_number(bad, option="--bad", low=0, high=100_000)
+    require_number(seed, option="--seed", low=0)
+    _check_tls_files(ca_file, cert_file, key_file)
+    for option, path in (("--output", output), ("--truth", truth)):
+        if path is not None and str(path) != "-":
+            require_file_to_write(path, option=option, suffixes=(".jsonl", ".json", ".ndjson", ".csv"))
     for name, value in (("--events", events), ("--bad", bad)):
         if value < 0:
             raise InputError(f"{name} {value}: must not be negative")

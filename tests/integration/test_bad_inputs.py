@@ -72,6 +72,7 @@ BASE: dict[tuple[str, ...], list[str]] = {
     ("stones", "list"): [],
     ("stones", "ingest"): ["{tmp}/readings.jsonl", "--now", NOW, "--no-tasks"],
     ("stones", "status"): ["--now", NOW],
+    ("stones", "quarantine"): [],
     ("stones", "simulate"): ["--hours", "1", "--events", "1", "--bad", "0", "-o", "{tmp}/sim.jsonl", "--now", NOW],
 }
 
@@ -94,7 +95,7 @@ DOMAINS: dict[str, tuple[float | None, float | None, bool]] = {
     "--lat": (-90.0, 90.0, True), "--connect-timeout": (0.0, 3600.0, False), "--max-messages": (1, None, True),
     "--duration": (0.0, None, False), "--idle-exit": (0.0, None, False), "--hours": (0.0, 24 * 366.0, False),
     "--events": (0, 100_000, True), "--bad": (0, 100_000, True), "--seed": (0, None, True),
-    "--rate": (0.0, None, False),
+    "--rate": (0.0, None, False), "--limit": (1, 1_000_000, True),
 }
 #: number options of a command that a value there is irrelevant to (kept out, with the reason)
 SKIP_NUMBERS = {
