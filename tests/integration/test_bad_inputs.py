@@ -272,3 +272,21 @@ def test_the_base_invocations_run(workdir, capsys):
     for path in [("rating",), ("preplan", "tasks"), ("preplan", "timeline"), ("report", "kinds")]:
         code, out, err = _run([*path, *[a.replace("{tmp}", str(workdir)) for a in BASE[path]]], capsys)
         assert code == 0, (path, err)
+
+
+def test_an_unexpected_exception_is_one_internal_error_line(workdir, capsys, monkeypatch):
+    """The last line of defence of ``main``: a bug is exit 70 and one line naming it and the command,
+    not a traceback (FLOODTWIN_DEBUG=1 re-raises, for the developer)."""
+    import floodtwin.reach.summary as summary
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("probe")
+
+    monkeypatch.setattr(summary, "reach_summary", broken)
+    code, out, err = _run(["reach", "info"], capsys)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 70 and len(lines) == 1 and "Traceback" not in err, err
+    assert "internal error" in lines[0] and "ZeroDivisionError: probe" in lines[0] and "reach info" in lines[0]
+    monkeypatch.setenv("FLOODTWIN_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["reach", "info"])
