@@ -501,19 +501,23 @@ def dropped(broker: Broker) -> bool:
     return "messages are being dropped" in (broker.root / "mosquitto.log").read_text(errors="replace")
 
 
+def _burst_rig(tmp_path, registry, th, limits):
+    """A started broker with ``limits``, the burst's messages, a database and its ingestor."""
+    b = Broker(tmp_path, limits=limits)
+    b.start()
+    db = tmp_path / "ft.sqlite"
+    ing = Ingestor(open_db(db), registry=registry, thresholds=th, clock=lambda: NOW)
+    return b, burst_messages(registry, th), db, ing
+
+
 @pytest.mark.parametrize("limits", [MOSQUITTO_DEFAULT_LIMITS, PRODUCTION_LIMITS], ids=["mosquitto-defaults",
                                                                                        "production"])
 def test_a_burst_of_10000_readings_at_full_speed_is_stored_complete(tmp_path, registry, th, limits):
     """Issue 14.8: a burst published as fast as the broker acknowledges it used to lose readings beyond the
     broker's per-client queue (1000 by default). The subscriber takes every message the broker sends it into
     flight (MQTT 5 receive maximum), so none waits in that queue while it is connected."""
-    b = Broker(tmp_path, limits=limits)
-    b.start()
+    b, messages, db, ing = _burst_rig(tmp_path, registry, th, limits)
     try:
-        messages = burst_messages(registry, th)
-        db = tmp_path / "ft.sqlite"
-        conn = open_db(db)
-        ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW)
         running = Running(Subscriber(ing, b.config(client_id="ft-burst")))
         t0 = time.monotonic()
         assert publish(b.config(), messages, client_id="ft-pub", timeout_s=120) == BURST
@@ -538,20 +542,15 @@ def test_a_burst_while_the_subscriber_is_away_needs_the_brokers_queue_unlimited(
     """While the subscriber is away its persistent session's readings wait in the broker's queue: with
     mosquitto's default max_queued_messages (1000) the rest is dropped, which is why production sets it
     to 0 (docs/sensors.md). This is the broker setting the delivery depends on."""
-    b = Broker(tmp_path, limits=limits)
-    b.start()
+    b, messages, db, ing = _burst_rig(tmp_path, registry, th, limits)
     try:
-        messages = burst_messages(registry, th)
-        db = tmp_path / "ft.sqlite"
-        conn = open_db(db)
-        ing = Ingestor(conn, registry=registry, thresholds=th, clock=lambda: NOW)
         cfg = b.config(client_id="ft-away")
         Running(Subscriber(ing, cfg)).stop()  # the session exists, the subscriber is gone
         assert publish(b.config(), messages, client_id="ft-pub", timeout_s=120) == BURST
         running = Running(Subscriber(ing, cfg))
         wait_for(lambda: count(db, "SELECT count(*) FROM readings") >= BURST, 60 if complete else 10)
         summary = running.stop()
-        got = conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+        got = ing.conn.execute("SELECT count(*) FROM readings").fetchone()[0]
         if complete:
             assert got == BURST and summary.accepted == BURST and not dropped(b)
         else:
