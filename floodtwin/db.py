@@ -20,7 +20,7 @@ from pathlib import Path
 
 from floodtwin.errors import DataError, InputError
 
-__all__ = ["BUSY_TIMEOUT_MS", "DEFAULT_LOCK_TIMEOUT_S", "lock_timeout_s", "Connection", "default_db_path",
+__all__ = ["STAFF_UTC_OFFSET_H", "BUSY_TIMEOUT_MS", "DEFAULT_LOCK_TIMEOUT_S", "lock_timeout_s", "Connection", "default_db_path",
            "connect", "transaction", "schema_version", "migrate", "ts", "parse_ts", "parse_now", "zone_label",
            "local_time"]
 
@@ -247,6 +247,11 @@ def parse_now(text: str | None) -> datetime:
 
 # ----------------------------------------------------------------------------------------------
 # time as people on duty read it: their local clock, with the zone named (storage stays UTC)
+
+#: the clock of the people on duty at Huayuankou (Beijing time, UTC+8); the dispatch YAML's
+#: ``utc_offset_h`` (8) says the same for the board; the sensors, which read no dispatch file, use this
+STAFF_UTC_OFFSET_H = 8.0
+
 
 def zone_label(utc_offset_h: float) -> str:
     """``UTC+8``, ``UTC-3``, ``UTC+5:30``, ``UTC`` for an offset in hours."""

@@ -112,13 +112,6 @@ def _print_summary(doc: dict) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from floodtwin.db import local_time
-
-    def beijing(iso: str | None) -> str:  # what people read is on their clock (UTC+8); the JSON stays UTC
-        from datetime import datetime
-
-        return local_time(datetime.fromisoformat(iso.replace("Z", "+00:00")), 8.0, seconds=True) if iso else "-"
-
     console = Console(highlight=False)
     console.print(f"received {doc['received']}, accepted {doc['accepted']} (late {doc['late']}), "
                   f"already stored: {doc['already_stored']}, quarantined {doc['quarantined']}")
@@ -126,10 +119,10 @@ def _print_summary(doc: dict) -> None:
         if n:
             console.print(f"  quarantined {reason}: {n}")
     for r in doc["restarts"]:
-        console.print(f"  {beijing(r['time'])} {r['stone_id']} counter restarted: seq {r['from_seq']} -> {r['to_seq']} "
+        console.print(f"  {_beijing(r['time'])} (UTC+8) {r['stone_id']} counter restarted: seq {r['from_seq']} -> {r['to_seq']} "
                       f"(boot {r['boot']})")
     for e in doc["alarm_events"]:
-        console.print(f"  {beijing(e['time'])} {e['stone_id']} {e['kind']}: {e['from']} -> {e['to']}")
+        console.print(f"  {_beijing(e['time'])} (UTC+8) {e['stone_id']} {e['kind']}: {e['from']} -> {e['to']}")
     if doc["tasks_created"]:
         console.print(f"tasks created: {', '.join(doc['tasks_created'])}")
     for err in doc["task_errors"]:

@@ -19,12 +19,12 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta, timezone
 
-from floodtwin.db import connect, migrate
+from floodtwin.db import STAFF_UTC_OFFSET_H, connect, migrate
 
 __all__ = ["COMPONENT", "MIGRATIONS", "BEIJING", "open_db", "ms_to_iso", "ms_to_beijing"]
 
 #: China Standard Time (UTC+8): the zone the stones report in and the duty officers read.
-BEIJING = timezone(timedelta(hours=8), "UTC+8")
+BEIJING = timezone(timedelta(hours=STAFF_UTC_OFFSET_H), "UTC+8")
 
 COMPONENT = "sensors"
 
