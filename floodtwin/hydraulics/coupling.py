@@ -344,11 +344,17 @@ def _reach_parts(reach, spacing_m: float, breach: Breach | None):
 
 @renamed(inflow="inflow_m3s")
 def simulate_coupled(reach, inflow_m3s, duration_s: float, breach: Breach | None = None, *, spacing_m: float = 250.0,
-                     coupling_dt_s: float = COUPLING_DT_S, dt_1d_s: float = 60.0, scheme: str = "inertial", progress=None):
+                     coupling_dt_s: float = COUPLING_DT_S, dt_1d_s: float = 60.0, scheme: str = "inertial", progress=None,
+                     breaches: tuple[Breach, ...] = ()):
     """Coupled run over the reach: 1D channel (sections every ``spacing_m``, cut to the banks, with the
     calibration file's roughness and bed offset) and the 2D floodplain and land on the reach DEM (the
     calibrated floodplain n), exchanging over the bank lines every ``coupling_dt_s``; an optional
-    ``Breach``. ``inflow_m3s`` (m³/s) as in ``simulate_1d``. Returns the Dataset of :func:`couple`."""
+    ``Breach`` (or ``breaches``, a tuple of them). ``inflow_m3s`` (m³/s) as in ``simulate_1d``. Returns
+    the Dataset of :func:`couple`."""
+    breaches = tuple(breaches) + ((breach,) if breach is not None else ())
+    if len(breaches) > 1:
+        raise InputError(f"{len(breaches)} breaches: the coupled model takes one breach per run")
+    breach = breaches[0] if breaches else None
     sections, bed, links, breach_link = _reach_parts(reach, spacing_m, breach)
     n_fp = float(sections.roughness[0, 0])  # the floodplain n of the (calibrated) reach model
     return couple(sections, bed, dx_m=reach.resolution_m, links=links, inflow_m3s=inflow_m3s, duration_s=duration_s,

@@ -105,9 +105,10 @@ def test_cli_json_and_bad_input():
 
 
 @pytest.mark.parametrize("discharge, words", [
-    # Newton fails on the 40,000 m³/s design hydrograph (2,111 of 2,880 steps; the unchecked run
-    # printed a gauge stage of 2,482 m and a freeboard of -7,429,860 m with exit 0)
-    ("40000", "simulate_1d: Newton did not converge in 2111 of 2880 steps: the result is not an answer"),
+    # Newton fails on the 40,000 m³/s design hydrograph (2,111 of 2,880 steps in an earlier environment, 14 with numba
+    # 0.68.1: how many depends on the compiler's round-off near the failure; the unchecked run printed a
+    # gauge stage of 2,482 m and a freeboard of -7,429,860 m with exit 0)
+    ("40000", "simulate_1d: Newton did not converge in "),
     # below the range the channel is a film the tables do not resolve (the unchecked run: level III, 782 m)
     ("0.001", "discharge 0.001 m³/s is below the valid range of the reach model (64–76,072 m³/s)"),
     ("90000", "discharge 90,000 m³/s is above the valid range of the reach model (64–76,072 m³/s)"),
@@ -119,3 +120,5 @@ def test_a_run_that_fails_its_checks_is_an_error_not_a_level(discharge, words):
     assert proc.stdout == "", "no result is printed when the run is not an answer"
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and words in lines[0], lines
+    if discharge == "40000":
+        assert "of 2880 steps: the result is not an answer" in lines[0], lines

@@ -1,5 +1,5 @@
-"""Risk from hydraulic results: dike freeboard per segment, water at the dike toe, village exposure
-(more measures join here: hazard rating, arrival time, exposure by grid).
+"""Risk along the reach from the channel's water level: dike freeboard per segment, water at the
+dike toe, village exposure by the 1D stage comparison.
 
 ``freeboard(result_1d, dikes)`` answers the duty officer's first question — how high will the water
 stand against each dike section and how much freeboard is left — from a 1D run (``simulate_1d``,

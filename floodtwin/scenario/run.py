@@ -1,0 +1,272 @@
+"""One duty-officer run end to end: "what does 22,000 m³/s mean?"
+
+discharge (or a hydrograph, or a named scenario) -> the run -> water against every dike section
+(freeboard), floodplain villages that flood and when, who must be moved -> the preplan's tier and its
+task instructions, with the risk-driven scopes decided by the run. Two runs answer:
+
+* the quick one (default, about a second): the calibrated 1D channel model of the reach (Preissmann)
+  on the design hydrograph; a village floods when the channel's level at its chainage stands above
+  its ground and above the natural levee;
+* the full one (``full=True``): the coupled 1D channel + 2D floodplain model on the reach DEM, with
+  any dike breaches; depth, speed, arrival, duration and hazard per cell, and the risk of every
+  village, grid, dike segment and works from where the water actually goes (``scenario.full``).
+
+This package and ``alerts`` are the only orchestrators: every step is a library call on plain data.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from floodtwin.errors import InputError, ModelError, require_discharge_m3s
+
+__all__ = ["ScenarioResult", "run_scenario"]
+
+
+@dataclass
+class ScenarioResult:
+    """Everything a duty officer reads for one discharge (tables are pandas DataFrames)."""
+
+    discharge_m3s: float
+    decision: Any  # preplan TierDecision
+    gauge_stage_m: float
+    dikes: Any  # per dike segment: water level, crest, freeboard, class, time of minimum freeboard
+    villages: Any  # per floodplain village: ground, water level, depth, arrival, people to move
+    tasks: list
+    hydrograph: Any
+    method: str
+    timings_s: dict[str, float] = field(default_factory=dict)
+    name: str = "design"
+    run: Any = None  # the hydraulic result Dataset (1D, or coupled 1D–2D)
+    flood: Any = None  # per-cell fields of the full run (max_depth, hazard, ...), else None
+    layers: dict[str, Any] = field(default_factory=dict)  # risk GeoDataFrames of the full run
+    flood_summary: dict[str, float] = field(default_factory=dict)
+    breaches: tuple = ()
+
+    @property
+    def full(self) -> bool:
+        """Whether the answer came from the coupled 1D–2D run (else from the 1D model alone)."""
+        return self.flood is not None
+
+    @property
+    def flooded_villages(self):
+        return self.villages[self.villages["flooded"]]
+
+    def people_to_move(self) -> dict[str, int]:
+        v = self.flooded_villages
+        return {"population": int(v["population"].sum()), "households": int(v["households"].sum()),
+                "special_attention": int(v["special_attention"].sum()), "villages": int(len(v))}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary: tier, gauge stage, dike segments, villages, people, tasks."""
+        d = self.decision
+        dikes = self.dikes
+        cols = ["segment_id", "bank", "post_from", "post_to", "crest_elevation_m", "max_water_level_m",
+                "freeboard_m", "freeboard_class", "time_min_freeboard_s"]
+        out = {
+            "scenario": self.name,
+            "discharge_m3s": self.discharge_m3s,
+            "tier": d.tier, "colour": d.colour, "reason": d.reason,
+            "gauge_stage_m": round(self.gauge_stage_m, 3),
+            "method": self.method,
+            "model": "coupled 1D-2D" if self.full else "1D",
+            "min_freeboard_m": round(float(dikes["freeboard_m"].min()), 3),
+            "dike_segments": _records(dikes[cols]),
+            "villages": _records(self.villages),
+            "people_to_move": self.people_to_move(),
+            "task_count": len(self.tasks),
+            "tasks": [t.to_dict() for t in self.tasks],
+            "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
+        }
+        if self.full:
+            out["flood"] = {k: round(v, 3) for k, v in self.flood_summary.items()}
+            out["breaches"] = [dict(b.__dict__) for b in self.breaches]
+            out["villages_by_hazard"] = _counts(self.villages["hazard_class"])
+            g = self.layers["grids"]
+            out["grids_affected"] = _records(g[(g["flooded_area_km2"] > 0) | (g["people"] > 0)][
+                ["grid_id", "name_en", "flooded_area_km2", "people", "villages", "task_count"]])
+            w = self.layers["works"]
+            out["works"] = _records(w[["works_id", "name_zh", "name_en", "max_speed_ms", "spur_max", "attack"]])
+        return out
+
+
+def _counts(values) -> dict[str, int]:
+    from floodtwin.risk import HAZARD_CLASSES
+
+    got = values.value_counts().to_dict()
+    return {c: int(got.get(c, 0)) for c in HAZARD_CLASSES}
+
+
+def _records(df) -> list[dict]:
+    out = []
+    for rec in df.to_dict("records"):
+        out.append({k: (None if isinstance(v, float) and not np.isfinite(v) else
+                        (round(v, 3) if isinstance(v, float) else (v.item() if hasattr(v, "item") else v)))
+                    for k, v in rec.items() if k != "geometry"})
+    return out
+
+
+def run_scenario(discharge_m3s: float | None = None, *, hydrograph=None, name: str | None = None, full: bool = False,
+                 breaches=(), resolution_m: float = 50.0, reach=None, preplan=None, unsteady: bool = True,
+                 dt_s: float = 120.0, progress=None, now=None) -> ScenarioResult:
+    """Run the scenario of a peak discharge at Huayuankou (m³/s), or of a ``hydrograph``
+    (``floodtwin.hydrograph.Hydrograph``; its peak is the flow the tier is decided on).
+
+    Quick run (``full=False``): ``unsteady=True`` routes the hydrograph (the design wave scaled to the
+    peak when only a discharge is given) through the calibrated 1D model (arrival times, time of
+    minimum freeboard); ``False`` uses the steady profile of the peak (the envelope, no times).
+    Full run (``full=True``): the coupled 1D–2D model on the reach DEM at ``resolution_m``, with
+    ``breaches`` (``hydrograph.BreachSpec``), ``progress(t_s, total_s)`` called as it runs; the
+    preplan's risk facts then come from the 2D flood. ``now`` (UTC datetime) is the clock of the
+    holders the full run names for the grids' tasks.
+
+    A discharge outside the model's valid range, or a run that fails its sanity checks (not
+    converged, not finite, outside the tables, volume not balanced), is a ModelError with the
+    reason: never a level or a task.
+    """
+    from floodtwin.hydraulics import sections_from_reach
+    from floodtwin.hydraulics.sanity import require_in_range
+    from floodtwin.hydrograph import design_hydrograph
+    from floodtwin.preplan import Preplan
+    from floodtwin.reach import load_reach
+
+    if (discharge_m3s is None) == (hydrograph is None):
+        raise InputError("run_scenario: give a discharge or a hydrograph (one of them)")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if hydrograph is None:
+        q = require_discharge_m3s(discharge_m3s, name="discharge_m3s", positive=True)
+    else:
+        q = require_discharge_m3s(hydrograph.peak_m3s, name="peak discharge of the hydrograph", positive=True)
+    if breaches and not full:
+        raise InputError("breaches need the full run (--full): the 1D model has no land behind the dikes")
+    reach = reach if reach is not None else load_reach("huayuankou", resolution_m=resolution_m)
+    for b in breaches:
+        from floodtwin.scenario.full import require_breach_on_reach
+
+        require_breach_on_reach(reach, b)
+    preplan = preplan if preplan is not None else Preplan.load()
+    sections = sections_from_reach(reach)
+    require_in_range(sections, q, name="discharge")  # a flow the model cannot answer is refused, not guessed
+    for label, series in (("hydrograph", hydrograph),):
+        if series is not None:
+            require_in_range(sections, float(np.min(series.discharge_m3s)), name=f"lowest flow of the {label}")
+    timings["load"] = time.perf_counter() - t0
+    if full:
+        hydro = hydrograph if hydrograph is not None else design_hydrograph(q)
+        return _full(q, hydro, name or "design", reach, preplan, tuple(breaches), timings, progress, now)
+    t0 = time.perf_counter()
+    hydro = hydrograph
+    if unsteady:
+        from floodtwin.hydraulics import simulate_1d
+
+        hydro = hydro if hydro is not None else design_hydrograph(q)
+        try:
+            run = simulate_1d(sections, (hydro.times_s, hydro.discharge_m3s), float(hydro.times_s[-1]), dt_s=dt_s,
+                              output_interval_s=600.0)
+        except ModelError as exc:  # still no answer: say what else the officer can ask for
+            raise ModelError(f"{exc}; the steady envelope of the peak (--steady) may still be computed") from None
+        method = f"1D unsteady (Preissmann, calibrated) on the {'given' if hydrograph is not None else 'design'} " \
+                 f"hydrograph, peak {q:,.0f} m³/s"
+    else:
+        from floodtwin.hydraulics import steady_profile
+
+        run = steady_profile(sections, q)
+        method = f"1D steady profile (standard step, calibrated) at {q:,.0f} m³/s"
+    timings["hydraulics"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    dikes, villages, risk, gauge_stage = _channel_risk(run, reach, method)
+    decision, tasks = _tier_and_tasks(preplan, q, risk, reach)
+    timings["risk_and_tasks"] = time.perf_counter() - t0
+    return ScenarioResult(q, decision, gauge_stage, dikes, villages, tasks, hydro, method, timings,
+                          name=name or "design", run=run)
+
+
+def _stage_rows(run) -> tuple[np.ndarray, np.ndarray]:
+    """(stage (time, chainage), times (s)) of a 1D result, one NaN-timed row for a steady profile."""
+    if "time" in run["stage"].dims:
+        return run["stage"].transpose("time", "chainage").values, run["time"].values.astype(float)
+    return run["stage"].values[None, :], np.array([np.nan])
+
+
+def _channel_risk(run, reach, method: str):
+    """Dike freeboard, village exposure by the stage comparison, risk facts and the gauge's stage of a
+    1D (or the coupled run's channel) result."""
+    from floodtwin.preplan import RiskFacts
+    from floodtwin.risk import freeboard, stage_along, toe_depth_m, village_exposure
+
+    stage, times = _stage_rows(run)
+    chain = run["chainage"].values.astype(float)
+    dikes = freeboard(run, reach.dikes)
+    # the natural levee (滩唇) is known only when the reach has its terrain parameters
+    lip_of = reach.terrain.lip_m if reach.params is not None else None
+    mid = 0.5 * (dikes["chainage_from_m"].to_numpy(float) + dikes["chainage_to_m"].to_numpy(float))
+    dikes["toe_depth_m"] = toe_depth_m(dikes["max_water_level_m"].to_numpy(float),
+                                       dikes["toe_elevation_m"].to_numpy(float), lip_of(mid) if lip_of else None)
+    lip = lip_of(reach.villages["chainage_m"].to_numpy(float)) if lip_of else None
+    villages = village_exposure(reach.villages, chain, stage, times, lip)
+    gauge_stage = float(stage_along(chain, stage, np.array([reach.gauge_chainage_m])).max())
+    if "max_stage" in run:
+        gauge_stage = max(gauge_stage, float(stage_along(chain, run["max_stage"].values,
+                                                         np.array([reach.gauge_chainage_m])).max()))
+    risk = RiskFacts(
+        village_max_depth_m=dict(zip(villages["village_id"], villages["max_depth_m"].astype(float))),
+        village_arrival_time_s={v: float(t) for v, t in zip(villages["village_id"], villages["arrival_time_s"])
+                                if np.isfinite(t)},
+        segment_freeboard_m=dict(zip(dikes["segment_id"], dikes["freeboard_m"].astype(float))),
+        segment_toe_depth_m=dict(zip(dikes["segment_id"], dikes["toe_depth_m"].astype(float))),
+        source=method,
+    )
+    return dikes, villages, risk, gauge_stage
+
+
+def _tier_and_tasks(preplan, q: float, risk, reach):
+    """The tier from the flow and from what the run found (water at the dike toe raises it), and its tasks."""
+    from floodtwin.preplan import FlowState
+
+    decision = preplan.evaluate(FlowState(observed_m3s=q, risk=risk))
+    return decision, preplan.tasks_for(decision, reach, risk)
+
+
+def _full(q, hydro, name, reach, preplan, breaches, timings, progress, now) -> ScenarioResult:
+    """The coupled 1D–2D run and the risk of every object from its flood."""
+    from floodtwin.hydraulics import channel_only, sections_from_reach
+    from floodtwin.preplan import RiskFacts
+    from floodtwin.risk import flood_summary, grid_risk
+    from floodtwin.scenario.full import flood_fields, flood_run, object_risk, task_lines_by_grid, to_breach
+
+    t0 = time.perf_counter()
+    run = flood_run(reach, hydro, [to_breach(reach, b) for b in breaches], progress=progress)
+    timings["hydraulics"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    flood = flood_fields(run, reach)
+    gaps = "; ".join(f"breach at {b.chainage_m:,.0f} m {b.bank} from {b.start_h:g} h" for b in breaches)
+    method = (f"coupled 1D–2D (1D Preissmann channel + 2D local-inertial floodplain, {reach.resolution_m:g} m) "
+              f"on the {name} hydrograph, peak {q:,.0f} m³/s" + (f"; {gaps}" if gaps else ""))
+    dikes_channel, _, _, gauge_stage = _channel_risk(run, reach, method)
+    sections = channel_only(sections_from_reach(reach))
+    layers = object_risk(flood, run, reach, sections, dikes_channel)
+    villages, dikes = layers["villages"], layers["dikes"]
+    risk = RiskFacts(
+        village_max_depth_m=dict(zip(villages["village_id"], villages["max_depth_m"].astype(float))),
+        village_arrival_time_s={v: float(t) for v, t in zip(villages["village_id"], villages["arrival_time_s"])
+                                if np.isfinite(t)},
+        segment_freeboard_m=dict(zip(dikes["segment_id"], dikes["freeboard_m"].astype(float))),
+        segment_toe_depth_m=dict(zip(dikes["segment_id"], dikes["toe_depth_m"].astype(float))),
+        source=method,
+    )
+    decision, tasks = _tier_and_tasks(preplan, q, risk, reach)
+    layers["grids"] = grid_risk(reach.grids, flood, villages, task_lines=task_lines_by_grid(tasks, reach, now=now))
+    inside = flood["between_dikes"].values
+    summary = {f"floodplain_{k}": v for k, v in flood_summary(flood, floodplain_mask=inside).items()}
+    summary.update({f"behind_dikes_{k}": v for k, v in flood_summary(flood, floodplain_mask=~inside).items()})
+    summary["floodplain_volume_peak_m3"] = float(run.attrs.get("volume_2d_peak_m3", np.nan))
+    summary["mass_balance_relative_error"] = float(run.attrs["mass_balance_relative_to_inflow"])
+    timings["risk_and_tasks"] = time.perf_counter() - t0
+    return ScenarioResult(q, decision, gauge_stage, dikes.drop(columns="geometry"), villages.drop(columns="geometry"),
+                          tasks, hydro, method, timings, name=name, run=run, flood=flood, layers=layers,
+                          flood_summary=summary, breaches=breaches)
