@@ -1,8 +1,10 @@
-"""``floodtwin scenario --discharge Q``: what a flow means, end to end, for the duty officer."""
+"""``floodtwin scenario --discharge Q [--full]``: what a flow means, end to end, for the duty officer."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -10,6 +12,8 @@ __all__ = ["register", "scenario"]
 
 COLOUR_STYLE = {"red": "bold white on red", "orange": "bold black on dark_orange", "yellow": "bold black on yellow",
                 "blue": "bold white on blue"}
+HAZARD_STYLE = {"low": "[green]", "moderate": "[yellow]", "significant": "[bold dark_orange]",
+                "extreme": "[bold red]"}
 CLASS_LABEL = {"overtopped": "overtopped 漫顶", "lt_1m": "< 1 m", "lt_2m": "< 2 m", "ge_2m": "≥ 2 m"}
 
 
@@ -18,27 +22,119 @@ def register(root: typer.Typer) -> None:
 
 
 def scenario(
-    discharge: float = typer.Option(..., "--discharge", "-q", help="Peak discharge at Huayuankou (m³/s)."),
+    discharge: Optional[float] = typer.Option(None, "--discharge", "-q",
+                                              help="Peak discharge at Huayuankou (m³/s): the design wave scaled to it."),
+    hydrograph: Optional[Path] = typer.Option(None, "--hydrograph", help="Inflow series CSV (time_h or time, "
+                                              "discharge_m3s): see docs/scenarios.md."),
+    scenario_name: Optional[str] = typer.Option(None, "--scenario", help="A named scenario: scenarios/NAME.yaml "
+                                                "(design, 1958, 1982, bankfull, 2021-autumn, breach-right, ...)."),
+    full: bool = typer.Option(False, "--full", help="Coupled 1D channel + 2D floodplain run on the reach DEM: depth, "
+                              "speed, arrival and hazard per cell, maps (about a minute)."),
+    breach: list[str] = typer.Option([], "--breach", help="Dike breach CHAINAGE_M[:left|right][@HOURS] (with --full; "
+                                     "repeatable)."),
+    resolution: int = typer.Option(50, "--resolution", help="Grid of the full run (m): 25, 50 or 100."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the run's files (default: "
+                                       "outputs/<scenario>-<UTC time>)."),
+    layer: str = typer.Option("depth", "--layer", help="What map.png shows: depth or hazard."),
     steady: bool = typer.Option(False, "--steady", help="Steady profile of the peak only (no hydrograph, no times)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     lang: str = typer.Option("en", "--lang", help="Task text language: en or zh."),
     show_tasks: int = typer.Option(12, "--tasks", help="How many task instructions to list (by deadline)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the whole result as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run's summary (summary.json) as JSON."),
 ) -> None:
-    """Response level, water against every dike section, flooded villages and when, people to move, tasks."""
+    """Response level, water against every dike section, flooded villages and when, people to move, tasks;
+    with --full the flood of the whole reach, its hazard and maps. Writes the run's files to one folder."""
     from floodtwin.errors import InputError, require_discharge_m3s
+    from floodtwin.files import require_number
     from floodtwin.scenario import run_scenario
+    from floodtwin.scenario.outputs import default_output_folder, prepare_output_folder, write_outputs
 
-    discharge = require_discharge_m3s(discharge, name="--discharge", positive=True)
+    given = [name for name, v in (("--discharge", discharge), ("--hydrograph", hydrograph),
+                                  ("--scenario", scenario_name)) if v is not None]
+    if len(given) != 1:
+        raise InputError("scenario: give one of --discharge, --hydrograph, --scenario"
+                         + (f" (got {', '.join(given)})" if given else ""))
     if lang not in ("en", "zh"):
         raise InputError(f"--lang {lang}: expected en or zh")
-    from floodtwin.files import require_number
-
+    if layer not in ("depth", "hazard"):
+        raise InputError(f"--layer {layer}: expected depth or hazard")
+    if resolution not in RESOLUTIONS_M:
+        raise InputError(f"--resolution {resolution}: expected one of {', '.join(map(str, RESOLUTIONS_M))} (m)")
     require_number(show_tasks, option="--tasks", low=0, high=10_000)
-    result = run_scenario(discharge, unsteady=not steady)
+    series, name, breaches = None, "design", []
+    if discharge is not None:
+        discharge = require_discharge_m3s(discharge, name="--discharge", positive=True)
+        name = f"q{discharge:.0f}"
+    elif hydrograph is not None:
+        from floodtwin.hydrograph import read_hydrograph_csv
+
+        series, name = read_hydrograph_csv(hydrograph), hydrograph.stem
+    else:
+        from floodtwin.hydrograph import load_scenario
+
+        sc = load_scenario(scenario_name)
+        series, name, breaches = sc.hydrograph, sc.name, list(sc.breaches)
+    if breach:
+        from floodtwin.hydrograph import parse_breach
+
+        breaches += [parse_breach(text, option="--breach") for text in breach]
+    if breaches and not full:
+        raise InputError("a dike breach needs the full run: add --full (the 1D model has no land behind the dikes)")
+    if steady and (full or series is not None):
+        raise InputError("--steady is the 1D envelope of one peak discharge: not with --full, --hydrograph or --scenario")
+    folder = prepare_output_folder(out if out is not None else default_output_folder(name))
+    progress = None if (quiet or not full) else _ProgressBar()
+    try:
+        result = run_scenario(discharge if series is None else None, hydrograph=series, name=name, full=full,
+                              breaches=tuple(breaches), resolution_m=float(resolution), unsteady=not steady,
+                              progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    files = write_outputs(result, folder, layer=layer)
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
+        summary = json.loads(files["summary.json"].read_text(encoding="utf-8"))
+        summary["folder"] = str(folder)
+        typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
         return
     _render(result, lang, show_tasks)
+    _render_files(folder, files)
+
+
+#: grids the full run offers (m): the committed DEM is 50 m; 25 and 100 are built from the parameters
+RESOLUTIONS_M = (25, 50, 100)
+
+
+class _ProgressBar:
+    """Rich progress of the full run on stderr: simulated hours of total, wall time, ETA."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self._p = Progress(TextColumn("[bold]coupled 1D–2D run[/]"), BarColumn(),
+                           TextColumn("{task.fields[hours]}"), TextColumn("wall"), TimeElapsedColumn(),
+                           TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+        self._task = None
+
+    def __call__(self, t_s: float, total_s: float) -> None:
+        if self._task is None:
+            self._p.start()
+            self._task = self._p.add_task("run", total=total_s, hours="")
+        self._p.update(self._task, completed=t_s, hours=f"{t_s / 3600:5.1f} of {total_s / 3600:.0f} h simulated")
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._p.stop()
+
+
+def _render_files(folder: Path, files: dict[str, Path]) -> None:
+    from rich.console import Console
+
+    c = Console()
+    c.print(f"  [bold]wrote[/] {folder}/: " + ", ".join(sorted(files)))
+    if "map.png" in files:
+        c.print(f"  [bold]flood map:[/] {files['map.png']}  ·  interactive (offline): {files['map.html']}")
 
 
 def _hours(t_s: float) -> str:
@@ -56,6 +152,10 @@ def _render(result, lang: str, show_tasks: int) -> None:
     c.print(Panel(f"[{style}] Level {d.tier} · {d.colour.upper()} [/]  {result.discharge_m3s:,.0f} m³/s at 花园口 "
                   f"Huayuankou · stage {result.gauge_stage_m:.2f} m\n{d.reason}\n[dim]{result.method}[/]",
                   title="floodtwin scenario", expand=False))
+    if result.full:
+        c.print("  [bold]answer from:[/] the coupled 1D–2D run (the water's path over the floodplain and behind the dikes)")
+    else:
+        c.print("  [bold]answer from:[/] the 1D channel model alone (no flood map; add --full for the coupled 1D–2D run)")
     peak_s = result.hydrograph.time_of_peak_s if result.hydrograph is not None else float("nan")
 
     dikes = result.dikes
@@ -75,7 +175,9 @@ def _render(result, lang: str, show_tasks: int) -> None:
     v = result.villages
     vt = Table(title="Floodplain villages (滩区村庄): depth at the crest, hours from the start of the wave",
                header_style="bold")
-    for col in ("village", "people", "special", "depth m", "water arrives", "evacuate to"):
+    cols = ("village", "people", "special", "depth m") + (("hazard",) if result.full else ()) + ("water arrives",
+                                                                                                 "evacuate to")
+    for col in cols:
         vt.add_column(col, justify="right" if col in ("people", "special", "depth m") else "left")
     for r in v.itertuples():
         arrival = "dry"
@@ -84,12 +186,17 @@ def _render(result, lang: str, show_tasks: int) -> None:
             if r.arrival_time_s == r.arrival_time_s and peak_s == peak_s:
                 arrival += f", crest +{(peak_s - r.arrival_time_s) / 3600:.0f} h"
         mark = "[bold red]" if r.flooded else ""
+        hazard = ((HAZARD_STYLE.get(r.hazard_class, "") + r.hazard_class + "[/]" if r.hazard_class != "dry" else "dry"),) \
+            if result.full else ()
         vt.add_row(f"{mark}{r.name_zh}", str(r.population), str(r.special_attention), f"{mark}{r.max_depth_m:.2f}",
-                   arrival, r.evacuation_point.replace("安置点（堤后）", "安置点"))
+                   *hazard, arrival, r.evacuation_point.replace("安置点（堤后）", "安置点"))
     c.print(vt)
     p = result.people_to_move()
     c.print(f"  [bold]to move:[/] {p['population']} people ({p['households']} households, "
             f"{p['special_attention']} needing special attention) from {p['villages']} villages")
+
+    if result.full:
+        _render_flood(c, result)
 
     tasks = result.tasks
     by_cat: dict[str, int] = {}
@@ -105,3 +212,42 @@ def _render(result, lang: str, show_tasks: int) -> None:
     c.print(tt)
     c.print("  by category: " + ", ".join(f"{k} {n}" for k, n in sorted(by_cat.items(), key=lambda kv: -kv[1])))
     c.print(f"  dispatch them: [bold]floodtwin tasks activate --discharge {result.discharge_m3s:g}[/]")
+
+
+def _render_flood(c, result) -> None:
+    """The full run's flood: area and volume, hazard, grids affected, works under attack."""
+    from rich.table import Table
+
+    from floodtwin.risk import ATTACK_SPEED_MS, HAZARD_CLASSES
+
+    f = result.flood_summary
+    c.print(f"  [bold]flood between the dikes (滩区):[/] {f['floodplain_inundated_area_km2']:.1f} km² under water, "
+            f"{f['floodplain_max_depth_volume_m3'] / 1e6:,.0f} Mm³ at the highest depths; by hazard "
+            + ", ".join(f"{k} {f[f'floodplain_area_{k}_km2']:.1f}" for k in HAZARD_CLASSES[1:]) + " km²")
+    behind = f["behind_dikes_inundated_area_km2"]
+    c.print("  [bold]behind the dikes:[/] " + ("[bold green]dry[/]" if behind == 0 else
+                                                f"[bold red]{behind:.2f} km² under water[/], "
+                                                f"{f['behind_dikes_max_depth_volume_m3'] / 1e6:,.1f} Mm³"))
+    v = result.villages
+    by = v.groupby("hazard_class")
+    c.print("  villages by hazard: " + ", ".join(
+        f"{k} {len(by.get_group(k))} (" + ", ".join(f"{r.name_zh} {_hours(r.arrival_time_s)}"
+                                               for r in by.get_group(k).sort_values("arrival_time_s").itertuples()) + ")"
+        for k in reversed(HAZARD_CLASSES) if k in by.groups))
+    g = result.layers["grids"]
+    hit = g[(g["flooded_area_km2"] > 0) | (g["people"] > 0)].sort_values("people", ascending=False)
+    if len(hit):
+        gt = Table(title=f"{len(hit)} grids with water in them or people to move", header_style="bold")
+        for col in ("grid", "flooded km²", "people", "villages", "tasks"):
+            gt.add_column(col, justify="right" if col in ("flooded km²", "people", "tasks") else "left")
+        for r in hit.head(10).itertuples():
+            gt.add_row(f"{r.grid_id} {r.name_zh}", f"{r.flooded_area_km2:.2f}", str(r.people),
+                       " ".join(v.split(" ")[0] for v in r.villages.split("; ")) if r.villages else "",
+                       str(r.task_count))
+        c.print(gt)
+        if len(hit) > 10:
+            c.print(f"  … and {len(hit) - 10} more grids (risk.gpkg, layer grids)")
+    w = result.layers["works"]
+    c.print("  works, highest speed at the spur heads: " + ", ".join(
+        f"{'[bold red]' if r.attack else ''}{r.name_zh} {r.max_speed_ms:.1f} m/s{'[/]' if r.attack else ''}"
+        for r in w.itertuples()) + f"  (main-current attack from {ATTACK_SPEED_MS:g} m/s, red)")

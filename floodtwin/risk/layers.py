@@ -226,7 +226,7 @@ def hazard_polygons(flood, crs=None):
             for a, b in zip(starts, ends):
                 boxes.append(shapely.box(xs[a] - half, ys[i] - half, xs[b] + half, ys[i] + half))
         if boxes:
-            geom = shapely.coverage_union_all(boxes)
+            geom = shapely.union_all(boxes, grid_size=1.0)
             rows.append({"hazard_class": HAZARD_CLASSES[c], "hazard_code": c, "area_km2": geom.area / 1e6,
                          "geometry": geom})
     return gpd.GeoDataFrame(rows, columns=["hazard_class", "hazard_code", "area_km2", "geometry"], geometry="geometry",

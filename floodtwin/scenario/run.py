@@ -46,6 +46,7 @@ class ScenarioResult:
     layers: dict[str, Any] = field(default_factory=dict)  # risk GeoDataFrames of the full run
     flood_summary: dict[str, float] = field(default_factory=dict)
     breaches: tuple = ()
+    reach: Any = field(default=None, repr=False)  # the reach the run was made on (its layers, its grid)
 
     @property
     def full(self) -> bool:
@@ -158,7 +159,8 @@ def run_scenario(discharge_m3s: float | None = None, *, hydrograph=None, name: s
     timings["load"] = time.perf_counter() - t0
     if full:
         hydro = hydrograph if hydrograph is not None else design_hydrograph(q)
-        return _full(q, hydro, name or "design", reach, preplan, tuple(breaches), timings, progress, now)
+        label = "design hydrograph" if hydrograph is None else f"{name or 'given'} hydrograph"
+        return _full(q, hydro, name or "design", label, reach, preplan, tuple(breaches), timings, progress, now)
     t0 = time.perf_counter()
     hydro = hydrograph
     if unsteady:
@@ -183,7 +185,7 @@ def run_scenario(discharge_m3s: float | None = None, *, hydrograph=None, name: s
     decision, tasks = _tier_and_tasks(preplan, q, risk, reach)
     timings["risk_and_tasks"] = time.perf_counter() - t0
     return ScenarioResult(q, decision, gauge_stage, dikes, villages, tasks, hydro, method, timings,
-                          name=name or "design", run=run)
+                          name=name or "design", run=run, reach=reach)
 
 
 def _stage_rows(run) -> tuple[np.ndarray, np.ndarray]:
@@ -232,9 +234,10 @@ def _tier_and_tasks(preplan, q: float, risk, reach):
     return decision, preplan.tasks_for(decision, reach, risk)
 
 
-def _full(q, hydro, name, reach, preplan, breaches, timings, progress, now) -> ScenarioResult:
+def _full(q, hydro, name, label, reach, preplan, breaches, timings, progress, now) -> ScenarioResult:
     """The coupled 1D–2D run and the risk of every object from its flood."""
-    from floodtwin.hydraulics import channel_only, sections_from_reach
+    from floodtwin.hydraulics import sections_from_reach
+    from floodtwin.hydraulics.coupling import channel_only
     from floodtwin.preplan import RiskFacts
     from floodtwin.risk import flood_summary, grid_risk
     from floodtwin.scenario.full import flood_fields, flood_run, object_risk, task_lines_by_grid, to_breach
@@ -246,7 +249,7 @@ def _full(q, hydro, name, reach, preplan, breaches, timings, progress, now) -> S
     flood = flood_fields(run, reach)
     gaps = "; ".join(f"breach at {b.chainage_m:,.0f} m {b.bank} from {b.start_h:g} h" for b in breaches)
     method = (f"coupled 1D–2D (1D Preissmann channel + 2D local-inertial floodplain, {reach.resolution_m:g} m) "
-              f"on the {name} hydrograph, peak {q:,.0f} m³/s" + (f"; {gaps}" if gaps else ""))
+              f"on the {label}, peak {q:,.0f} m³/s" + (f"; {gaps}" if gaps else ""))
     dikes_channel, _, _, gauge_stage = _channel_risk(run, reach, method)
     sections = channel_only(sections_from_reach(reach))
     layers = object_risk(flood, run, reach, sections, dikes_channel)
@@ -269,4 +272,4 @@ def _full(q, hydro, name, reach, preplan, breaches, timings, progress, now) -> S
     timings["risk_and_tasks"] = time.perf_counter() - t0
     return ScenarioResult(q, decision, gauge_stage, dikes.drop(columns="geometry"), villages.drop(columns="geometry"),
                           tasks, hydro, method, timings, name=name, run=run, flood=flood, layers=layers,
-                          flood_summary=summary, breaches=breaches)
+                          flood_summary=summary, breaches=breaches, reach=reach)
