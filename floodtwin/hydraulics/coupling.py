@@ -12,10 +12,14 @@ left out. Every coupling interval (explicit operator splitting):
    than a cell holds: the volume actually moved is what is counted);
 3. the 1D model runs the interval with the volume actually moved as lateral inflow per reach.
 
-The total volume (1D + 2D) changes only by the 1D boundary flows: conserved to round-off, which the
-result's attributes report. A :class:`Breach` lowers the dike at a chainage to a base level and
-widens linearly to its final width; it links the 1D channel directly to the land behind the dike (a
-险工 reach, where the channel runs along the dike). The 2D model is one
+The total volume (1D + 2D) changes only by the boundary flows (1D inflow and outflow, the 2D
+floodplain's outflow at the downstream edge): conserved to round-off, which the result's attributes
+report. A :class:`Breach` lowers the dike at a chainage to a base level and widens linearly to its
+final width. Two ways to place it: on the reach, where the dikes are cells of the DEM, its
+:class:`DikeGap` lowers those cells as the gap widens, so the water reaches it by its own path (over
+the floodplain, or straight from the channel where the channel runs along the dike, a 险工 reach);
+for a dike that the 1D channel touches with no 2D cell in between, ``couple(breach=, breach_link=)``
+links the channel directly to the land cell behind it. The 2D model is one
 :class:`~floodtwin.hydraulics.floodplain.Floodplain` that keeps its state (face discharges
 included) from interval to interval, with the links as exchange cells; the local-inertial scheme
 is used by default.
@@ -36,7 +40,8 @@ from floodtwin.hydraulics._codes import DOWN_STAGE, G_MS2
 from floodtwin._renamed import renamed
 
 __all__ = [
-    "Breach", "COUPLING_DT_S", "EXCHANGE_LIMIT", "Links", "WEIR_C", "channel_only", "couple", "links_for_chainage",
+    "Breach", "COUPLING_DT_S", "DikeGap", "EXCHANGE_LIMIT", "Links", "WEIR_C", "channel_only", "couple", "dike_gap",
+    "floodplain_outflow", "links_for_chainage",
     "simulate_coupled", "weir_discharge_m3s",
 ]
 
@@ -82,6 +87,18 @@ class Breach:
             raise InputError("Breach: final_width_m and time_to_full_s must be positive")
         if self.bank not in ("right", "left"):
             raise InputError(f"Breach: bank = {self.bank!r}: expected 'right' or 'left'")
+
+
+@dataclass(frozen=True)
+class DikeGap:
+    """A breach of a dike that is cells of the 2D bed: the cells (row, col) of the dike body at the breach,
+    each with its distance along the dike from the breach's centre (m); they open from the centre out
+    as the breach widens."""
+
+    breach: Breach
+    rows: np.ndarray
+    cols: np.ndarray
+    along_m: np.ndarray
 
 
 @dataclass
@@ -151,14 +168,19 @@ def _stage_at_links(z_1d: np.ndarray, links: Links) -> np.ndarray:
 def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: float, breach: Breach | None = None,
            breach_link: Links | None = None, coupling_dt_s: float = COUPLING_DT_S, dt_1d_s: float = 60.0,
            downstream="normal", manning_n_2d=0.035, scheme: str = "inertial", theta: float = 0.6,
-           depth0_2d_m=None, progress=None):
+           depth0_2d_m=None, progress=None, dike_gaps: tuple[DikeGap, ...] = (), boundaries_2d=None):
     """Run the coupled model on given parts: 1D ``sections`` (channel only), a 2D ``bed`` (DataArray
     (y, x) m, NaN outside; the channel cells left out), bank ``links`` and optionally a ``breach``
     with its land-side ``breach_link`` (one cell; its crest is the breach base, its length the
     breach width in time). ``inflow_m3s`` as in ``simulate_1d``; ``manning_n_2d`` and ``depth0_2d_m`` are
     the 2D model's Manning n and initial depth (m). Returns an ``xarray.Dataset`` with the
     1D stage/discharge at each coupling time, the 2D max and final depth, exchange and breach
-    volumes, and the volume balance (attributes)."""
+    volumes, and the volume balance (attributes).
+
+    ``dike_gaps``: breaches of dikes that are cells of the 2D bed (:class:`DikeGap`): from the breach's
+    start its cells are lowered to its base as the gap widens (a bank link on a lowered cell gets the
+    base as its crest). ``boundaries_2d``: boundaries of the 2D model (e.g. the floodplain's outflow
+    at the downstream edge); what crosses them counts in the volume balance."""
     import xarray as xr
 
     from floodtwin.hydraulics import kernels1d as k1
@@ -185,7 +207,7 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
     n = sections.n_sections
     z = steady_state(sections, float(q_in[0]), downstream)
     q = np.full(n, float(q_in[0]))
-    bed_vals = np.asarray(bed.values, float)
+    bed_vals = np.array(bed.values, float)  # a copy: dike gaps lower it during the run
     active = np.isfinite(bed_vals)
     h2 = np.zeros_like(bed_vals) if depth0_2d_m is None else np.where(active, np.asarray(depth0_2d_m, float), 0.0)
     area = dx_m * dx_m
@@ -210,8 +232,15 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
                             for f in ("row", "col", "x_m", "y_m", "reach", "weight", "crest_m", "length_m")))
     # one 2D model for the whole run: its state (and face discharges) carries over between intervals
     model = Floodplain(bed, dx_m=dx_m, duration_s=n_chunks * coupling_dt_s, depth0_m=h2, manning_n=manning_n_2d,
-                       scheme=scheme, output_times_s=[n_chunks * coupling_dt_s],
+                       scheme=scheme, output_times_s=[n_chunks * coupling_dt_s], boundaries=boundaries_2d,
                        link_xy_m=(all_links.x_m, all_links.y_m))
+    link_at = {(int(r), int(c)): k for k, (r, c) in enumerate(zip(all_links.row, all_links.col))}
+    gap_links = [np.array([link_at[(int(r), int(c))] for r, c in zip(g.rows, g.cols) if (int(r), int(c)) in link_at],
+                          dtype=np.int64) for g in dike_gaps]
+    gap_open = [np.zeros(g.rows.size, bool) for g in dike_gaps]
+    crest_now = all_links.crest_m.copy()
+    v2_now = v2_start
+    v2_peak = v2_start
     link_bed = bed_vals[all_links.row, all_links.col]
     wall0 = _time.perf_counter()
     t = 0.0
@@ -219,10 +248,21 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
     tmax_buf = np.empty(n)
     for c in range(n_chunks):
         t_end = t + coupling_dt_s
+        # 0) dike gaps widen: their cells (and the crests of links on them) drop to the breach base
+        for g, links_g, opened in zip(dike_gaps, gap_links, gap_open):
+            now_open = g.along_m <= 0.5 * g.breach.width_m(t + 0.5 * coupling_dt_s) + 0.5 * dx_m
+            now_open &= g.breach.width_m(t + 0.5 * coupling_dt_s) > 0
+            new = now_open & ~opened
+            if new.any():
+                model.lower_bed_m(g.rows[new], g.cols[new], g.breach.base_m)
+                opened |= new
+                bed_vals[g.rows[new], g.cols[new]] = np.minimum(bed_vals[g.rows[new], g.cols[new]], g.breach.base_m)
+                link_bed = bed_vals[all_links.row, all_links.col]
+                crest_now[links_g] = np.minimum(crest_now[links_g], link_bed[links_g])
         # 1) weir flows at the links from the states at the start of the interval
         level = link_bed + model.link_depth_m
         length = all_links.length_m.copy()
-        crest = all_links.crest_m.copy()
+        crest = crest_now.copy()
         if breach is not None:
             length[n_bank:] = breach.width_m(t + 0.5 * coupling_dt_s)
         flows = weir_discharge_m3s(_stage_at_links(z, all_links), level, crest, length)
@@ -239,6 +279,8 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
         np.add.at(lateral, all_links.reach, -vol_act / coupling_dt_s)
         exchanged += float(vol_act[:n_bank].sum())
         breach_volume += float(vol_act[n_bank:].sum())
+        v2_now = v2_start + exchanged + breach_volume + model.vol_in - model.vol_out
+        v2_peak = max(v2_peak, v2_now)
         o_z = np.empty((2, n))
         o_q = np.empty((2, n))
         vol = np.zeros(1)
@@ -271,7 +313,8 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
     v1_end = channel_volume_m3(sections, z)
     v2_end = vol2d(h2)
     total_change = (v1_end + v2_end) - (v1_start + v2_start)
-    error = total_change - boundary_1d
+    boundary_2d = model.vol_in - model.vol_out
+    error = total_change - boundary_1d - boundary_2d
     scale = max(v1_start + v2_start, abs(boundary_1d), 1.0)
     wet = max_depth > 0.05
     ds = xr.Dataset(
@@ -286,6 +329,8 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
                "volume_1d_start_m3": v1_start, "volume_1d_end_m3": v1_end, "volume_2d_start_m3": v2_start,
                "volume_2d_end_m3": v2_end, "boundary_volume_1d_m3": boundary_1d,
                "bank_exchange_volume_m3": exchanged, "breach_volume_m3": breach_volume,
+               "boundary_volume_2d_m3": boundary_2d, "volume_2d_peak_m3": v2_peak,
+               "dike_gap_cells_opened": int(sum(int(o.sum()) for o in gap_open)),
                "mass_balance_error_m3": error, "mass_balance_relative_error": abs(error) / scale,
                "inundated_area_km2": float(wet.sum()) * area / 1e6, "wall_time_s": wall},
     )
@@ -297,8 +342,8 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
 # --------------------------------------------------------------------------------------------
 # the reach
 # --------------------------------------------------------------------------------------------
-def _reach_parts(reach, spacing_m: float, breach: Breach | None):
-    """Channel sections, 2D bed with the channel left out, bank links and the breach link."""
+def _reach_parts(reach, spacing_m: float):
+    """Channel sections, 2D bed with the channel left out, and the bank links."""
     import shapely
 
     from floodtwin.hydraulics.sections import sections_from_reach
@@ -324,22 +369,7 @@ def _reach_parts(reach, spacing_m: float, breach: Breach | None):
     rows, cols, s = rows[keep], cols[keep], s[keep]
     k, w = links_for_chainage(sections, s)
     links = Links(rows, cols, xx[rows, cols], yy[rows, cols], k, w, bed.values[rows, cols], np.full(rows.size, dx))
-    breach_link = None
-    if breach is not None:
-        breach.check()
-        t = reach.terrain
-        toe = t.dike_toe_offset_m(breach.chainage_m, side=breach.bank, toward="land")
-        n_land = toe + (-2 * dx if breach.bank == "right" else 2 * dx)
-        bx, by = frame.to_xy(breach.chainage_m, n_land)
-        j = int(np.argmin(np.abs(dem.x.values - bx)))
-        i = int(np.argmin(np.abs(dem.y.values - by)))
-        if not active[i, j]:
-            raise InputError(f"breach at chainage {breach.chainage_m:g} m: the land behind the {breach.bank} dike "
-                             "is outside the DEM")
-        kb, wb = links_for_chainage(sections, np.array([breach.chainage_m]))
-        breach_link = Links(np.array([i]), np.array([j]), np.array([dem.x.values[j]]), np.array([dem.y.values[i]]),
-                            kb, wb, np.array([breach.base_m]), np.array([0.0]))
-    return sections, bed, links, breach_link
+    return sections, bed, links
 
 
 @renamed(inflow="inflow_m3s")
@@ -349,14 +379,53 @@ def simulate_coupled(reach, inflow_m3s, duration_s: float, breach: Breach | None
     """Coupled run over the reach: 1D channel (sections every ``spacing_m``, cut to the banks, with the
     calibration file's roughness and bed offset) and the 2D floodplain and land on the reach DEM (the
     calibrated floodplain n), exchanging over the bank lines every ``coupling_dt_s``; an optional
-    ``Breach`` (or ``breaches``, a tuple of them). ``inflow_m3s`` (m³/s) as in ``simulate_1d``. Returns
-    the Dataset of :func:`couple`."""
+    ``Breach`` (or ``breaches``, a tuple of them: each opens the dike's cells in the DEM, see
+    :func:`dike_gap`); the floodplain between the dikes flows out at the downstream edge
+    (:func:`floodplain_outflow`). ``inflow_m3s`` (m³/s) as in ``simulate_1d``. Returns the Dataset of
+    :func:`couple`."""
     breaches = tuple(breaches) + ((breach,) if breach is not None else ())
-    if len(breaches) > 1:
-        raise InputError(f"{len(breaches)} breaches: the coupled model takes one breach per run")
-    breach = breaches[0] if breaches else None
-    sections, bed, links, breach_link = _reach_parts(reach, spacing_m, breach)
+    sections, bed, links = _reach_parts(reach, spacing_m)
+    gaps = tuple(dike_gap(reach, b, bed) for b in breaches)
     n_fp = float(sections.roughness[0, 0])  # the floodplain n of the (calibrated) reach model
     return couple(sections, bed, dx_m=reach.resolution_m, links=links, inflow_m3s=inflow_m3s, duration_s=duration_s,
-                  breach=breach, breach_link=breach_link, coupling_dt_s=coupling_dt_s, dt_1d_s=dt_1d_s,
-                  manning_n_2d=n_fp, scheme=scheme, progress=progress)
+                  coupling_dt_s=coupling_dt_s, dt_1d_s=dt_1d_s, manning_n_2d=n_fp, scheme=scheme, progress=progress,
+                  dike_gaps=gaps, boundaries_2d=floodplain_outflow(reach, bed, sections))
+
+
+def dike_gap(reach, breach: Breach, bed) -> DikeGap:
+    """The cells of the reach DEM that a breach of the ``breach.bank`` dike at ``breach.chainage_m`` opens:
+    the dike body between its two toes, within the breach's final width (plus half a cell) along it."""
+    breach.check()
+    t = reach.terrain
+    dx = reach.resolution_m
+    c = np.array([breach.chainage_m])
+    river = float(t.dike_toe_offset_m(c, side=breach.bank, toward="river")[0])
+    land = float(t.dike_toe_offset_m(c, side=breach.bank, toward="land")[0])
+    lo, hi = min(river, land), max(river, land)
+    xx, yy = np.meshgrid(bed.x.values, bed.y.values)
+    s, n = t.frame.to_sn(xx.ravel(), yy.ravel())
+    s, n = s.reshape(xx.shape), n.reshape(xx.shape)
+    along = np.abs(s - breach.chainage_m)
+    inside = (n >= lo - 0.5 * dx) & (n <= hi + 0.5 * dx) & (along <= 0.5 * breach.final_width_m + 0.5 * dx)
+    inside &= np.isfinite(bed.values) & (bed.values > breach.base_m)
+    rows, cols = np.nonzero(inside)
+    if rows.size == 0:
+        raise InputError(f"breach at chainage {breach.chainage_m:g} m ({breach.bank}): no dike cell of the DEM there")
+    return DikeGap(breach, rows, cols, along[rows, cols])
+
+
+def floodplain_outflow(reach, bed, sections):
+    """The 2D boundary where the floodplain between the dikes leaves the model at its downstream (east)
+    edge: normal flow on the reach's bed slope. (Closed, the floodplain would pond against the end of
+    the model and raise the water at the last dike segments, which the river downstream does not.)"""
+    from floodtwin.hydraulics.boundaries import NormalDepth
+
+    t = reach.terrain
+    j = int(np.argmax(bed.x.values)) if bed.x.values[-1] > bed.x.values[0] else 0
+    col = bed.isel(x=j)
+    s, n = t.frame.to_sn(np.full(bed.y.size, float(bed.x.values[j])), bed.y.values)
+    between = np.isfinite(col.values) & (n > 0) & (n < t.spacing_m(s))
+    if not between.any():
+        return None
+    ys = bed.y.values[between]
+    return [NormalDepth(edge="east", slope=float(sections.bed_slope()), start_m=float(ys.min()), end_m=float(ys.max()))]

@@ -515,6 +515,24 @@ class Floodplain:
         self.vol_out += dt * self.dx_m * float(fl[fl > 0].sum())
         self.vol_in -= dt * self.dx_m * float(fl[fl < 0].sum())
 
+    # ---- changes of the ground during a run ----
+    def lower_bed_m(self, rows: np.ndarray, cols: np.ndarray, elevation_m: float) -> None:
+        """Lower the bed of cells (row, col indices of the bed array as given to the constructor) to
+        ``elevation_m`` (m, above the bed's datum; cells already lower keep theirs): a dike breach
+        opening. The water on a lowered cell keeps its depth, so the volume is unchanged."""
+        ny, nx = self.active.shape
+        rows = np.asarray(rows, np.int64)
+        cols = np.asarray(cols, np.int64)
+        # the model stores its arrays south-to-north and west-to-east (inputs2d.grid_from_bed)
+        rows = ny - 1 - rows if self.grid.flip_y else rows
+        cols = nx - 1 - cols if self.grid.flip_x else cols
+        if not np.all(self.active[rows, cols]):
+            raise InputError("lower_bed_m: a cell outside the model domain")
+        z_new = float(elevation_m) - self.datum
+        if not (math.isfinite(z_new) and z_new >= 0.0):
+            raise InputError(f"lower_bed_m: {elevation_m} m is below the lowest bed of the model ({self.datum:.2f} m)")
+        self.z[rows, cols] = np.minimum(self.z[rows, cols], self._f(z_new))
+
     # ---- results ----
     def dataset(self):
         """The result so far as a CF-annotated ``xarray.Dataset`` (see :func:`simulate_2d`)."""
