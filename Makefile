@@ -1,5 +1,6 @@
 # The two commands of the README. Each installs what it needs on a fresh machine, then runs.
-#   make run   -> install floodtwin, print the reach inventory and what 22,000 m³/s means (the main job)
+#   make run   -> install floodtwin, print the reach inventory and what 22,000 m³/s means: the full coupled
+#                 1D–2D run, its report and the flood map it writes (the main job)
 #   make test  -> install floodtwin with its test extras and system packages, run the whole suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -34,7 +35,7 @@ system-packages:
 
 run: install
 	$(BIN)/floodtwin reach info
-	$(BIN)/floodtwin scenario --discharge 22000
+	$(BIN)/floodtwin scenario --full --discharge 22000
 
 # pytest exits 5 when it collects no tests: that is not a failure of the suite.
 test: install-test
