@@ -41,7 +41,7 @@ from floodtwin._renamed import renamed
 
 __all__ = [
     "Breach", "COUPLING_DT_S", "DikeGap", "EXCHANGE_LIMIT", "Links", "WEIR_C", "channel_only", "couple", "dike_gap",
-    "floodplain_outflow", "links_for_chainage",
+    "floodplain_outlet", "Outlet", "links_for_chainage",
     "simulate_coupled", "weir_discharge_m3s",
 ]
 
@@ -99,6 +99,19 @@ class DikeGap:
     rows: np.ndarray
     cols: np.ndarray
     along_m: np.ndarray
+
+
+@dataclass(frozen=True)
+class Outlet:
+    """2D cells where water leaves the model at normal flow q = h^(5/3)·S^½/n per metre of ``width_m``."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    x_m: np.ndarray
+    y_m: np.ndarray
+    slope: float
+    manning_n: float
+    width_m: float
 
 
 @dataclass
@@ -168,7 +181,7 @@ def _stage_at_links(z_1d: np.ndarray, links: Links) -> np.ndarray:
 def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: float, breach: Breach | None = None,
            breach_link: Links | None = None, coupling_dt_s: float = COUPLING_DT_S, dt_1d_s: float = 60.0,
            downstream="normal", manning_n_2d=0.035, scheme: str = "inertial", theta: float = 0.6,
-           depth0_2d_m=None, progress=None, dike_gaps: tuple[DikeGap, ...] = (), boundaries_2d=None):
+           depth0_2d_m=None, progress=None, dike_gaps: tuple[DikeGap, ...] = (), outlet: Outlet | None = None):
     """Run the coupled model on given parts: 1D ``sections`` (channel only), a 2D ``bed`` (DataArray
     (y, x) m, NaN outside; the channel cells left out), bank ``links`` and optionally a ``breach``
     with its land-side ``breach_link`` (one cell; its crest is the breach base, its length the
@@ -179,8 +192,8 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
 
     ``dike_gaps``: breaches of dikes that are cells of the 2D bed (:class:`DikeGap`): from the breach's
     start its cells are lowered to its base as the gap widens (a bank link on a lowered cell gets the
-    base as its crest). ``boundaries_2d``: boundaries of the 2D model (e.g. the floodplain's outflow
-    at the downstream edge); what crosses them counts in the volume balance."""
+    base as its crest). ``outlet``: 2D cells where the floodplain leaves the model at normal flow
+    (:class:`Outlet`); what leaves there counts in the volume balance."""
     import xarray as xr
 
     from floodtwin.hydraulics import kernels1d as k1
@@ -232,8 +245,11 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
                             for f in ("row", "col", "x_m", "y_m", "reach", "weight", "crest_m", "length_m")))
     # one 2D model for the whole run: its state (and face discharges) carries over between intervals
     model = Floodplain(bed, dx_m=dx_m, duration_s=n_chunks * coupling_dt_s, depth0_m=h2, manning_n=manning_n_2d,
-                       scheme=scheme, output_times_s=[n_chunks * coupling_dt_s], boundaries=boundaries_2d,
-                       link_xy_m=(all_links.x_m, all_links.y_m))
+                       scheme=scheme, output_times_s=[n_chunks * coupling_dt_s],
+                       link_xy_m=(np.concatenate([all_links.x_m, outlet.x_m if outlet else []]),
+                                  np.concatenate([all_links.y_m, outlet.y_m if outlet else []])))
+    n_all = all_links.size
+    outflow_2d = 0.0
     link_at = {(int(r), int(c)): k for k, (r, c) in enumerate(zip(all_links.row, all_links.col))}
     gap_links = [np.array([link_at[(int(r), int(c))] for r, c in zip(g.rows, g.cols) if (int(r), int(c)) in link_at],
                           dtype=np.int64) for g in dike_gaps]
@@ -260,7 +276,7 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
                 link_bed = bed_vals[all_links.row, all_links.col]
                 crest_now[links_g] = np.minimum(crest_now[links_g], link_bed[links_g])
         # 1) weir flows at the links from the states at the start of the interval
-        level = link_bed + model.link_depth_m
+        level = link_bed + model.link_depth_m[:n_all]
         length = all_links.length_m.copy()
         crest = crest_now.copy()
         if breach is not None:
@@ -271,15 +287,20 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
         diff = _stage_at_links(z, all_links) - level
         cap = EXCHANGE_LIMIT * np.abs(diff) * area / coupling_dt_s
         flows = np.clip(flows, -cap, cap)
+        if outlet is not None:  # normal flow out of the floodplain's downstream rim, one cell wide each
+            h_out = np.maximum(model.link_depth_m[n_all:], 0.0)
+            flows = np.concatenate([flows, -outlet.width_m * h_out ** (5 / 3) * math.sqrt(outlet.slope) / outlet.manning_n])
         # 2) 2D interval with the flows at the links; a withdrawal takes at most what a cell holds, and
         # what was actually moved at each link comes back
         vol_act = model.advance(t_end, flows)
+        outflow_2d -= float(vol_act[n_all:].sum())
+        vol_act = vol_act[:n_all]
         # 3) the volume actually moved leaves (or joins) the 1D reaches
         lateral = np.zeros(n - 1)
         np.add.at(lateral, all_links.reach, -vol_act / coupling_dt_s)
         exchanged += float(vol_act[:n_bank].sum())
         breach_volume += float(vol_act[n_bank:].sum())
-        v2_now = v2_start + exchanged + breach_volume + model.vol_in - model.vol_out
+        v2_now = v2_start + exchanged + breach_volume - outflow_2d
         v2_peak = max(v2_peak, v2_now)
         o_z = np.empty((2, n))
         o_q = np.empty((2, n))
@@ -313,7 +334,7 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
     v1_end = channel_volume_m3(sections, z)
     v2_end = vol2d(h2)
     total_change = (v1_end + v2_end) - (v1_start + v2_start)
-    boundary_2d = model.vol_in - model.vol_out
+    boundary_2d = -outflow_2d
     error = total_change - boundary_1d - boundary_2d
     scale = max(v1_start + v2_start, abs(boundary_1d), 1.0)
     wet = max_depth > 0.05
@@ -329,7 +350,7 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
                "volume_1d_start_m3": v1_start, "volume_1d_end_m3": v1_end, "volume_2d_start_m3": v2_start,
                "volume_2d_end_m3": v2_end, "boundary_volume_1d_m3": boundary_1d,
                "bank_exchange_volume_m3": exchanged, "breach_volume_m3": breach_volume,
-               "boundary_volume_2d_m3": boundary_2d, "volume_2d_peak_m3": v2_peak,
+               "outflow_volume_2d_m3": outflow_2d, "volume_2d_peak_m3": v2_peak,
                "dike_gap_cells_opened": int(sum(int(o.sum()) for o in gap_open)),
                "mass_balance_error_m3": error, "mass_balance_relative_error": abs(error) / scale,
                "inundated_area_km2": float(wet.sum()) * area / 1e6, "wall_time_s": wall},
@@ -389,7 +410,7 @@ def simulate_coupled(reach, inflow_m3s, duration_s: float, breach: Breach | None
     n_fp = float(sections.roughness[0, 0])  # the floodplain n of the (calibrated) reach model
     return couple(sections, bed, dx_m=reach.resolution_m, links=links, inflow_m3s=inflow_m3s, duration_s=duration_s,
                   coupling_dt_s=coupling_dt_s, dt_1d_s=dt_1d_s, manning_n_2d=n_fp, scheme=scheme, progress=progress,
-                  dike_gaps=gaps, boundaries_2d=floodplain_outflow(reach, bed, sections))
+                  dike_gaps=gaps, outlet=floodplain_outlet(reach, bed, sections, n_fp))
 
 
 def dike_gap(reach, breach: Breach, bed) -> DikeGap:
@@ -414,18 +435,24 @@ def dike_gap(reach, breach: Breach, bed) -> DikeGap:
     return DikeGap(breach, rows, cols, along[rows, cols])
 
 
-def floodplain_outflow(reach, bed, sections):
-    """The 2D boundary where the floodplain between the dikes leaves the model at its downstream (east)
-    edge: normal flow on the reach's bed slope. (Closed, the floodplain would pond against the end of
-    the model and raise the water at the last dike segments, which the river downstream does not.)"""
-    from floodtwin.hydraulics.boundaries import NormalDepth
-
+def floodplain_outlet(reach, bed, sections, manning_n: float) -> Outlet | None:
+    """Where the floodplain between the dikes leaves the model: its active cells at the downstream end
+    of the DEM (a neighbour outside the model, within two cells of the reach's end), at normal flow on
+    the reach's bed slope. (Closed, the floodplain would pond against the end of the model and raise
+    the water at the last dike segments, which the river downstream does not.)"""
     t = reach.terrain
-    j = int(np.argmax(bed.x.values)) if bed.x.values[-1] > bed.x.values[0] else 0
-    col = bed.isel(x=j)
-    s, n = t.frame.to_sn(np.full(bed.y.size, float(bed.x.values[j])), bed.y.values)
-    between = np.isfinite(col.values) & (n > 0) & (n < t.spacing_m(s))
-    if not between.any():
+    dx = reach.resolution_m
+    values = bed.values
+    active = np.isfinite(values)
+    xx, yy = np.meshgrid(bed.x.values, bed.y.values)
+    s, n = t.frame.to_sn(xx.ravel(), yy.ravel())
+    s, n = s.reshape(xx.shape), n.reshape(xx.shape)
+    outside = np.pad(~active, 1, constant_values=True)
+    rim = outside[:-2, 1:-1] | outside[2:, 1:-1] | outside[1:-1, :-2] | outside[1:-1, 2:]
+    end = s[active].max()
+    cells = active & rim & (n > 0) & (n < t.spacing_m(s)) & (s > end - 2 * dx)
+    rows, cols = np.nonzero(cells)
+    if rows.size == 0:
         return None
-    ys = bed.y.values[between]
-    return [NormalDepth(edge="east", slope=float(sections.bed_slope()), start_m=float(ys.min()), end_m=float(ys.max()))]
+    return Outlet(rows, cols, xx[rows, cols], yy[rows, cols], slope=float(sections.bed_slope()),
+                  manning_n=float(manning_n), width_m=float(dx))
