@@ -443,8 +443,8 @@ class ScenarioSpec(StrictModel):
             raise ValueError("an explicit series takes no peak_m3s, hydrograph or hydrograph_from")
         if self.series is None and not shape:
             raise ValueError("expected a series, or peak_m3s with hydrograph or hydrograph_from")
-        if self.hydrograph_from is not None and self.peak_m3s is None:
-            raise ValueError("hydrograph_from needs a peak_m3s to scale the shape to")
+        if shape and self.peak_m3s is None:
+            raise ValueError("the design shape needs a peak_m3s to scale it to")
         if self.series is not None and len(self.series) < 2:
             raise ValueError("a series needs at least two points")
         return self

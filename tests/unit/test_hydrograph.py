@@ -206,6 +206,9 @@ HEAD = 'name: case\ntitle_en: "a case"\ntitle_zh: "案例"\nsources: ["[E] a tes
 @pytest.mark.parametrize("body, line, words", [
     ("peak_m3s: {value: 5000, unit: m3/s, source: S}\n", None,
      "expected a series, or peak_m3s with hydrograph or hydrograph_from"),
+    ("hydrograph_from: design\n", None, "the design shape needs a peak_m3s to scale it to"),
+    ("peak_m3s: {value: 5000, unit: m3/s, source: S}\nhydrograph_from: design\nseries: []\n", None,
+     "an explicit series takes no peak_m3s, hydrograph or hydrograph_from"),
     ("peak_m3s: {value: 5000, unit: m3/s, source: S}\nhydrograph_from: nowhere\n", None,
      "hydrograph_from: unknown scenario 'nowhere'; known: 1958"),
     ("peak_m3s: {value: 5000, unit: km3/s, source: S}\nhydrograph_from: design\n", 5,
