@@ -29,8 +29,8 @@ def _held(q_m3s: float, hours: float) -> Hydrograph:
 
 @pytest.fixture(scope="module")
 def ladder(reach100):
-    """One full run per flow, each held 12 h from the channel's steady state with a dry floodplain."""
-    return {q: run_scenario(hydrograph=_held(q, 12.0), name=f"held-{q}", full=True, reach=reach100)
+    """One full run per flow, each held 8 h from the channel's steady state with a dry floodplain."""
+    return {q: run_scenario(hydrograph=_held(q, 8.0), name=f"held-{q}", full=True, reach=reach100)
             for q in LADDER_M3S}
 
 
@@ -51,7 +51,7 @@ def test_flooded_area_volume_and_people_never_fall_as_the_flow_rises(ladder):
 
 def test_no_floodplain_village_floods_at_or_below_5000(reach100, ladder):
     # bankfull at Huayuankou was at least 6,500 m³/s in 2022 (docs/scenarios.md)
-    at_5000 = run_scenario(hydrograph=_held(5000.0, 12.0), name="held-5000", full=True, reach=reach100)
+    at_5000 = run_scenario(hydrograph=_held(5000.0, 8.0), name="held-5000", full=True, reach=reach100)
     for r in (ladder[4000], at_5000):
         assert not r.villages["flooded"].any(), r.villages[["village_id", "max_depth_m"]]
         assert (r.villages["hazard_class"] == "dry").all()
