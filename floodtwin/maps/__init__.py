@@ -5,6 +5,7 @@ Both take the run's flood Dataset on the reach grid and its layers (villages, gr
 look (depth bins, hazard and freeboard classes) is in :mod:`floodtwin.maps.style`. docs/maps.md.
 """
 
+from floodtwin.maps.html import render_html
 from floodtwin.maps.png import render_png
 
-__all__ = ["render_png"]
+__all__ = ["render_html", "render_png"]

@@ -16,10 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from floodtwin.maps.inputs import check_flood, check_layer, check_layers, check_title
-from floodtwin.maps.raster import depth_rgba, hazard_rgba, north_up, wet_mask
+from floodtwin.maps.raster import depth_rgba, grey_hillshade, hazard_rgba, north_up, wet_mask
 from floodtwin.maps.style import DEPTH_BOUNDS_M, DEPTH_COLOURS, DRY_DEPTH_M, FREEBOARD, HAZARD, village_colour
-from floodtwin.reach.cartography import (bilingual, check_dpi, halo, hillshade_rgb, north_arrow, save_png, scale_bar,
-                                         setup_fonts)
+from floodtwin.reach.cartography import bilingual, check_dpi, halo, north_arrow, save_png, scale_bar, setup_fonts
 from floodtwin.reach.map import _fill, _lines
 from floodtwin.reach.map_layout import AROUND, FAR, Labeller
 
@@ -100,20 +99,9 @@ def _footer(reach) -> str:
             f"{reach.resolution_m:g} m grid  ·  floodtwin {__version__}")
 
 
-def _hillshade(reach):
-    """A grey hillshade: the terrain reads through the flood, and no land green competes with the classes."""
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import LinearSegmentedColormap
-
-    greys = LinearSegmentedColormap.from_list("floodtwin_greys", plt.get_cmap("Greys_r")(np.linspace(0.45, 1.0, 256)))
-    dikes = reach.dikes
-    return hillshade_rgb(reach.dem.values, reach.resolution_m, vmin=float(dikes.land_elevation_m.min()) - 1.0,
-                         vmax=float(dikes.crest_elevation_m.max()), cmap=greys)
-
-
 def _draw_map(fig, ax, flood, layers, reach, extent, layer: str, cjk: bool) -> None:
     y = reach.dem.y.values
-    ax.imshow(north_up(y, _hillshade(reach)), extent=extent, origin="upper", interpolation="bilinear", zorder=0)
+    ax.imshow(north_up(y, grey_hillshade(reach)), extent=extent, origin="upper", interpolation="bilinear", zorder=0)
     depth = flood.max_depth.values
     rgba = depth_rgba(depth) if layer == "depth" else hazard_rgba(flood.hazard_class.values, depth)
     ax.imshow(north_up(y, rgba), extent=extent, origin="upper", interpolation="nearest", zorder=1)

@@ -10,7 +10,7 @@ import numpy as np
 
 from floodtwin.maps.style import DEPTH_BOUNDS_M, DEPTH_COLOURS, DRY_DEPTH_M, HAZARD
 
-__all__ = ["depth_rgba", "hazard_rgba", "north_up", "warp_to_mercator", "wet_mask"]
+__all__ = ["depth_rgba", "grey_hillshade", "hazard_rgba", "north_up", "warp_to_mercator", "wet_mask"]
 
 #: opacity of the flood over the hillshade: the terrain stays readable through the water
 FLOOD_ALPHA = 0.82
@@ -45,6 +45,24 @@ def hazard_rgba(hazard_class: np.ndarray, max_depth: np.ndarray) -> np.ndarray:
     out = palette[codes]
     out[..., 3] = np.where(wet_mask(max_depth) & (codes > 0), FLOOD_ALPHA, 0.0)
     return out
+
+
+def grey_hillshade(reach) -> np.ndarray:
+    """RGBA hillshade of the reach DEM in greys (transparent outside it): the terrain reads through the
+    flood, and no land green competes with the hazard classes. Elevations from the lowest land to the
+    highest dike crest."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LinearSegmentedColormap
+
+    from floodtwin.reach.cartography import hillshade_rgb
+
+    greys = LinearSegmentedColormap.from_list("floodtwin_greys", plt.get_cmap("Greys_r")(np.linspace(0.45, 1.0, 256)))
+    dikes = reach.dikes
+    rgba = hillshade_rgb(reach.dem.values, reach.resolution_m, vmin=float(dikes.land_elevation_m.min()) - 1.0,
+                         vmax=float(dikes.crest_elevation_m.max()), cmap=greys)
+    rgba = np.concatenate([rgba[..., :3], np.ones(rgba.shape[:2] + (1,))], axis=-1)
+    rgba[~np.isfinite(reach.dem.values)] = 0.0
+    return rgba
 
 
 def north_up(y: np.ndarray, image: np.ndarray) -> np.ndarray:
