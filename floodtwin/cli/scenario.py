@@ -64,7 +64,7 @@ def scenario(
     series, name, breaches = None, "design", []
     if discharge is not None:
         discharge = require_discharge_m3s(discharge, name="--discharge", positive=True)
-        name = f"q{discharge:.0f}"
+        name = f"design-{discharge:.0f}"
     elif hydrograph is not None:
         from floodtwin.hydrograph import read_hydrograph_csv
 

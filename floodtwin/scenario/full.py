@@ -65,6 +65,8 @@ def flood_run(reach, hydrograph, breaches=(), *, progress: Callable[[float, floa
 def flood_fields(run, reach):
     """The per-cell flood on the reach grid: the run's 2D fields and the bed (m, NaN in the channel and
     outside the model), with ``between_dikes`` (bool) marking the land between the two dikes."""
+    from floodtwin.risk import HAZARD_CLASSES, hazard_class_code
+
     cells = ["max_depth", "max_speed", "arrival_time", "duration_above", "max_hazard_rating", "depth"]
     missing = [c for c in cells if c not in run]
     if missing:
@@ -73,6 +75,10 @@ def flood_fields(run, reach):
     bed = reach.dem.where(np.isfinite(run["max_depth"].values))
     flood["bed"] = (("y", "x"), bed.values)
     flood["between_dikes"] = (("y", "x"), between_dikes_mask(reach))
+    flood["hazard_class"] = (("y", "x"), hazard_class_code(flood["max_hazard_rating"].values, flood["max_depth"].values))
+    flood["hazard_class"].attrs = {"long_name": "flood hazard class (Defra/EA FD2320)",
+                                   "flag_values": np.arange(len(HAZARD_CLASSES), dtype=np.int8),
+                                   "flag_meanings": " ".join(HAZARD_CLASSES)}
     flood.attrs = {k: v for k, v in run.attrs.items()}
     return flood
 
