@@ -191,7 +191,7 @@ def test_popups_answer_the_duty_officers_questions(inputs):
     d = next(dikes[dikes.freeboard_m.notna()].itertuples())
     assert f"{d.freeboard_m:.2f} m" in dike_popup(d)
     assert "no water against it" in dike_popup(next(dikes[dikes.freeboard_m.isna()].itertuples()))
-    assert "    assert "<b>" not in grid_popup(g._replace(name_en="<b>x</b>"))  # text is escapedlt;i    assert "<b>" not in grid_popup(g._replace(name_en="<b>x</b>"))  # text is escapedgt;x    assert "<b>" not in grid_popup(g._replace(name_en="<b>x</b>"))  # text is escapedlt;/i    assert "<b>" not in grid_popup(g._replace(name_en="<b>x</b>"))  # text is escapedgt;" in grid_popup(g._replace(name_en="<i>x</i>"))  # text is escaped
+    assert "&lt;i&gt;x&lt;/i&gt;" in grid_popup(g._replace(name_en="<i>x</i>"))  # text is escaped
 
 
 def test_warp_puts_each_cell_where_it_is_on_the_earth(reach):
