@@ -2,8 +2,8 @@
 the reach from a max-depth field alone, for the tests, the docs and a first look at the maps before a
 scenario run hands the real ones over.
 
-Only ``max_depth`` is a model result (pass the ``max_depth`` of ``simulate_coupled``), or a planar water
-level over the DEM (``planar_max_depth``). Speed, arrival time and hazard rating are *illustrative*
+Only ``max_depth`` is a model result (pass the ``max_depth`` of ``simulate_coupled``), or a plane water
+surface over the DEM between the dikes (``planar_max_depth``). Speed, arrival time and hazard rating are *illustrative*
 (Manning's formula on a uniform slope; a front moving out from the river axis), and the grids' tasks
 are made-up lines in the format the preplan's dispatch writes; none of it is a forecast.
 """
@@ -15,7 +15,7 @@ import numpy as np
 from floodtwin.maps.style import DRY_DEPTH_M, HAZARD
 from floodtwin.risk import freeboard_class
 
-__all__ = ["example_inputs", "hazard_codes", "planar_max_depth"]
+__all__ = ["between_dikes", "example_inputs", "hazard_codes", "planar_max_depth"]
 
 #: FD2320 hazard-rating class bounds (HR = d (v + 0.5) + DF)
 HR_BOUNDS = (0.75, 1.25, 2.0)
@@ -36,12 +36,27 @@ def _distance_to_axis(reach) -> np.ndarray:
     return shapely.distance(shapely.points(X, Y), reach.centerline.geometry.iloc[0])
 
 
-def planar_max_depth(reach, level_m: float, *, half_width_m: float = 2500.0) -> np.ndarray:
-    """Depth (m) of a flat water level ``level_m`` over the DEM within ``half_width_m`` of the river axis
-    (NaN beyond: outside this stand-in for the model domain)."""
-    dem = reach.dem.values
-    depth = np.clip(level_m - dem, 0.0, None)
-    return np.where(_distance_to_axis(reach) <= half_width_m, depth, np.nan)
+def between_dikes(reach):
+    """The floodplain between the left and the right dike as one polygon: the stand-in model domain."""
+    import shapely
+    from shapely.geometry import Polygon
+
+    def line(bank):
+        d = reach.dikes[reach.dikes.bank == bank].sort_values("chainage_from_m")
+        return np.concatenate([shapely.get_coordinates(g) for g in d.geometry])
+
+    return shapely.make_valid(Polygon(np.concatenate([line("left"), line("right")[::-1]])))
+
+
+def planar_max_depth(reach, level_m: float, *, slope: float = SLOPE) -> np.ndarray:
+    """Depth (m) of a plane water surface over the DEM between the dikes (NaN beyond): ``level_m`` at the
+    start of the river axis, falling by ``slope`` (m/m) along it."""
+    import shapely
+
+    X, Y = _cells(reach.dem)
+    inside = shapely.contains_xy(between_dikes(reach), X, Y)
+    chainage = shapely.line_locate_point(reach.centerline.geometry.iloc[0], shapely.points(X, Y))
+    return np.where(inside, np.clip(level_m - slope * chainage - reach.dem.values, 0.0, None), np.nan)
 
 
 def hazard_codes(hr: np.ndarray, depth: np.ndarray) -> np.ndarray:

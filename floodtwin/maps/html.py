@@ -222,7 +222,8 @@ def dike_popup(r) -> str:
     """Freeboard of one dike segment: crest, highest water, what is left."""
     label = next(c.en for c in FREEBOARD if c.key == r.freeboard_class)
     return _table(f"{escape(r.segment_id)} · {escape(r.bank)} bank {escape(r.post_from)}–{escape(r.post_to)}", [
-        ("freeboard", f"{_m(r.freeboard_m)} ({escape(label)})"), ("crest", _m(r.crest_elevation_m)),
+        ("freeboard", f"{_m(r.freeboard_m)} ({escape(label)})" if np.isfinite(r.freeboard_m)
+         else f"no water against it ({escape(label)})"), ("crest", _m(r.crest_elevation_m)),
         ("max water level", _m(r.max_water_level_m)), ("water at the toe", _m(r.toe_depth_m))])
 
 
