@@ -144,7 +144,7 @@ def _vectors(m, layers, reach) -> None:
     _geojson(works, LAYER_NAMES["works"], style=lambda f: {"color": f["properties"]["colour"], "weight": 2,
                                                           "fillOpacity": 0.25}).add_to(m)
 
-    def points(gdf, radius, *, weight=1.5, line="#212121"):
+    def points(radius, *, weight=1.5, line="#212121"):
         return folium.CircleMarker(radius=radius, weight=weight, color=line, fill=True, fill_opacity=1.0)
 
     def fill(f):
@@ -155,13 +155,13 @@ def _vectors(m, layers, reach) -> None:
     stones["popup"] = [f"<b>{escape(r.stone_id)}</b><br>works {escape(r.works_id)}, spur {r.spur_number}<br>"
                        f"installed at {r.install_depth_m:.1f} m depth" for r in stones.itertuples()]
     stones["colour"] = "#212121"
-    _geojson(stones, LAYER_NAMES["stones"], style=fill, marker=points(stones, 2.5, weight=0)).add_to(m)
+    _geojson(stones, LAYER_NAMES["stones"], style=fill, marker=points(2.5, weight=0)).add_to(m)
 
     depots = reach.depots.copy()
     depots["label"] = [f"{r.depot_id} {r.name_zh} {r.name_en}" for r in depots.itertuples()]
     depots["popup"] = [depot_popup(r) for r in depots.itertuples()]
     depots["colour"] = "#3949ab"
-    _geojson(depots, LAYER_NAMES["depots"], style=fill, marker=points(depots, 6, line="white")).add_to(m)
+    _geojson(depots, LAYER_NAMES["depots"], style=fill, marker=points(6, line="white")).add_to(m)
 
     villages = layers["villages"]
     evac = gpd.GeoDataFrame(
@@ -170,13 +170,13 @@ def _vectors(m, layers, reach) -> None:
                    f"{escape(r.name_en)}<br>{int(r.population):,} people" for r in villages.itertuples()],
          "colour": "#00897b"},
         geometry=gpd.points_from_xy(villages.evac_x, villages.evac_y), crs=villages.crs)
-    _geojson(evac, LAYER_NAMES["evacuation"], style=fill, marker=points(evac, 6, line="white")).add_to(m)
+    _geojson(evac, LAYER_NAMES["evacuation"], style=fill, marker=points(6, line="white")).add_to(m)
 
     v = villages.copy()
     v["label"] = [f"{r.name_zh} {r.name_en}: {r.hazard_class}" for r in v.itertuples()]
     v["popup"] = [village_popup(r) for r in v.itertuples()]
     v["colour"] = [village_colour(h) for h in v.hazard_class]
-    _geojson(v, LAYER_NAMES["villages"], style=fill, marker=points(v, 9, weight=2.5)).add_to(m)
+    _geojson(v, LAYER_NAMES["villages"], style=fill, marker=points(9, weight=2.5)).add_to(m)
 
 
 # --------------------------------------------------------------------------------------------

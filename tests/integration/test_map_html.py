@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 
-import numpy as np
 import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
