@@ -33,6 +33,12 @@ _LAZY = {
     "load_stone_registry": "floodtwin.sensors.registry:load_registry",
     "ingest_stone_readings": "floodtwin.alerts:ingest_stone_file",
     "simulate_stones": "floodtwin.sensors.simulate:simulate",
+    "run_scenario": "floodtwin.scenario.run:run_scenario",
+    "write_outputs": "floodtwin.scenario.outputs:write_outputs",
+    "load_scenario": "floodtwin.hydrograph:load_scenario",
+    "read_hydrograph_csv": "floodtwin.hydrograph:read_hydrograph_csv",
+    "render_png": "floodtwin.maps:render_png",
+    "render_html": "floodtwin.maps:render_html",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _LAZY, globals())
