@@ -6,9 +6,12 @@ Part of :mod:`floodtwin.hydraulics.kernels2d` (split out of ``kernels2d.py`` by 
 
 from __future__ import annotations
 
+import numpy as np
+
 from floodtwin.hydraulics._jit import jit, jit_parallel, prange
 
-__all__ = ["add_point_sources", "block_windows", "grow_wet_extent", "row_sums"]
+__all__ = ["add_point_sources", "add_sources", "after_step", "balance_blocks", "block_windows", "boundary_sums",
+           "grow_wet_extent", "row_sums"]
 
 
 @jit
@@ -46,6 +49,39 @@ def block_windows(ext_lo, ext_hi, nx, rows_per_block, margin, out_lo, out_hi):
             out_hi[b] = 0
 
 
+#: work of a block beyond its window's cells, in cells (per row: the row's loop set-up and its edge faces)
+BLOCK_ROW_COST_CELLS = 16
+
+
+@jit
+def balance_blocks(block_lo, block_hi, ny, rows_per_block, out_start):
+    """Split the blocks of rows into ``out_start.size - 1`` parts of consecutive blocks and about
+    equal work (the cells of their windows plus BLOCK_ROW_COST_CELLS per computed row): part p is
+    blocks ``out_start[p]``…``out_start[p+1]-1``, one task per thread. A part ends where the work
+    so far passes its share at the middle of a block."""
+    nparts = out_start.size - 1
+    nb = block_lo.size
+    total = 0
+    for b in range(nb):
+        if block_hi[b] > block_lo[b]:
+            total += (block_hi[b] - block_lo[b] + BLOCK_ROW_COST_CELLS) * (min(ny, (b + 1) * rows_per_block) - b * rows_per_block)
+    out_start[0] = 0
+    acc = 0
+    p = 1
+    for b in range(nb):
+        w = 0
+        if block_hi[b] > block_lo[b]:
+            w = (block_hi[b] - block_lo[b] + BLOCK_ROW_COST_CELLS) * (min(ny, (b + 1) * rows_per_block) - b * rows_per_block)
+        # integer arithmetic (2·acc + w)·nparts > 2·p·total: no rounding, the same split on any machine
+        while p < nparts and (2 * acc + w) * nparts > 2 * p * total:
+            out_start[p] = b
+            p += 1
+        acc += w
+    while p <= nparts:
+        out_start[p] = nb
+        p += 1
+
+
 @jit
 def add_point_sources(h, rows, cols, volume_m3, dx, out_added):
     """Add ``volume_m3[s]`` to cell (rows[s], cols[s]); a withdrawal takes at most the cell's water.
@@ -62,6 +98,50 @@ def add_point_sources(h, rows, cols, volume_m3, dx, out_added):
         if h[i, j] < 0.0:
             h[i, j] = h[i, j] * 0.0
         out_added[s] = v
+
+
+@jit
+def after_step(row_wet_lo, row_wet_hi, ext_lo, ext_hi, nx, rows_per_block, margin, win_lo, win_hi, part_start):
+    """The bookkeeping after a step in one call (each call from Python costs µs, a step ~0.5 ms):
+    :func:`grow_wet_extent`, then :func:`block_windows` and :func:`balance_blocks` for the next step."""
+    grow_wet_extent(row_wet_lo, row_wet_hi, ext_lo, ext_hi)
+    block_windows(ext_lo, ext_hi, nx, rows_per_block, margin, win_lo, win_hi)
+    balance_blocks(win_lo, win_hi, ext_lo.size, rows_per_block, part_start)
+
+
+@jit
+def boundary_sums(bflux):
+    """(outflow, inflow) sums (float64, m² s⁻¹, both ≥ 0) of the edge fluxes ``bflux`` (positive
+    out) of a kernel call, in a fixed order (thread-independent); zeroes ``bflux`` for the next call."""
+    out_sum = 0.0
+    in_sum = 0.0
+    ne, nk = bflux.shape
+    for e in range(ne):
+        for k in range(nk):
+            v = np.float64(bflux[e, k])
+            if v > 0.0:
+                out_sum += v
+            elif v < 0.0:
+                in_sum -= v
+            bflux[e, k] = 0.0
+    return out_sum, in_sum
+
+
+@jit
+def add_sources(h, rows, cols, volume_m3, dx, out_added, link_added, n_ps):
+    """:func:`add_point_sources`, then in the same call: the volumes actually added at the sources
+    ``n_ps``… (the exchange links) are added to ``link_added``; returns the total volume added (m³,
+    float64, in source order) and the largest depth (m) of the source cells afterwards (for the
+    time-step bound)."""
+    add_point_sources(h, rows, cols, volume_m3, dx, out_added)
+    total = 0.0
+    h_top = 0.0
+    for s in range(rows.size):
+        total += np.float64(out_added[s])
+        if s >= n_ps:
+            link_added[s - n_ps] += out_added[s]
+        h_top = max(h_top, np.float64(h[rows[s], cols[s]]))
+    return total, h_top
 
 
 @jit_parallel
