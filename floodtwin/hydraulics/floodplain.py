@@ -219,9 +219,13 @@ class Floodplain:
         self.win_lo = np.zeros(nb, np.int64)
         self.win_hi = np.zeros(nb, np.int64)
         k2.block_windows(self.ext_lo, self.ext_hi, nx, ROWS_PER_BLOCK, WINDOW_MARGIN, self.win_lo, self.win_hi)
-        # the blocks of each parallel task of the inertial step (k2r.balance_blocks), one task per thread
+        # the inertial step computes each row over its own window (k2r.row_windows), and the blocks of
+        # each of its parallel tasks (k2r.balance_blocks, one task per thread) have about equal work
+        self.row_lo = np.zeros(ny, np.int64)
+        self.row_hi = np.zeros(ny, np.int64)
+        k2r.row_windows(self.ext_lo, self.ext_hi, nx, WINDOW_MARGIN, self.row_lo, self.row_hi)
         self.part_start = np.zeros(2, np.int64)
-        k2r.balance_blocks(self.win_lo, self.win_hi, ny, ROWS_PER_BLOCK, self.part_start)
+        k2r.balance_blocks(self.row_lo, self.row_hi, ROWS_PER_BLOCK, self.part_start)
         self.bflux = np.zeros((4, plan.bctype.shape[1]), f)
         self.h = h
         self.h2 = np.zeros_like(h)
@@ -409,7 +413,7 @@ class Floodplain:
         n_parts = numba.get_num_threads()
         if self.part_start.size != n_parts + 1:  # one parallel task per thread of this call
             self.part_start = np.zeros(n_parts + 1, np.int64)
-            k2r.balance_blocks(self.win_lo, self.win_hi, ny, ROWS_PER_BLOCK, self.part_start)
+            k2r.balance_blocks(self.row_lo, self.row_hi, ROWS_PER_BLOCK, self.part_start)
         while t < until_s - eps_t:
             # ---- boundary values at t ----
             hb = H_FLOOR_M
@@ -526,7 +530,8 @@ class Floodplain:
                              self.above_closed, t_old, f(self.duration_depth_m), speed_h, ROWS_PER_BLOCK)
         else:
             k2.inertial_step((self.h, self.qx, self.qy), bed, edges, (self.h2, self.qx2, self.qy2),
-                             (self.row_hmax, self.row_wet_lo, self.row_wet_hi), windows + (self.part_start,), self.qsb,
+                             (self.row_hmax, self.row_wet_lo, self.row_wet_hi), (self.row_lo, self.row_hi, self.part_start),
+                             self.qsb,
                              maxima + (self.max_hr, self.above_since, self.above_closed),
                              dt=dtf, dx=dxf, g=g, theta=f(self.theta), hflow=hdry, hdry=hdry, t_new=tn,
                              arrival_h=arr_h, speed_h=speed_h, t_old=float(t_old), duration_h=f(self.duration_depth_m),
@@ -537,7 +542,7 @@ class Floodplain:
             self.qy, self.qy2 = self.qy2, self.qy
             self.hmax = float(self.row_hmax.max())
         k2r.after_step(self.row_wet_lo, self.row_wet_hi, self.ext_lo, self.ext_hi, nx, ROWS_PER_BLOCK, WINDOW_MARGIN,
-                       self.win_lo, self.win_hi, self.part_start)
+                       self.win_lo, self.win_hi, self.row_lo, self.row_hi, self.part_start)
 
     def _count_boundary(self, dt: float) -> None:
         """Add the edge fluxes of the last kernel call (m² s⁻¹ per edge cell) over ``dt`` to the

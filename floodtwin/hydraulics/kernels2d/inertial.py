@@ -206,14 +206,14 @@ def inertial_step(state, bed, edges, out, rows, windows, qsb, maxima, *,
     flow depth is max(η) − max(z) (Bates et al. 2010). Edge faces follow ``bctype``/``bcval``;
     ``bflux`` (zero on entry) gets the mass flux leaving through each edge cell (m² s⁻¹).
     ``row_hmax[i]`` is the deepest wet cell of row i after the step, ``row_wet_lo[i]``,
-    ``row_wet_hi[i]`` its first and one-past-last column holding water (nx, 0 if none). Block b
-    of rows is computed over columns ``block_lo[b]``…``block_hi[b]``-1 only, as in
-    :func:`godunov_stage`. ``qsb`` (nblocks, nx) is scratch for the y-face south of each block
-    (owned and written by the block below, recomputed identically here).
+    ``row_wet_hi[i]`` its first and one-past-last column holding water (nx, 0 if none). Row i is
+    computed over columns ``row_lo[i]``…``row_hi[i]``-1 only (rows.row_windows; empty: nx…0), the
+    y-faces between two rows over both rows' windows. ``qsb`` (nblocks, nx) is scratch for the
+    y-face south of each block (owned and written by the block below, recomputed identically here).
 
     The arrays come in tuples, unpacked below, as in :func:`godunov_stage`: ``state`` (h, qx, qy),
     ``bed`` (z, n2), ``edges`` (bctype, bcval, bflux), ``out`` (out_h, out_qx, out_qy), ``rows``
-    (row_hmax, row_wet_lo, row_wet_hi), ``windows`` (block_lo, block_hi, part_start: the blocks
+    (row_hmax, row_wet_lo, row_wet_hi), ``windows`` (row_lo, row_hi, part_start: the blocks
     part_start[p]…part_start[p+1]-1 are one parallel task), ``maxima`` (max_h,
     max_s2, t_max, arrival, max_hr, since, closed: the hazard rating maximum and the time above
     ``duration_h`` of kernels2d.maxima, with ``t_old`` (s, float64) the start of the step); the
@@ -224,7 +224,7 @@ def inertial_step(state, bed, edges, out, rows, windows, qsb, maxima, *,
     bctype, bcval, bflux = edges
     out_h, out_qx, out_qy = out
     row_hmax, row_wet_lo, row_wet_hi = rows
-    block_lo, block_hi, part_start = windows
+    row_lo, row_hi, part_start = windows
     max_h, max_s2, t_max, arrival, max_hr, since, closed = maxima
     ny, nx = h.shape
     nblocks = (ny + rows_per_block - 1) // rows_per_block
@@ -239,26 +239,34 @@ def inertial_step(state, bed, edges, out, rows, windows, qsb, maxima, *,
         for b in range(part_start[p], part_start[p + 1]):
             r0 = b * rows_per_block
             r1 = min(ny, r0 + rows_per_block)
-            lo = block_lo[b]
-            hi = block_hi[b]
-            if hi <= lo:
-                for r in range(r0, r1):
+            # the y-face row south of the block: over both rows' windows (an empty window is nx…0)
+            lo = row_lo[r0]
+            hi = row_hi[r0]
+            if r0 == 0:
+                if hi > lo:
+                    _inertial_y_edge(2, lo, hi, h, qy, z, n2, bctype, bcval, bflux, g, dt, dx, hflow, cap, out_qy[0])
+            else:
+                ulo = min(lo, row_lo[r0 - 1])
+                uhi = max(hi, row_hi[r0 - 1])
+                if uhi > ulo:
+                    _inertial_y_row(r0, ulo, uhi, h, qy, z, n2, gdt, gdt_dx, theta, hflow, cap, qsb[b, ulo:uhi])
+            for r in range(r0, r1):
+                lo = row_lo[r]
+                hi = row_hi[r]
+                # y-faces north of row r, over the windows of rows r and r + 1
+                if r + 1 < ny:
+                    ulo = min(lo, row_lo[r + 1])
+                    uhi = max(hi, row_hi[r + 1])
+                    if uhi > ulo:
+                        _inertial_y_row(r + 1, ulo, uhi, h, qy, z, n2, gdt, gdt_dx, theta, hflow, cap,
+                                        out_qy[r + 1, ulo:uhi])
+                elif hi > lo:
+                    _inertial_y_edge(3, lo, hi, h, qy, z, n2, bctype, bcval, bflux, g, dt, dx, hflow, cap, out_qy[ny])
+                if hi <= lo:
                     row_hmax[r] = 0.0
                     row_wet_lo[r] = nx
                     row_wet_hi[r] = 0
-                continue
-            if r0 == 0:
-                _inertial_y_edge(2, lo, hi, h, qy, z, n2, bctype, bcval, bflux, g, dt, dx, hflow, cap, out_qy[0])
-                qs_first = out_qy[0, lo:hi]
-            else:
-                _inertial_y_row(r0, lo, hi, h, qy, z, n2, gdt, gdt_dx, theta, hflow, cap, qsb[b, lo:hi])
-                qs_first = qsb[b, lo:hi]
-            for r in range(r0, r1):
-                # y-faces north of row r
-                if r + 1 < ny:
-                    _inertial_y_row(r + 1, lo, hi, h, qy, z, n2, gdt, gdt_dx, theta, hflow, cap, out_qy[r + 1, lo:hi])
-                else:
-                    _inertial_y_edge(3, lo, hi, h, qy, z, n2, bctype, bcval, bflux, g, dt, dx, hflow, cap, out_qy[ny])
+                    continue
                 # x-faces of row r: the window's end faces (domain edges where it reaches them, else
                 # faces between dry cells), then the interior
                 for e in range(2):
@@ -277,10 +285,13 @@ def inertial_step(state, bed, edges, out, rows, windows, qsb, maxima, *,
                                                       n2[r, j], g, dt, dx, hflow, cap)
                         bflux[e, r] = -sgn * qn
                     out_qx[r, kf] = qn
-                _inertial_x_row(h[r, lo:hi], z[r, lo:hi], n2[r, lo:hi], qx[r, lo:hi + 1], gdt, gdt_dx, theta, hflow, cap,
-                                out_qx[r, lo:hi + 1])
+                _inertial_x_row(h[r, lo:hi], z[r, lo:hi], n2[r, lo:hi], qx[r, lo:hi + 1], gdt, gdt_dx, theta, hflow,
+                                cap, out_qx[r, lo:hi + 1])
                 # continuity for row r with the new discharges
-                qs_row = qs_first if r == r0 else out_qy[r, lo:hi]
+                if r == r0:
+                    qs_row = out_qy[0, lo:hi] if r0 == 0 else qsb[b, lo:hi]
+                else:
+                    qs_row = out_qy[r, lo:hi]
                 hmax, wlo, whi = _inertial_continuity_row(
                     h[r, lo:hi], z[r, lo:hi], out_qx[r, lo:hi + 1], qs_row, out_qy[r + 1, lo:hi], out_h[r, lo:hi],
                     max_h[r, lo:hi], max_s2[r, lo:hi], t_max[r, lo:hi], arrival[r, lo:hi], max_hr[r, lo:hi],

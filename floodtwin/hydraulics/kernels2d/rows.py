@@ -11,7 +11,7 @@ import numpy as np
 from floodtwin.hydraulics._jit import jit, jit_parallel, prange
 
 __all__ = ["add_point_sources", "add_sources", "after_step", "balance_blocks", "block_windows", "boundary_sums",
-           "grow_wet_extent", "row_sums"]
+           "grow_wet_extent", "row_sums", "row_windows"]
 
 
 @jit
@@ -54,25 +54,50 @@ BLOCK_ROW_COST_CELLS = 16
 
 
 @jit
-def balance_blocks(block_lo, block_hi, ny, rows_per_block, out_start):
-    """Split the blocks of rows into ``out_start.size - 1`` parts of consecutive blocks and about
-    equal work (the cells of their windows plus BLOCK_ROW_COST_CELLS per computed row): part p is
-    blocks ``out_start[p]``…``out_start[p+1]-1``, one task per thread. A part ends where the work
-    so far passes its share at the middle of a block."""
+def row_windows(ext_lo, ext_hi, nx, margin, out_lo, out_hi):
+    """Column window of each row for the next step: :func:`block_windows` with blocks of one row
+    (the extents of the ``margin`` rows around it, widened by ``margin`` columns), empty as nx…0
+    so that the union of two rows' windows is their (min lo, max hi). Used by the inertial step,
+    whose blocks of rows compute each row over its own window: a flood band running at an angle
+    to the grid fills a block's rows at different columns."""
+    ny = ext_lo.size
+    for r in range(ny):
+        lo = nx
+        hi = 0
+        for k in range(max(0, r - margin), min(ny, r + margin + 1)):
+            if ext_hi[k] > ext_lo[k]:
+                lo = min(lo, ext_lo[k])
+                hi = max(hi, ext_hi[k])
+        if hi > lo:
+            out_lo[r] = max(0, lo - margin)
+            out_hi[r] = min(nx, hi + margin)
+        else:
+            out_lo[r] = nx
+            out_hi[r] = 0
+
+
+@jit
+def balance_blocks(row_lo, row_hi, rows_per_block, out_start):
+    """Split the blocks of ``rows_per_block`` rows into ``out_start.size - 1`` parts of consecutive
+    blocks and about equal work (the cells of their rows' windows ``row_lo``…``row_hi``, plus
+    BLOCK_ROW_COST_CELLS per computed row): part p is blocks ``out_start[p]``…``out_start[p+1]-1``,
+    one task per thread. A part ends where the work so far passes its share at the middle of a
+    block. Integer arithmetic: the same split on any machine (and the split changes no result)."""
     nparts = out_start.size - 1
-    nb = block_lo.size
+    ny = row_lo.size
+    nb = (ny + rows_per_block - 1) // rows_per_block
     total = 0
-    for b in range(nb):
-        if block_hi[b] > block_lo[b]:
-            total += (block_hi[b] - block_lo[b] + BLOCK_ROW_COST_CELLS) * (min(ny, (b + 1) * rows_per_block) - b * rows_per_block)
+    for r in range(ny):
+        if row_hi[r] > row_lo[r]:
+            total += row_hi[r] - row_lo[r] + BLOCK_ROW_COST_CELLS
     out_start[0] = 0
     acc = 0
     p = 1
     for b in range(nb):
         w = 0
-        if block_hi[b] > block_lo[b]:
-            w = (block_hi[b] - block_lo[b] + BLOCK_ROW_COST_CELLS) * (min(ny, (b + 1) * rows_per_block) - b * rows_per_block)
-        # integer arithmetic (2·acc + w)·nparts > 2·p·total: no rounding, the same split on any machine
+        for r in range(b * rows_per_block, min(ny, (b + 1) * rows_per_block)):
+            if row_hi[r] > row_lo[r]:
+                w += row_hi[r] - row_lo[r] + BLOCK_ROW_COST_CELLS
         while p < nparts and (2 * acc + w) * nparts > 2 * p * total:
             out_start[p] = b
             p += 1
@@ -101,12 +126,15 @@ def add_point_sources(h, rows, cols, volume_m3, dx, out_added):
 
 
 @jit
-def after_step(row_wet_lo, row_wet_hi, ext_lo, ext_hi, nx, rows_per_block, margin, win_lo, win_hi, part_start):
+def after_step(row_wet_lo, row_wet_hi, ext_lo, ext_hi, nx, rows_per_block, margin, win_lo, win_hi, row_lo, row_hi,
+               part_start):
     """The bookkeeping after a step in one call (each call from Python costs µs, a step ~0.5 ms):
-    :func:`grow_wet_extent`, then :func:`block_windows` and :func:`balance_blocks` for the next step."""
+    :func:`grow_wet_extent`, then for the next step :func:`block_windows` (godunov),
+    :func:`row_windows` and :func:`balance_blocks` (inertial)."""
     grow_wet_extent(row_wet_lo, row_wet_hi, ext_lo, ext_hi)
     block_windows(ext_lo, ext_hi, nx, rows_per_block, margin, win_lo, win_hi)
-    balance_blocks(win_lo, win_hi, ext_lo.size, rows_per_block, part_start)
+    row_windows(ext_lo, ext_hi, nx, margin, row_lo, row_hi)
+    balance_blocks(row_lo, row_hi, rows_per_block, part_start)
 
 
 @jit
