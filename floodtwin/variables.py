@@ -35,6 +35,9 @@ VARIABLES: dict[str, dict[str, str]] = {
     "time_of_max_depth": {"long_name": "time of maximum depth since the start of the run", "units": "s"},
     "time_of_max_stage": {"long_name": "time of maximum stage since the start of the run", "units": "s"},
     "arrival_time": {"long_name": "time when the depth first exceeds the arrival threshold", "units": "s"},
+    "duration_above": {"long_name": "total time the depth exceeds the duration threshold", "units": "s"},
+    # Defra/EA FD2320/FD2321 hazard rating h·(v + 0.5) + DF: dimensionless (a score, not a physical quantity)
+    "max_hazard_rating": {"long_name": "maximum flood hazard rating over the run", "units": "1"},
     "velocity": {"long_name": "cross-section mean velocity", "units": "m s-1"},
     "area": {"long_name": "wetted cross-section area", "units": "m2"},
     "top_width": {"long_name": "water surface width", "units": "m"},

@@ -93,7 +93,9 @@ def scenario(
             progress.close()
     files = write_outputs(result, folder, layer=layer)
     if as_json:
+        # summary.json, with the task instructions themselves (tasks.json) as the JSON of a run always had
         summary = json.loads(files["summary.json"].read_text(encoding="utf-8"))
+        summary["tasks"] = json.loads(files["tasks.json"].read_text(encoding="utf-8"))
         summary["folder"] = str(folder)
         typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
         return

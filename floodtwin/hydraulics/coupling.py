@@ -187,8 +187,11 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
     with its land-side ``breach_link`` (one cell; its crest is the breach base, its length the
     breach width in time). ``inflow_m3s`` as in ``simulate_1d``; ``manning_n_2d`` and ``depth0_2d_m`` are
     the 2D model's Manning n and initial depth (m). Returns an ``xarray.Dataset`` with the
-    1D stage/discharge at each coupling time, the 2D max and final depth, exchange and breach
-    volumes, and the volume balance (attributes).
+    1D stage/discharge at each coupling time; on the 2D grid the final depth and, over the run, the
+    maximum depth and speed, the arrival time (s, first depth above 0.05 m; NaN where
+    never), the time above 0.3 m (``duration_above``, s) and the maximum flood hazard rating
+    (``max_hazard_rating``, Defra/EA FD2320/FD2321); exchange and breach volumes, and the volume
+    balance (attributes).
 
     ``dike_gaps``: breaches of dikes that are cells of the 2D bed (:class:`DikeGap`): from the breach's
     start its cells are lowered to its base as the gap widens (a bank link on a lowered cell gets the
@@ -201,6 +204,8 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
     from floodtwin.hydraulics.floodplain import Floodplain
     from floodtwin.variables import annotate
 
+    # a cell's arrival is its first depth above 5 cm (the flood-hazard issue's definition)
+    arrival_depth_m = 0.05
     if not (duration_s > 0 and coupling_dt_s > 0 and dt_1d_s > 0):
         raise InputError("duration_s, coupling_dt_s and dt_1d_s must be positive (s)")
     per = int(round(coupling_dt_s / dt_1d_s))
@@ -247,7 +252,8 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
     model = Floodplain(bed, dx_m=dx_m, duration_s=n_chunks * coupling_dt_s, depth0_m=h2, manning_n=manning_n_2d,
                        scheme=scheme, output_times_s=[n_chunks * coupling_dt_s],
                        link_xy_m=(np.concatenate([all_links.x_m, outlet.x_m if outlet else []]),
-                                  np.concatenate([all_links.y_m, outlet.y_m if outlet else []])))
+                                  np.concatenate([all_links.y_m, outlet.y_m if outlet else []])),
+                       arrival_depth_m=arrival_depth_m)
     n_all = all_links.size
     outflow_2d = 0.0
     link_at = {(int(r), int(c)): k for k, (r, c) in enumerate(zip(all_links.row, all_links.col))}
@@ -342,7 +348,10 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
         {"stage": (("time", "chainage"), np.array(out_z)), "discharge": (("time", "chainage"), np.array(out_q)),
          "max_stage": ("chainage", max_stage), "time_of_max_stage": ("chainage", t_max),
          "max_depth": (bed.dims, np.where(active, max_depth, np.nan)),
-         "depth": (bed.dims, np.where(active, h2, np.nan))},
+         "depth": (bed.dims, np.where(active, h2, np.nan)),
+         # the 2D model's per-cell flood-hazard fields, as it computed them (NaN outside the grid)
+         **{name: (bed.dims, res[name].values)
+            for name in ("max_speed", "arrival_time", "duration_above", "max_hazard_rating")}},
         coords={"time": np.array(out_t), "chainage": sections.chainage_m,
                 bed.dims[0]: bed[bed.dims[0]].values, bed.dims[1]: bed[bed.dims[1]].values},
         attrs={"method": "1D Preissmann channel + 2D floodplain, weir links, operator splitting",
@@ -353,7 +362,10 @@ def couple(sections, bed, *, dx_m: float, links: Links, inflow_m3s, duration_s: 
                "outflow_volume_2d_m3": outflow_2d, "volume_2d_peak_m3": v2_peak,
                "dike_gap_cells_opened": int(sum(int(o.sum()) for o in gap_open)),
                "mass_balance_error_m3": error, "mass_balance_relative_error": abs(error) / scale,
-               "inundated_area_km2": float(wet.sum()) * area / 1e6, "wall_time_s": wall},
+               "inundated_area_km2": float(wet.sum()) * area / 1e6, "wall_time_s": wall,
+               "arrival_depth_m": arrival_depth_m, "speed_depth_m": res.attrs["speed_depth_m"],
+               "duration_depth_m": res.attrs["duration_depth_m"], "steps_2d": res.attrs["steps"],
+               "threads_2d": res.attrs["threads"]},
     )
     check_2d_fields(ds, what="simulate_coupled")
     check_stages(sections, ds["stage"].values, what="simulate_coupled")

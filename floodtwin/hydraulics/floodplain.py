@@ -42,6 +42,8 @@ import numpy as np
 
 from floodtwin.errors import InputError
 from floodtwin.hydraulics import kernels2d as k2
+from floodtwin.hydraulics.kernels2d import maxima as k2m
+from floodtwin.hydraulics.kernels2d import rows as k2r
 from floodtwin.hydraulics._codes import G_MS2
 from floodtwin._renamed import renamed
 from floodtwin.hydraulics.boundaries import EDGES
@@ -52,7 +54,7 @@ from floodtwin.hydraulics.inputs2d import (
 )
 from floodtwin.hydraulics.inputs2d import memory_budget_bytes as _memory_budget_bytes
 
-__all__ = ["Floodplain", "simulate_2d", "SCHEMES", "STEPPINGS", "LIMITERS", "SPEED_DEPTH_M"]
+__all__ = ["Floodplain", "simulate_2d", "SCHEMES", "STEPPINGS", "LIMITERS", "SPEED_DEPTH_M", "DURATION_DEPTH_M"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,8 @@ H_DRY_M = 1e-6
 #: numbers, not a speed (a 1 m dam break on a tilted plane reported 98.8 m/s where no stored snapshot deeper
 #: than 5 cm exceeded 6.8 m/s); 5 cm is also below the depths that flood-hazard ratings start to count
 SPEED_DEPTH_M = 0.05
+#: depth (m) above which a cell's time counts in ``duration_above`` (the flood-hazard issue's default)
+DURATION_DEPTH_M = 0.3
 #: grids with fewer active cells run on one thread unless ``threads`` is given: waking a second
 #: thread (tens of µs with passive waiting, see hydraulics/_jit.py) costs more than it saves there
 PARALLEL_MIN_CELLS = 40_000
@@ -97,7 +101,8 @@ class Floodplain:
                  scheme: str = "godunov", boundaries: Sequence[Any] | None = None,
                  output_times_s: Sequence[float] | None = None, gauges: Any = None, dtype: str = "float64",
                  cfl: float | None = None, velocity0_ms: Any = None, arrival_depth_m: float = 0.01,
-                 speed_depth_m: float = SPEED_DEPTH_M, limiter: str = "mc", theta: float = 0.8, stepping: str = "hancock",
+                 speed_depth_m: float = SPEED_DEPTH_M, duration_depth_m: float = DURATION_DEPTH_M,
+                 limiter: str = "mc", theta: float = 0.8, stepping: str = "hancock",
                  gauge_interval_s: float | None = None, memory_budget_bytes: int | None = None,
                  threads: int | None = None, link_xy_m: tuple[Sequence[float], Sequence[float]] | None = None,
                  progress: Callable[[float, float], None] | None = None):
@@ -121,6 +126,7 @@ class Floodplain:
             raise InputError(f"theta = {theta} must lie in [0, 1]")
         arrival_depth_m = require_positive("arrival_depth_m", arrival_depth_m, "m")
         speed_depth_m = require_positive("speed_depth_m", speed_depth_m, "m")
+        duration_depth_m = require_positive("duration_depth_m", duration_depth_m, "m")
         grid = grid_from_bed(bed, dx_m)
         z_abs = grid.z_abs
         if np.any(np.isinf(z_abs)):
@@ -162,7 +168,8 @@ class Floodplain:
         f = DTYPES[dtype]
         item = np.dtype(f).itemsize
         ncell = ny * nx
-        working = (21 if scheme == "godunov" else 13) * ncell * item + 5 * ncell * 8
+        # + the hazard maximum (dtype) and the time above duration_depth_m (two float64 fields)
+        working = (22 if scheme == "godunov" else 14) * ncell * item + 7 * ncell * 8
         outputs = 3 * out_t.size * ncell * item
         budget = _memory_budget_bytes() if memory_budget_bytes is None else int(memory_budget_bytes)
         if working + outputs > budget:
@@ -181,7 +188,7 @@ class Floodplain:
         self.grid, self.active, self.datum, self.z_local = grid, active, datum, z_local
         self.dx_m, self.duration_s, self.cfl, self.theta = dx_m, duration_s, cfl_v, float(theta)
         self.arrival_depth_m, self.threads, self.progress = arrival_depth_m, threads, progress
-        self.speed_depth_m = speed_depth_m
+        self.speed_depth_m, self.duration_depth_m = speed_depth_m, duration_depth_m
         self.plan = plan
         self._f = f
         self.z = np.ascontiguousarray(np.where(active, z_local, np.nan), dtype=f)
@@ -193,6 +200,10 @@ class Floodplain:
         # the initial state counts for the maxima and arrival (a cell wet at t = 0 arrived at 0)
         self.t_max = np.where(h > 0, 0.0, np.nan).astype(f)
         self.arrival = np.where(h > arrival_depth_m, 0.0, np.nan).astype(f)
+        # time above duration_depth_m (kernels2d.maxima._above_cell): the start of the current spell above
+        # (NaN while not above) and the finished spells (s); float64 whatever dtype: a sum of ~10⁵ steps
+        self.above_since = np.full((ny, nx), np.nan)
+        self.above_closed = np.zeros((ny, nx))
         self.bcval = plan.bcval.astype(f)
         # point sources of the boundary list first, then the exchange links
         self.src_rows = np.concatenate([plan.src_rows, link_rows]).astype(np.int64)
@@ -208,6 +219,13 @@ class Floodplain:
         self.win_lo = np.zeros(nb, np.int64)
         self.win_hi = np.zeros(nb, np.int64)
         k2.block_windows(self.ext_lo, self.ext_hi, nx, ROWS_PER_BLOCK, WINDOW_MARGIN, self.win_lo, self.win_hi)
+        # the inertial step computes each row over its own window (k2r.row_windows), and the blocks of
+        # each of its parallel tasks (k2r.balance_blocks, one task per thread) have about equal work
+        self.row_lo = np.zeros(ny, np.int64)
+        self.row_hi = np.zeros(ny, np.int64)
+        k2r.row_windows(self.ext_lo, self.ext_hi, nx, WINDOW_MARGIN, self.row_lo, self.row_hi)
+        self.part_start = np.zeros(2, np.int64)
+        k2r.balance_blocks(self.row_lo, self.row_hi, ROWS_PER_BLOCK, self.part_start)
         self.bflux = np.zeros((4, plan.bctype.shape[1]), f)
         self.h = h
         self.h2 = np.zeros_like(h)
@@ -247,6 +265,10 @@ class Floodplain:
         # (tests/verification/test_thacker_lake.py), and stays quiet at cfl·dx/√(2gh)
         self.dims_sqrt = math.sqrt(max(1, int(nx > 1) + int(ny > 1)))
         self._row_buf = np.zeros(ny, np.float64)
+        # the initial state counts for the hazard maximum as for the depth maximum
+        u0, v0 = self._velocities()
+        self.max_hr = np.zeros((ny, nx), f)
+        k2m.hazard_field(h, u0.astype(f), v0.astype(f), f(speed_depth_m), self.max_hr)
         # outputs and gauges
         self.out_t = out_t
         self.out_depth = np.full((out_t.size, ny, nx), np.nan, f)
@@ -309,6 +331,13 @@ class Floodplain:
         return self.h[r, c].astype(np.float64)
 
     @property
+    def duration_above_s(self) -> np.ndarray:
+        """Time (s, internal orientation) each cell's depth has exceeded ``duration_depth_m`` so far: its
+        finished spells above plus the current one (each step whose end depth is above counts in full)."""
+        open_s = np.where(np.isnan(self.above_since), 0.0, self.t_s - self.above_since)
+        return self.above_closed + open_s
+
+    @property
     def volume_m3(self) -> float:
         """Water on the grid now (m³)."""
         return self._volume(self.h)
@@ -367,6 +396,8 @@ class Floodplain:
             numba.set_num_threads(old_threads)
 
     def _advance(self, until_s: float, link_rates: np.ndarray) -> np.ndarray:
+        import numba
+
         f = self._f
         scheme, plan, dx_m, cfl = self.scheme, self.plan, self.dx_m, self.cfl
         bcval = self.bcval
@@ -379,6 +410,10 @@ class Floodplain:
         t = self.t_s
         wall0 = _time.perf_counter()
         last_progress = wall0
+        n_parts = numba.get_num_threads()
+        if self.part_start.size != n_parts + 1:  # one parallel task per thread of this call
+            self.part_start = np.zeros(n_parts + 1, np.int64)
+            k2r.balance_blocks(self.row_lo, self.row_hi, ROWS_PER_BLOCK, self.part_start)
         while t < until_s - eps_t:
             # ---- boundary values at t ----
             hb = H_FLOOR_M
@@ -409,20 +444,19 @@ class Floodplain:
             t_new = t + dt
             if stop - t_new < eps_t:
                 t_new = stop
-            self._step(dt, t_new)
+            self._step(dt, t_new, t)
             if self.src_rows.size:
                 vols = self._src_vols
                 for s, src in enumerate(plan.sources):
                     vols[s] = src.value_at(t) * dt
-                vols[n_ps:] = link_rates * dt
-                k2.add_point_sources(self.h, self.src_rows, self.src_cols, vols, dxf, self._src_added)
-                self.vol_src += float(self._src_added.sum())
-                link_added += self._src_added[n_ps:]
-                hs = self.h[self.src_rows, self.src_cols].astype(np.float64)
+                np.multiply(link_rates, dt, out=vols[n_ps:])
+                added, h_top = k2r.add_sources(self.h, self.src_rows, self.src_cols, vols, dxf, self._src_added,
+                                               link_added, n_ps)
+                self.vol_src += added
                 if scheme == "inertial":
-                    self.hmax = max(self.hmax, float(hs.max()))
+                    self.hmax = max(self.hmax, h_top)
                 else:
-                    self.speed = max(self.speed, float(np.sqrt(G_MS2 * hs).max()))
+                    self.speed = max(self.speed, math.sqrt(G_MS2 * h_top))
             self.steps += 1
             self.dt_min_s = min(self.dt_min_s, dt)
             self.dt_max_s = max(self.dt_max_s, dt)
@@ -451,8 +485,8 @@ class Floodplain:
                              f"(t = {t:g} s); reduce cfl")
         return link_added
 
-    def _step(self, dt: float, t_new: float) -> None:
-        """One time step of the scheme from the current state to ``t_new``."""
+    def _step(self, dt: float, t_new: float, t_old: float) -> None:
+        """One time step of the scheme from the current state at ``t_old`` to ``t_new``."""
         f = self._f
         dtf, dxf, g, hdry = f(dt), f(self.dx_m), f(G_MS2), f(H_DRY_M)
         tn, arr_h, speed_h = f(t_new), f(self.arrival_depth_m), f(self.speed_depth_m)
@@ -470,20 +504,17 @@ class Floodplain:
                            rows_per_block=ROWS_PER_BLOCK)
             if self.stepping == "hancock":
                 # one predictor-corrector stage (MUSCL-Hancock)
-                bflux[...] = 0.0
                 k2.godunov_stage(state, base, bed, edges, (self.h2, self.hu2, self.hv2, self.u2, self.v2), rows,
                                  windows, scratch, maxima, wa=f(0.0), wb=f(1.0), track=True, predict=True, **scalars)
                 self._count_boundary(dt)
             else:
                 # Heun (SSP-RK2): two forward-Euler stages, averaged; the intermediate state stays
                 # inside the same windows (it is one step of the same scheme)
-                bflux[...] = 0.0
                 k2.godunov_stage(state, base, bed, edges, (self.h1, self.hu1, self.hv1, self.u1, self.v1), rows,
                                  windows, scratch, maxima, wa=f(0.0), wb=f(1.0), track=False, predict=False,
                                  **scalars)
                 self._count_boundary(0.5 * dt)
                 k2.grow_wet_extent(self.row_wet_lo, self.row_wet_hi, self.ext_lo, self.ext_hi)
-                bflux[...] = 0.0
                 k2.godunov_stage((self.h1, self.hu1, self.hv1, self.u1, self.v1), base, bed, edges,
                                  (self.h2, self.hu2, self.hv2, self.u2, self.v2), rows, windows, scratch, maxima,
                                  wa=f(0.5), wb=f(0.5), track=True, predict=False, **scalars)
@@ -494,26 +525,31 @@ class Floodplain:
             self.u, self.u2 = self.u2, self.u
             self.v, self.v2 = self.v2, self.v
             self.speed = float(self.row_speed.max())
+            # godunov_stage tracks the depth and speed maxima; the hazard and the time above, here
+            k2m.track_hazard(self.h, self.u, self.v, self.z, self.win_lo, self.win_hi, self.max_hr, self.above_since,
+                             self.above_closed, t_old, f(self.duration_depth_m), speed_h, ROWS_PER_BLOCK)
         else:
-            bflux[...] = 0.0
             k2.inertial_step((self.h, self.qx, self.qy), bed, edges, (self.h2, self.qx2, self.qy2),
-                             (self.row_hmax, self.row_wet_lo, self.row_wet_hi), windows, self.qsb, maxima,
+                             (self.row_hmax, self.row_wet_lo, self.row_wet_hi), (self.row_lo, self.row_hi, self.part_start),
+                             self.qsb,
+                             maxima + (self.max_hr, self.above_since, self.above_closed),
                              dt=dtf, dx=dxf, g=g, theta=f(self.theta), hflow=hdry, hdry=hdry, t_new=tn,
-                             arrival_h=arr_h, speed_h=speed_h, track=True, rows_per_block=ROWS_PER_BLOCK)
+                             arrival_h=arr_h, speed_h=speed_h, t_old=float(t_old), duration_h=f(self.duration_depth_m),
+                             track=True, rows_per_block=ROWS_PER_BLOCK)
             self._count_boundary(dt)
             self.h, self.h2 = self.h2, self.h
             self.qx, self.qx2 = self.qx2, self.qx
             self.qy, self.qy2 = self.qy2, self.qy
             self.hmax = float(self.row_hmax.max())
-        k2.grow_wet_extent(self.row_wet_lo, self.row_wet_hi, self.ext_lo, self.ext_hi)
-        k2.block_windows(self.ext_lo, self.ext_hi, nx, ROWS_PER_BLOCK, WINDOW_MARGIN, self.win_lo, self.win_hi)
+        k2r.after_step(self.row_wet_lo, self.row_wet_hi, self.ext_lo, self.ext_hi, nx, ROWS_PER_BLOCK, WINDOW_MARGIN,
+                       self.win_lo, self.win_hi, self.row_lo, self.row_hi, self.part_start)
 
     def _count_boundary(self, dt: float) -> None:
         """Add the edge fluxes of the last kernel call (m² s⁻¹ per edge cell) over ``dt`` to the
-        inflow and outflow volumes."""
-        fl = self.bflux.astype(np.float64)
-        self.vol_out += dt * self.dx_m * float(fl[fl > 0].sum())
-        self.vol_in -= dt * self.dx_m * float(fl[fl < 0].sum())
+        inflow and outflow volumes, and zero them for the next call (they are zero on entry of a kernel)."""
+        out_sum, in_sum = k2r.boundary_sums(self.bflux)
+        self.vol_out += dt * self.dx_m * out_sum
+        self.vol_in += dt * self.dx_m * in_sum
 
     # ---- changes of the ground during a run ----
     def lower_bed_m(self, rows: np.ndarray, cols: np.ndarray, elevation_m: float) -> None:
@@ -544,7 +580,8 @@ class Floodplain:
         wall = self.wall_s
         return _dataset(grid=self.grid, active=self.active, datum=self.datum, out_t=self.out_t,
                         out_depth=self.out_depth, out_u=self.out_u, out_v=self.out_v, max_h=self.max_h,
-                        max_s2=self.max_s2, t_max=self.t_max, arrival=self.arrival, gnames=self.gnames,
+                        max_s2=self.max_s2, t_max=self.t_max, arrival=self.arrival, max_hr=self.max_hr,
+                        duration=self.duration_above_s, gnames=self.gnames,
                         gx=self.gx, gy=self.gy, g_times=self.g_times, g_series=self.g_series,
                         attrs={
                             "scheme": self.scheme,
@@ -560,6 +597,7 @@ class Floodplain:
                             "dt_max_s": self.dt_max_s,
                             "arrival_depth_m": self.arrival_depth_m,
                             "speed_depth_m": self.speed_depth_m,
+                            "duration_depth_m": self.duration_depth_m,
                             "initial_volume_m3": self.v0,
                             "final_volume_m3": v1,
                             "storage_change_m3": v1 - self.v0,
@@ -581,7 +619,7 @@ def simulate_2d(bed: Any, *, dx_m: float, duration_s: float, depth0_m: Any = Non
                 scheme: str = "godunov", boundaries: Sequence[Any] | None = None,
                 output_times_s: Sequence[float] | None = None, gauges: Any = None, dtype: str = "float64",
                 cfl: float | None = None, velocity0_ms: Any = None, arrival_depth_m: float = 0.01,
-                speed_depth_m: float = SPEED_DEPTH_M, limiter: str = "mc",
+                speed_depth_m: float = SPEED_DEPTH_M, duration_depth_m: float = DURATION_DEPTH_M, limiter: str = "mc",
                 theta: float = 0.8, stepping: str = "hancock", gauge_interval_s: float | None = None,
                 memory_budget_bytes: int | None = None, threads: int | None = None,
                 progress: Callable[[float, float], None] | None = None):
@@ -603,7 +641,9 @@ def simulate_2d(bed: Any, *, dx_m: float, duration_s: float, depth0_m: Any = Non
     on it). Returns an ``xarray.Dataset`` with ``depth``/``velocity_x``/``velocity_y`` (time, y, x),
     ``max_depth``, ``max_speed``, ``time_of_max_depth``, ``arrival_time`` (s, first depth above
     ``arrival_depth_m``; NaN where never; ``max_speed`` counts only water deeper than ``speed_depth_m``,
-    default :data:`SPEED_DEPTH_M`), gauge series, and the mass balance, step count and
+    default :data:`SPEED_DEPTH_M`), ``duration_above`` (s the depth exceeded ``duration_depth_m``,
+    default :data:`DURATION_DEPTH_M`), ``max_hazard_rating`` (the maximum over the steps of
+    HR = h·(v + 0.5) + DF, :func:`kernels2d.maxima.hazard_rating`), gauge series, and the mass balance, step count and
     time-step range as attributes. Raises :class:`~floodtwin.errors.InputError` (one line) before
     computing on bad input. For a run in intervals with exchanges in between, use
     :class:`Floodplain`.
@@ -611,7 +651,7 @@ def simulate_2d(bed: Any, *, dx_m: float, duration_s: float, depth0_m: Any = Non
     model = Floodplain(bed, dx_m=dx_m, duration_s=duration_s, depth0_m=depth0_m, manning_n=manning_n, scheme=scheme,
                        boundaries=boundaries, output_times_s=output_times_s, gauges=gauges, dtype=dtype, cfl=cfl,
                        velocity0_ms=velocity0_ms, arrival_depth_m=arrival_depth_m, speed_depth_m=speed_depth_m,
-                       limiter=limiter, theta=theta,
+                       duration_depth_m=duration_depth_m, limiter=limiter, theta=theta,
                        stepping=stepping, gauge_interval_s=gauge_interval_s, memory_budget_bytes=memory_budget_bytes,
                        threads=threads, progress=progress)
     model.advance(model.duration_s)
@@ -622,8 +662,8 @@ def simulate_2d(bed: Any, *, dx_m: float, duration_s: float, depth0_m: Any = Non
     return ds
 
 
-def _dataset(*, grid, active, datum, out_t, out_depth, out_u, out_v, max_h, max_s2, t_max, arrival, gnames, gx, gy,
-             g_times, g_series, attrs):
+def _dataset(*, grid, active, datum, out_t, out_depth, out_u, out_v, max_h, max_s2, t_max, arrival, max_hr, duration,
+             gnames, gx, gy, g_times, g_series, attrs):
     """Assemble the CF-annotated result Dataset in the bed's own orientation."""
     import xarray as xr
 
@@ -655,6 +695,8 @@ def _dataset(*, grid, active, datum, out_t, out_depth, out_u, out_v, max_h, max_
             "max_speed": ((ydim, xdim), field(np.sqrt(max_s2))),
             "time_of_max_depth": ((ydim, xdim), field(np.where(ever_wet, t_max, np.nan))),
             "arrival_time": ((ydim, xdim), field(arrival)),
+            "duration_above": ((ydim, xdim), field(duration)),
+            "max_hazard_rating": ((ydim, xdim), field(max_hr)),
             "bed": ((ydim, xdim), field(grid.z_abs)),
         },
         coords={"time": out_t, ydim: y, xdim: x, **grid.coords_extra},

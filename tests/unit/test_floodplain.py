@@ -447,3 +447,120 @@ def test_max_speed_counts_only_water_deeper_than_the_speed_depth():
     # counting films too (the old behaviour) puts speeds of ~80 m/s into the maximum: what the threshold removes
     films = float(np.nanmax(simulate_2d(bed, speed_depth_m=H_DRY_M, **kw).max_speed.values))
     assert films > 3 * seen, (films, seen)
+
+
+# ---------------------------------------------------------------------------------------------
+# flood-hazard outputs: time above a depth, maximum hazard rating (Defra/EA FD2320/FD2321)
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("scheme", ["godunov", "inertial"])
+def test_duration_above_of_still_water_is_the_run_time(scheme):
+    """Two lakes at rest, split by a NaN wall: 0.5 m deep (above the 0.3 m default) and 0.2 m deep
+    (below). Still water stays still, so the deep lake's cells are above for the whole 100 s run and
+    the shallow lake's never; the time above is the telescoped sum of the steps, t_end − 0, exactly."""
+    from floodtwin.hydraulics.floodplain import DURATION_DEPTH_M
+
+    bed = np.zeros((6, 11))
+    bed[:, 5] = np.nan
+    depth0 = np.where(np.arange(11)[None, :] < 5, 0.5, 0.2) * np.ones((6, 1))
+    ds = simulate_2d(bed, dx_m=1.0, duration_s=100.0, depth0_m=depth0, manning_n=0.03, scheme=scheme,
+                     output_times_s=[100.0])
+    assert ds.attrs["duration_depth_m"] == DURATION_DEPTH_M == 0.3
+    assert ds.attrs["steps"] > 50  # many steps summed, not one
+    d = ds.duration_above.values
+    assert np.all(d[:, :5] == 100.0), "above for the whole run: exactly the run time"
+    assert np.all(d[:, 6:] == 0.0), "0.2 m < 0.3 m: never above"
+    assert np.all(np.isnan(d[:, 5])), "outside the domain"
+    # a threshold between the two depths
+    low = simulate_2d(bed, dx_m=1.0, duration_s=100.0, depth0_m=depth0, manning_n=0.03, scheme=scheme,
+                      output_times_s=[100.0], duration_depth_m=0.1)
+    assert np.all(low.duration_above.values[:, 6:] == 100.0)
+    assert low.duration_above.attrs["units"] == "s"
+
+
+def test_duration_above_counts_each_spell_above_by_its_steps():
+    """The per-cell rule of kernels2d.maxima._above_cell on a hand-made sequence of step ends:
+    steps (0, 10], (10, 25], (25, 30], (30, 50], (50, 51] end at depths 0.5, 0.1, 0.4, 0.4, 0.3;
+    steps ending above 0.3 m count in full: 10 + 5 + 20 = 35 s (0.3 m itself is not above)."""
+    from floodtwin.hydraulics.kernels2d.maxima import _above_cell
+
+    since, closed = np.nan, 0.0
+    for t_old, t_new, hn in ((0.0, 10.0, 0.5), (10.0, 25.0, 0.1), (25.0, 30.0, 0.4), (30.0, 50.0, 0.4),
+                             (50.0, 51.0, 0.3)):
+        since, closed = _above_cell(True, hn, since, closed, t_old, 0.3)
+        if t_new == 30.0:  # a spell open: the time above so far is the closed one plus the open one
+            assert closed + (t_new - since) == 15.0
+    assert np.isnan(since), "the last step ended at 0.3 m: not above, the spell is closed"
+    assert closed == 35.0
+    # outside the domain nothing is ever counted
+    assert _above_cell(False, 5.0, np.nan, 0.0, 0.0, 0.3)[1] == 0.0 and np.isnan(_above_cell(False, 5.0, np.nan, 0.0, 0.0, 0.3)[0])
+
+
+@pytest.mark.parametrize("h, v, expected", [
+    (0.2, 1.0, 0.3),      # h ≤ 0.25 m: DF = 0; 0.2·1.5
+    (0.25, 1.0, 0.375),   # exactly 0.25 m: still DF = 0
+    (0.26, 1.0, 0.89),    # just deeper: DF = 0.5; 0.26·1.5 + 0.5
+    (0.5, 2.0, 1.75),     # v = 2 m/s is not above 2: DF = 0.5; 0.5·2.5 + 0.5
+    (0.5, 2.5, 2.5),      # v > 2 m/s: DF = 1; 0.5·3 + 1
+    (0.2, 3.0, 0.7),      # fast but shallow: DF = 0 whatever the speed; 0.2·3.5
+    (0.04, 3.0, 0.02),    # not above speed_depth_m (5 cm): v counts as 0; 0.04·0.5
+    (0.0, 0.0, 0.0),
+])
+def test_hazard_rating_formula_and_debris_factor_steps(h, v, expected):
+    from floodtwin.hydraulics.kernels2d.maxima import hazard_rating
+
+    assert hazard_rating(h, v, 0.05) == pytest.approx(expected, rel=1e-15, abs=1e-16), \
+        "HR = h(v + 0.5) + DF by hand (tolerance: float64 rounding of two operations)"
+
+
+@pytest.mark.parametrize("scheme", ["godunov", "inertial"])
+@pytest.mark.parametrize("h, u, expected", [(0.2, 1.0, 0.3), (0.3, 1.0, 0.95), (0.3, 2.5, 1.9), (0.04, 3.0, 0.02)])
+def test_max_hazard_rating_of_a_uniform_flow(scheme, h, u, expected):
+    """Water h deep moving uniformly at u over a flat frictionless bed stays uniform away from the
+    walls (no gradient, no friction: the interior q never changes) until the walls' disturbance
+    arrives, at most one cell per step. After 5 steps the interior 30 of 60 columns still carry
+    (h, u) exactly, so their maximum hazard rating is HR(h, u) by hand, DF steps included."""
+    nx = 60
+    bed = np.zeros((5, nx))
+    dt = 0.5 * 1.0 / (np.sqrt(9.81 * h) + u)  # well inside either scheme's time step
+    ds = simulate_2d(bed, dx_m=1.0, duration_s=5 * dt, depth0_m=h, velocity0_ms=(u, 0.0), manning_n=0.0,
+                     scheme=scheme, output_times_s=[5 * dt])
+    assert ds.attrs["steps"] <= 12  # the wall disturbance reaches at most 12 columns in
+    hr = ds.max_hazard_rating.values[:, 15:45]
+    np.testing.assert_allclose(hr, expected, rtol=1e-12,
+                               err_msg="HR by hand (tolerance: rounding of q = h·u and of |q|/h)")
+    np.testing.assert_allclose(ds.depth.isel(time=-1).values[:, 15:45], h, rtol=1e-13, err_msg="still uniform")
+    # the initial state counts: no cell off the two wall columns (whose initial velocity the inertial
+    # scheme's face average halves) is below HR(h, u) (rounding of q = h·u and of |q|/h)
+    assert np.all(ds.max_hazard_rating.values[:, 1:-1] >= expected * (1 - 1e-12))
+    assert ds.max_hazard_rating.attrs["units"] == "1"
+
+
+def test_max_hazard_rating_and_duration_follow_a_flood_wave():
+    """A filling basin (stage boundary on the west edge): the maximum hazard rating is at least that
+    of every stored snapshot (the running maximum sees every step), and a cell's time above 0.3 m is
+    at most the run time and at least the time between the first snapshot above 0.3 m and the end
+    if it stays above."""
+    from floodtwin.hydraulics.kernels2d.maxima import hazard_field
+
+    bed = np.zeros((8, 40))
+    times = np.arange(0.0, 300.01, 10.0)
+    ds = simulate_2d(bed, dx_m=2.0, duration_s=300.0, manning_n=0.03, scheme="inertial",
+                     boundaries=[Stage("west", 0.0, 16.0, [0, 300], [1.0, 1.0])], output_times_s=times)
+    hr_snap = np.zeros_like(ds.depth.values)
+    for k in range(times.size):
+        hazard_field(ds.depth.values[k], ds.velocity_x.values[k], ds.velocity_y.values[k], 0.05, hr_snap[k])
+    top = ds.max_hazard_rating.values
+    assert np.all(top >= hr_snap.max(axis=0) * (1 - 1e-12)), "the running maximum sees every snapshot"
+    assert float(top.max()) > 0.5  # a real wave went through
+    d = ds.duration_above.values
+    above = ds.depth.values > 0.3
+    stays = above[-1] & np.all(np.maximum.accumulate(above, axis=0) == above, axis=0)  # above from its first time on
+    first = np.where(above.any(axis=0), times[np.argmax(above, axis=0)], np.inf)
+    assert stays.sum() > 20
+    assert np.all(d[stays] >= 300.0 - first[stays] - 1e-9)
+    assert np.all(d <= 300.0 + 1e-9) and np.all(d[~above.any(axis=0)] <= 10.0 + 1e-9)
+
+
+def test_duration_depth_must_be_positive():
+    with pytest.raises(InputError, match="duration_depth_m"):
+        simulate_2d(np.zeros((4, 4)), dx_m=1.0, duration_s=1.0, duration_depth_m=-0.3)

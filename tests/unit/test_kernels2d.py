@@ -152,3 +152,52 @@ def test_row_sums_skip_cells_outside_the_domain():
     out = np.empty(3)
     row_sums(a, out)
     np.testing.assert_array_equal(out, np.nansum(a, axis=1), err_msg="NaN (outside) cells are skipped")
+
+
+def test_row_windows_are_block_windows_of_one_row_and_empty_is_nx_to_0():
+    from floodtwin.hydraulics.kernels2d.rows import row_windows
+
+    nx = 40
+    ext_lo = np.full(8, nx, dtype=np.int64)
+    ext_hi = np.zeros(8, dtype=np.int64)
+    ext_lo[0], ext_hi[0] = 8, 12
+    ext_lo[5], ext_hi[5] = 35, 40
+    lo = np.empty(8, dtype=np.int64)
+    hi = np.empty(8, dtype=np.int64)
+    row_windows(ext_lo, ext_hi, nx, 1, lo, hi)
+    assert [(a, b) for a, b in zip(lo, hi)] == [(7, 13), (7, 13), (nx, 0), (nx, 0), (34, 40), (34, 40), (34, 40),
+                                                 (nx, 0)], "rows 0-1 see row 0, rows 4-6 see row 5 (margin 1)"
+    blo = np.empty(8, dtype=np.int64)
+    bhi = np.empty(8, dtype=np.int64)
+    block_windows(ext_lo, ext_hi, nx, 1, 1, blo, bhi)
+    nonempty = hi > lo
+    assert (blo[nonempty] == lo[nonempty]).all() and (bhi[nonempty] == hi[nonempty]).all()
+
+
+def test_balance_blocks_splits_the_work_into_consecutive_parts():
+    from floodtwin.hydraulics.kernels2d.rows import BLOCK_ROW_COST_CELLS, balance_blocks
+
+    # 6 blocks of 2 rows: blocks 0-1 dry, blocks 2-5 with 100, 100, 300, 100 cells per row
+    widths = np.repeat([0, 0, 100, 100, 300, 100], 2)
+    lo = np.where(widths > 0, 0, 500).astype(np.int64)
+    hi = widths.astype(np.int64)
+    start = np.empty(3, dtype=np.int64)
+    balance_blocks(lo, hi, 2, start)
+    work = [2 * (w + BLOCK_ROW_COST_CELLS) if w else 0 for w in (0, 0, 100, 100, 300, 100)]
+    assert start[0] == 0 and start[-1] == 6 and np.all(np.diff(start) >= 0)
+    parts = [sum(work[start[p]:start[p + 1]]) for p in range(2)]
+    assert start.tolist() == [0, 4, 6], f"the split at block 4 halves the work best ({parts})"
+    one = np.empty(2, dtype=np.int64)
+    balance_blocks(lo, hi, 2, one)
+    assert one.tolist() == [0, 6], "one thread: one part of every block"
+    many = np.empty(9, dtype=np.int64)  # more parts than blocks with work: some parts are empty
+    balance_blocks(lo, hi, 2, many)
+    assert many[0] == 0 and many[-1] == 6 and np.all(np.diff(many) >= 0)
+
+
+def test_boundary_sums_split_out_and_in_and_zero_the_fluxes():
+    from floodtwin.hydraulics.kernels2d.rows import boundary_sums
+
+    bflux = np.array([[0.5, -0.25, 0.0], [0.0, 0.0, 1.0], [-2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    assert boundary_sums(bflux) == (1.5, 2.25), "out = sum of positive fluxes, in = minus the negative ones"
+    assert not bflux.any(), "zeroed for the next kernel call"

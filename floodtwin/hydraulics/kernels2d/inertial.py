@@ -12,7 +12,7 @@ import numpy as np
 from floodtwin.hydraulics._codes import BC_FREE, BC_INFLOW, BC_NORMAL, BC_STAGE, BC_WALL
 from floodtwin.hydraulics._jit import f64_as_i64, i64_as_f64, jit, jit_inline, jit_parallel, prange
 from floodtwin.hydraulics.kernels2d.friction import inv_cbrt
-from floodtwin.hydraulics.kernels2d.maxima import TRACK_CHUNK, _track_cell
+from floodtwin.hydraulics.kernels2d.maxima import TRACK_CHUNK, _above_cell, _hazard_may_rise, _track_cell, hazard_rating
 
 __all__ = ["inertial_step"]
 
@@ -116,11 +116,11 @@ def _inertial_x_row(h_row, z_row, n2_row, qx_row, gdt, gdt_dx, theta, hflow, cap
 
 
 @jit
-def _inertial_continuity_row(h_row, z_row, qx_row, qs_row, qn_row, out_h, max_h, max_s2, t_max, arrival,
-                             dt_dx, hdry, t_new, arrival_h, speed_h, track):
+def _inertial_continuity_row(h_row, z_row, qx_row, qs_row, qn_row, out_h, max_h, max_s2, t_max, arrival, max_hr,
+                             since, closed, dt_dx, hdry, t_new, arrival_h, speed_h, t_old, dur_h, track):
     """Depths of one row from continuity with the new face discharges into ``out_h``; updates the
-    running maxima when ``track``; returns the row's largest depth and its first and one-past-last
-    column holding water."""
+    running maxima, the hazard rating maximum and the time above ``dur_h`` (kernels2d.maxima) when
+    ``track``; returns the row's largest depth and its first and one-past-last column holding water."""
     nx = h_row.size
     # depths are ≥ 0, so their bit patterns order like the numbers: an integer maximum vectorises
     # where a floating-point one would need fast-math
@@ -138,7 +138,7 @@ def _inertial_continuity_row(h_row, z_row, qx_row, qs_row, qn_row, out_h, max_h,
         wet_lo = min(wet_lo, j if holds else nx)
         wet_hi = max(wet_hi, j + 1 if holds else 0)
     if track:
-        # chunk by chunk as in _track_row: only a chunk with a new maximum is written
+        # chunk by chunk as in _track_row: only a chunk where something changes is written
         n_full = nx // TRACK_CHUNK
         for c in range(n_full + 1):
             c0 = c * TRACK_CHUNK
@@ -149,20 +149,28 @@ def _inertial_continuity_row(h_row, z_row, qx_row, qs_row, qn_row, out_h, max_h,
                 hn = out_h[i]
                 ux = 0.5 * (qx_row[i] + qx_row[i + 1])
                 uy = 0.5 * (qs_row[i] + qn_row[i])
-                # |q|² > max|u|²·h² (no division in the search); bitwise: no short-circuit branch
-                new = (z_row[i] == z_row[i]) & ((hn > max_h[i]) | ((hn > speed_h) & (ux * ux + uy * uy > max_s2[i] * hn * hn)))
+                q2 = ux * ux + uy * uy
+                # |q|² > max|u|²·h² (no division in the search); a spell above dur_h starts or ends;
+                # the hazard rating may rise (division-free superset); bitwise: no short-circuit branch
+                new = (z_row[i] == z_row[i]) & ((hn > max_h[i]) | ((hn > speed_h) & (q2 > max_s2[i] * hn * hn))
+                                                | ((hn > dur_h) != (since[i] == since[i]))
+                                                | _hazard_may_rise(hn, q2, max_hr[i], speed_h))
                 changed = max(changed, 1 if new else 0)
             if changed:
                 for j in range(m):
                     i = c0 + j
                     hn = out_h[i]
+                    act = z_row[i] == z_row[i]
                     # |q|/h only for a new maximum would need a branch; dividing every cell vectorises
                     h_safe = hn if hn > hdry else hn * 0.0 + 1.0
                     ux = 0.5 * (qx_row[i] + qx_row[i + 1]) / h_safe
                     uy = 0.5 * (qs_row[i] + qn_row[i]) / h_safe
+                    s2 = ux * ux + uy * uy
                     max_h[i], max_s2[i], t_max[i], arrival[i] = _track_cell(
-                        z_row[i] == z_row[i], hn, ux * ux + uy * uy, max_h[i], max_s2[i], t_max[i], arrival[i],
-                        t_new, arrival_h, speed_h)
+                        act, hn, s2, max_h[i], max_s2[i], t_max[i], arrival[i], t_new, arrival_h, speed_h)
+                    hr = hazard_rating(hn, np.sqrt(s2), speed_h)
+                    max_hr[i] = hr if (act and hr > max_hr[i]) else max_hr[i]
+                    since[i], closed[i] = _above_cell(act, hn, since[i], closed[i], t_old, dur_h)
     return i64_as_f64(hmax_bits), wet_lo, wet_hi
 
 
@@ -190,7 +198,7 @@ def _inertial_y_edge(e, lo, hi, h, qy, z, n2, bctype, bcval, bflux, g, dt, dx, h
 
 @jit_parallel
 def inertial_step(state, bed, edges, out, rows, windows, qsb, maxima, *,
-                  dt, dx, g, theta, hflow, hdry, t_new, arrival_h, speed_h, track, rows_per_block):
+                  dt, dx, g, theta, hflow, hdry, t_new, arrival_h, speed_h, t_old, duration_h, track, rows_per_block):
     """One local-inertial step: new face discharges ``out_qx`` (ny, nx+1) and ``out_qy`` (ny+1, nx)
     (m² s⁻¹) from the old state, then depths ``out_h`` from continuity with the new discharges.
 
@@ -198,78 +206,96 @@ def inertial_step(state, bed, edges, out, rows, windows, qsb, maxima, *,
     flow depth is max(η) − max(z) (Bates et al. 2010). Edge faces follow ``bctype``/``bcval``;
     ``bflux`` (zero on entry) gets the mass flux leaving through each edge cell (m² s⁻¹).
     ``row_hmax[i]`` is the deepest wet cell of row i after the step, ``row_wet_lo[i]``,
-    ``row_wet_hi[i]`` its first and one-past-last column holding water (nx, 0 if none). Block b
-    of rows is computed over columns ``block_lo[b]``…``block_hi[b]``-1 only, as in
-    :func:`godunov_stage`. ``qsb`` (nblocks, nx) is scratch for the y-face south of each block
-    (owned and written by the block below, recomputed identically here).
+    ``row_wet_hi[i]`` its first and one-past-last column holding water (nx, 0 if none). Row i is
+    computed over columns ``row_lo[i]``…``row_hi[i]``-1 only (rows.row_windows; empty: nx…0), the
+    y-faces between two rows over both rows' windows. ``qsb`` (nblocks, nx) is scratch for the
+    y-face south of each block (owned and written by the block below, recomputed identically here).
 
     The arrays come in tuples, unpacked below, as in :func:`godunov_stage`: ``state`` (h, qx, qy),
     ``bed`` (z, n2), ``edges`` (bctype, bcval, bflux), ``out`` (out_h, out_qx, out_qy), ``rows``
-    (row_hmax, row_wet_lo, row_wet_hi), ``windows`` (block_lo, block_hi), ``maxima`` (max_h,
-    max_s2, t_max, arrival); the scalars are keyword-only.
+    (row_hmax, row_wet_lo, row_wet_hi), ``windows`` (row_lo, row_hi, part_start: the blocks
+    part_start[p]…part_start[p+1]-1 are one parallel task), ``maxima`` (max_h,
+    max_s2, t_max, arrival, max_hr, since, closed: the hazard rating maximum and the time above
+    ``duration_h`` of kernels2d.maxima, with ``t_old`` (s, float64) the start of the step); the
+    scalars are keyword-only.
     """
     h, qx, qy = state
     z, n2 = bed
     bctype, bcval, bflux = edges
     out_h, out_qx, out_qy = out
     row_hmax, row_wet_lo, row_wet_hi = rows
-    block_lo, block_hi = windows
-    max_h, max_s2, t_max, arrival = maxima
+    row_lo, row_hi, part_start = windows
+    max_h, max_s2, t_max, arrival, max_hr, since, closed = maxima
     ny, nx = h.shape
     nblocks = (ny + rows_per_block - 1) // rows_per_block
     cap = dx / (4.0 * dt)
     dt_dx = dt / dx
     gdt = g * dt
     gdt_dx = g * dt / dx
-    for b in prange(nblocks):
-        r0 = b * rows_per_block
-        r1 = min(ny, r0 + rows_per_block)
-        lo = block_lo[b]
-        hi = block_hi[b]
-        if hi <= lo:
-            for r in range(r0, r1):
-                row_hmax[r] = 0.0
-                row_wet_lo[r] = nx
-                row_wet_hi[r] = 0
-            continue
-        if r0 == 0:
-            _inertial_y_edge(2, lo, hi, h, qy, z, n2, bctype, bcval, bflux, g, dt, dx, hflow, cap, out_qy[0])
-            qs_first = out_qy[0, lo:hi]
-        else:
-            _inertial_y_row(r0, lo, hi, h, qy, z, n2, gdt, gdt_dx, theta, hflow, cap, qsb[b, lo:hi])
-            qs_first = qsb[b, lo:hi]
-        for r in range(r0, r1):
-            # y-faces north of row r
-            if r + 1 < ny:
-                _inertial_y_row(r + 1, lo, hi, h, qy, z, n2, gdt, gdt_dx, theta, hflow, cap, out_qy[r + 1, lo:hi])
+    # one part of contiguous blocks per thread, of about equal work (rows.balance_blocks): a flood
+    # fills the blocks unevenly, and prange's equal split of the blocks left one thread idle ~40 %
+    # of the step; which thread computes a block changes nothing in it
+    for p in prange(part_start.size - 1):
+        for b in range(part_start[p], part_start[p + 1]):
+            r0 = b * rows_per_block
+            r1 = min(ny, r0 + rows_per_block)
+            # the y-face row south of the block: over both rows' windows (an empty window is nx…0)
+            lo = row_lo[r0]
+            hi = row_hi[r0]
+            if r0 == 0:
+                if hi > lo:
+                    _inertial_y_edge(2, lo, hi, h, qy, z, n2, bctype, bcval, bflux, g, dt, dx, hflow, cap, out_qy[0])
             else:
-                _inertial_y_edge(3, lo, hi, h, qy, z, n2, bctype, bcval, bflux, g, dt, dx, hflow, cap, out_qy[ny])
-            # x-faces of row r: the window's end faces (domain edges where it reaches them, else
-            # faces between dry cells), then the interior
-            for e in range(2):
-                j = lo if e == 0 else hi - 1
-                kf = lo if e == 0 else hi
-                qn = h[r, j] * 0.0
-                at_edge = lo == 0 if e == 0 else hi == nx
-                if at_edge:
-                    ji = 1 if e == 0 else nx - 2
-                    sgn = 1.0 if e == 0 else -1.0
-                    zc = z[r, j]
-                    if zc == zc and bctype[e, r] != BC_WALL:
-                        zi = z[r, ji] if nx > 1 else zc * np.nan
-                        h_in = h[r, ji] if nx > 1 else h[r, j]
-                        qn = sgn * _inertial_edge(bctype[e, r], bcval[e, r], h[r, j], zc, sgn * qx[r, kf], h_in, zi,
-                                                  n2[r, j], g, dt, dx, hflow, cap)
-                    bflux[e, r] = -sgn * qn
-                out_qx[r, kf] = qn
-            _inertial_x_row(h[r, lo:hi], z[r, lo:hi], n2[r, lo:hi], qx[r, lo:hi + 1], gdt, gdt_dx, theta, hflow, cap,
-                            out_qx[r, lo:hi + 1])
-            # continuity for row r with the new discharges
-            qs_row = qs_first if r == r0 else out_qy[r, lo:hi]
-            hmax, wlo, whi = _inertial_continuity_row(
-                h[r, lo:hi], z[r, lo:hi], out_qx[r, lo:hi + 1], qs_row, out_qy[r + 1, lo:hi], out_h[r, lo:hi],
-                max_h[r, lo:hi], max_s2[r, lo:hi], t_max[r, lo:hi], arrival[r, lo:hi], dt_dx, hdry, t_new,
-                arrival_h, speed_h, track)
-            row_hmax[r] = hmax
-            row_wet_lo[r] = lo + wlo if whi > 0 else nx
-            row_wet_hi[r] = lo + whi
+                ulo = min(lo, row_lo[r0 - 1])
+                uhi = max(hi, row_hi[r0 - 1])
+                if uhi > ulo:
+                    _inertial_y_row(r0, ulo, uhi, h, qy, z, n2, gdt, gdt_dx, theta, hflow, cap, qsb[b, ulo:uhi])
+            for r in range(r0, r1):
+                lo = row_lo[r]
+                hi = row_hi[r]
+                # y-faces north of row r, over the windows of rows r and r + 1
+                if r + 1 < ny:
+                    ulo = min(lo, row_lo[r + 1])
+                    uhi = max(hi, row_hi[r + 1])
+                    if uhi > ulo:
+                        _inertial_y_row(r + 1, ulo, uhi, h, qy, z, n2, gdt, gdt_dx, theta, hflow, cap,
+                                        out_qy[r + 1, ulo:uhi])
+                elif hi > lo:
+                    _inertial_y_edge(3, lo, hi, h, qy, z, n2, bctype, bcval, bflux, g, dt, dx, hflow, cap, out_qy[ny])
+                if hi <= lo:
+                    row_hmax[r] = 0.0
+                    row_wet_lo[r] = nx
+                    row_wet_hi[r] = 0
+                    continue
+                # x-faces of row r: the window's end faces (domain edges where it reaches them, else
+                # faces between dry cells), then the interior
+                for e in range(2):
+                    j = lo if e == 0 else hi - 1
+                    kf = lo if e == 0 else hi
+                    qn = h[r, j] * 0.0
+                    at_edge = lo == 0 if e == 0 else hi == nx
+                    if at_edge:
+                        ji = 1 if e == 0 else nx - 2
+                        sgn = 1.0 if e == 0 else -1.0
+                        zc = z[r, j]
+                        if zc == zc and bctype[e, r] != BC_WALL:
+                            zi = z[r, ji] if nx > 1 else zc * np.nan
+                            h_in = h[r, ji] if nx > 1 else h[r, j]
+                            qn = sgn * _inertial_edge(bctype[e, r], bcval[e, r], h[r, j], zc, sgn * qx[r, kf], h_in, zi,
+                                                      n2[r, j], g, dt, dx, hflow, cap)
+                        bflux[e, r] = -sgn * qn
+                    out_qx[r, kf] = qn
+                _inertial_x_row(h[r, lo:hi], z[r, lo:hi], n2[r, lo:hi], qx[r, lo:hi + 1], gdt, gdt_dx, theta, hflow,
+                                cap, out_qx[r, lo:hi + 1])
+                # continuity for row r with the new discharges
+                if r == r0:
+                    qs_row = out_qy[0, lo:hi] if r0 == 0 else qsb[b, lo:hi]
+                else:
+                    qs_row = out_qy[r, lo:hi]
+                hmax, wlo, whi = _inertial_continuity_row(
+                    h[r, lo:hi], z[r, lo:hi], out_qx[r, lo:hi + 1], qs_row, out_qy[r + 1, lo:hi], out_h[r, lo:hi],
+                    max_h[r, lo:hi], max_s2[r, lo:hi], t_max[r, lo:hi], arrival[r, lo:hi], max_hr[r, lo:hi],
+                    since[r, lo:hi], closed[r, lo:hi], dt_dx, hdry, t_new, arrival_h, speed_h, t_old, duration_h, track)
+                row_hmax[r] = hmax
+                row_wet_lo[r] = lo + wlo if whi > 0 else nx
+                row_wet_hi[r] = lo + whi

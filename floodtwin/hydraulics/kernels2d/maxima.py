@@ -1,14 +1,27 @@
 """Running maxima of the 2D schemes: maximum depth and speed², the time of the maximum depth and the
-arrival time, updated per row after a step. Shared by both schemes.
+arrival time, updated per row after a step; the flood hazard rating and the time above a depth
+(Defra/EA FD2320/FD2321). Shared by both schemes.
 
 Part of :mod:`floodtwin.hydraulics.kernels2d` (split out of ``kernels2d.py`` by issue 13).
 """
 
 from __future__ import annotations
 
-from floodtwin.hydraulics._jit import jit, jit_inline
+import numpy as np
 
-__all__ = ["TRACK_CHUNK"]
+from floodtwin.hydraulics._jit import jit, jit_inline, jit_parallel, prange
+
+__all__ = ["HAZARD_DF_DEPTH_M", "HAZARD_DF_SPEED_MS", "TRACK_CHUNK", "hazard_field", "hazard_rating",
+           "track_hazard"]
+
+#: depth (m) above which the debris factor of the hazard rating is no longer 0 (FD2320/FD2321)
+HAZARD_DF_DEPTH_M = 0.25
+#: speed (m/s) above which the debris factor is 1.0 instead of 0.5 (where deeper than HAZARD_DF_DEPTH_M)
+HAZARD_DF_SPEED_MS = 2.0
+#: relative slack of the division-free test for a possibly new hazard maximum (kernels2d.inertial):
+#: it only selects the 64-cell chunks that are recomputed with :func:`hazard_rating`, so it must
+#: err on the side of "maybe" by more than the rounding of either form (float32: ~1e-7)
+HAZARD_TEST_SLACK = 1e-5
 
 
 @jit_inline
@@ -57,3 +70,75 @@ def _track_row(z_row, h_row, u_row, v_row, max_h, max_s2, t_max, arrival, t_new,
                 max_h[i], max_s2[i], t_max[i], arrival[i] = _track_cell(
                     z_row[i] == z_row[i], h_row[i], u * u + v * v, max_h[i], max_s2[i], t_max[i], arrival[i],
                     t_new, arrival_h, speed_h)
+
+
+@jit_inline
+def hazard_rating(h, speed, speed_h):
+    """Flood hazard rating HR = h·(v + 0.5) + DF (-) of water ``h`` m deep moving at ``speed`` m/s,
+    after Defra/Environment Agency R&D report FD2320/TR2 (HR Wallingford et al. 2005, "Flood risk
+    assessment guidance for new development") and FD2321/TR2 (HR Wallingford et al. 2006, "Flood
+    risks to people, Phase 2"). Debris factor DF = 0 for h ≤ 0.25 m, 0.5 for h > 0.25 m, 1.0 where
+    also v > 2 m/s (the choice of the floodtwin hazard issue). The speed counts as 0 where
+    h ≤ ``speed_h`` (m): in a film the velocity is a ratio of two round-off-sized numbers (see
+    :func:`_track_cell`). Written as selects (no branch), so that the callers' loops vectorise."""
+    v = speed if h > speed_h else speed * 0.0
+    deep = h > HAZARD_DF_DEPTH_M
+    df = (1.0 if v > HAZARD_DF_SPEED_MS else 0.5) if deep else 0.0
+    return h * (v + 0.5) + df
+
+
+@jit_inline
+def _hazard_may_rise(h, q2, mhr, speed_h):
+    """True if the hazard rating of water ``h`` deep with unit discharge² ``q2`` (m⁴ s⁻², so that
+    h·v = |q|, no division) may exceed ``mhr``: a superset test (HAZARD_TEST_SLACK) that needs no
+    square root and no division, for the search pass of the running maximum."""
+    qe2 = q2 * (1.0 + HAZARD_TEST_SLACK) if h > speed_h else q2 * 0.0
+    deep = h > HAZARD_DF_DEPTH_M
+    df = (1.0 if qe2 > (HAZARD_DF_SPEED_MS * HAZARD_DF_SPEED_MS) * h * h else 0.5) if deep else 0.0
+    rest = mhr * (1.0 - HAZARD_TEST_SLACK) - 0.5 * h - df
+    return (rest < 0.0) | (qe2 > rest * rest)
+
+
+@jit_inline
+def _above_cell(act, hn, since, closed, t_old, dur_h):
+    """New (since, closed) of the time above ``dur_h`` of one cell whose depth at the end of the
+    step that started at ``t_old`` (s) is ``hn``. ``since`` is the start of the step from which the
+    cell has been above (NaN while it is not), ``closed`` the time (s) of its finished spells
+    above; the time above is ``closed`` plus, while above, the time since ``since``: each step
+    whose end depth exceeds ``dur_h`` counts in full, and a spell costs two stores, not one per step."""
+    above = act and hn > dur_h
+    was = since == since
+    new_since = (t_old if not was else since) if above else since * np.nan
+    new_closed = closed + (t_old - since) if (was and not above) else closed
+    return new_since, new_closed
+
+
+@jit
+def hazard_field(h, u, v, speed_h, out):
+    """Hazard rating (:func:`hazard_rating`) of every cell of depth ``h`` (m) and velocity (u, v)
+    (m/s) into ``out``; NaN depths give NaN."""
+    ny, nx = h.shape
+    for i in range(ny):
+        for j in range(nx):
+            out[i, j] = hazard_rating(h[i, j], np.sqrt(u[i, j] * u[i, j] + v[i, j] * v[i, j]), speed_h)
+
+
+@jit_parallel
+def track_hazard(h, u, v, z, block_lo, block_hi, max_hr, since, closed, t_old, dur_h, speed_h, rows_per_block):
+    """After a step that started at ``t_old`` (s): the running maximum of the hazard rating and the
+    time above ``dur_h`` (m) (see :func:`_above_cell`) of every cell of the blocks' windows, from
+    the depth ``h`` and cell velocity (u, v) at the end of the step. For the godunov scheme (the
+    inertial scheme does it inside its continuity pass). Cells outside the windows have never been
+    wet, so neither changes there."""
+    ny = h.shape[0]
+    nblocks = block_lo.size
+    for b in prange(nblocks):
+        r0 = b * rows_per_block
+        r1 = min(ny, r0 + rows_per_block)
+        for r in range(r0, r1):
+            for j in range(block_lo[b], block_hi[b]):
+                act = z[r, j] == z[r, j]
+                hn = h[r, j]
+                hr = hazard_rating(hn, np.sqrt(u[r, j] * u[r, j] + v[r, j] * v[r, j]), speed_h)
+                max_hr[r, j] = hr if (act and hr > max_hr[r, j]) else max_hr[r, j]
+                since[r, j], closed[r, j] = _above_cell(act, hn, since[r, j], closed[r, j], t_old, dur_h)

@@ -6,9 +6,12 @@ Part of :mod:`floodtwin.hydraulics.kernels2d` (split out of ``kernels2d.py`` by 
 
 from __future__ import annotations
 
+import numpy as np
+
 from floodtwin.hydraulics._jit import jit, jit_parallel, prange
 
-__all__ = ["add_point_sources", "block_windows", "grow_wet_extent", "row_sums"]
+__all__ = ["add_point_sources", "add_sources", "after_step", "balance_blocks", "block_windows", "boundary_sums",
+           "grow_wet_extent", "row_sums", "row_windows"]
 
 
 @jit
@@ -46,6 +49,64 @@ def block_windows(ext_lo, ext_hi, nx, rows_per_block, margin, out_lo, out_hi):
             out_hi[b] = 0
 
 
+#: work of a block beyond its window's cells, in cells (per row: the row's loop set-up and its edge faces)
+BLOCK_ROW_COST_CELLS = 16
+
+
+@jit
+def row_windows(ext_lo, ext_hi, nx, margin, out_lo, out_hi):
+    """Column window of each row for the next step: :func:`block_windows` with blocks of one row
+    (the extents of the ``margin`` rows around it, widened by ``margin`` columns), empty as nx…0
+    so that the union of two rows' windows is their (min lo, max hi). Used by the inertial step,
+    whose blocks of rows compute each row over its own window: a flood band running at an angle
+    to the grid fills a block's rows at different columns."""
+    ny = ext_lo.size
+    for r in range(ny):
+        lo = nx
+        hi = 0
+        for k in range(max(0, r - margin), min(ny, r + margin + 1)):
+            if ext_hi[k] > ext_lo[k]:
+                lo = min(lo, ext_lo[k])
+                hi = max(hi, ext_hi[k])
+        if hi > lo:
+            out_lo[r] = max(0, lo - margin)
+            out_hi[r] = min(nx, hi + margin)
+        else:
+            out_lo[r] = nx
+            out_hi[r] = 0
+
+
+@jit
+def balance_blocks(row_lo, row_hi, rows_per_block, out_start):
+    """Split the blocks of ``rows_per_block`` rows into ``out_start.size - 1`` parts of consecutive
+    blocks and about equal work (the cells of their rows' windows ``row_lo``…``row_hi``, plus
+    BLOCK_ROW_COST_CELLS per computed row): part p is blocks ``out_start[p]``…``out_start[p+1]-1``,
+    one task per thread. A part ends where the work so far passes its share at the middle of a
+    block. Integer arithmetic: the same split on any machine (and the split changes no result)."""
+    nparts = out_start.size - 1
+    ny = row_lo.size
+    nb = (ny + rows_per_block - 1) // rows_per_block
+    total = 0
+    for r in range(ny):
+        if row_hi[r] > row_lo[r]:
+            total += row_hi[r] - row_lo[r] + BLOCK_ROW_COST_CELLS
+    out_start[0] = 0
+    acc = 0
+    p = 1
+    for b in range(nb):
+        w = 0
+        for r in range(b * rows_per_block, min(ny, (b + 1) * rows_per_block)):
+            if row_hi[r] > row_lo[r]:
+                w += row_hi[r] - row_lo[r] + BLOCK_ROW_COST_CELLS
+        while p < nparts and (2 * acc + w) * nparts > 2 * p * total:
+            out_start[p] = b
+            p += 1
+        acc += w
+    while p <= nparts:
+        out_start[p] = nb
+        p += 1
+
+
 @jit
 def add_point_sources(h, rows, cols, volume_m3, dx, out_added):
     """Add ``volume_m3[s]`` to cell (rows[s], cols[s]); a withdrawal takes at most the cell's water.
@@ -62,6 +123,53 @@ def add_point_sources(h, rows, cols, volume_m3, dx, out_added):
         if h[i, j] < 0.0:
             h[i, j] = h[i, j] * 0.0
         out_added[s] = v
+
+
+@jit
+def after_step(row_wet_lo, row_wet_hi, ext_lo, ext_hi, nx, rows_per_block, margin, win_lo, win_hi, row_lo, row_hi,
+               part_start):
+    """The bookkeeping after a step in one call (each call from Python costs µs, a step ~0.5 ms):
+    :func:`grow_wet_extent`, then for the next step :func:`block_windows` (godunov),
+    :func:`row_windows` and :func:`balance_blocks` (inertial)."""
+    grow_wet_extent(row_wet_lo, row_wet_hi, ext_lo, ext_hi)
+    block_windows(ext_lo, ext_hi, nx, rows_per_block, margin, win_lo, win_hi)
+    row_windows(ext_lo, ext_hi, nx, margin, row_lo, row_hi)
+    balance_blocks(row_lo, row_hi, rows_per_block, part_start)
+
+
+@jit
+def boundary_sums(bflux):
+    """(outflow, inflow) sums (float64, m² s⁻¹, both ≥ 0) of the edge fluxes ``bflux`` (positive
+    out) of a kernel call, in a fixed order (thread-independent); zeroes ``bflux`` for the next call."""
+    out_sum = 0.0
+    in_sum = 0.0
+    ne, nk = bflux.shape
+    for e in range(ne):
+        for k in range(nk):
+            v = np.float64(bflux[e, k])
+            if v > 0.0:
+                out_sum += v
+            elif v < 0.0:
+                in_sum -= v
+            bflux[e, k] = 0.0
+    return out_sum, in_sum
+
+
+@jit
+def add_sources(h, rows, cols, volume_m3, dx, out_added, link_added, n_ps):
+    """:func:`add_point_sources`, then in the same call: the volumes actually added at the sources
+    ``n_ps``… (the exchange links) are added to ``link_added``; returns the total volume added (m³,
+    float64, in source order) and the largest depth (m) of the source cells afterwards (for the
+    time-step bound)."""
+    add_point_sources(h, rows, cols, volume_m3, dx, out_added)
+    total = 0.0
+    h_top = 0.0
+    for s in range(rows.size):
+        total += np.float64(out_added[s])
+        if s >= n_ps:
+            link_added[s - n_ps] += out_added[s]
+        h_top = max(h_top, np.float64(h[rows[s], cols[s]]))
+    return total, h_top
 
 
 @jit_parallel
