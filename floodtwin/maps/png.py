@@ -284,5 +284,5 @@ def _figures(flood, layers, reach, cjk: bool) -> list[str]:
         f"{int(counts.get('ge_2m', 0))} ≥ 2 m freeboard",
         f"grids with tasks {int((g.task_count > 0).sum())} ({int(g.task_count.sum())} tasks)",
         "works under main-flow attack:",
-        "   " + (", ".join(attacked.name_en) if len(attacked) else "none"),
+        *(["   " + name for name in (attacked.name_zh if cjk else attacked.name_en)] or ["   none"]),
     ]

@@ -84,7 +84,7 @@ class ScenarioResult:
             "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
         }
         if self.full:
-            out["flood"] = {k: round(v, 3) for k, v in self.flood_summary.items()}
+            out["flood"] = {k: (v if "mass_balance" in k else round(v, 3)) for k, v in self.flood_summary.items()}
             out["breaches"] = [dict(b.__dict__) for b in self.breaches]
             out["villages_by_hazard"] = _counts(self.villages["hazard_class"])
             g = self.layers["grids"]
