@@ -81,6 +81,10 @@ PARALLEL_MIN_CELLS = 40_000
 ROWS_PER_BLOCK = 16
 #: columns (and rows) of dry margin around the wet extent that each step still computes
 WINDOW_MARGIN = 3
+#: the same for the rows of the inertial scheme: a face there reads only its two cells (and the old
+#: discharges of its neighbour faces, zero between dry cells), so water moves at most one cell per
+#: step and the cells one column or row beyond the wet extent are all it needs to compute
+INERTIAL_WINDOW_MARGIN = 1
 #: smallest depth (m) used to bound the time step when the domain is (nearly) dry
 H_FLOOR_M = 1e-3
 
@@ -223,7 +227,7 @@ class Floodplain:
         # each of its parallel tasks (k2r.balance_blocks, one task per thread) have about equal work
         self.row_lo = np.zeros(ny, np.int64)
         self.row_hi = np.zeros(ny, np.int64)
-        k2r.row_windows(self.ext_lo, self.ext_hi, nx, WINDOW_MARGIN, self.row_lo, self.row_hi)
+        k2r.row_windows(self.ext_lo, self.ext_hi, nx, INERTIAL_WINDOW_MARGIN, self.row_lo, self.row_hi)
         self.part_start = np.zeros(2, np.int64)
         k2r.balance_blocks(self.row_lo, self.row_hi, ROWS_PER_BLOCK, self.part_start)
         self.bflux = np.zeros((4, plan.bctype.shape[1]), f)
@@ -542,7 +546,7 @@ class Floodplain:
             self.qy, self.qy2 = self.qy2, self.qy
             self.hmax = float(self.row_hmax.max())
         k2r.after_step(self.row_wet_lo, self.row_wet_hi, self.ext_lo, self.ext_hi, nx, ROWS_PER_BLOCK, WINDOW_MARGIN,
-                       self.win_lo, self.win_hi, self.row_lo, self.row_hi, self.part_start)
+                       self.win_lo, self.win_hi, INERTIAL_WINDOW_MARGIN, self.row_lo, self.row_hi, self.part_start)
 
     def _count_boundary(self, dt: float) -> None:
         """Add the edge fluxes of the last kernel call (m² s⁻¹ per edge cell) over ``dt`` to the
