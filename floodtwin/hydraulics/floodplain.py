@@ -22,11 +22,15 @@ of it from start to end. Two schemes:
 
 The Python layer only validates, allocates, updates boundary values and records outputs; every
 pass over the cells is a numba kernel of :mod:`floodtwin.hydraulics.kernels2d`. Each row keeps the
-extent of the columns that have ever held water; the kernels compute, per block of rows, only a
-window around those extents (a dry floodplain costs nothing until the water comes near), which
-gives the same result bit for bit as computing every cell.
+extent of the columns that have ever held water; the kernels compute, per block of rows (godunov)
+or per row (inertial), only a window around those extents (a dry floodplain costs nothing until
+the water comes near), which gives the same result bit for bit as computing every cell. The
+inertial step's blocks of rows go to the threads in parts of about equal work.
 
-Length (~650 lines, above DESIGN's ~600): :class:`Floodplain` is one stateful time loop whose
+Besides depth, velocity and their maxima, every step updates the flood-hazard fields of Defra/EA
+FD2320/FD2321: the maximum hazard rating h·(v + 0.5) + DF and the time above ``duration_depth_m``.
+
+Length (~720 lines, above DESIGN's ~600): :class:`Floodplain` is one stateful time loop whose
 validation, stepping and result assembly share its state; the result Dataset builder
 (:func:`_dataset`) is what moves out when ``floodtwin/results.py`` (issue 13, item 5) exists.
 """
