@@ -22,11 +22,15 @@ of it from start to end. Two schemes:
 
 The Python layer only validates, allocates, updates boundary values and records outputs; every
 pass over the cells is a numba kernel of :mod:`floodtwin.hydraulics.kernels2d`. Each row keeps the
-extent of the columns that have ever held water; the kernels compute, per block of rows, only a
-window around those extents (a dry floodplain costs nothing until the water comes near), which
-gives the same result bit for bit as computing every cell.
+extent of the columns that have ever held water; the kernels compute, per block of rows (godunov)
+or per row (inertial), only a window around those extents (a dry floodplain costs nothing until
+the water comes near), which gives the same result bit for bit as computing every cell. The
+inertial step's blocks of rows go to the threads in parts of about equal work.
 
-Length (~650 lines, above DESIGN's ~600): :class:`Floodplain` is one stateful time loop whose
+Besides depth, velocity and their maxima, every step updates the flood-hazard fields of Defra/EA
+FD2320/FD2321: the maximum hazard rating h·(v + 0.5) + DF and the time above ``duration_depth_m``.
+
+Length (~720 lines, above DESIGN's ~600): :class:`Floodplain` is one stateful time loop whose
 validation, stepping and result assembly share its state; the result Dataset builder
 (:func:`_dataset`) is what moves out when ``floodtwin/results.py`` (issue 13, item 5) exists.
 """
@@ -81,6 +85,10 @@ PARALLEL_MIN_CELLS = 40_000
 ROWS_PER_BLOCK = 16
 #: columns (and rows) of dry margin around the wet extent that each step still computes
 WINDOW_MARGIN = 3
+#: the same for the rows of the inertial scheme: a face there reads only its two cells (and the old
+#: discharges of its neighbour faces, zero between dry cells), so water moves at most one cell per
+#: step and the cells one column or row beyond the wet extent are all it needs to compute
+INERTIAL_WINDOW_MARGIN = 1
 #: smallest depth (m) used to bound the time step when the domain is (nearly) dry
 H_FLOOR_M = 1e-3
 
@@ -223,7 +231,7 @@ class Floodplain:
         # each of its parallel tasks (k2r.balance_blocks, one task per thread) have about equal work
         self.row_lo = np.zeros(ny, np.int64)
         self.row_hi = np.zeros(ny, np.int64)
-        k2r.row_windows(self.ext_lo, self.ext_hi, nx, WINDOW_MARGIN, self.row_lo, self.row_hi)
+        k2r.row_windows(self.ext_lo, self.ext_hi, nx, INERTIAL_WINDOW_MARGIN, self.row_lo, self.row_hi)
         self.part_start = np.zeros(2, np.int64)
         k2r.balance_blocks(self.row_lo, self.row_hi, ROWS_PER_BLOCK, self.part_start)
         self.bflux = np.zeros((4, plan.bctype.shape[1]), f)
@@ -542,7 +550,7 @@ class Floodplain:
             self.qy, self.qy2 = self.qy2, self.qy
             self.hmax = float(self.row_hmax.max())
         k2r.after_step(self.row_wet_lo, self.row_wet_hi, self.ext_lo, self.ext_hi, nx, ROWS_PER_BLOCK, WINDOW_MARGIN,
-                       self.win_lo, self.win_hi, self.row_lo, self.row_hi, self.part_start)
+                       self.win_lo, self.win_hi, INERTIAL_WINDOW_MARGIN, self.row_lo, self.row_hi, self.part_start)
 
     def _count_boundary(self, dt: float) -> None:
         """Add the edge fluxes of the last kernel call (m² s⁻¹ per edge cell) over ``dt`` to the

@@ -154,7 +154,7 @@ def _inertial_continuity_row(h_row, z_row, qx_row, qs_row, qn_row, out_h, max_h,
                 # the hazard rating may rise (division-free superset); bitwise: no short-circuit branch
                 new = (z_row[i] == z_row[i]) & ((hn > max_h[i]) | ((hn > speed_h) & (q2 > max_s2[i] * hn * hn))
                                                 | ((hn > dur_h) != (since[i] == since[i]))
-                                                | _hazard_may_rise(hn, q2, max_hr[i], speed_h))
+                                                | _hazard_may_rise(hn, q2, max_hr[i]))
                 changed = max(changed, 1 if new else 0)
             if changed:
                 for j in range(m):

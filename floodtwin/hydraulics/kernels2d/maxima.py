@@ -88,15 +88,18 @@ def hazard_rating(h, speed, speed_h):
 
 
 @jit_inline
-def _hazard_may_rise(h, q2, mhr, speed_h):
+def _hazard_may_rise(h, q2, mhr):
     """True if the hazard rating of water ``h`` deep with unit discharge² ``q2`` (m⁴ s⁻², so that
-    h·v = |q|, no division) may exceed ``mhr``: a superset test (HAZARD_TEST_SLACK) that needs no
-    square root and no division, for the search pass of the running maximum."""
-    qe2 = q2 * (1.0 + HAZARD_TEST_SLACK) if h > speed_h else q2 * 0.0
+    h·v = |q|, no division) may exceed ``mhr``: a superset test, for the search pass of the running
+    maximum, with no square root and no division. HR > mhr needs |q| > mhr − h/2 − DF, so the test
+    is q2 ≥ max(mhr(1 − s) − h/2 − DF⁺, 0)², with DF⁺ ≥ DF (the speed test loosened by s) and the
+    slack s = HAZARD_TEST_SLACK covering the rounding of either form; q2 counts in films too
+    (where v counts as 0: a superset), which saves a select."""
     deep = h > HAZARD_DF_DEPTH_M
-    df = (1.0 if qe2 > (HAZARD_DF_SPEED_MS * HAZARD_DF_SPEED_MS) * h * h else 0.5) if deep else 0.0
-    rest = mhr * (1.0 - HAZARD_TEST_SLACK) - 0.5 * h - df
-    return (rest < 0.0) | (qe2 > rest * rest)
+    fast = q2 > ((HAZARD_DF_SPEED_MS * HAZARD_DF_SPEED_MS) * (1.0 - HAZARD_TEST_SLACK)) * (h * h)
+    df = (1.0 if fast else 0.5) if deep else 0.0
+    rest = max(mhr * (1.0 - HAZARD_TEST_SLACK) - 0.5 * h - df, 0.0)
+    return q2 >= rest * rest
 
 
 @jit_inline

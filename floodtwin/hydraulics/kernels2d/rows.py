@@ -126,14 +126,14 @@ def add_point_sources(h, rows, cols, volume_m3, dx, out_added):
 
 
 @jit
-def after_step(row_wet_lo, row_wet_hi, ext_lo, ext_hi, nx, rows_per_block, margin, win_lo, win_hi, row_lo, row_hi,
-               part_start):
+def after_step(row_wet_lo, row_wet_hi, ext_lo, ext_hi, nx, rows_per_block, margin, win_lo, win_hi, row_margin, row_lo,
+               row_hi, part_start):
     """The bookkeeping after a step in one call (each call from Python costs µs, a step ~0.5 ms):
     :func:`grow_wet_extent`, then for the next step :func:`block_windows` (godunov),
-    :func:`row_windows` and :func:`balance_blocks` (inertial)."""
+    :func:`row_windows` (margin ``row_margin``) and :func:`balance_blocks` (inertial)."""
     grow_wet_extent(row_wet_lo, row_wet_hi, ext_lo, ext_hi)
     block_windows(ext_lo, ext_hi, nx, rows_per_block, margin, win_lo, win_hi)
-    row_windows(ext_lo, ext_hi, nx, margin, row_lo, row_hi)
+    row_windows(ext_lo, ext_hi, nx, row_margin, row_lo, row_hi)
     balance_blocks(row_lo, row_hi, rows_per_block, part_start)
 
 
