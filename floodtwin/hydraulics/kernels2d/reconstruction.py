@@ -296,7 +296,9 @@ def _prepare_line_with(h_s, u_s, v_s, z_s, h_c, u_c, v_c, z_c, h_n, u_n, v_n, z_
     it calls) at the IR level into that loop alone. Inlined three times into
     :func:`_godunov_prepare_row` instead, the per-cell chain cost 240 s of compiling per dtype
     (numba's IR inlining and type inference over the copies), 60 s as it is now; the machine code
-    of the loops is the same (benchmarks/RESULTS.md, "Cold compile")."""
+    of the loops is the same (benchmarks/RESULTS.md, "Cold compile"). Then, if lo = 1, the first
+    and last cell (no x neighbour: first order in x, and always sharpened)."""
+    nx = h_c.size
     for j in range(lo, hi):
         x0, x1, x2, x3, x4, x5, x6, x7, y0, y1, y2, y3, y4, y5, y6, y7 = _prepare_cell(
             h_c[j - 1], u_c[j - 1], v_c[j - 1], z_c[j - 1], h_c[j + 1], u_c[j + 1], v_c[j + 1], z_c[j + 1],
@@ -318,6 +320,15 @@ def _prepare_line_with(h_s, u_s, v_s, z_s, h_c, u_c, v_c, z_c, h_n, u_n, v_n, z_
         sy[5, j] = y5
         sy[6, j] = y6
         sy[7, j] = y7
+    # the flags compared (== True) are run-time booleans, not literals: one compiled copy of
+    # _prepare_edge_cell per dtype serves every specialisation of this function
+    for e in range(2 if lo == 1 else 0):
+        j = 0 if e == 0 else nx - 1
+        inc = _prepare_edge_cell(h_c[j], u_c[j], v_c[j], z_c[j], h_c[j], u_c[j], v_c[j], z_c[j],
+                                 h_s[j], u_s[j], v_s[j], z_s[j], h_n[j], u_n[j], v_n[j], z_n[j],
+                                 h_c[j], u_c[j], v_c[j], z_c[j], y_ok, predict == True, half_dt_dx, g,  # noqa: E712
+                                 (lp, lq, wa, wb), vanleer == True, mc == True, hdry)  # noqa: E712
+        _put_increments(inc, j, sx, sy)
 
 
 @jit
@@ -364,14 +375,6 @@ def _godunov_prepare_row(r, lo, hi, h, u, v, z, limiter, hdry, predict, half_dt_
     else:
         _prepare_line_with(h_s, u_s, v_s, z_s, h_c, u_c, v_c, z_c, h_n, u_n, v_n, z_n, y_ok,
                            predict, False, half_dt_dx, g, lp, lq, wa, wb, False, False, hdry, sx, sy, 1, nx - 1)
-    # the first and last cell (no x neighbour: first order in x, and always sharpened)
-    for e in range(2):
-        j = 0 if e == 0 else nx - 1
-        inc = _prepare_edge_cell(h_c[j], u_c[j], v_c[j], z_c[j], h_c[j], u_c[j], v_c[j], z_c[j],
-                                 h_s[j], u_s[j], v_s[j], z_s[j], h_n[j], u_n[j], v_n[j], z_n[j],
-                                 h_c[j], u_c[j], v_c[j], z_c[j], y_ok, predict, half_dt_dx, g,
-                                 (lp, lq, wa, wb), vanleer and not mc, mc, hdry)
-        _put_increments(inc, j, sx, sy)
     # the interior cells again, sharpened, in the spans with a shock (a few cells of a row: the
     # sharpening, a sqrt and five divisions per cell, cost a third of the step where the row
     # loops applied it everywhere)
