@@ -1,9 +1,14 @@
 """The one numba configuration of the hydraulic kernels.
 
-Every kernel is compiled with ``cache=True`` so that the compile cost (seconds) is paid once per
-machine, not once per process. ``fastmath`` stays off: the verification tests rely on IEEE
-semantics (bitwise identical results with 1 and 2 threads, exact lake-at-rest balance), and the
-measured gain was nil once the per-face ``pow`` was gone (see benchmarks/RESULTS.md).
+Every kernel is compiled with ``cache=True`` so that the compile cost is paid once per machine (per
+change of the sources), not once per process, and lazily: a kernel compiles, for the argument types
+of its first call, when a model first runs it (no eager signatures), so a run compiles only the
+scheme and dtype it uses (the godunov reconstruction compiles its three limiter families' row loops
+together; the cold compile is measured by benchmarks/bench_compile.py).
+
+``fastmath`` stays off: the verification tests rely on IEEE semantics (bitwise identical results
+with 1 and 2 threads, exact lake-at-rest balance), and the measured gain was nil once the per-face
+``pow`` was gone (see benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -30,11 +35,18 @@ __all__ = ["f64_as_i64", "i64_as_f64", "jit", "jit_inline", "jit_parallel", "pra
 _llvm.set_option("", "-runtime-memory-check-threshold=256")
 _llvm.set_option("", "-vectorize-memory-check-threshold=1024")
 
-#: serial kernels (small helpers, per-boundary work)
+#: serial kernels (small helpers, per-boundary work). A call between two of them is compiled once
+#: per argument types, a constant argument as a literal: calling one with ``True``/``False`` flags
+#: compiles a copy with the flags folded (kernels2d.reconstruction uses this per limiter family)
 jit = njit(cache=True, fastmath=False, error_model="numpy")
-#: row-parallel kernels: prange over blocks of rows, each thread owns whole rows
-#: per-face helpers, inlined at the numba IR level into the kernels that call them
+#: per-cell helpers, inlined at the numba IR level into the loops that call them, where a call that
+#: LLVM does not inline would keep the loop from vectorising (the reconstruction's per-cell chain as
+#: calls: godunov 40-50 % slower, benchmarks/RESULTS.md "Cold compile"). IR inlining re-types the
+#: helper's body at every call site, nested ones included, so it multiplies compile time: keep it
+#: to the innermost loop bodies and compile larger pieces once with ``jit`` (the reconstruction
+#: inlined three times into one function cost 240 s of compiling per dtype; 36 s as it is now)
 jit_inline = njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+#: row-parallel kernels: prange over blocks of rows, each thread owns whole rows
 jit_parallel = njit(cache=True, fastmath=False, parallel=True, error_model="numpy")
 
 

@@ -25,10 +25,16 @@ from floodtwin.hydraulics.kernels2d.reconstruction import _godunov_prepare_row
 __all__ = ["edge_flux", "godunov_stage"]
 
 
-@jit_inline
+@jit
 def edge_flux(code, val, h, un, ut, z, g, n2):
     """Flux through a domain edge face in outward-normal coordinates (``un`` the outward velocity
-    of the edge cell): (mass out, normal momentum, tangential momentum out)."""
+    of the edge cell): (mass out, normal momentum, tangential momentum out).
+
+    This and the other edge helpers (:func:`_cap_outflow`, :func:`_edge_face`,
+    :func:`_closed_face`) are compiled once and called, not inlined at the IR level: they run in
+    the scalar loops over a row's two end faces and the faces by a NaN bed, where a call costs
+    nothing measurable, and the six inlined copies of edge_flux (twelve of :func:`_hllc_select`)
+    in the x- and y-face kernels cost ~25 s of compiling per dtype."""
     zero = h * 0.0
     if code == BC_WALL:
         if h <= 0.0:
@@ -141,7 +147,7 @@ def _faces_line(h_l, un_l, ut_l, z_l, s_l, h_r, un_r, ut_r, z_r, s_r, o_l, o_r, 
         out[3, o] = ft
 
 
-@jit_inline
+@jit
 def _cap_outflow(fh, ft, h_up, cap):
     """Scale an outgoing mass flux (and the momentum it carries) to at most h_up·cap."""
     lim = h_up * cap
@@ -151,7 +157,7 @@ def _cap_outflow(fh, ft, h_up, cap):
     return fh, ft
 
 
-@jit_inline
+@jit
 def _edge_face(code, val, hc, hf, un, ut, zc, sgn, g, n2c, cap):
     """Fluxes through a domain-edge face from the cell's (reconstructed, predicted) face state
     ``hf``, ``un`` (along the grid axis), ``ut``; ``sgn`` = −1 on the west/south edge, +1 east/north.
@@ -172,7 +178,7 @@ def _any_nan(a):
     return found > 0
 
 
-@jit_inline
+@jit
 def _closed_face(z_l, h_l, un_l, z_r, h_r, un_r, g, out, o):
     """A face with a NaN bed on one side: a wall for the active cell (no mass, its pressure)."""
     zero = h_l * 0.0

@@ -120,7 +120,7 @@ STANDING_WAVE_RAMP = 10.0
 SHARPEN_MIN_DEPTH_M = 0.05
 
 
-@jit_inline
+@jit
 def _sharpen_limited(up, dn, nu):
     """Face increment of a wave moving at Courant number ``nu`` (0 < nu < 1) from its upwind and
     downwind differences ``up``, ``dn``: the largest the one-step scheme allows while it stays TVD
@@ -131,7 +131,7 @@ def _sharpen_limited(up, dn, nu):
     return a if up * dn > 0.0 else up * 0.0
 
 
-@jit_inline
+@jit
 def _sharpen_shock(hm, unm, zm, hc, unc, zc, hp, unp, zp, ok, hi_eta, hi_un, lo_eta, lo_un, dt_dx, g, hs, cc, ih, ic):
     """Corrections (to the high-side face's water level and normal velocity, then the low side's)
     of the MUSCL-Hancock face values of a cell in a shock, along one direction.
@@ -245,6 +245,17 @@ def _prepare_cell(hw, uw, vw, zw, he, ue, ve, ze, hs, us, vs, zs, hn, un, vn, zn
     return x0, x1, x2, x3, x4, x5, x6, x7, y0, y1, y2, y3, y4, y5, y6, y7
 
 
+@jit
+def _prepare_edge_cell(hw, uw, vw, zw, he, ue, ve, ze, hs, us, vs, zs, hn, un, vn, zn, hc, uc, vc, zc, y_ok,
+                       predict, half_dt_dx, g, lim, vanleer, mc, hdry):
+    """:func:`_prepare_cell` of a row's first or last cell (no x neighbour: first order in x, always
+    sharpened), the limiter family chosen at run time: two cells a row, so one compiled copy per
+    dtype serves every limiter (each inlined copy of the per-cell chain costs numba ~7 s of
+    compiling, and one in each specialisation of :func:`_prepare_line_with` cost four)."""
+    return _prepare_cell(hw, uw, vw, zw, he, ue, ve, ze, hs, us, vs, zs, hn, un, vn, zn, hc, uc, vc, zc, False, y_ok,
+                         predict, True, half_dt_dx, g, lim, vanleer, mc, hdry)
+
+
 #: columns per span of a row that :func:`_span_may_shock` tests before it sharpens the span
 SHARPEN_SPAN = 64
 
@@ -275,13 +286,18 @@ def _span_may_shock(h_s, v_s, h_c, u_c, h_n, v_n, g, hdry):
     return n > 0
 
 
-@jit_inline
+@jit
 def _prepare_line_with(h_s, u_s, v_s, z_s, h_c, u_c, v_c, z_c, h_n, u_n, v_n, z_n, y_ok, predict, sharpen,
                        half_dt_dx, g, lp, lq, wa, wb, vanleer, mc, hdry, sx, sy, lo, hi):
     """:func:`_prepare_cell` along a row: the interior columns lo…hi-1 (1 ≤ lo, hi ≤ nx − 1) in a
-    branch-free loop that LLVM vectorises (``sharpen``, ``mc`` and ``vanleer`` constants at the
-    call site), then, if lo = 1, the first and last cell (no x neighbour: first order in x, and
-    always sharpened)."""
+    branch-free loop that LLVM vectorises. Compiled, not inlined into its callers: ``sharpen``,
+    ``mc`` and ``vanleer`` are constants at each call site, so numba compiles one copy per
+    (literal) combination with the constants folded, and inlines :func:`_prepare_cell` (and what
+    it calls) at the IR level into that loop alone. Inlined three times into
+    :func:`_godunov_prepare_row` instead, the per-cell chain cost 240 s of compiling per dtype
+    (numba's IR inlining and type inference over the copies), 60 s as it is now; the machine code
+    of the loops is the same (benchmarks/RESULTS.md, "Cold compile"). Then, if lo = 1, the first
+    and last cell (no x neighbour: first order in x, and always sharpened)."""
     nx = h_c.size
     for j in range(lo, hi):
         x0, x1, x2, x3, x4, x5, x6, x7, y0, y1, y2, y3, y4, y5, y6, y7 = _prepare_cell(
@@ -304,12 +320,14 @@ def _prepare_line_with(h_s, u_s, v_s, z_s, h_c, u_c, v_c, z_c, h_n, u_n, v_n, z_
         sy[5, j] = y5
         sy[6, j] = y6
         sy[7, j] = y7
+    # the flags compared (== True) are run-time booleans, not literals: one compiled copy of
+    # _prepare_edge_cell per dtype serves every specialisation of this function
     for e in range(2 if lo == 1 else 0):
         j = 0 if e == 0 else nx - 1
-        inc = _prepare_cell(h_c[j], u_c[j], v_c[j], z_c[j], h_c[j], u_c[j], v_c[j], z_c[j],
-                            h_s[j], u_s[j], v_s[j], z_s[j], h_n[j], u_n[j], v_n[j], z_n[j],
-                            h_c[j], u_c[j], v_c[j], z_c[j], False, y_ok, predict, True, half_dt_dx, g,
-                            (lp, lq, wa, wb), vanleer, mc, hdry)
+        inc = _prepare_edge_cell(h_c[j], u_c[j], v_c[j], z_c[j], h_c[j], u_c[j], v_c[j], z_c[j],
+                                 h_s[j], u_s[j], v_s[j], z_s[j], h_n[j], u_n[j], v_n[j], z_n[j],
+                                 h_c[j], u_c[j], v_c[j], z_c[j], y_ok, predict == True, half_dt_dx, g,  # noqa: E712
+                                 (lp, lq, wa, wb), vanleer == True, mc == True, hdry)  # noqa: E712
         _put_increments(inc, j, sx, sy)
 
 
