@@ -198,7 +198,6 @@ def _stage_rows(run) -> tuple[np.ndarray, np.ndarray]:
 def _channel_risk(run, reach, method: str):
     """Dike freeboard, village exposure by the stage comparison, risk facts and the gauge's stage of a
     1D (or the coupled run's channel) result."""
-    from floodtwin.preplan import RiskFacts
     from floodtwin.risk import freeboard, stage_along, toe_depth_m, village_exposure
 
     stage, times = _stage_rows(run)
@@ -215,7 +214,15 @@ def _channel_risk(run, reach, method: str):
     if "max_stage" in run:
         gauge_stage = max(gauge_stage, float(stage_along(chain, run["max_stage"].values,
                                                          np.array([reach.gauge_chainage_m])).max()))
-    risk = RiskFacts(
+    risk = _risk_facts(villages, dikes, method)
+    return dikes, villages, risk, gauge_stage
+
+
+def _risk_facts(villages, dikes, method: str):
+    """The preplan's risk facts from the village and dike tables of a run (1D or coupled)."""
+    from floodtwin.preplan import RiskFacts
+
+    return RiskFacts(
         village_max_depth_m=dict(zip(villages["village_id"], villages["max_depth_m"].astype(float))),
         village_arrival_time_s={v: float(t) for v, t in zip(villages["village_id"], villages["arrival_time_s"])
                                 if np.isfinite(t)},
@@ -223,7 +230,6 @@ def _channel_risk(run, reach, method: str):
         segment_toe_depth_m=dict(zip(dikes["segment_id"], dikes["toe_depth_m"].astype(float))),
         source=method,
     )
-    return dikes, villages, risk, gauge_stage
 
 
 def _tier_and_tasks(preplan, q: float, risk, reach):
@@ -238,7 +244,6 @@ def _full(q, hydro, name, label, reach, preplan, breaches, timings, progress, no
     """The coupled 1D–2D run and the risk of every object from its flood."""
     from floodtwin.hydraulics import sections_from_reach
     from floodtwin.hydraulics.coupling import channel_only
-    from floodtwin.preplan import RiskFacts
     from floodtwin.risk import flood_summary, grid_risk
     from floodtwin.scenario.full import flood_fields, flood_run, object_risk, task_lines_by_grid, to_breach
 
@@ -254,14 +259,7 @@ def _full(q, hydro, name, label, reach, preplan, breaches, timings, progress, no
     sections = channel_only(sections_from_reach(reach))
     layers = object_risk(flood, run, reach, sections, dikes_channel)
     villages, dikes = layers["villages"], layers["dikes"]
-    risk = RiskFacts(
-        village_max_depth_m=dict(zip(villages["village_id"], villages["max_depth_m"].astype(float))),
-        village_arrival_time_s={v: float(t) for v, t in zip(villages["village_id"], villages["arrival_time_s"])
-                                if np.isfinite(t)},
-        segment_freeboard_m=dict(zip(dikes["segment_id"], dikes["freeboard_m"].astype(float))),
-        segment_toe_depth_m=dict(zip(dikes["segment_id"], dikes["toe_depth_m"].astype(float))),
-        source=method,
-    )
+    risk = _risk_facts(villages, dikes, method)
     decision, tasks = _tier_and_tasks(preplan, q, risk, reach)
     layers["grids"] = grid_risk(reach.grids, flood, villages, task_lines=task_lines_by_grid(tasks, reach, now=now))
     inside = flood["between_dikes"].values
