@@ -52,6 +52,9 @@ OPTIMISATION_LOG = [
     "| + hazard search in 11 operations | 103,789 | 53,179 | 0.909 |",
     "| + inertial window margin 1 (water moves one cell per step; a face reads only its two cells) | 99,887 | "
     "51,151 (48,736) | 0.888 |",
+    "| + hazard search strict (q² > rest²): the ≥ of the 11-operation form sent every dry cell's chunk to be "
+    "rewritten every step, which the 60 h state hardly shows but a whole run did (stopped after 280 s of CPU "
+    "time; the fixed run: 84 s) | 99,887 | 51,151 | (as above) |",
     "", "Per-step Python work (boundary sums, wet extents, windows and the split, point sources: each one jit call "
     "instead of NumPy expressions and three calls), measured with the step kernel replaced by a no-op: 32.0 → "
     "20.8 µs CPU per step (× 83,650 steps: ≈ 0.9 s); the step kernel's own call costs 5.5 µs (1 thread) and "

@@ -201,3 +201,27 @@ def test_boundary_sums_split_out_and_in_and_zero_the_fluxes():
     bflux = np.array([[0.5, -0.25, 0.0], [0.0, 0.0, 1.0], [-2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
     assert boundary_sums(bflux) == (1.5, 2.25), "out = sum of positive fluxes, in = minus the negative ones"
     assert not bflux.any(), "zeroed for the next kernel call"
+
+
+def test_hazard_search_never_misses_a_new_maximum():
+    """The inertial pass rewrites a chunk only where its division-free search says the hazard rating
+    may exceed the cell's maximum (kernels2d.maxima._hazard_may_rise), or the depth passes its
+    maximum. Over random states around the debris-factor steps (h near 0.25 m, v near 2 m/s), with
+    the stored maximum a few ulp below or above the state's own rating (the same state twice), the
+    search must say "maybe" wherever hazard_rating is really above the maximum, and "no" for a dry cell."""
+    from floodtwin.hydraulics.kernels2d.maxima import _hazard_may_rise, hazard_rating
+
+    rng = np.random.default_rng(3)
+    missed = 0
+    for _ in range(20000):
+        h = float(rng.choice([rng.uniform(0.0, 0.6), 0.25 + rng.normal(0.0, 1e-9), rng.uniform(0.0, 0.05)]))
+        v = float(rng.choice([rng.uniform(0.0, 4.0), 2.0 + rng.normal(0.0, 1e-9), 0.0]))
+        ang = rng.uniform(0.0, 2 * np.pi)
+        qx, qy = h * v * np.cos(ang), h * v * np.sin(ang)
+        s2 = (qx / h) ** 2 + (qy / h) ** 2 if h > 1e-6 else 0.0
+        hr = hazard_rating(h, np.sqrt(s2), 0.05)
+        mhr = hr * (1.0 + rng.choice([-1e-15, -4e-16, 0.0, 1e-15]))
+        if hr > mhr and not _hazard_may_rise(h, qx * qx + qy * qy, mhr) and not (qx == 0.0 and qy == 0.0):
+            missed += 1
+    assert missed == 0, "the search is a superset of the cells whose rating rises (q = 0: the depth test's)"
+    assert not _hazard_may_rise(0.0, 0.0, 0.0), "a dry cell never asks for its chunk to be rewritten"

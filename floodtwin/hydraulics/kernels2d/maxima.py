@@ -92,14 +92,17 @@ def _hazard_may_rise(h, q2, mhr):
     """True if the hazard rating of water ``h`` deep with unit discharge² ``q2`` (m⁴ s⁻², so that
     h·v = |q|, no division) may exceed ``mhr``: a superset test, for the search pass of the running
     maximum, with no square root and no division. HR > mhr needs |q| > mhr − h/2 − DF, so the test
-    is q2 ≥ max(mhr(1 − s) − h/2 − DF⁺, 0)², with DF⁺ ≥ DF (the speed test loosened by s) and the
+    is q2 > max(mhr(1 − s) − h/2 − DF⁺, 0)², with DF⁺ ≥ DF (the speed test loosened by s) and the
     slack s = HAZARD_TEST_SLACK covering the rounding of either form; q2 counts in films too
-    (where v counts as 0: a superset), which saves a select."""
+    (where v counts as 0: a superset), which saves a select. Where q2 = 0 (still water, and every
+    dry cell: a ≥ would rewrite every chunk of every step) the rating h/2 + DF(h) rises with h
+    alone, so it can pass its maximum only with the depth, which the caller's depth test catches:
+    the caller's whole test stays a superset."""
     deep = h > HAZARD_DF_DEPTH_M
     fast = q2 > ((HAZARD_DF_SPEED_MS * HAZARD_DF_SPEED_MS) * (1.0 - HAZARD_TEST_SLACK)) * (h * h)
     df = (1.0 if fast else 0.5) if deep else 0.0
     rest = max(mhr * (1.0 - HAZARD_TEST_SLACK) - 0.5 * h - df, 0.0)
-    return q2 >= rest * rest
+    return q2 > rest * rest
 
 
 @jit_inline
