@@ -53,8 +53,10 @@ OPTIMISATION_LOG = [
     "| + inertial window margin 1 (water moves one cell per step; a face reads only its two cells) | 99,887 | "
     "51,151 (48,736) | 0.888 |",
     "| + hazard search strict (q² > rest²): the ≥ of the 11-operation form sent every dry cell's chunk to be "
-    "rewritten every step, which the 60 h state hardly shows but a whole run did (stopped after 280 s of CPU "
-    "time; the fixed run: 84 s) | 99,887 | 51,151 | (as above) |",
+    "rewritten every step (its cost not measured apart: the run that seemed to show it, 280 s of CPU time "
+    "unfinished, had numba's threads started before OMP_WAIT_POLICY=PASSIVE was set, i.e. spinning; the "
+    "fixed form's whole run in a script that imports floodtwin first: 84 s CPU at load 5.9) | 99,887 | 51,151 | "
+    "(as above) |",
     "", "Per-step Python work (boundary sums, wet extents, windows and the split, point sources: each one jit call "
     "instead of NumPy expressions and three calls), measured with the step kernel replaced by a no-op: 32.0 → "
     "20.8 µs CPU per step (× 83,650 steps: ≈ 0.9 s); the step kernel's own call costs 5.5 µs (1 thread) and "
@@ -92,6 +94,10 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md as it is")
     args = ap.parse_args()
 
+    # floodtwin's JIT module first: it sets OMP_WAIT_POLICY=PASSIVE, which libgomp reads when numba starts
+    # its threads (get_num_threads below would start them); spinning threads on a shared 2-core machine
+    # made a first version of this script take 3× the CPU time of the same run elsewhere
+    import floodtwin.hydraulics._jit  # noqa: F401
     import numba
 
     from floodtwin.hydrograph import design_hydrograph
