@@ -8,8 +8,9 @@ in the sources' ``__pycache__``, which numba does not consult when ``NUMBA_CACHE
 same command then runs again in a new process on the now-filled cache: the difference of the two
 walls is the compile (and cache write) cost; the warm run is the import + load + run cost.
 
-Prints the figures; ``--write`` also rewrites the section ``bench_compile.py`` of
-benchmarks/RESULTS.md. A benchmark script, not a test: nothing is asserted.
+Prints the figures; ``--write`` also rewrites the part between the ``bench_compile.py`` markers of
+benchmarks/RESULTS.md (inside its "Cold compile" section). A benchmark script, not a test: nothing
+is asserted.
 
 Usage: ``.venv/bin/python benchmarks/bench_compile.py [--repeat 1] [--duration-s 3600] [--write]``
 """
@@ -104,7 +105,7 @@ def main() -> None:
         now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         body = "\n".join([
             f"<!-- BEGIN {SECTION} -->",
-            "## Cold compile of the first coupled run: `benchmarks/bench_compile.py`",
+            "### The first coupled run, as measured last by `benchmarks/bench_compile.py`",
             "",
             f"{now} · {machine()} · 1-min load average {load0:.2f} before, {load1:.2f} after (the machine is shared)",
             f"Command: `{cmd}`",

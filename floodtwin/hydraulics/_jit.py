@@ -40,11 +40,12 @@ _llvm.set_option("", "-vectorize-memory-check-threshold=1024")
 #: compiles a copy with the flags folded (kernels2d.reconstruction uses this per limiter family)
 jit = njit(cache=True, fastmath=False, error_model="numpy")
 #: per-cell helpers, inlined at the numba IR level into the loops that call them, where a call that
-#: LLVM does not inline would keep the loop from vectorising (the reconstruction's per-cell chain as
-#: calls: godunov 40-50 % slower, benchmarks/RESULTS.md "Cold compile"). IR inlining re-types the
-#: helper's body at every call site, nested ones included, so it multiplies compile time: keep it
-#: to the innermost loop bodies and compile larger pieces once with ``jit`` (the reconstruction
-#: inlined three times into one function cost 240 s of compiling per dtype; 36 s as it is now)
+#: LLVM does not inline would keep the loop from vectorising (the reconstruction's _prepare_cell and
+#: _increments as calls: godunov 40-50 % slower, benchmarks/RESULTS.md "Cold compile"; a helper of a
+#: few operations, such as _face_pair, LLVM inlines by itself). IR inlining re-types the helper's
+#: body at every call site, nested ones included, so it multiplies compile time: keep it to the
+#: innermost loop bodies and compile larger pieces once with ``jit`` (the reconstruction inlined
+#: three times into one function cost 240 s of compiling per dtype; 12 s as it is now)
 jit_inline = njit(cache=True, fastmath=False, error_model="numpy", inline="always")
 #: row-parallel kernels: prange over blocks of rows, each thread owns whole rows
 jit_parallel = njit(cache=True, fastmath=False, parallel=True, error_model="numpy")
