@@ -66,6 +66,7 @@ OPTIMISATION_LOG = [
     "", "Expected on a quiet machine: the step kernel's critical path falls from 72,672 to 51,151 cells per step "
     "(−30 %) at about the same cost per cell (the hazard fields included), i.e. from ≈ 53 s of the 62 s to "
     "≈ 38 s, ≈ 46 s in all; not measured here (see the table above for what this machine allowed).",
+    "", "Back to back on this machine, 2026-12-04 01:48–01:51 (the quietest moment of the session, 1-min load 1.4 rising to 5.0 during the pair), the whole 96 h run (`simulate_coupled` as in this script, one run each, kernels cached): main 79.0 s wall (CPU/wall 1.00), this branch 83.2 s (CPU/wall 0.97), the same 216.845 km² and mass balance 3.13e-15; both runs got about one core, so the parallel gain (critical path −30 %) could not show, and the difference is within the spread of runs at this load (103.8–129.8 s for the same code above).",
 ]
 
 
