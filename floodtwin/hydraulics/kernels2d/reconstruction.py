@@ -250,8 +250,8 @@ def _prepare_edge_cell(hw, uw, vw, zw, he, ue, ve, ze, hs, us, vs, zs, hn, un, v
                        predict, half_dt_dx, g, lim, vanleer, mc, hdry):
     """:func:`_prepare_cell` of a row's first or last cell (no x neighbour: first order in x, always
     sharpened), the limiter family chosen at run time: two cells a row, so one compiled copy per
-    dtype serves every limiter (each inlined copy of the per-cell chain costs numba ~7 s of
-    compiling, and one in each specialisation of :func:`_prepare_line_with` cost four)."""
+    dtype serves every limiter, where an inlined copy in each of the four specialisations of
+    :func:`_prepare_line_with` cost numba ~7 s of compiling each."""
     return _prepare_cell(hw, uw, vw, zw, he, ue, ve, ze, hs, us, vs, zs, hn, un, vn, zn, hc, uc, vc, zc, False, y_ok,
                          predict, True, half_dt_dx, g, lim, vanleer, mc, hdry)
 
@@ -298,8 +298,8 @@ def _prepare_line_with(h_s, u_s, v_s, z_s, h_c, u_c, v_c, z_c, h_n, u_n, v_n, z_
     (numba's IR inlining and type inference over the copies), 12 s as it is now (with
     :func:`_face_pair`, :func:`_face_pair_mc` and the sharpening compiled once and called: LLVM
     inlines them); the loops run as fast, with bit-identical results (benchmarks/RESULTS.md,
-    "Cold compile"). Then, if lo = 1, the first
-    and last cell (no x neighbour: first order in x, and always sharpened)."""
+    "Cold compile"). Then, if lo = 1, the first and last cell (no x neighbour: first order in x,
+    and always sharpened)."""
     nx = h_c.size
     for j in range(lo, hi):
         x0, x1, x2, x3, x4, x5, x6, x7, y0, y1, y2, y3, y4, y5, y6, y7 = _prepare_cell(
@@ -356,7 +356,7 @@ def _put_increments(inc, j, sx, sy):
 def _godunov_prepare_row(r, lo, hi, h, u, v, z, limiter, hdry, predict, half_dt_dx, g, sx, sy):
     """Limited x and y increments of columns lo…hi-1 of row r into ``sx``, ``sy`` (8, ≥ hi − lo),
     advanced by the Hancock predictor when ``predict``; first order across the domain edges (and
-    across the window's ends, which the caller keeps dry). One inlined copy of the row loop per
+    across the window's ends, which the caller keeps dry). One compiled copy of the row loop per
     limiter family (MC, van Leer, the min/max family), each with its constants folded."""
     ny = h.shape[0]
     y_ok = 0 < r < ny - 1
