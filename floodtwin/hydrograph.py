@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +27,7 @@ from pydantic import field_validator, model_validator
 from floodtwin.config import DATA_DIR, StrictModel, line_of, load_yaml, read_yaml
 from floodtwin.errors import MAX_DISCHARGE_M3S, ConfigError, InputError, require_discharge_m3s
 from floodtwin.files import require_file_to_read
+from floodtwin.reach.build import post_chainage_m
 from floodtwin.reach.params import Param
 
 __all__ = ["BreachSpec", "Hydrograph", "HydrographSpec", "Scenario", "ScenarioSpec", "SCENARIO_STEP_S",
@@ -214,10 +214,10 @@ def _breach_number(text: str, part: str, what: str, option: str, original: str) 
     where = f"{option} {original!r}"
     if part == "":
         raise InputError(f"{where}: {what} is empty ({_BREACH_FORM})")
-    post = re.fullmatch(r"(\d+)\+(\d{3}(?:\.\d*)?)", part) if what == "chainage" else None
+    post = post_chainage_m(part) if what == "chainage" else None
     try:
         # a dike post "12+500" is km + m, the way the dike's chainage posts are written
-        v = int(post.group(1)) * 1000.0 + float(post.group(2)) if post else float(part)
+        v = post if post is not None else float(part)
     except ValueError:
         raise InputError(f"{where}: {what} {part!r} is not a number ({_BREACH_FORM})") from None
     if not math.isfinite(v):

@@ -9,6 +9,7 @@ deterministic for a given YAML: every position follows from the chainage/offset 
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from floodtwin.reach.load import dem_filename
 from floodtwin.reach.params import ReachParams, load_params
 from floodtwin.reach.terrain import ReachTerrain, build_dem, write_dem
 
-__all__ = ["KIND_ZH", "ROLE_ZH", "WORKS_KIND_ZH", "post_label", "build_centerline", "build_channel", "build_dikes",
+__all__ = ["KIND_ZH", "ROLE_ZH", "WORKS_KIND_ZH", "post_chainage_m", "post_label", "build_centerline", "build_channel", "build_dikes",
            "build_works_and_spurs", "build_stones", "town_depth_m", "build_grids", "build_staff", "build_villages",
            "build_points", "build_gauge_rating", "build_layers", "build_reach"]
 
@@ -34,6 +35,15 @@ def post_label(chainage_m: float) -> str:
     """Chainage post label: 6663 m -> '6+663'."""
     km, m = divmod(int(round(chainage_m)), 1000)
     return f"{km}+{m:03d}"
+
+
+_POST = re.compile(r"^\s*(\d+)\s*\+\s*(\d{1,3}(?:\.\d+)?)\s*$")
+
+
+def post_chainage_m(text: str) -> float | None:
+    """Chainage (m) of a post label such as ``"7+350"`` (km + m: 7350 m); None when ``text`` is not one."""
+    m = _POST.match(str(text))
+    return int(m.group(1)) * 1000.0 + float(m.group(2)) if m else None
 
 
 def _polygon_sn(terrain: ReachTerrain, s0: float, s1: float, n_lo, n_hi, step_m: float = 50.0):

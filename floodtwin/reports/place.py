@@ -4,9 +4,10 @@ the reach's grids, works, spurs and dikes (EPSG:4547) with the words a message n
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
+
+from floodtwin.reach.build import post_chainage_m, post_label
 
 __all__ = ["REACH_MARGIN_M", "Rejected", "Place", "parse_chainage", "post_label", "ReachIndex"]
 
@@ -33,17 +34,14 @@ class Place:
     where_en: str
 
 
-_POST = re.compile(r"^\s*(\d+)\s*\+\s*(\d{1,3}(?:\.\d+)?)\s*$")
-
-
 def parse_chainage(value: Any) -> float:
     """Chainage in metres from a number or a chainage post such as ``"7+350"`` (= 7350 m)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     text = str(value)
-    m = _POST.match(text)
-    if m:
-        return int(m.group(1)) * 1000.0 + float(m.group(2))
+    post = post_chainage_m(text)
+    if post is not None:
+        return post
     try:
         out = float(text)
     except ValueError:
@@ -53,10 +51,6 @@ def parse_chainage(value: Any) -> float:
     return out
 
 
-def post_label(chainage_m: float) -> str:
-    """``7350.0`` -> ``"7+350"``."""
-    km, m = divmod(int(round(chainage_m)), 1000)
-    return f"{km}+{m:03d}"
 
 
 class ReachIndex:
