@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -23,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 NAME = "bench_1d.py"
 sys.path.insert(0, str(ROOT / "benchmarks"))  # _machine, when imported as a module
 from _machine import machine  # noqa: E402
+from _results import RESULTS, write_section  # noqa: E402
 
 
 
@@ -474,7 +473,7 @@ def main() -> None:
     command = f".venv/bin/python benchmarks/{NAME} --repeat {args.repeat}"
     if args.coupled_hours != 12.0:
         command += f" --coupled-hours {args.coupled_hours:g}"
-    lines = [f"<!-- BEGIN {NAME} -->", "## 1D channel: 96 h hydrograph over the 27 km reach, dt = 60 s", "",
+    lines = ["## 1D channel: 96 h hydrograph over the 27 km reach, dt = 60 s", "",
              f"{stamp} · {machine()} · 1-min load {load_before:.2f} at the start, {load_1d:.2f} after the 1D runs, "
              f"{os.getloadavg()[0]:.2f} at the end (the machine is shared)", f"Command: `{command}`", "",
              "Hydrograph 10,000 → 22,000 → 10,000 m³/s (crest at 36 h), normal depth downstream, Preissmann θ = 0.6, "
@@ -494,12 +493,7 @@ def main() -> None:
         lines += _straight_lines(straight)
     if cmp and straight:
         lines += _why_lines(cmp, straight)
-    lines += [f"<!-- END {NAME} -->"]
-    section = "\n".join(lines)
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.is_file() else "# floodtwin benchmark results\n"
-    pattern = re.compile(rf"<!-- BEGIN {re.escape(NAME)} -->.*?<!-- END {re.escape(NAME)} -->", re.S)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
+    write_section(NAME, "\n".join(lines))
     print(f"written: {RESULTS.relative_to(ROOT)}")
 
 

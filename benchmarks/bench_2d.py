@@ -34,12 +34,12 @@ from pathlib import Path
 import numpy as np
 
 from _machine import load, machine
+from _results import RESULTS, write_section
 from peers import run_peers
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests" / "verification"))
-RESULTS = HERE / "RESULTS.md"
 SECTION = "bench_2d.py"
 
 # peers' published figures on this kind of machine (PEERS.md), for the record next to our own
@@ -373,17 +373,6 @@ def render_peers_only(args, peer_rows, peer_acc, peer_failed, load_before, load_
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    begin, end = f"<!-- BEGIN {SECTION} -->", f"<!-- END {SECTION} -->"
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# floodtwin benchmark results\n"
-    block = f"{begin}\n{text}{end}"
-    if begin in old and end in old:
-        new = old[: old.index(begin)] + block + old[old.index(end) + len(end):]
-    else:
-        new = old.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(new, encoding="utf-8")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--no-peers", action="store_true")
@@ -423,7 +412,7 @@ def main() -> None:
     print()
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
         print(f"written to {RESULTS}")
 
 

@@ -28,10 +28,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from _machine import load, machine
+from _results import write_section
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-RESULTS = HERE / "RESULTS.md"
 SECTION = "bench_compile.py"
 
 # the child prints the seconds of its phases: imports, reach load, the run (compile included)
@@ -104,22 +104,14 @@ def main() -> None:
     if a.write:
         now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         body = "\n".join([
-            f"<!-- BEGIN {SECTION} -->",
             "### The first coupled run, as measured last by `benchmarks/bench_compile.py`",
             "",
             f"{now} · {machine()} · 1-min load average {load0:.2f} before, {load1:.2f} after (the machine is shared)",
             f"Command: `{cmd}`",
             "",
             *lines,
-            f"<!-- END {SECTION} -->",
         ])
-        text = RESULTS.read_text()
-        b, e = f"<!-- BEGIN {SECTION} -->", f"<!-- END {SECTION} -->"
-        if b in text and e in text:
-            text = text[:text.index(b)] + body + text[text.index(e) + len(e):]
-        else:
-            text = text.rstrip("\n") + "\n\n" + body + "\n"
-        RESULTS.write_text(text)
+        write_section(SECTION, body)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -29,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _machine
 from _machine import machine as describe_machine  # noqa: E402
+from _results import RESULTS, write_section  # noqa: E402
 
 import yaml
 
@@ -42,7 +42,6 @@ from floodtwin.dispatch.settings import load_config
 from floodtwin.db import connect
 from floodtwin.preplan import Preplan
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 NAME = "bench_dispatch.py"
 T0 = datetime(2026, 7, 20, 2, 0, tzinfo=UTC)  # 10:00 local, shift A
 SECRET = "bench-secret"
@@ -178,16 +177,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        write_section(text)
-
-
-def write_section(text: str) -> None:
-    begin, end = f"<!-- BEGIN {NAME} -->", f"<!-- END {NAME} -->"
-    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# floodtwin benchmark results\n"
-    block = f"{begin}\n{text}\n{end}"
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
-    new = pattern.sub(lambda _: block, current) if pattern.search(current) else current.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(new, encoding="utf-8")
+        write_section(NAME, text)
 
 
 if __name__ == "__main__":

@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import re
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 NAME = "bench_full.py"
 TITLE = "Full design run, 96 h at 50 m"
 sys.path.insert(0, str(ROOT / "benchmarks"))  # _machine, when imported as a module
 from _machine import load, machine  # noqa: E402
+from _results import RESULTS, write_section  # noqa: E402
 
 #: what each optimisation bought (development log 2026-12-04, not re-measured by this script)
 OPTIMISATION_LOG = [
@@ -137,7 +136,7 @@ def _write(runs, best, prep_s, args, duration_s) -> None:
     cmd = "PYTHONPATH=. .venv/bin/python benchmarks/bench_full.py" + (f" --repeat {args.repeat}" if args.repeat != 3 else "")
     if args.hours != 96.0:
         cmd += f" --hours {args.hours:g}"
-    lines = [f"<!-- BEGIN {NAME} -->", f"## {TITLE}: `{cmd}`", "",
+    lines = [f"## {TITLE}: `{cmd}`", "",
              f"{dt.date.today().isoformat()}; {machine()}; `simulate_coupled(load_reach('huayuankou'), "
              f"design_hydrograph(22000.0), {duration_s:,.0f} s)`, 2D local-inertial at 50 m, coupling every 60 s. "
              f"load_reach + design_hydrograph: {prep_s:.2f} s (not in the wall times). The machine is shared: the "
@@ -147,12 +146,7 @@ def _write(runs, best, prep_s, args, duration_s) -> None:
     lines += [_row(r) for r in runs]
     lines += ["", f"Best: {best['wall_s']:.1f} s wall; target ≤ 60 s, aim ≤ 45 s."]
     lines += OPTIMISATION_LOG
-    lines += [f"<!-- END {NAME} -->"]
-    section = "\n".join(lines)
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.is_file() else "# floodtwin benchmark results\n"
-    pattern = re.compile(rf"<!-- BEGIN {re.escape(NAME)} -->.*?<!-- END {re.escape(NAME)} -->", re.S)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
+    write_section(NAME, "\n".join(lines))
     print(f"written: {RESULTS.relative_to(ROOT)}")
 
 

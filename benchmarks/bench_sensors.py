@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))  # _machine
 from _machine import load, machine as describe_machine  # noqa: E402
+from _results import write_section  # noqa: E402
 
 from floodtwin.alerts import StoneAlarmAnswer  # noqa: E402
 from floodtwin.sensors import readings as rd  # noqa: E402
@@ -164,18 +165,6 @@ def bench_latency(registry, th, trials: int) -> dict | None:
         proc.wait(10)
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "benchmarks" / "RESULTS.md"
-    begin, end = f"<!-- BEGIN {NAME} -->", f"<!-- END {NAME} -->"
-    body = path.read_text(encoding="utf-8") if path.exists() else "# floodtwin benchmark results\n"
-    block = f"{begin}\n{text.rstrip()}\n{end}"
-    if begin in body and end in body:
-        body = body[:body.index(begin)] + block + body[body.index(end) + len(end):]
-    else:
-        body = body.rstrip() + "\n\n" + block + "\n"
-    path.write_text(body, encoding="utf-8")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=float, default=10, help="days of traffic from all 249 stones to ingest")
@@ -243,7 +232,7 @@ committed on the dispatch board, {lat['trials']} trials (one per spur, after one
         text += "\nMQTT latency: not measured (mosquitto not installed).\n"
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(NAME, text)
 
 
 if __name__ == "__main__":

@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _machine
 from _machine import machine  # noqa: E402
+from _results import RESULTS, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 NAME = "preplan_tasks.py"
 
 STAGES = r"""
@@ -86,17 +86,6 @@ def per_tier() -> list[tuple[float, str, int, float]]:
     return rows
 
 
-def write_section(text: str) -> None:
-    begin, end = f"<!-- BEGIN {NAME} -->", f"<!-- END {NAME} -->"
-    doc = RESULTS.read_text(encoding="utf-8") if RESULTS.is_file() else "# floodtwin benchmark results\n"
-    block = f"{begin}\n{text.rstrip()}\n{end}"
-    if begin in doc and end in doc:
-        doc = doc[: doc.index(begin)] + block + doc[doc.index(end) + len(end):]
-    else:
-        doc = doc.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(doc, encoding="utf-8")
-
-
 def load_average() -> str:
     try:
         return Path("/proc/loadavg").read_text().split()[0]
@@ -139,7 +128,7 @@ def main() -> None:
     ]
     text = "\n".join(lines)
     print(text)
-    write_section(text)
+    write_section(NAME, text)
 
 
 if __name__ == "__main__":

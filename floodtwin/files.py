@@ -7,12 +7,14 @@ output folder is not created behind the user's back)."""
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from floodtwin.errors import InputError
 
-__all__ = ["require_file_to_read", "require_file_to_write", "require_folder_to_write", "require_number"]
+__all__ = ["require_file_to_read", "require_file_to_write", "require_folder_to_write", "require_new_folder_to_write",
+           "require_number"]
 
 
 def require_file_to_read(path: str | Path, *, option: str, allow_empty: bool = False) -> Path:
@@ -70,6 +72,26 @@ def require_folder_to_write(path: str | Path, *, option: str) -> tuple[Path, boo
     except OSError as exc:
         raise InputError(f"{option} {p}: cannot create the folder: {exc.strerror or exc}") from None
     return p, True
+
+
+def require_new_folder_to_write(path: str | Path, *, option: str) -> Path:
+    """``path`` as a folder a command will fill in one go: absent (created later, with any missing
+    parents, by the caller) or empty, under a folder that can be written. Creates nothing, so a
+    refusal or a failed run leaves no trace."""
+    p = Path(path)
+    if p.exists():
+        if not p.is_dir():
+            raise InputError(f"{option} {p}: is a file, expected a folder")
+        if any(p.iterdir()):
+            raise InputError(f"{option} {p}: folder is not empty (a run writes into a new or empty folder)")
+    probe = p if p.exists() else p.parent
+    while not probe.exists():  # e.g. outputs/ itself not made yet: its first existing ancestor decides
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"{option} {p}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {p}: folder {probe} is not writable")
+    return p
 
 
 def require_number(value: float, *, option: str, low: float | None = None, high: float | None = None,

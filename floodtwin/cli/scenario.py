@@ -224,7 +224,7 @@ def _render_flood(c, result) -> None:
 
     f = result.flood_summary
     c.print(f"  [bold]flood between the dikes (滩区):[/] {f['floodplain_inundated_area_km2']:.1f} km² under water, "
-            f"{f['floodplain_max_depth_volume_m3'] / 1e6:,.0f} Mm³ at the highest depths; by hazard "
+            f"at most {f['floodplain_volume_peak_m3'] / 1e6:,.0f} Mm³ of water on the land at once; by hazard "
             + ", ".join(f"{k} {f[f'floodplain_area_{k}_km2']:.1f}" for k in HAZARD_CLASSES[1:]) + " km²")
     behind = f["behind_dikes_inundated_area_km2"]
     c.print("  [bold]behind the dikes:[/] " + ("[bold green]dry[/]" if behind == 0 else

@@ -23,8 +23,10 @@ __all__ = ["MASS_BALANCE_TOLERANCE", "between_dikes_mask", "channel_speed_at", "
 MASS_BALANCE_TOLERANCE = 1e-6
 
 
-def require_breach_on_reach(reach, spec) -> None:
-    """InputError unless the breach's chainage lies on a dike of the reach (with the dike on its bank)."""
+def require_breach_on_reach(reach, spec, *, duration_s: float | None = None) -> None:
+    """InputError unless the breach's chainage lies on a dike of the reach (with the dike on its bank)
+    and, given the run's ``duration_s``, it opens before the run ends (else it would silently not
+    happen)."""
     dikes = reach.dikes[reach.dikes["bank"] == spec.bank]
     if dikes.empty:
         raise InputError(f"--breach {spec.chainage_m:g}:{spec.bank}: the reach has no {spec.bank} dike")
@@ -33,6 +35,9 @@ def require_breach_on_reach(reach, spec) -> None:
     if not lo <= spec.chainage_m <= hi:
         raise InputError(f"--breach {spec.chainage_m:g}:{spec.bank}: chainage outside the {spec.bank} dike "
                          f"({lo:,.0f}–{hi:,.0f} m)")
+    if duration_s is not None and spec.start_h * 3600.0 >= duration_s:
+        raise InputError(f"--breach {spec.chainage_m:g}:{spec.bank}@{spec.start_h:g}: opens at {spec.start_h:g} h, "
+                         f"at or after the end of the run ({duration_s / 3600:g} h)")
 
 
 def to_breach(reach, spec):

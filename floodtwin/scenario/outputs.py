@@ -45,23 +45,11 @@ def default_output_folder(name: str, now: datetime | None = None) -> Path:
 
 
 def prepare_output_folder(path: str | Path, *, option: str = "--out") -> Path:
-    """Check, before any computing, that ``path`` can be written: absent (its parent writable) or an empty
-    folder. InputError otherwise."""
-    p = Path(path)
-    if p.exists():
-        if not p.is_dir():
-            raise InputError(f"{option} {p}: is a file, expected a folder")
-        if any(p.iterdir()):
-            raise InputError(f"{option} {p}: folder is not empty (a run writes into a new or empty folder)")
-    parent = p.parent if not p.exists() else p
-    probe_dir = parent
-    while not probe_dir.exists():  # outputs/ itself may not exist yet: its first existing ancestor decides
-        probe_dir = probe_dir.parent
-    if not probe_dir.is_dir():
-        raise InputError(f"{option} {p}: {probe_dir} is a file, not a folder")
-    if not os.access(probe_dir, os.W_OK | os.X_OK):
-        raise InputError(f"{option} {p}: folder {probe_dir} is not writable")
-    return p
+    """Check, before any computing, that a run's folder can be written: absent or empty, under a
+    writable folder (``files.require_new_folder_to_write``). Creates nothing."""
+    from floodtwin.files import require_new_folder_to_write
+
+    return require_new_folder_to_write(path, option=option)
 
 
 def _thin_series(run):

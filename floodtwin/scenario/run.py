@@ -146,19 +146,18 @@ def run_scenario(discharge_m3s: float | None = None, *, hydrograph=None, name: s
     if breaches and not full:
         raise InputError("breaches need the full run (--full): the 1D model has no land behind the dikes")
     reach = reach if reach is not None else load_reach("huayuankou", resolution_m=resolution_m)
-    for b in breaches:
-        from floodtwin.scenario.full import require_breach_on_reach
-
-        require_breach_on_reach(reach, b)
     preplan = preplan if preplan is not None else Preplan.load()
     sections = sections_from_reach(reach)
     require_in_range(sections, q, name="discharge")  # a flow the model cannot answer is refused, not guessed
-    for label, series in (("hydrograph", hydrograph),):
-        if series is not None:
-            require_in_range(sections, float(np.min(series.discharge_m3s)), name=f"lowest flow of the {label}")
+    if hydrograph is not None:
+        require_in_range(sections, float(np.min(hydrograph.discharge_m3s)), name="lowest flow of the hydrograph")
     timings["load"] = time.perf_counter() - t0
     if full:
+        from floodtwin.scenario.full import require_breach_on_reach
+
         hydro = hydrograph if hydrograph is not None else design_hydrograph(q)
+        for b in breaches:  # a breach off the reach's dikes, or one that would open after the run, is refused
+            require_breach_on_reach(reach, b, duration_s=float(hydro.times_s[-1]))
         label = "design hydrograph" if hydrograph is None else f"{name or 'given'} hydrograph"
         return _full(q, hydro, name or "design", label, reach, preplan, tuple(breaches), timings, progress, now)
     t0 = time.perf_counter()
@@ -265,7 +264,8 @@ def _full(q, hydro, name, label, reach, preplan, breaches, timings, progress, no
     inside = flood["between_dikes"].values
     summary = {f"floodplain_{k}": v for k, v in flood_summary(flood, floodplain_mask=inside).items()}
     summary.update({f"behind_dikes_{k}": v for k, v in flood_summary(flood, floodplain_mask=~inside).items()})
-    summary["floodplain_volume_peak_m3"] = float(run.attrs.get("volume_2d_peak_m3", np.nan))
+    # the largest volume on the 2D grid at once (floodplain and, after a breach, the land behind the dikes)
+    summary["floodplain_volume_peak_m3"] = float(run.attrs["volume_2d_peak_m3"])
     summary["mass_balance_relative_error"] = float(run.attrs["mass_balance_relative_to_inflow"])
     timings["risk_and_tasks"] = time.perf_counter() - t0
     return ScenarioResult(q, decision, gauge_stage, dikes.drop(columns="geometry"), villages.drop(columns="geometry"),

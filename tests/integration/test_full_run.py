@@ -134,3 +134,37 @@ def test_the_full_command_writes_every_file_and_shows_the_map(tmp_path, capsys, 
     assert {name for name, _ in pyogrio.list_layers(out / "risk.gpkg")} == {"villages", "grids", "dikes", "works",
                                                                              "hazard"}
     assert len(json.loads((out / "tasks.json").read_text(encoding="utf-8"))) == summary["task_count"]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--scenario", "nosuch"], "nosuch"),
+    (["--hydrograph", "{tmp}/no_column.csv"], "discharge_m3s"),
+    (["--hydrograph", "{tmp}/backwards.csv"], "line 3"),
+    (["--hydrograph", "{tmp}/negative.csv"], "negative"),
+    (["--hydrograph", "{tmp}/text.csv"], "'lots' is not a number"),
+    (["--discharge", "0"], "--discharge"),
+    (["--discharge", "150000"], "--discharge"),
+    (["--discharge", "22000", "--breach", "99000:right"], "chainage outside the right dike"),
+    (["--discharge", "22000", "--breach", "12000:middle"], "bank 'middle'"),
+    (["--discharge", "22000", "--breach", "12000:right@200"], "after the end of the run"),
+    (["--discharge", "22000", "--out", "{tmp}/plain.txt/run"], "is a file"),
+    (["--discharge", "22000", "--resolution", "30"], "--resolution 30"),
+    (["--discharge", "22000", "--layer", "speed"], "--layer speed"),
+])
+def test_bad_input_of_the_full_run_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, monkeypatch, args, words):
+    from floodtwin.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "no_column.csv").write_text("time_h,flow\n0,3000\n6,5000\n", encoding="utf-8")
+    (tmp_path / "backwards.csv").write_text("time_h,discharge_m3s\n0,3000\n6,5000\n3,4000\n", encoding="utf-8")
+    (tmp_path / "negative.csv").write_text("time_h,discharge_m3s\n0,3000\n6,-5\n", encoding="utf-8")
+    (tmp_path / "text.csv").write_text("time_h,discharge_m3s\n0,3000\n6,lots\n", encoding="utf-8")
+    (tmp_path / "plain.txt").write_text("x", encoding="utf-8")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(SystemExit) as exit_:
+        main(["scenario", "--full", "--quiet", *[a.replace("{tmp}", str(tmp_path)) for a in args]])
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert exit_.value.code == 2, (exit_.value.code, err)
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in err, lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == before, "nothing is written, not even outputs/"
