@@ -306,16 +306,17 @@ class Floodplain:
     def _state(self) -> tuple[np.ndarray, np.ndarray]:
         return (self.hu, self.hv) if self.scheme == "godunov" else (self.qx, self.qy)
 
-    def _velocities(self) -> tuple[np.ndarray, np.ndarray]:
-        """Cell velocities (m/s) of the current state, internal orientation."""
-        hh = self.h
+    def _frame_into(self, out_h: np.ndarray, out_u: np.ndarray, out_v: np.ndarray, outside: float) -> None:
+        """Depth and cell velocities (m, m/s) of the current state into the given arrays (internal
+        orientation), ``outside`` where the bed is NaN."""
         a, b = self._state()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if self.scheme == "inertial":
-                a = 0.5 * (a[:, :-1] + a[:, 1:])
-                b = 0.5 * (b[:-1, :] + b[1:, :])
-            u = np.where(hh > H_DRY_M, a / np.where(hh > 0, hh, 1), 0.0)
-            v = np.where(hh > H_DRY_M, b / np.where(hh > 0, hh, 1), 0.0)
+        k2r.cell_velocities(self.h, a, b, self.active, self.scheme == "inertial", self._f(H_DRY_M),
+                            self._f(0.5), self._f(outside), out_h, out_u, out_v)
+
+    def _velocities(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cell velocities (m/s) of the current state, internal orientation; 0 outside the domain."""
+        h, u, v = (np.empty_like(self.h) for _ in range(3))
+        self._frame_into(h, u, v, 0.0)
         return u, v
 
     @property
@@ -372,10 +373,7 @@ class Floodplain:
         return np.stack([d, d + self.z_local[grow, gcol] + self.datum, u, v])
 
     def _record(self, k: int) -> None:
-        u, v = self._velocities()
-        self.out_depth[k] = np.where(self.active, self.h, np.nan)
-        self.out_u[k] = np.where(self.active, u, np.nan)
-        self.out_v[k] = np.where(self.active, v, np.nan)
+        self._frame_into(self.out_depth[k], self.out_u[k], self.out_v[k], np.nan)
 
     # ---- time stepping ----
     def advance(self, until_s: float, link_rates_m3s: Any = None) -> np.ndarray:

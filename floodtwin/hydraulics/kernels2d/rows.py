@@ -11,7 +11,7 @@ import numpy as np
 from floodtwin.hydraulics._jit import jit, jit_parallel, prange
 
 __all__ = ["add_point_sources", "add_sources", "after_step", "balance_blocks", "block_windows", "boundary_sums",
-           "grow_wet_extent", "row_sums", "row_windows"]
+           "cell_velocities", "grow_wet_extent", "row_sums", "row_windows"]
 
 
 @jit
@@ -183,3 +183,35 @@ def row_sums(a, out):
             if v == v:
                 s += v
         out[i] = s
+
+
+@jit_parallel
+def cell_velocities(h, a, b, active, face_centred, h_dry, half, outside, out_h, out_u, out_v):
+    """Cell depth and velocity (m, m/s) of a state into ``out_h``, ``out_u``, ``out_v`` (the output
+    frames and the hazard's initial speeds), ``outside`` (NaN or 0) where not ``active``. ``a``, ``b``
+    are the x and y unit discharges (m² s⁻¹): at the cells (Godunov) or, with ``face_centred``, on the
+    faces (inertial: (ny, nx+1) and (ny+1, nx), averaged over a cell's two faces with ``half`` = 0.5 in
+    the state's dtype, so that float32 stays float32 as in NumPy). u = a/h where h > ``h_dry``, else 0.
+    One pass instead of the eight NumPy temporaries of a frame (1 ms instead of 17 ms per 10⁶ cells)."""
+    ny, nx = h.shape
+    for i in prange(ny):
+        for j in range(nx):
+            if not active[i, j]:
+                out_h[i, j] = outside
+                out_u[i, j] = outside
+                out_v[i, j] = outside
+                continue
+            d = h[i, j]
+            out_h[i, j] = d
+            if face_centred:
+                qa = (a[i, j] + a[i, j + 1]) * half
+                qb = (b[i, j] + b[i + 1, j]) * half
+            else:
+                qa = a[i, j]
+                qb = b[i, j]
+            if d > h_dry:
+                out_u[i, j] = qa / d
+                out_v[i, j] = qb / d
+            else:
+                out_u[i, j] = 0.0
+                out_v[i, j] = 0.0
