@@ -177,21 +177,24 @@ def _render(result, lang: str, show_tasks: int) -> None:
     v = result.villages
     vt = Table(title="Floodplain villages (滩区村庄): depth at the crest, hours from the start of the wave",
                header_style="bold")
-    cols = ("village", "people", "special", "depth m") + (("hazard",) if result.full else ()) + ("water arrives",
-                                                                                                 "evacuate to")
+    cols = ("village", "people", "special", "depth m") + (("hazard",) if result.full else ()) + (
+        "arrives", "crest in", "evacuate to")
     for col in cols:
-        vt.add_column(col, justify="right" if col in ("people", "special", "depth m") else "left")
+        # an evacuation point's name wraps in its cell rather than losing its end
+        vt.add_column(col, justify="right" if col in ("people", "special", "depth m", "crest in") else "left",
+                      overflow="fold" if col == "evacuate to" else "ellipsis")
     for r in v.itertuples():
-        arrival = "dry"
+        arrival, lead = "dry", ""
         if r.flooded:
             arrival = _hours(r.arrival_time_s)
             if r.arrival_time_s == r.arrival_time_s and peak_s == peak_s:
-                arrival += f", crest +{(peak_s - r.arrival_time_s) / 3600:.0f} h"
+                # "crest in": the time from the water's arrival to the flood's crest at Huayuankou
+                lead = f"{(peak_s - r.arrival_time_s) / 3600:.0f} h"
         mark = "[bold red]" if r.flooded else ""
         hazard = ((HAZARD_STYLE.get(r.hazard_class, "") + r.hazard_class + "[/]" if r.hazard_class != "dry" else "dry"),) \
             if result.full else ()
         vt.add_row(f"{mark}{r.name_zh}", str(r.population), str(r.special_attention), f"{mark}{r.max_depth_m:.2f}",
-                   *hazard, arrival, r.evacuation_point.replace("安置点（堤后）", "安置点"))
+                   *hazard, arrival, lead, r.evacuation_point.replace("安置点（堤后）", "安置点"))
     c.print(vt)
     p = result.people_to_move()
     c.print(f"  [bold]to move:[/] {p['population']} people ({p['households']} households, "
@@ -224,18 +227,21 @@ def _render_flood(c, result) -> None:
 
     f = result.flood_summary
     c.print(f"  [bold]flood between the dikes (滩区):[/] {f['floodplain_inundated_area_km2']:.1f} km² under water, "
-            f"at most {f['floodplain_volume_peak_m3'] / 1e6:,.0f} Mm³ of water on the land at once; by hazard "
-            + ", ".join(f"{k} {f[f'floodplain_area_{k}_km2']:.1f}" for k in HAZARD_CLASSES[1:]) + " km²")
+            f"at most {f['floodplain_volume_peak_m3'] / 1e6:,.0f} Mm³ on the land at once")
+    c.print("    by hazard (km²): " + " · ".join(f"{k} {f[f'floodplain_area_{k}_km2']:.1f}" for k in HAZARD_CLASSES[1:]))
     behind = f["behind_dikes_inundated_area_km2"]
     c.print("  [bold]behind the dikes:[/] " + ("[bold green]dry[/]" if behind == 0 else
                                                 f"[bold red]{behind:.2f} km² under water[/], "
-                                                f"{f['behind_dikes_max_depth_volume_m3'] / 1e6:,.1f} Mm³"))
+                                                f"{f['behind_dikes_max_depth_volume_m3'] / 1e6:,.1f} Mm³ at the "
+                                                "deepest of each cell"))
     v = result.villages
     by = v.groupby("hazard_class")
-    c.print("  villages by hazard: " + ", ".join(
-        f"{k} {len(by.get_group(k))} (" + ", ".join(f"{r.name_zh} {_hours(r.arrival_time_s)}"
-                                               for r in by.get_group(k).sort_values("arrival_time_s").itertuples()) + ")"
-        for k in reversed(HAZARD_CLASSES) if k in by.groups))
+    c.print("  [bold]villages by hazard[/] (hours from the start of the wave):")
+    for k in reversed(HAZARD_CLASSES):
+        if k in by.groups:
+            rows = by.get_group(k).sort_values("arrival_time_s").itertuples()
+            c.print(f"    {HAZARD_STYLE.get(k, '')}{k}[/] {len(by.get_group(k))}: "
+                    + ", ".join(f"{r.name_zh} {_hours(r.arrival_time_s)}" for r in rows))
     g = result.layers["grids"]
     hit = g[(g["flooded_area_km2"] > 0) | (g["people"] > 0)].sort_values("people", ascending=False)
     if len(hit):

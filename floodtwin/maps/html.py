@@ -22,7 +22,7 @@ from floodtwin.maps.style import DEPTH_BOUNDS_M, DEPTH_COLOURS, FREEBOARD, HAZAR
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LAYER_NAMES", "render_html"]
+__all__ = ["BREACH_LAYER_NAME", "LAYER_NAMES", "render_html"]
 
 #: the layers of the layer control, in its order (hillshade is the base layer)
 LAYER_NAMES = {
@@ -38,6 +38,8 @@ LAYER_NAMES = {
     "evacuation": "安置点 evacuation points",
     "villages": "村庄 villages",
 }
+#: a run's breaches, a layer of the control only when the run has any
+BREACH_LAYER_NAME = "决口 dike breaches"
 FREEBOARD_COLOUR = {c.key: c.colour for c in FREEBOARD}
 #: raster overlays are warped at twice the model grid's width, so the nearest-neighbour warp keeps cell edges
 WARP_FACTOR = 2
@@ -171,6 +173,16 @@ def _vectors(m, layers, reach) -> None:
          "colour": "#00897b"},
         geometry=gpd.points_from_xy(villages.evac_x, villages.evac_y), crs=villages.crs)
     _geojson(evac, LAYER_NAMES["evacuation"], style=fill, marker=points(6, line="white")).add_to(m)
+
+    breaches = layers.get("breaches")
+    if breaches is not None and len(breaches):
+        b = breaches.copy()
+        b["label"] = [f"决口 breach {r.breach_id} {r.post} {r.bank} bank" for r in b.itertuples()]
+        b["popup"] = [f"<b>决口 breach {escape(r.breach_id)}</b><br>{escape(r.post)} on the {escape(r.bank)} dike "
+                      f"({escape(r.segment_id)})<br>opens at {r.start_h:g} h, {r.final_width_m:g} m wide after "
+                      f"{r.time_to_full_h:g} h" for r in b.itertuples()]
+        b["colour"] = "#000000"
+        _geojson(b, BREACH_LAYER_NAME, style=fill, marker=points(9, weight=3, line="white")).add_to(m)
 
     v = villages.copy()
     v["label"] = [f"{r.name_zh} {r.name_en}: {r.hazard_class}" for r in v.itertuples()]

@@ -18,8 +18,8 @@ import numpy as np
 from floodtwin.maps.inputs import check_flood, check_layer, check_layers, check_title
 from floodtwin.maps.raster import depth_rgba, grey_hillshade, hazard_rgba, north_up, wet_mask
 from floodtwin.maps.style import DEPTH_BOUNDS_M, DEPTH_COLOURS, DRY_DEPTH_M, FREEBOARD, HAZARD, village_colour
-from floodtwin.reach.cartography import bilingual, check_dpi, halo, north_arrow, save_png, scale_bar, setup_fonts
-from floodtwin.reach.map import _fill, _lines
+from floodtwin.reach.cartography import (bilingual, check_dpi, draw_lines, fill_polygons, halo, north_arrow, save_png,
+                                         scale_bar, setup_fonts)
 from floodtwin.reach.map_layout import AROUND, FAR, Labeller
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,8 @@ EVACUATION = "#00897b"
 #: far callouts for villages: they cluster on the floodplain, and the water above them has room
 VILLAGE_CALLOUTS = [(dx, dy, "center", "bottom") for dy in (42, 66, 90, 114, 138) for dx in (0, -70, 70, -140, 140)]
 DEPOT = "#3949ab"
+#: a breach: a black cross on a white casing, readable on every depth and hazard colour
+BREACH = "#000000"
 
 
 def page_size_in(dem) -> tuple[float, float]:
@@ -114,16 +116,16 @@ def _draw_map(fig, ax, flood, layers, reach, extent, layer: str, cjk: bool) -> N
     lab = Labeller(fig, ax)
 
     # hatched, so the main channel never reads as one more depth band
-    _fill(ax, reach.channel.geometry, fc=CHANNEL_FILL, ec="white", hatch="////", lw=0.0, zorder=2)
-    _lines(ax, reach.channel.geometry, color=CHANNEL_EDGE, linewidth=0.7, zorder=2)
+    fill_polygons(ax, reach.channel.geometry, fc=CHANNEL_FILL, ec="white", hatch="////", lw=0.0, zorder=2)
+    draw_lines(ax, reach.channel.geometry, color=CHANNEL_EDGE, linewidth=0.7, zorder=2)
     grids = _with_level(layers["grids"], reach)
     regular = grids[grids.level != "exclusive"]
     exclusive = grids[grids.level == "exclusive"]
-    _lines(ax, regular.geometry, color=GRID_LINE, linewidth=0.45, alpha=0.7, zorder=3)
-    _lines(ax, exclusive.geometry, color=EXCLUSIVE, linewidth=1.1, linestyle="--", zorder=3)
+    draw_lines(ax, regular.geometry, color=GRID_LINE, linewidth=0.45, alpha=0.7, zorder=3)
+    draw_lines(ax, exclusive.geometry, color=EXCLUSIVE, linewidth=1.1, linestyle="--", zorder=3)
     works = layers["works"]
-    _fill(ax, works.geometry, fc="none", ec=WORKS, lw=1.2, zorder=5)
-    _lines(ax, reach.spurs.geometry, color=WORKS, linewidth=0.9, zorder=5)
+    fill_polygons(ax, works.geometry, fc="none", ec=WORKS, lw=1.2, zorder=5)
+    draw_lines(ax, reach.spurs.geometry, color=WORKS, linewidth=0.9, zorder=5)
     _draw_dikes(ax, layers["dikes"])
     stones = reach.stones
     ax.scatter(stones.geometry.x, stones.geometry.y, s=3, c=STONE, linewidths=0, zorder=7)
@@ -162,6 +164,15 @@ def _draw_map(fig, ax, flood, layers, reach, extent, layer: str, cjk: bool) -> N
                                      (60, 36, "center", "bottom"), (-60, -36, "center", "top"), (60, -36, "center", "top")],
                   leader=WORKS, fontsize=7.5, color="#3e2723", fontweight="bold", zorder=12,
                   path_effects=halo(2.5))
+    breaches = layers.get("breaches")
+    if breaches is not None and len(breaches):
+        bx, by = breaches.geometry.x, breaches.geometry.y
+        ax.scatter(bx, by, s=260, marker="X", c="white", linewidths=0, zorder=11)
+        ax.scatter(bx, by, s=150, marker="X", c=BREACH, linewidths=0, zorder=11)
+        lab.block_points(bx, by, 8)
+        for r in breaches.itertuples():
+            lab.place(_breach_label(r, cjk), (r.geometry.x, r.geometry.y), AROUND + FAR, leader=BREACH, fontsize=8,
+                      fontweight="bold", zorder=13, bbox=dict(boxstyle="round,pad=0.25", fc="white", ec=BREACH, lw=1.6))
     _label_dikes(lab, layers["dikes"])
     _label_grids(lab, regular, exclusive, cjk)
     scale_bar(ax, extent, 5000.0)
@@ -175,6 +186,12 @@ def _with_level(grids, reach):
     return grids.merge(reach.grids[["grid_id", "level"]], on="grid_id", how="left")
 
 
+def _breach_label(r, cjk: bool) -> str:
+    bank = bilingual("右岸" if r.bank == "right" else "左岸", f"{r.bank} bank", cjk, " ")
+    return (bilingual("决口", "breach", cjk, " ") + f" {r.breach_id} {r.post} {bank}\n"
+            f"opens at {r.start_h:g} h, {r.final_width_m:g} m wide after {r.time_to_full_h:g} h")
+
+
 def _village_label(r, cjk: bool) -> str:
     name = bilingual(r.name_zh, r.name_en, cjk, " ")
     if not bool(r.flooded):
@@ -185,11 +202,11 @@ def _village_label(r, cjk: bool) -> str:
 
 def _draw_dikes(ax, dikes) -> None:
     """Dikes in their freeboard colour on a dark casing, so yellow and green read over any flood colour."""
-    _lines(ax, dikes.geometry, color="#212121", linewidth=4.4, zorder=6, capstyle="round")
+    draw_lines(ax, dikes.geometry, color="#212121", linewidth=4.4, zorder=6, capstyle="round")
     for c in FREEBOARD:
         sel = dikes[dikes.freeboard_class == c.key]
         if len(sel):
-            _lines(ax, sel.geometry, color=c.colour, linewidth=2.8, zorder=6, capstyle="round")
+            draw_lines(ax, sel.geometry, color=c.colour, linewidth=2.8, zorder=6, capstyle="round")
 
 
 def _label_dikes(lab, dikes) -> None:
@@ -244,6 +261,8 @@ def _draw_side(fig, flood, layers, reach, layer: str, cjk: bool, side_rect) -> N
         Line2D([], [], marker="s", ls="", ms=6, mfc=DEPOT, mec="white", label=both("物资料场", "materials depot")),
         Patch(fc=CHANNEL_FILL, ec="white", hatch="////", label=both("主槽", "main channel")),
     ]
+    if layers.get("breaches") is not None and len(layers["breaches"]):
+        handles.append(Line2D([], [], marker="X", ls="", ms=9, mfc=BREACH, mec="white", label=both("决口", "dike breach")))
     bar_h = 0.13 * h if layer == "depth" else 0.0
     legend_h = (0.58 if layer == "hazard" else 0.5) * h
     lax = fig.add_axes([x0, y0 + h - bar_h - legend_h, w, legend_h])
@@ -285,4 +304,18 @@ def _figures(flood, layers, reach, cjk: bool) -> list[str]:
         f"grids with tasks {int((g.task_count > 0).sum())} ({int(g.task_count.sum())} tasks)",
         "works under main-flow attack:",
         *(["   " + name for name in (attacked.name_zh if cjk else attacked.name_en)] or ["   none"]),
+        *_breach_figures(layers.get("breaches"), flood, reach),
     ]
+
+
+def _breach_figures(breaches, flood, reach) -> list[str]:
+    """The breaches of the run and the water behind the dikes they let out."""
+    if breaches is None or not len(breaches):
+        return []
+    behind = ~flood["between_dikes"].values if "between_dikes" in flood else None
+    lines = [f"dike breaches {len(breaches)}:"]
+    lines += [f"   {r.breach_id} {r.post} {r.bank} bank from {r.start_h:g} h" for r in breaches.itertuples()]
+    if behind is not None:
+        km2 = (wet_mask(flood.max_depth.values) & behind).sum() * reach.resolution_m ** 2 / 1e6
+        lines.append(f"   behind the dikes {km2:,.1f} km² under water")
+    return lines

@@ -22,8 +22,8 @@ from floodtwin.errors import InputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CJK_FONTS", "bilingual", "check_dpi", "halo", "hillshade_rgb", "land_cmap", "north_arrow", "save_png", "scale_bar",
-           "setup_fonts"]
+__all__ = ["CJK_FONTS", "bilingual", "check_dpi", "draw_lines", "fill_polygons", "halo", "hillshade_rgb", "land_cmap",
+           "north_arrow", "save_png", "scale_bar", "setup_fonts"]
 
 CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "SimHei")
 
@@ -131,3 +131,30 @@ def check_dpi(dpi: int) -> int:
     if not 10 <= dpi <= 1200:
         raise InputError(f"dpi = {dpi} is outside [10, 1200]")
     return dpi
+
+
+def draw_lines(ax, geoms, **kw):
+    """Draw lines, or the outlines of polygons, as one LineCollection (geopandas' plot redraws the figure)."""
+    import shapely
+    from matplotlib.collections import LineCollection
+
+    geoms = np.asarray(geoms)
+    polys = shapely.get_type_id(geoms) >= 3
+    geoms = np.where(polys, shapely.boundary(geoms), geoms)
+    parts = shapely.get_parts(geoms)
+    ax.add_collection(LineCollection([shapely.get_coordinates(g) for g in parts if not g.is_empty], **kw))
+
+
+def fill_polygons(ax, geoms, **kw):
+    """Fill polygons (holes kept) as one PathCollection."""
+    import shapely
+    from matplotlib.collections import PathCollection
+    from matplotlib.path import Path as MplPath
+
+    paths = []
+    for poly in shapely.get_parts(np.asarray(geoms)):
+        if poly.is_empty:
+            continue
+        rings = [poly.exterior, *poly.interiors]
+        paths.append(MplPath.make_compound_path(*[MplPath(np.asarray(r.coords)[:, :2], closed=True) for r in rings]))
+    ax.add_collection(PathCollection(paths, **kw))

@@ -21,7 +21,8 @@ import numpy as np
 
 from floodtwin.reach.map_layout import (AROUND, CALLOUT, FAR, STRIP_GAP_IN, Labeller, Strip, dike_frame,
                                        sample_dem, strip_rows, strips_of, to_sn)
-from floodtwin.reach.cartography import bilingual, check_dpi, halo, hillshade_rgb, land_cmap, north_arrow, save_png, scale_bar, setup_fonts
+from floodtwin.reach.cartography import (bilingual, check_dpi, draw_lines, fill_polygons, halo, hillshade_rgb, land_cmap,
+                                         north_arrow, save_png, scale_bar, setup_fonts)
 
 log = logging.getLogger(__name__)
 
@@ -38,33 +39,6 @@ EVACUATION = "#1e8449"
 DEPOT = "#148f77"
 GAUGE = "#2471a3"
 KEY_POINT = "#e74c3c"
-
-
-def _lines(ax, geoms, **kw):
-    """Draw lines, or the outlines of polygons, as one LineCollection (geopandas' plot redraws the figure)."""
-    import shapely
-    from matplotlib.collections import LineCollection
-
-    geoms = np.asarray(geoms)
-    polys = shapely.get_type_id(geoms) >= 3
-    geoms = np.where(polys, shapely.boundary(geoms), geoms)
-    parts = shapely.get_parts(geoms)
-    ax.add_collection(LineCollection([shapely.get_coordinates(g) for g in parts if not g.is_empty], **kw))
-
-
-def _fill(ax, geoms, **kw):
-    """Fill polygons (holes kept) as one PathCollection."""
-    import shapely
-    from matplotlib.collections import PathCollection
-    from matplotlib.path import Path as MplPath
-
-    paths = []
-    for poly in shapely.get_parts(np.asarray(geoms)):
-        if poly.is_empty:
-            continue
-        rings = [poly.exterior, *poly.interiors]
-        paths.append(MplPath.make_compound_path(*[MplPath(np.asarray(r.coords)[:, :2], closed=True) for r in rings]))
-    ax.add_collection(PathCollection(paths, **kw))
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,17 +144,17 @@ def _draw_overview(fig, ax, reach, frame, strips, colours, extent, norm, cjk: bo
     ax.apply_aspect()
     lab = Labeller(fig, ax)
 
-    _fill(ax, L["channel"].geometry, fc=CHANNEL_FILL, ec="none", alpha=0.45, zorder=2)
-    _lines(ax, L["channel"].geometry, color=CHANNEL_EDGE, linewidth=0.8, zorder=2)
+    fill_polygons(ax, L["channel"].geometry, fc=CHANNEL_FILL, ec="none", alpha=0.45, zorder=2)
+    draw_lines(ax, L["channel"].geometry, color=CHANNEL_EDGE, linewidth=0.8, zorder=2)
     grids = L["grids"]
     regular = grids[grids.level == "grid"]
     exclusive = grids[grids.level == "exclusive"]
-    _lines(ax, regular.geometry, color=GRID_LINE, linewidth=0.45, alpha=0.8, zorder=3)
-    _lines(ax, exclusive.geometry, color=EXCLUSIVE, linewidth=1.3, linestyle="--", zorder=4)
+    draw_lines(ax, regular.geometry, color=GRID_LINE, linewidth=0.45, alpha=0.8, zorder=3)
+    draw_lines(ax, exclusive.geometry, color=EXCLUSIVE, linewidth=1.3, linestyle="--", zorder=4)
     for w in L["works"].itertuples():
         ax.add_patch(MplPolygon(np.asarray(w.geometry.exterior.coords), closed=True, fc=colours[w.works_id],
                                 ec=colours[w.works_id], lw=0.6, alpha=0.85, zorder=5))
-    _lines(ax, L["dikes"].geometry, color=DIKE, linewidth=2.6, zorder=6)
+    draw_lines(ax, L["dikes"].geometry, color=DIKE, linewidth=2.6, zorder=6)
     ax.scatter(L["stones"].geometry.x, L["stones"].geometry.y, s=2, c="black", zorder=7, linewidths=0)
 
     # strip footprints, so the reader finds each detail strip on the overview
@@ -342,19 +316,19 @@ def _draw_strip(fig, ax, reach, frame, strip: Strip, colours, norm, cjk: bool) -
     def sn(gdf):
         return to_sn(frame, gdf.geometry.values)
 
-    _fill(ax, sn(L["channel"]), fc=CHANNEL_FILL, ec="none", alpha=0.4, zorder=2)
-    _lines(ax, sn(L["channel"]), color=CHANNEL_EDGE, lw=0.8, zorder=2)
+    fill_polygons(ax, sn(L["channel"]), fc=CHANNEL_FILL, ec="none", alpha=0.4, zorder=2)
+    draw_lines(ax, sn(L["channel"]), color=CHANNEL_EDGE, lw=0.8, zorder=2)
     grids = L["grids"]
     regular = grids[grids.level == "grid"]
     exclusive = grids[grids.level == "exclusive"]
-    _lines(ax, sn(regular), color=GRID_LINE, lw=0.5, alpha=0.7, zorder=3)
+    draw_lines(ax, sn(regular), color=GRID_LINE, lw=0.5, alpha=0.7, zorder=3)
     excl_sn = sn(exclusive)
-    _lines(ax, excl_sn, color=EXCLUSIVE, lw=1.4, ls="--", zorder=4)
+    draw_lines(ax, excl_sn, color=EXCLUSIVE, lw=1.4, ls="--", zorder=4)
     works = L["works"]
     mine = works[works.works_id.isin([w.works_id for w in strip.works])]
     for wid, g in zip(mine.works_id, sn(mine)):
         ax.fill(*g.exterior.xy, fc=colours[wid], alpha=0.18, ec=colours[wid], lw=1.0, zorder=4)
-    _lines(ax, sn(L["dikes"][L["dikes"].bank == "right"]), color=DIKE, lw=3.0, zorder=6)
+    draw_lines(ax, sn(L["dikes"][L["dikes"].bank == "right"]), color=DIKE, lw=3.0, zorder=6)
 
     spurs = L["spurs"][L["spurs"].works_id.isin(mine.works_id)]
     spur_sn = sn(spurs)
@@ -363,7 +337,7 @@ def _draw_strip(fig, ax, reach, frame, strip: Strip, colours, norm, cjk: bool) -
     for kind in ("revetment", "short_spur", "spur"):
         sel = (spurs.kind == kind).to_numpy()
         if sel.any():
-            _lines(ax, spur_sn[sel], color=tones[kind], lw=widths[kind], zorder=7, capstyle="round")
+            draw_lines(ax, spur_sn[sel], color=tones[kind], lw=widths[kind], zorder=7, capstyle="round")
     stones = L["stones"][L["stones"].works_id.isin(mine.works_id)]
     st_sn = to_sn(frame, stones.geometry.values)
     ax.scatter(shapely.get_x(st_sn), shapely.get_y(st_sn), s=11, c=[colours[w] for w in stones.works_id],

@@ -16,7 +16,7 @@ import numpy as np
 from floodtwin.errors import InputError, ModelError
 
 __all__ = ["MASS_BALANCE_TOLERANCE", "between_dikes_mask", "channel_speed_at", "flood_fields", "flood_run",
-           "object_risk", "require_breach_on_reach", "task_lines_by_grid", "to_breach"]
+           "breach_points", "object_risk", "require_breach_on_reach", "task_lines_by_grid", "to_breach"]
 
 #: largest volume error of a coupled run, relative to the inflow volume, that is still an answer: the
 #: coupling conserves volume to round-off (1e-15), so anything near this is a defect, not noise
@@ -38,6 +38,27 @@ def require_breach_on_reach(reach, spec, *, duration_s: float | None = None) -> 
     if duration_s is not None and spec.start_h * 3600.0 >= duration_s:
         raise InputError(f"--breach {spec.chainage_m:g}:{spec.bank}@{spec.start_h:g}: opens at {spec.start_h:g} h, "
                          f"at or after the end of the run ({duration_s / 3600:g} h)")
+
+
+def breach_points(reach, specs):
+    """The breaches of a run as a point layer (GeoDataFrame, the reach CRS) for the maps and risk.gpkg: on
+    the dike line of the breach's bank at its chainage, with id (B1, B2, … in the order given), bank,
+    chainage (m) and post, opening time (h), final width (m) and time to full width (h)."""
+    import geopandas as gpd
+
+    from floodtwin.reach.build import post_label
+
+    rows, points = [], []
+    for k, spec in enumerate(specs, start=1):
+        require_breach_on_reach(reach, spec)
+        dikes = reach.dikes[reach.dikes["bank"] == spec.bank]
+        seg = dikes[(dikes["chainage_from_m"] <= spec.chainage_m) & (dikes["chainage_to_m"] >= spec.chainage_m)].iloc[0]
+        frac = (spec.chainage_m - seg.chainage_from_m) / (seg.chainage_to_m - seg.chainage_from_m)
+        points.append(seg.geometry.interpolate(float(frac), normalized=True))
+        rows.append({"breach_id": f"B{k}", "bank": spec.bank, "chainage_m": float(spec.chainage_m),
+                     "post": post_label(spec.chainage_m), "segment_id": seg.segment_id, "start_h": float(spec.start_h),
+                     "final_width_m": float(spec.final_width_m), "time_to_full_h": float(spec.time_to_full_h)})
+    return gpd.GeoDataFrame(rows, geometry=points, crs=reach.crs)
 
 
 def to_breach(reach, spec):

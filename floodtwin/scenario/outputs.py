@@ -2,7 +2,8 @@
 
 ``result.nc``   the hydraulic result (CF attributes, compressed; the channel's stage and discharge every
                 10 minutes, the 2D fields of the full run)
-``risk.gpkg``   layers villages, grids, dikes, works, hazard (full run; villages and dikes for the 1D run)
+``risk.gpkg``   layers villages, grids, dikes, works, hazard and any breaches (full run; villages and dikes for
+                the 1D run)
 ``tasks.json``  the plan's task instructions, ``tasks.csv`` the same one per line
 ``map.png``     the flood map (depth or hazard), ``map.html`` the offline interactive map (full run only:
                 the 1D run has no flood field to draw)
@@ -125,7 +126,9 @@ def write_outputs(result, folder: str | Path, *, layer: str = "depth", now: date
             from floodtwin.maps import render_html, render_png
 
             d = result.decision
-            title = (f"{result.name} · {result.discharge_m3s:,.0f} m³/s at 花园口 Huayuankou · level {d.tier} · "
+            breaches = f" + {len(result.breaches)} breach{'es' if len(result.breaches) > 1 else ''}" \
+                if result.breaches and "breach" not in result.name else ""
+            title = (f"{result.name}{breaches} · {result.discharge_m3s:,.0f} m³/s at 花园口 Huayuankou · level {d.tier} · "
                      f"{d.colour.upper()}")
             subtitle = result.method
             paths["map.png"] = render_png(result.flood, layers, reach, title=title, subtitle=subtitle,

@@ -244,7 +244,8 @@ def _full(q, hydro, name, label, reach, preplan, breaches, timings, progress, no
     from floodtwin.hydraulics import sections_from_reach
     from floodtwin.hydraulics.coupling import channel_only
     from floodtwin.risk import flood_summary, grid_risk
-    from floodtwin.scenario.full import flood_fields, flood_run, object_risk, task_lines_by_grid, to_breach
+    from floodtwin.scenario.full import (breach_points, flood_fields, flood_run, object_risk, task_lines_by_grid,
+                                         to_breach)
 
     t0 = time.perf_counter()
     run = flood_run(reach, hydro, [to_breach(reach, b) for b in breaches], progress=progress)
@@ -261,6 +262,8 @@ def _full(q, hydro, name, label, reach, preplan, breaches, timings, progress, no
     risk = _risk_facts(villages, dikes, method)
     decision, tasks = _tier_and_tasks(preplan, q, risk, reach)
     layers["grids"] = grid_risk(reach.grids, flood, villages, task_lines=task_lines_by_grid(tasks, reach, now=now))
+    if breaches:
+        layers["breaches"] = breach_points(reach, breaches)
     inside = flood["between_dikes"].values
     summary = {f"floodplain_{k}": v for k, v in flood_summary(flood, floodplain_mask=inside).items()}
     summary.update({f"behind_dikes_{k}": v for k, v in flood_summary(flood, floodplain_mask=~inside).items()})

@@ -73,19 +73,22 @@ def test_the_design_flood_floods_between_the_dikes_only_and_tops_no_dike(reach10
     assert d["model"] == "coupled 1D-2D" and sum(d["villages_by_hazard"].values()) == len(v)
 
 
+def _wet_behind(reach, flood) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cells under more than 5 cm at the flood's peak, and the land behind the right and the left dike."""
+    t = reach.terrain
+    xx, yy = np.meshgrid(flood.x.values, flood.y.values)
+    s, n = t.frame.to_sn(xx.ravel(), yy.ravel())
+    n = n.reshape(xx.shape)
+    wet = np.nan_to_num(flood["max_depth"].values) > 0.05
+    return wet, n < 0, n > t.spacing_m(s).reshape(xx.shape)
+
+
 @pytest.mark.parametrize("name, side", [("breach-right", "right"), ("breach-left", "left")])
 def test_a_breach_floods_the_land_behind_that_dike(reach100, name, side):
     sc = load_scenario(name)
     assert [b.bank for b in sc.breaches] == [side]
     r = run_scenario(hydrograph=sc.hydrograph, name=sc.name, full=True, breaches=sc.breaches, reach=reach100)
-    flood = r.flood
-    t = reach100.terrain
-    xx, yy = np.meshgrid(flood.x.values, flood.y.values)
-    s, n = t.frame.to_sn(xx.ravel(), yy.ravel())
-    n = n.reshape(xx.shape)
-    behind_right = n < 0
-    behind_left = n > t.spacing_m(s).reshape(xx.shape)
-    wet = np.nan_to_num(flood["max_depth"].values) > 0.05
+    wet, behind_right, behind_left = _wet_behind(reach100, r.flood)
     cell_km2 = reach100.resolution_m ** 2 / 1e6
     this, other = (behind_right, behind_left) if side == "right" else (behind_left, behind_right)
     assert (wet & this).sum() * cell_km2 > 1.0, "the land behind the breached dike is under water"
@@ -94,6 +97,24 @@ def test_a_breach_floods_the_land_behind_that_dike(reach100, name, side):
     if side == "right":  # the town's grids lie behind the right dike: some of them are flooded
         g = r.layers["grids"]
         assert (g["flooded_area_km2"] > 0.1).any()
+
+
+def test_two_breaches_in_one_run_flood_the_land_behind_both_dikes(reach100):
+    """Both breach cases at once (the CLI's repeated --breach): each dike's gap floods its own land."""
+    right, left = load_scenario("breach-right"), load_scenario("breach-left")
+    r = run_scenario(hydrograph=right.hydrograph, name="two-breaches", full=True,
+                     breaches=right.breaches + left.breaches, reach=reach100)
+    wet, behind_right, behind_left = _wet_behind(reach100, r.flood)
+    cell_km2 = reach100.resolution_m ** 2 / 1e6
+    assert (wet & behind_right).sum() * cell_km2 > 1.0 and (wet & behind_left).sum() * cell_km2 > 1.0
+    assert r.flood_summary["mass_balance_relative_error"] < 1e-6
+    assert "breach at 11,700 m right" in r.method and "breach at 5,500 m left" in r.method
+    # the breaches are a layer of the run (maps, risk.gpkg): each on its own bank's dike line
+    b = r.layers["breaches"]
+    assert list(b.breach_id) == ["B1", "B2"] and list(b.post) == ["11+700", "5+500"]
+    for point, bank in zip(b.geometry, b.bank):
+        dikes = reach100.dikes[reach100.dikes["bank"] == bank]
+        assert dikes.distance(point).min() < 1.0
 
 
 def test_in_bank_stage_at_the_gauge_follows_the_calibrated_rating(reach100):
