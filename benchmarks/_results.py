@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["RESULTS", "write_section"]
+__all__ = ["RESULTS", "publish", "write_section"]
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -24,3 +24,11 @@ def write_section(name: str, text: str, path: Path = RESULTS) -> None:
     else:
         doc = doc.rstrip("\n") + "\n\n" + block + "\n"
     path.write_text(doc, encoding="utf-8")
+
+
+def publish(name: str, text: str, *, write: bool = True, path: Path = RESULTS) -> None:
+    """Print a benchmark's section and, unless ``write`` is false (``--no-write``), put it into ``path``."""
+    print(text)
+    if write:
+        write_section(name, text, path)
+        print(f"written: {path.name} (section {name})")

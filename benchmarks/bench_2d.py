@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from _machine import load, machine
-from _results import RESULTS, write_section
+from _results import publish
 from peers import run_peers
 
 HERE = Path(__file__).resolve().parent
@@ -410,10 +410,7 @@ def main() -> None:
         [p for p in args.peers.split(",") if p], args)
     text = render(args, rows, accuracy, bw, startup, peer_rows, peer_acc, peer_failed, load_before, load(), cmd)
     print()
-    print(text)
-    if not args.no_write:
-        write_section(SECTION, text)
-        print(f"written to {RESULTS}")
+    publish(SECTION, text, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _machine
 from _machine import machine as describe_machine  # noqa: E402
-from _results import RESULTS, write_section  # noqa: E402
+from _results import publish  # noqa: E402
 
 import yaml
 
@@ -175,9 +175,7 @@ def main() -> None:
         f"({', '.join(f'{x:.2f}' for x in cli_runs)} s).",
     ]
     text = "\n".join(lines)
-    print(text)
-    if not args.no_write:
-        write_section(NAME, text)
+    publish(NAME, text, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from _machine import load, machine  # noqa: E402
-from _results import write_section  # noqa: E402
+from _results import publish  # noqa: E402
 
 NAME = "bench_overhead.py"
 
@@ -84,9 +84,7 @@ def main() -> None:
               "of the pages costs the same as the fill). The first call of a process is dearer by the first touch of "
               "the frames' fresh memory (the inertial run comes first; the Godunov run after it reuses freed pages)."]
     text = "\n".join(lines)
-    print(text)
-    if not args.no_write:
-        write_section(NAME, text)
+    publish(NAME, text, write=not args.no_write)
 
 
 if __name__ == "__main__":

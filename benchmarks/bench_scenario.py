@@ -23,7 +23,7 @@ NAME = "bench_scenario.py"
 TITLE = "Main job's full run at 100, 50 and 25 m"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from _machine import load, machine  # noqa: E402
-from _results import write_section  # noqa: E402
+from _results import publish  # noqa: E402
 
 
 def measure(resolution_m: float) -> dict:
@@ -73,9 +73,7 @@ def main() -> None:
              + (f"The 1-min load reached {busiest:.1f} on 2 cores: the machine was shared and the wall times are "
                 "upper bounds of an idle machine's." if busiest > 1.5 else
                 "The machine was otherwise idle (1-min load at most 1.5 on 2 cores).")]
-    print("\n".join(lines))
-    if not args.no_write:
-        write_section(NAME, "\n".join(lines))
+    publish(NAME, "\n".join(lines), write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))  # _machine
 from _machine import load, machine as describe_machine  # noqa: E402
-from _results import write_section  # noqa: E402
+from _results import publish  # noqa: E402
 
 from floodtwin.alerts import StoneAlarmAnswer  # noqa: E402
 from floodtwin.sensors import readings as rd  # noqa: E402
@@ -230,9 +230,7 @@ committed on the dispatch board, {lat['trials']} trials (one per spur, after one
 """
     else:
         text += "\nMQTT latency: not measured (mosquitto not installed).\n"
-    print(text)
-    if not args.no_write:
-        write_section(NAME, text)
+    publish(NAME, text, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _machine
 from _machine import machine  # noqa: E402
-from _results import RESULTS, write_section  # noqa: E402
+from _results import publish  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "preplan_tasks.py"
@@ -127,8 +127,7 @@ def main() -> None:
         *[f"| {q:,.0f} | {tier} | {n} | {ms:.1f} |" for q, tier, n, ms in tiers],
     ]
     text = "\n".join(lines)
-    print(text)
-    write_section(NAME, text)
+    publish(NAME, text)
 
 
 if __name__ == "__main__":
