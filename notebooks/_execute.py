@@ -5,7 +5,7 @@
     python notebooks/_execute.py 02_rating_and_routing.ipynb   # one notebook
 
 The comparison is of a normalised form of each code cell's outputs: the text (streams, plain-text
-results, errors) with temporary paths and object addresses masked, and each figure as the bare fact that
+results, errors) with temporary paths and object addresses masked, a rounded zero without its sign, runs of spaces as one, and each figure as the bare fact that
 there is one (PNG bytes differ between matplotlib builds). A cell tagged ``nondeterministic`` in its
 metadata (a clock, a timing) is compared by its kinds of output only. ``tests/integration/test_notebooks.py``
 uses the same functions.
@@ -29,6 +29,10 @@ CELL_TIMEOUT_S = 300
 _MASKS = [
     (re.compile(r"/tmp/[^\s'\")]*|/var/folders/[^\s'\")]*|[A-Za-z]:\\[^\s'\")]*Temp[^\s'\")]*"), "<tmp>"),
     (re.compile(r" at 0x[0-9a-f]+"), " at 0x…"),
+    # a rounded zero may print with either sign (-0.000 / 0.000) from one CPU to the next
+    (re.compile(r"(?<![0-9.])[-+](0\.0+)(?![0-9])"), r"\1"),
+    # column alignment follows the widest value: compare words, not runs of spaces
+    (re.compile(r"[ \t]+"), " "),
 ]
 
 

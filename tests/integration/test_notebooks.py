@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -65,10 +66,15 @@ def test_notebook_figures_have_titles_and_modest_size(name):
     """Every figure cell sets a title and axis labels; a notebook stays under 600 kB with its PNGs."""
     path = NOTEBOOK_DIR / name
     nb = nbformat.read(path, as_version=4)
+    helpers: dict[str, str] = {}  # a plotting function defined in an earlier cell: what it draws counts too
     for k, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for name in re.findall(r"^def (\w+)\(", cell.source, re.M):
+            helpers[name] = cell.source
         figures = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
         if figures:
-            src = cell.source
+            src = cell.source + "".join(body for name, body in helpers.items() if f"{name}(" in cell.source)
             assert "set_title" in src or "suptitle" in src, f"{name} cell {k}: a figure without a title"
             assert "set_xlabel" in src and "set_ylabel" in src, f"{name} cell {k}: a figure without axis labels (units)"
     assert path.stat().st_size < 600_000, f"{name}: {path.stat().st_size:,} bytes"
