@@ -1,13 +1,15 @@
 # The two commands of the README. Each installs what it needs on a fresh machine, then runs.
 #   make run   -> install floodtwin, print the reach inventory and what 22,000 m³/s means: the full coupled
 #                 1D–2D run, its report and the flood map it writes (the main job)
-#   make test  -> install floodtwin with its test extras and system packages, run the whole suite
+#   make test  -> install floodtwin with its test extras and system packages, run the whole suite (which
+#                 executes the notebooks and the user guide's commands)
+#   make notebooks -> re-execute the analyst notebooks in place (their outputs are committed)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test install install-test system-packages
+.PHONY: run test install install-test system-packages notebooks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +44,7 @@ run: install
 # pytest exits 5 when it collects no tests: that is not a failure of the suite.
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+
+# after a change to a notebook or to what it shows: refresh the committed outputs (the suite checks them)
+notebooks: install-test
+	$(BIN)/python notebooks/_execute.py

@@ -2,7 +2,7 @@
 
 Prints and writes to benchmarks/RESULTS.md (section ``bench_2d.py``):
 - throughput (cell-updates/s = active cells × time steps / wall seconds) on the cases of
-  /work/shared/PEERS.md: "wet" (1000 × 1000 cells, dx 5 m, n 0.03, 0.5 m still water, 1.5 m stage on
+  docs/peers.md: "wet" (1000 × 1000 cells, dx 5 m, n 0.03, 0.5 m still water, 1.5 m stage on
   the west edge) and "flood" (dry flat bed, 1 m stage on the west edge), both schemes, 1 and 2
   threads, float64 and float32;
 - a STREAM-like triad (a = b + s·c) for the machine's memory bandwidth, and our fraction of the
@@ -42,7 +42,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests" / "verification"))
 SECTION = "bench_2d.py"
 
-# peers' published figures on this kind of machine (PEERS.md), for the record next to our own
+# peers' published figures on this kind of machine (docs/peers.md), for the record next to our own
 PEERS_MD = {
     "stoker": {"ANUGA": 8.1e-4, "PyClaw": 5.0e-4, "GeoClaw": 8.7e-4, "landlab": 5.1e-2},
     "ritter": {"ANUGA": 6.0e-4, "PyClaw": 2.0e-3, "GeoClaw": 1.15e-3, "landlab": 6.1e-2},
@@ -287,7 +287,7 @@ def render(args, rows, accuracy, bw, startup, peer_rows, peer_acc, peer_failed, 
     lines += ["", "### What each optimisation bought (development log, 1 thread, kernel only, M updates/s)", "",
               "| scheme | change | M/s after |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in OPTIMISATION_LOG]
-    lines += ["", "### Accuracy (L1 depth error; SWASHES set-ups of PEERS.md)", "",
+    lines += ["", "### Accuracy (L1 depth error; SWASHES set-ups of docs/peers.md)", "",
               "| solver | Stoker L1 m (rel) | Ritter L1 m (rel) | Thacker L1 rel | dam-break order (dx 1 → 0.5 → 0.25 m) |",
               "|---|---|---|---|---|"]
     for scheme in [v[0] for v in VARIANTS]:
@@ -320,7 +320,7 @@ def _dam_break_mean_exact(case: str) -> float:
 
 
 def peer_accuracy_lines(peer_acc: dict) -> list[str]:
-    """Rows of the accuracy table for the peers: this run's figures, then PEERS.md's for the record."""
+    """Rows of the accuracy table for the peers: this run's figures, then docs/peers.md's for the record."""
     lines = []
     for name, a in peer_acc.items():
         cells = []
@@ -332,7 +332,7 @@ def peer_accuracy_lines(peer_acc: dict) -> list[str]:
         lines.append(f"| {PEER_NAMES.get(name, name)} (this run) | {cells[0]} | {cells[1]} | {th} | – |")
     for peer in ("ANUGA", "PyClaw", "GeoClaw", "landlab"):
         th = PEERS_MD["thacker"].get(peer)
-        lines.append(f"| {peer} (PEERS.md, not rerun) | {PEERS_MD['stoker'][peer]:.2e} | {PEERS_MD['ritter'][peer]:.2e} | "
+        lines.append(f"| {peer} (docs/peers.md, not rerun) | {PEERS_MD['stoker'][peer]:.2e} | {PEERS_MD['ritter'][peer]:.2e} | "
                      f"{'NaN' if th is None else f'{th:.1%}'} | – |")
     return lines
 
@@ -365,7 +365,7 @@ def render_peers_only(args, peer_rows, peer_acc, peer_failed, load_before, load_
         wet = f"{r['wet_fraction']:.0%}" if "wet_fraction" in r else "–"
         lines.append(f"| {r['solver']} | {r['case']} | {r['threads']} | {r['mcups']:.1f} | {r['steps']} | "
                      f"{r['wall_s']:.1f} | {dtm} | {wet} | {r['load']:.1f} |")
-    lines += ["", "### Accuracy (L1 depth error; SWASHES set-ups of PEERS.md)", "",
+    lines += ["", "### Accuracy (L1 depth error; SWASHES set-ups of docs/peers.md)", "",
               "| solver | Stoker L1 m (rel) | Ritter L1 m (rel) | Thacker L1 rel | – |", "|---|---|---|---|---|"]
     lines += peer_accuracy_lines(peer_acc)
     lines += ["", "### Peers in this run", ""]

@@ -97,7 +97,7 @@ import json, sys, time
 import numpy as np
 import anuga
 import anuga.config
-anuga.config.g = 9.81  # ANUGA's default gravity is 9.8 (PEERS.md)
+anuga.config.g = 9.81  # ANUGA's default gravity is 9.8 (docs/peers.md)
 case, n, dur = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 if case in ("wet", "flood"):
     # n x n rectangles split into 4 triangles each: n = size / 2 gives size^2 triangles
@@ -356,7 +356,7 @@ print(json.dumps(out))
 """
 
 # PyClaw set-ups (classic 2D solver, MC limiter, dimensional splitting): Stoker and "wet" second order with the
-# Roe solver; Ritter and "flood" first order (second order goes negative, then NaN, on the dry bed: PEERS.md, and
+# Roe solver; Ritter and "flood" first order (second order goes negative, then NaN, on the dry bed: docs/peers.md, and
 # NaN after 11 steps on "flood" at 200 × 200 when tried) with 1e-10 m on the dry cells (the Roe solver divides
 # by h: an exactly dry cell gives NaN at the first step). Thacker needs a bed: only shallow_bathymetry_fwave_2D
 # has one.

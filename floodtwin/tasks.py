@@ -39,7 +39,7 @@ class MaterialKind:
 
 
 #: The one materials table: item -> unit, names and depot column. The preplan's templates, the
-#: danger table and the smart-stone response name materials by these items only (DOMAIN.md §4-5:
+#: danger table and the smart-stone response name materials by these items only (docs/reach.md §4-5:
 #: quarry stone for riprap (抛石), lead-wire gabions (铅丝笼), bags for plugging and filter wells).
 MATERIALS: dict[str, MaterialKind] = {
     "stone": MaterialKind("m3", "块石", "quarry stone (riprap)", "stone_m3"),

@@ -27,17 +27,24 @@ def calibrate(
     q_max: float = typer.Option(5000.0, "--q-max", help="Highest discharge used (m³/s)."),
     period: str = typer.Option("month", "--period", help="Bed-offset period: year, season or month."),
     assimilate: int = typer.Option(7, "--assimilate", help="Validation: observations used to shift the rating."),
-    output: Optional[str] = typer.Option(None, "--output", help="Calibration file (default: next to the reach)."),
+    output: Optional[str] = typer.Option(None, "--output", help="Calibration file to write (default: next to the reach; "
+                                                                "an existing one there only with --in-place)."),
+    in_place: bool = typer.Option(False, "--in-place", help="Replace the calibration next to the reach (for huayuankou "
+                                                            "the committed one that rating and scenario read)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
 ) -> None:
     """Fit channel Manning n and the channel-bed offset to observed daily stage-discharge pairs;
-    report RMSE and bias on the fit and validation years and write the calibration file."""
+    report RMSE and bias on the fit and validation years and write the calibration file.
+
+    The file goes to ``--output``, by default next to the reach; a calibration already there (the one
+    ``rating`` and ``scenario`` read, committed for huayuankou) is replaced only with ``--in-place``: without
+    it the command stops with exit 2 before fitting, having written nothing."""
     from floodtwin.hydraulics.calibration import calibrate as run, load_observations, parse_years, write_calibration
     from floodtwin.hydraulics.sections import calibration_path
     from floodtwin.reach import load_reach
 
-    from floodtwin.errors import MAX_DISCHARGE_M3S
+    from floodtwin.errors import MAX_DISCHARGE_M3S, InputError
     from floodtwin.files import require_file_to_read, require_file_to_write, require_number
 
     require_number(q_min, option="--q-min", low=0.0, high=MAX_DISCHARGE_M3S, low_inclusive=False, unit="m³/s")
@@ -45,6 +52,9 @@ def calibrate(
     require_number(assimilate, option="--assimilate", low=1, high=366, unit="days")
     if data is not None:
         require_file_to_read(data, option="--data")
+    if output is not None and in_place:
+        raise InputError("--output and --in-place: give one (--output writes a file of your choice, --in-place "
+                         "replaces the calibration next to the reach)")
     if output is not None:
         require_file_to_write(output, option="--output", suffixes=(".yaml", ".yml"))
     fit_years = parse_years(years)
@@ -54,6 +64,9 @@ def calibrate(
     else:
         val_years = sorted(set(int(y) for y in obs["date"].dt.year.unique()) - set(fit_years))
     r = load_reach(reach)
+    if output is None and not in_place and calibration_path(r).exists():
+        raise InputError(f"calibrate would replace {_shown(calibration_path(r))}, the calibration rating and scenario "
+                         "read: write elsewhere with --output FILE.yaml, or pass --in-place to replace it")
     if quiet or as_json:
         result = run(r, obs, fit_years, val_years, station=station, discharge_range_m3s=(q_min, q_max),
                      period=period, assimilate_days=assimilate)
@@ -146,3 +159,13 @@ def rating(
     for row in rows:
         t.add_row(f"{row['discharge_m3s']:,.0f}", f"{row['stage_m']:.2f}")
     Console().print(t)
+
+
+def _shown(path) -> str:
+    """A path as the user typed it: relative to the working folder where it lies below it."""
+    from pathlib import Path
+
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -96,21 +96,63 @@ def map_(
 @app.command("build")
 def build(
     yaml_path: Optional[Path] = typer.Argument(None, help="Reach parameter YAML (default data/dikes/huayuankou.yaml)."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for the GeoPackage and DEM (default: beside the YAML)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for the GeoPackage and DEM (default: beside the YAML, "
+                                                               "only where that replaces no file)."),
     resolution: list[float] = typer.Option([50.0], "--resolution", help="DEM resolution(s) in m."),
+    in_place: bool = typer.Option(False, "--in-place", help="Replace the GeoPackage and DEM beside the YAML (the "
+                                                            "committed reach data for the default YAML)."),
 ) -> None:
-    """Build the reach GeoPackage (EPSG:4547) and the CF NetCDF DEM from the parameter YAML."""
+    """Build the reach GeoPackage (EPSG:4547) and the CF NetCDF DEM from the parameter YAML.
+
+    Without ``--out`` the files go beside the YAML, but a file already there (for the default YAML: the
+    committed ``data/dikes/huayuankou.gpkg`` and DEM) is replaced only with ``--in-place``; otherwise the
+    command names the files and stops with exit 2, having written nothing."""
     from floodtwin.config import DATA_DIR
+    from floodtwin.errors import InputError
     from floodtwin.files import require_file_to_read, require_folder_to_write, require_number
     from floodtwin.reach.build import build_reach
 
     yaml_path = require_file_to_read(yaml_path or DATA_DIR / "dikes" / "huayuankou.yaml", option="YAML_PATH")
     for r in resolution:
         require_number(r, option="--resolution", low=1.0, high=10_000.0, unit="m")
+    if out_dir is not None and in_place:
+        raise InputError("--out and --in-place: give one (--out writes to a folder of your choice, --in-place "
+                         "replaces the files beside the YAML)")
     if out_dir is not None:
         out_dir, created = require_folder_to_write(out_dir, option="--out")
         if created:
             typer.echo(f"created folder {out_dir}")
+    elif not in_place:
+        _refuse_to_replace(_build_targets(yaml_path, resolution))
     written = build_reach(yaml_path, out_dir, resolutions_m=tuple(resolution))
     for what, path in written.items():
         typer.echo(f"{what}: {path}")
+
+
+def _build_targets(yaml_path: Path, resolutions_m: list[float]) -> list[Path]:
+    """The files a build beside ``yaml_path`` writes: ``<name>.gpkg`` and one DEM per resolution."""
+    from floodtwin.reach.load import dem_filename
+    from floodtwin.reach.params import load_params
+
+    name = load_params(yaml_path).name
+    folder = yaml_path.parent
+    return [folder / f"{name}.gpkg", *(folder / dem_filename(name, r) for r in resolutions_m)]
+
+
+def _refuse_to_replace(targets: list[Path]) -> None:
+    """One clear line (exit 2) when a build beside the YAML would replace files that are already there."""
+    from floodtwin.errors import InputError
+
+    existing = [p for p in targets if p.exists()]
+    if existing:
+        names = ", ".join(_shown(p) for p in existing)
+        raise InputError(f"reach build would replace {names}: write elsewhere with --out FOLDER, "
+                         f"or pass --in-place to replace {'it' if len(existing) == 1 else 'them'}")
+
+
+def _shown(path: Path) -> str:
+    """A path as the user typed it: relative to the working folder where it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -140,7 +140,7 @@ def reach_paths(name_or_path: str | Path) -> tuple[Path, Path | None, str]:
 
 def load_reach(name_or_path: str | Path = "huayuankou", resolution_m: float = 50, *,
                dem_path: str | Path | None = None) -> Reach:
-    """Load and validate a reach: its GeoPackage layers (EPSG:4547) and its DEM at ``resolution_m``.
+    """Load and validate a reach: its GeoPackage layers (EPSG:4547) and its DEM at ``resolution_m`` (m).
 
     ``name_or_path`` is a reach name under data/dikes/ or a path to a ``.gpkg`` (with its ``.yaml``
     beside it when the DEM must be built). ``dem_path`` replaces the DEM by a NetCDF of your own

@@ -1,4 +1,4 @@
-"""The danger table (``data/config/dangers.yaml``): the kinds of dike danger (险情, DOMAIN.md §5),
+"""The danger table (``data/config/dangers.yaml``): the kinds of dike danger (险情, docs/reach.md §5),
 their severities and map colours, and the response tasks each sets off, for a field report and
 for a smart-stone alarm alike (the one place where a danger's response is written)."""
 
@@ -62,7 +62,7 @@ class DangerTable(StrictModel):
         return self.severities[severity].rank
 
 
-#: the danger kind a smart-stone alarm reports (DOMAIN.md §4: the stones watch the root stones)
+#: the danger kind a smart-stone alarm reports (docs/reach.md §4: the stones watch the root stones)
 STONE_DANGER_KIND = "root_stone_loss"
 
 

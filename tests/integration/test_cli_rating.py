@@ -59,9 +59,9 @@ def test_rating_reads_the_calibration_file(calibrated):
     assert [r["discharge_m3s"] for r in rows] == [1000.0, 3000.0, 5000.0]
     stages = [r["stage_m"] for r in rows]
     assert stages[0] < stages[1] < stages[2]
-    # the 2018 bed: observed ≈ 88.9 / 90.0 m at 1,000 / 3,000 m³/s (DOMAIN §2, 2018 bulletin fit)
+    # the 2018 bed: observed ≈ 88.9 / 90.0 m at 1,000 / 3,000 m³/s (docs/reach.md §2, 2018 bulletin fit)
     assert abs(stages[0] - 88.9) < 0.25 and abs(stages[1] - 90.0) < 0.25, \
-        "the 2018 observed stages within 25 cm (source: DOMAIN §2; the monthly bed offsets of 2018 spread ±0.2 m)"
+        "the 2018 observed stages within 25 cm (source: docs/reach.md §2; the monthly bed offsets of 2018 spread ±0.2 m)"
     text = _run("rating", "--gauge", "HYK", "--discharge", "3000", "--calibration", str(path))
     assert text.returncode == 0 and "3,000" in text.stdout
 

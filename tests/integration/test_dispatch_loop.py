@@ -71,7 +71,7 @@ def test_tier_one_activation_runs_the_whole_loop(cli, tmp_path):
     out = cli.json("tasks", "activate", "--discharge", "16000", "--reason", "drill", "--now", T0)
     assert out["decision"]["tier"] == "I" and out["decision"]["colour"] == "red"
     created = out["created"]
-    assert len(created) >= 300  # the plan's "300+ task instructions" (DOMAIN.md §1)
+    assert len(created) >= 300  # the plan's "300+ task instructions" (docs/reach.md §1)
     assert out["delivery"]["sent"] == 2 * len(created) and out["delivery"]["still_pending"] == 0
     # one signed, keyed webhook per task, to its assignee; no duplicates
     dispatched = [a for a in rx.accepted if a["body"]["kind"] == "dispatched"]

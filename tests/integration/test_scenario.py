@@ -39,7 +39,7 @@ def test_design_flood_is_red_and_floods_every_floodplain_village(design):
 def test_design_flood_keeps_about_the_design_freeboard(design):
     fb = design.dikes["freeboard_m"]
     # the dikes were built to the design level + 3 m: the calibrated model must land near it
-    assert fb.min() > 2.0 and fb.max() < 4.0, f"design freeboard 3 m (DOMAIN.md) ± 1 m of model spread, got {fb.min():.2f}..{fb.max():.2f}"
+    assert fb.min() > 2.0 and fb.max() < 4.0, f"design freeboard 3 m (docs/reach.md) ± 1 m of model spread, got {fb.min():.2f}..{fb.max():.2f}"
     assert (design.dikes["freeboard_class"] == "ge_2m").all()
     assert np.isfinite(design.dikes["time_min_freeboard_s"]).all()
 
@@ -73,7 +73,7 @@ def test_design_hydrograph_keeps_the_1958_duration():
     spec = load_scenario_spec().hydrograph
     m = fit_shape_exponent(spec)
     assert hours_above(10000, 22300, float(spec.base_discharge_m3s.value), float(spec.time_to_peak_h.value), m) \
-        == pytest.approx(79.0, abs=0.1), "DOMAIN.md: the 1958 flood stayed above 10,000 m³/s for 79 h; fit to 0.1 h"
+        == pytest.approx(79.0, abs=0.1), "docs/reach.md: the 1958 flood stayed above 10,000 m³/s for 79 h; fit to 0.1 h"
     h = design_hydrograph(15700)
     assert h.peak_m3s == pytest.approx(15700, rel=1e-3), "600 s sampling of the wave may miss the crest by < 0.1 %"
     assert h.time_of_peak_s == pytest.approx(float(spec.time_to_peak_h.value) * 3600), \

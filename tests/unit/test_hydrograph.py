@@ -99,7 +99,7 @@ def test_hydrograph_refuses_bad_arrays(t, q, words):
 
 
 # ------------------------------------------------------------------------------------------------
-# Scenario files: each loads and holds the facts DOMAIN.md states for it
+# Scenario files: each loads and holds the facts docs/reach.md states for it
 
 SHIPPED = ["1958", "1982", "2021-autumn", "bankfull", "breach-left", "breach-right", "design"]
 
@@ -116,7 +116,7 @@ def test_the_shipped_scenarios_are_listed_and_named_after_their_files():
 
 def test_design_scenario_is_the_22000_design_flood():
     s = load_scenario("design")
-    assert s.hydrograph.peak_m3s == pytest.approx(22000, rel=1e-3), "DOMAIN.md §2: design flood 22,000 m³/s"
+    assert s.hydrograph.peak_m3s == pytest.approx(22000, rel=1e-3), "docs/reach.md §2: design flood 22,000 m³/s"
     assert s.breaches == ()
     # the design wave is the 1958 shape (79 h above 10,000 m³/s at 22,300): scaled to 22,000 it is a little shorter
     assert 75.0 < s.hydrograph.hours_above(10000) < 79.0
@@ -124,9 +124,9 @@ def test_design_scenario_is_the_22000_design_flood():
 
 def test_1958_holds_its_three_published_facts():
     h = load_scenario("1958").hydrograph
-    assert h.peak_m3s == 22300.0, "DOMAIN.md §2: 1958 peak 22,300 m³/s"
-    assert h.hours_above(10000.0) == pytest.approx(79.0, abs=1e-9), "DOMAIN.md §2: above 10,000 m³/s for 79 h"
-    assert h.hours_above(22300.0 - 1.0) == pytest.approx(2.5, abs=0.01), "DOMAIN.md §2: the crest held 2.5 h"
+    assert h.peak_m3s == 22300.0, "docs/reach.md §2: 1958 peak 22,300 m³/s"
+    assert h.hours_above(10000.0) == pytest.approx(79.0, abs=1e-9), "docs/reach.md §2: above 10,000 m³/s for 79 h"
+    assert h.hours_above(22300.0 - 1.0) == pytest.approx(2.5, abs=0.01), "docs/reach.md §2: the crest held 2.5 h"
     at_crest = np.flatnonzero(h.discharge_m3s == 22300.0)
     assert np.all(np.diff(at_crest) == 1), "one crest: the 2.5 h at the peak are one stretch"
     assert np.all(np.diff(h.discharge_m3s[: at_crest[0] + 1]) > 0), "the wave rises to the crest"
@@ -137,14 +137,14 @@ def test_1958_holds_its_three_published_facts():
 def test_peak_scenarios_scale_the_design_shape(name, peak):
     h = load_scenario(name).hydrograph
     design = load_scenario("design").hydrograph
-    assert h.peak_m3s == pytest.approx(peak, rel=1e-3), f"DOMAIN.md §2: {name} peak {peak:,.0f} m³/s"
+    assert h.peak_m3s == pytest.approx(peak, rel=1e-3), f"docs/reach.md §2: {name} peak {peak:,.0f} m³/s"
     assert h.time_of_peak_s == design.time_of_peak_s and h.duration_s == design.duration_s
     assert h.discharge_m3s[0] == design.discharge_m3s[0], "same base flow (below half the peak, not capped)"
 
 
 def test_2021_autumn_holds_4900_for_15_days():
     h = load_scenario("2021-autumn").hydrograph
-    assert h.peak_m3s == 4900.0, "DOMAIN.md §2: about 4,900 m³/s"
+    assert h.peak_m3s == 4900.0, "docs/reach.md §2: about 4,900 m³/s"
     assert h.hours_above(4900.0 - 1.0) == pytest.approx(15 * 24.0, abs=0.1), "held about 15 days"
     assert h.duration_s == 456 * 3600.0, "the run: 48 h rise + 360 h held + 48 h fall"
     # the rise stays within the largest day-to-day change at HYK in the YRCC data (2,235 m³/s a day)
@@ -168,7 +168,7 @@ def test_breach_scenarios_break_each_bank_at_the_crest_of_the_design_flood():
         assert 0.0 <= b.chainage_m <= reach.params.reach.length_m.value
     works = reach.works.set_index("works_id")
     assert works.loc["HYK", "chainage_from_m"] < br.chainage_m < works.loc["HYK", "chainage_to_m"], \
-        "the right breach lies in the Huayuankou works (DOMAIN.md §3: 6+663 to 16+738)"
+        "the right breach lies in the Huayuankou works (docs/reach.md §3: 6+663 to 16+738)"
     assert not (reach.works["bank"] == "left").any(), "no left-bank works: the left breach is placed on the dike"
     d = reach.dikes[reach.dikes["bank"] == "left"]
     head_m = d["design_flood_level_m"] - d["toe_elevation_m"]

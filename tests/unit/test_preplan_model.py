@@ -19,7 +19,7 @@ def test_repository_preplan_loads():
     assert plan.source == default_preplan_path()
     assert [t.id for t in plan.tiers] == ["normal", "IV", "III", "II", "I"]
     assert [t.colour for t in plan.tiers] == ["green", "blue", "yellow", "orange", "red"]
-    # DOMAIN.md §2 defaults
+    # docs/reach.md §2 defaults
     assert [t.min_discharge_m3s for t in plan.tiers] == [0, 4000, 6000, 10000, 15000]
     assert plan.model.hysteresis.margin_fraction == 0.05 and plan.model.hysteresis.hold_h == 6
     assert plan.model.triggers.duration.days == 7 and plan.model.triggers.duration.tier == "III"

@@ -243,7 +243,7 @@ def test_decision_to_dict_is_json_ready(plan):
     assert out["tier"] == "IV" and out["time"] == T0.isoformat() and out["above_since"] == T0.isoformat()
 
 
-# --- real seasons (fixtures extracted from the YRCC daily bulletin, shared/data/yrcc/) ---------------
+# --- real seasons (fixtures extracted from the YRCC daily bulletin, data/yrcc/) ---------------
 def test_timeline_2019_summer_real_data(plan):
     rows = read_flows(FIX / "hyk_2019_summer.csv")
     assert len(rows) == 108 and rows[0].time == datetime(2019, 6, 15, 8)

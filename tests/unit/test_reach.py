@@ -49,13 +49,13 @@ def test_crs_is_cgcs2000_gk_114(reach):
 
 def test_reach_length_and_town(reach):
     assert reach.centerline.length.iloc[0] == pytest.approx(27000, rel=0.03), \
-        "DOMAIN.md: 27 km of the Huiji reach along the dike; the river axis meanders within 3 %"
+        "docs/reach.md: 27 km of the Huiji reach along the dike; the river axis meanders within 3 %"
     right = reach.dikes[reach.dikes.bank == "right"]
     assert right.length.sum() == pytest.approx(27000, rel=1e-3), \
-        "DOMAIN.md: 27 km of dike; the build resamples the line every 5 m (0.1 %)"
+        "docs/reach.md: 27 km of dike; the build resamples the line every 5 m (0.1 %)"
     town = reach.grids[reach.grids.level == "grid"]
     assert town.area.sum() / 1e6 == pytest.approx(47.56, rel=0.005), \
-        "DOMAIN.md: the town's 47.56 km² of land; grid polygons are drawn to 0.5 %"
+        "docs/reach.md: the town's 47.56 km² of land; grid polygons are drawn to 0.5 %"
 
 
 def test_every_stone_lies_on_a_spur_of_its_works(reach):
@@ -205,7 +205,7 @@ def test_rating_tie(reach):
     # the channel is fitted to the Huayuankou rating points (2018-2019 bed)
     for q, z in [(1000, 88.9), (3000, 89.9), (4500, 90.7)]:
         assert reach.stage_at_gauge_m(q) == pytest.approx(z, abs=0.15), \
-            "DOMAIN.md rating points (2018-19 bed, [D]); the least-squares fit misses them by up to 0.15 m"
+            "docs/reach.md rating points (2018-19 bed, [D]); the least-squares fit misses them by up to 0.15 m"
     stages = [reach.stage_at_gauge_m(q) for q in (1000, 3000, 6500, 10000, 15000, 22000)]
     assert np.all(np.diff(stages) > 0)
     gauge = reach.dikes[(reach.dikes.bank == "right") & (reach.dikes.chainage_from_m == 9000)].iloc[0]

@@ -137,11 +137,11 @@ def test_geojson_layer_colours_tasks_and_reports(env):
     assert rep["properties"]["label_zh"] == "坍塌/坍岸"
     assert task["properties"]["state"] == "dispatched" and task["properties"]["colour"].startswith("#")
     lon, lat = rep["geometry"]["coordinates"]
-    # Madu works lies near 34.89 N 113.80 E (DOMAIN.md §3, ±2 km)
+    # Madu works lies near 34.89 N 113.80 E (docs/reach.md §3, ±2 km)
     assert abs(lon - 113.80) < 0.05 and abs(lat - 34.89) < 0.05
 
 
-#: every danger term of DOMAIN.md §5 a field report can name, with its Chinese term
+#: every danger term of docs/reach.md §5 a field report can name, with its Chinese term
 DOMAIN_DANGERS = {"leak": "漏洞", "piping": "管涌", "seepage": "渗水", "slope_slip": "脱坡/滑坡", "crack": "裂缝",
                   "bank_collapse": "坍塌/坍岸", "sinkhole": "陷坑", "overtopping": "漫溢/漫顶",
                   "root_stone_loss": "根石走失", "spur_settlement": "坝身蛰裂"}

@@ -91,7 +91,7 @@ def test_exchange_converges_with_the_coupling_interval():
         "peak within 1 % on halving the interval (source: explicit coupling converges at first order; measured 0.3 %, and the 40 % error of the old limiter is far outside)"
     assert abs(exchanged[0] - exchanged[1]) < 0.02 * exchanged[1], "exchanged volume within 2 % (source: first-order coupling in the interval, as above)"
     assert abs(float(runs[0]["max_depth"].mean() - runs[1]["max_depth"].mean())) < 0.02, \
-        "mean flood depth within 2 cm (source: first-order coupling; 2 cm is the 2D model's gauge resolution of interest in DOMAIN)"
+        "mean flood depth within 2 cm (source: first-order coupling; 2 cm is the 2D model's gauge resolution of interest in docs/reach.md)"
     assert peak[1] < 800.0 - 400.0  # the floodplain takes the crest: a real attenuation, not a throttle
 
 

@@ -1,16 +1,16 @@
-"""Dam breaks along a 1-D strip (SWASHES set-up, see /work/shared/PEERS.md): Stoker (wet bed) and
+"""Dam breaks along a 1-D strip (SWASHES set-up, see docs/peers.md): Stoker (wet bed) and
 Ritter (dry bed), 200 m × 1 m, dam at x = 100 m, frictionless, compared with the exact solution at
 t = 10 s on cell centres. L1 = mean |h − h_exact| over the strip (m).
 
 Thresholds (documented): on the peers' grid (dx = 0.25 m, 800 × 4 cells) the ``godunov`` scheme
 with its default MUSCL-Hancock stepping must do at least as well as the best peer: Stoker PyClaw
 5.04e-4 m (Roe waves with Lax-Wendroff corrections at CFL 0.9, dimensionally split; measured by
-benchmarks/bench_2d.py), Ritter ANUGA 6.0e-4 m (PEERS.md). We measure Stoker 4.88e-4 m (6.1e-4 before
+benchmarks/bench_2d.py), Ritter ANUGA 6.0e-4 m (docs/peers.md). We measure Stoker 4.88e-4 m (6.1e-4 before
 the shock sharpening of kernels2d.reconstruction._sharpen_shock), Ritter 4.4e-4 m. The Heun (SSP-RK2) stepping,
 which has no sharpening, is held to ANUGA's 8.1e-4 m and GeoClaw's 8.1e-4 m on Stoker (it measures
 7.9e-4 m) and to the best peer on Ritter (3.7e-4 m). Under refinement the observed
 L1 order must be at least 0.7 (discontinuous solutions converge at order ≤ 1 in L1).
-``inertial`` drops advection, so it is held to the local-inertial standard of PEERS.md (landlab
+``inertial`` drops advection, so it is held to the local-inertial standard of docs/peers.md (landlab
 5.1e-2 m Stoker, middle state 1.537 m instead of 1.454 m).
 """
 
@@ -27,7 +27,7 @@ from floodtwin.hydraulics import simulate_2d
 LENGTH_M = 200.0
 X0_M = 100.0
 T_S = 10.0
-BEST_PEER_RITTER_L1 = 6.0e-4  # ANUGA DE0, PEERS.md
+BEST_PEER_RITTER_L1 = 6.0e-4  # ANUGA DE0, docs/peers.md
 BEST_PEER_STOKER_L1 = 5.04e-4  # PyClaw, benchmarks/RESULTS.md
 ANUGA_STOKER_L1 = 8.1e-4
 #: what each time stepping measures on Stoker (dx 0.25 m), with an allowance for rounding changes
@@ -60,7 +60,7 @@ def test_godunov_dam_break_l1_on_peer_grid(case, h_left, h_right, threshold, ste
     assert np.all(depth == depth[0])
     l1 = float(np.mean(np.abs(depth[1] - exact)))
     print(f"{case} {stepping}: L1 = {l1:.3e} m (threshold {threshold:.1e})")
-    assert l1 <= threshold, f"{case}: at most the peer threshold {threshold:g} m (source: PEERS.md / benchmarks/RESULTS.md, module docstring)"
+    assert l1 <= threshold, f"{case}: at most the peer threshold {threshold:g} m (source: docs/peers.md / benchmarks/RESULTS.md, module docstring)"
     if case == "stoker" and stepping == "hancock":  # the default scheme against the best peer
         assert l1 <= BEST_PEER_STOKER_L1, "at most PyClaw's 5.04e-4 m (source: benchmarks/RESULTS.md)"
     if case == "stoker":  # and no worse than measured when the scheme was written
@@ -97,9 +97,9 @@ def test_inertial_dam_break_local_inertial_accuracy():
     l1 = float(np.mean(np.abs(depth[1] - exact)))
     x = (np.arange(depth.shape[1]) + 0.5) * 0.25
     plateau = depth[1, (x > 125.0) & (x < 135.0)]
-    # local inertial overshoots the middle state like landlab (1.537 m, PEERS.md)
-    assert abs(float(np.median(plateau)) - 1.537) < 0.01, "the local-inertial middle state 1.537 m within 1 cm (source: landlab in PEERS.md)"
-    assert l1 < 5.5e-2, "within 8 % of landlab OverlandFlow's 5.1e-2 m (source: PEERS.md)"
+    # local inertial overshoots the middle state like landlab (1.537 m, docs/peers.md)
+    assert abs(float(np.median(plateau)) - 1.537) < 0.01, "the local-inertial middle state 1.537 m within 1 cm (source: landlab in docs/peers.md)"
+    assert l1 < 5.5e-2, "within 8 % of landlab OverlandFlow's 5.1e-2 m (source: docs/peers.md)"
     assert ds.attrs["mass_balance_relative_error"] < 1e-12, \
         "mass to 1e-12 (source: every face flux leaves one cell and enters the other; float64 rounding of the grid sums is ~1e-15 per cell)"
 
@@ -107,5 +107,5 @@ def test_inertial_dam_break_local_inertial_accuracy():
 def test_float32_dam_break_close_to_float64():
     _, d64, exact = run_dam_break(0.25, 1.0, 0.0)
     _, d32, _ = run_dam_break(0.25, 1.0, 0.0, dtype="float32")
-    assert float(np.mean(np.abs(d32[1] - exact))) <= BEST_PEER_RITTER_L1, "float32 still at ANUGA's 6.0e-4 m (source: PEERS.md)"
+    assert float(np.mean(np.abs(d32[1] - exact))) <= BEST_PEER_RITTER_L1, "float32 still at ANUGA's 6.0e-4 m (source: docs/peers.md)"
     assert np.max(np.abs(d32 - d64)) < 1e-3, "float32 within 1 mm of float64 (source: float32 ulp of 1 m depth is 6e-8 m; the shock position may move by rounding, a fraction of the 1 m front per cell)"

@@ -3,7 +3,7 @@ and a lake at rest over an irregular bed with dry islands (well-balancing).
 
 Thresholds (documented):
 - Thacker, [0, 4]² m, 100 × 100 cells, one period (4.4857 s), L1 rel = Σ|h − h_exact| / Σ h_exact:
-  ``godunov`` ≤ 3.0 % (best peer, ANUGA DE0 on 4× the cells, PEERS.md; GeoClaw 6.6 %, PyClaw
+  ``godunov`` ≤ 3.0 % (best peer, ANUGA DE0 on 4× the cells, docs/peers.md; GeoClaw 6.6 %, PyClaw
   cannot run it; we measure 2.3 % with MUSCL-Hancock stepping, 2.1 % with Heun),
   ``inertial`` ≤ 70 % (landlab's local-inertial OverlandFlow: 69 %); no negative depth, mass to 1e-12.
 - Lake at rest: every speed (each step's maximum, tracked by the model) < 1e-10 m/s in float64.
@@ -39,7 +39,7 @@ def test_thacker_planar_one_period(scheme, stepping, threshold):
     depth = ds.depth.isel(time=-1).values
     rel = float(np.abs(depth - h_exact).sum() / h_exact.sum())
     print(f"Thacker {scheme}: L1 rel = {rel:.2%}")
-    assert rel <= threshold, f"L1 rel at most {threshold:.0%} (source: ANUGA 3.0 %, landlab 69 % in PEERS.md)"
+    assert rel <= threshold, f"L1 rel at most {threshold:.0%} (source: ANUGA 3.0 %, landlab 69 % in docs/peers.md)"
     assert float(ds.depth.min()) >= 0.0
     assert np.all(np.isfinite(ds.depth.values))
     assert ds.attrs["mass_balance_relative_error"] < 1e-12, \

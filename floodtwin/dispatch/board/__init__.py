@@ -7,7 +7,7 @@ outbox rows, so a crash leaves either all of it or none of it.
 
 Assignment: the task's grid and owner role pick the on-duty staff of the current shift with the
 fewest open tasks; nobody available → the grid leader, then the parent grid's leader, then the
-town command (兜底). SLA timers (DOMAIN.md §1, configured in the dispatch YAML) run from dispatch:
+town command (兜底). SLA timers (docs/reach.md §1, configured in the dispatch YAML) run from dispatch:
 acknowledge, set out, on site and reported, handled by the task's deadline; :func:`tick` finds the
 ones missed by more than the grace period (``sla.grace_min``) and moves each task one step up the
 chain per tick (member → leader → town command → its named superior, never to whoever holds it;

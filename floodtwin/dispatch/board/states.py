@@ -1,7 +1,7 @@
 """The task states and the actions that move a task between them (each in one transaction with
 its event and its notification), and who may take each action.
 
-Who may do what (the grid model's closed loop, DOMAIN.md §1: report → dispatch → handle → verify → close):
+Who may do what (the grid model's closed loop, docs/reach.md §1: report → dispatch → handle → verify → close):
 
 - an actor is a staff id of the roster, the town command (``town_command.id`` of the dispatch YAML)
   or a system actor (:data:`~floodtwin.dispatch.roster.SYSTEM_ACTORS`); an action on a task is a

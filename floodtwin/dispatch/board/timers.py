@@ -1,4 +1,4 @@
-"""SLA timers (DOMAIN.md §1, configured in the dispatch YAML): when each falls due, which are
+"""SLA timers (docs/reach.md §1, configured in the dispatch YAML): when each falls due, which are
 missed, and the tick that escalates each missed one once, one step up the chain, after the grace
 period; tells everyone concerned in one digest per person; and starts the next round of recurring tasks.
 
