@@ -129,9 +129,14 @@ def _in_years(index: pd.DatetimeIndex, years: tuple[int, ...]) -> np.ndarray:
     return np.isin(index.year, list(years))
 
 
+def _x_max(k_d: float) -> float:
+    """The largest X that keeps every coefficient ≥ 0 at Δt = 1 d (2KX ≤ Δt and 2K(1−X) ≥ Δt)."""
+    return max(0.0, min(0.5, DT_D / (2 * k_d), 1.0 - DT_D / (2 * k_d)))
+
+
 def fit_routing(df: pd.DataFrame, years: tuple[int, ...] = FIT_YEARS) -> Routing:
     """Least-squares K, X and gain of the one-day forecast over ``years`` (bounded so that every
-    Muskingum coefficient stays ≥ 0: K in [0.5, 5] d, 2KX ≤ 1 d). DataError when the years hold
+    Muskingum coefficient stays ≥ 0: K in [0.5, 5] d, 2KX ≤ Δt ≤ 2K(1−X)). DataError when the years hold
     too few complete days."""
     from scipy.optimize import least_squares
 
@@ -139,7 +144,7 @@ def fit_routing(df: pd.DataFrame, years: tuple[int, ...] = FIT_YEARS) -> Routing
 
     def residuals(p: np.ndarray) -> np.ndarray:
         k, xr, g = p
-        x = xr * min(0.5, 0.5 / k)  # xr in [0, 1] maps onto the admissible X for this K
+        x = xr * _x_max(k)  # xr in [0, 1] maps onto the admissible X for this K
         fs = forecast_series(df, Routing(k, x, g, years))
         r = (fs["fc1"] - fs["obs1"])[mask].to_numpy()
         return r[np.isfinite(r)]
@@ -149,7 +154,7 @@ def fit_routing(df: pd.DataFrame, years: tuple[int, ...] = FIT_YEARS) -> Routing
         raise DataError(f"routing fit: only {n} complete days in {years[0]}–{years[-1]}")
     sol = least_squares(residuals, x0=[1.0, 0.5, 1.0], bounds=([0.5, 0.0, 0.5], [5.0, 1.0, 1.5]))
     k, xr, g = (float(v) for v in sol.x)
-    routing = Routing(round(k, 4), round(xr * min(0.5, 0.5 / k), 4), round(g, 4), tuple(years))
+    routing = Routing(round(k, 4), round(xr * _x_max(k), 4), round(g, 4), tuple(years))
     log.info("routing fitted on %d days: K = %.3f d, X = %.3f, gain = %.3f", n, routing.k_d, routing.x,
              routing.gain)
     return routing
