@@ -39,9 +39,15 @@ def quick_flooded_villages(discharge_m3s: float) -> list[str]:
 
 
 def _print_outcome(out: Any, as_json: bool) -> None:
+    """The run's line on stdout (green ok, yellow warnings) and its first warnings; a run that could
+    not run (bad configuration, failed) is one red line on stderr, as every error of the CLI."""
+    from floodtwin.cli import fail
+
     if as_json:
         emit(out.to_dict())
         return
+    if out.exit_code >= 2:
+        fail(out.message, out.exit_code)
     colour = {0: "green", 1: "yellow"}.get(out.exit_code, "red")
     say(f"[{colour}]{esc(out.message)}[/]")
     for w in out.warnings[1:6]:
@@ -50,27 +56,27 @@ def _print_outcome(out: Any, as_json: bool) -> None:
         say(f"  CAP message {esc(ident)}")
 
 
-def _run_once(config: Path, now: Optional[str], as_json: bool, ctx: Any = None) -> tuple[int, Any]:
-    from floodtwin.alerts.run import EXIT_CONFIG, RunContext, RunOutcome, run_alert
+def _context(config: Path) -> Any:
+    """The run context of ``config`` (read and validated: a ConfigError is the CLI's red line, exit 2)."""
+    from floodtwin.alerts.run import RunContext
     from floodtwin.alerts.settings import load_alerts_config
-    from floodtwin.errors import FloodtwinError
+    from floodtwin.files import require_file_to_read
 
-    try:
-        cfg = load_alerts_config(config) if ctx is None else ctx.cfg
-    except FloodtwinError as exc:
-        out = RunOutcome(EXIT_CONFIG, str(exc), status="config")
-        _print_outcome(out, as_json)
-        return out.exit_code, None
-    ctx = ctx or RunContext(cfg, flooded_villages=quick_flooded_villages if cfg.cap.enabled else None)
-    out = run_alert(cfg, now=clock(now), ctx=ctx)
+    cfg = load_alerts_config(require_file_to_read(config, option="--config"))
+    return RunContext(cfg, flooded_villages=quick_flooded_villages if cfg.cap.enabled else None)
+
+
+def _run_once(ctx: Any, now: Optional[str], as_json: bool) -> int:
+    from floodtwin.alerts.run import run_alert
+
+    out = run_alert(ctx.cfg, now=clock(now), ctx=ctx)
     _print_outcome(out, as_json)
-    return out.exit_code, ctx
+    return out.exit_code
 
 
 def alert_run_cmd(config: Path = CONFIG_REQ, now: Optional[str] = NOW_OPT, as_json: bool = JSON_OPT) -> None:
     """One alert run: fetch the feeds, check them, forecast, decide the level, update the board, tell people."""
-    code, _ = _run_once(config, now, as_json)
-    raise typer.Exit(code)
+    raise typer.Exit(_run_once(_context(config), now, as_json))
 
 
 def parse_every(text: str) -> float:
@@ -96,7 +102,12 @@ def watch_cmd(config: Path = CONFIG_REQ, every: str = typer.Option("10m", "--eve
     import threading
     import time
 
+    from floodtwin.files import require_number
+
     period_s = parse_every(every)
+    if max_runs is not None:
+        require_number(max_runs, option="--max-runs", low=1)
+    ctx = _context(config)
     stop = threading.Event()
 
     def _stop(signum: int, _frame: Any) -> None:
@@ -104,23 +115,24 @@ def watch_cmd(config: Path = CONFIG_REQ, every: str = typer.Option("10m", "--eve
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    ctx, runs, code = None, 0, 0
+    runs, code = 0, 0
     while not stop.is_set():
         started = time.monotonic()
-        code, ctx = _run_once(config, None, as_json, ctx)
+        code = _run_once(ctx, None, as_json)
         runs += 1
-        if code == 2 or (max_runs is not None and runs >= max_runs):
+        if max_runs is not None and runs >= max_runs:
             break
         stop.wait(max(0.0, period_s - (time.monotonic() - started)))
     if not as_json:
         say(f"watch stopped after {runs} run(s)")
-    raise typer.Exit(code if code >= 2 else 0)
+    raise typer.Exit(0)
 
 
 def replay_cmd(path: Path = typer.Argument(..., help="Daily bulletin CSV (data/yrcc/daily_lower_river_2001_2019.csv)."),
                start: str = typer.Option(..., "--from", help="First day, YYYY-MM-DD."),
                end: str = typer.Option(..., "--to", help="Last day, YYYY-MM-DD."),
-               workdir: Optional[Path] = typer.Option(None, "--workdir", help="Keep the database and CAP files here."),
+               out: Optional[Path] = typer.Option(None, "--out", help="Keep the database and CAP files in this folder "
+                                                  "(default: a temporary one)."),
                no_cap: bool = typer.Option(False, "--no-cap", help="Write no CAP messages (no 1D runs)."),
                as_json: bool = JSON_OPT) -> None:
     """Feed a past season through the alert run day by day and print the timeline."""
@@ -128,6 +140,9 @@ def replay_cmd(path: Path = typer.Argument(..., help="Daily bulletin CSV (data/y
 
     from floodtwin.alerts.replay import replay
     from floodtwin.errors import InputError
+    from floodtwin.files import require_file_to_read, require_folder_to_write
+
+    path = require_file_to_read(path, option="bulletin")
 
     days = []
     for opt, text in (("--from", start), ("--to", end)):
@@ -135,6 +150,8 @@ def replay_cmd(path: Path = typer.Argument(..., help="Daily bulletin CSV (data/y
             days.append(date.fromisoformat(text))
         except ValueError:
             raise InputError(f"{opt} {text!r}: expected a date YYYY-MM-DD") from None
+    if out is not None:
+        out, _ = require_folder_to_write(out, option="--out")
     if not as_json:
         say(f"[bold]{'date':<11}{'observed':>10}{'forecast':>10}  {'by':<9}{'level':<8}{'created':>8}"
             f"{'stood down':>11}  CAP[/]")
@@ -148,7 +165,7 @@ def replay_cmd(path: Path = typer.Argument(..., help="Daily bulletin CSV (data/y
         say(f"{row['date']:<11}{q:>10}{f:>10}  {row['deciding'] or '-':<9}{row['tier'] or '-':<8}"
             f"{row['created']:>8}{row['stood_down']:>11}  {cap}")
 
-    timeline = replay(path, days[0], days[1], workdir=workdir, cap=not no_cap,
+    timeline = replay(path, days[0], days[1], workdir=out, cap=not no_cap,
                       flooded_villages=None if no_cap else quick_flooded_villages, on_day=show)
     if as_json:
         emit(timeline)
@@ -158,9 +175,10 @@ def replay_cmd(path: Path = typer.Argument(..., help="Daily bulletin CSV (data/y
 def skill_cmd(daily: Optional[Path] = typer.Option(None, "--daily", help="Daily bulletin CSV (default: the shipped one)."),
               as_json: bool = JSON_OPT) -> None:
     """Fit the routing on 2001–2014 and score it on 2015–2019 (held out): NSE and level-IV days."""
+    from floodtwin.files import require_file_to_read
     from floodtwin.forecast import fit_routing, load_daily, skill
 
-    df = load_daily(daily)
+    df = load_daily(require_file_to_read(daily, option="--daily") if daily is not None else None)
     routing = fit_routing(df)
     s = skill(df, routing)
     if as_json:

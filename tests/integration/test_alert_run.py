@@ -156,10 +156,16 @@ def test_each_fault_warns_and_keeps_the_board(fault, server, tmp_path, capsys):
         assert [r[0] for r in notice] == ["TOWN"] and "stale" in json.loads(notice[0][1])["text_en"]
 
 
-def test_bad_config_exits_2(tmp_path, capsys):
+def test_bad_config_exits_2_with_one_line_naming_file_and_key(tmp_path, capsys):
+    from floodtwin.cli import main
+
     cfg = write_config(tmp_path, [{"name": "x", "format": "sl323_csv", "url": "ftp://nowhere"}])
-    code, out = run_cli(cfg, NOW, capsys)
-    assert code == 2 and "alerts.yaml" in out["message"] and "url" in out["message"]
+    with pytest.raises(SystemExit) as exc:
+        main(["alert-run", "--config", str(cfg), "--now", NOW.isoformat()])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and len(err) == 1
+    assert "alerts.yaml:" in err[0] and "feeds.sources.0" in err[0] and "ftp://nowhere" in err[0]
+    assert not (tmp_path / "floodtwin.sqlite").exists()  # nothing ran
 
 
 def test_a_second_run_while_the_first_holds_the_lock_does_nothing(server, tmp_path, capsys):
