@@ -44,8 +44,9 @@ from floodtwin.dispatch import notify
 from floodtwin.dispatch.board import log_event, tick_report
 from floodtwin.dispatch.schema import ensure_schema
 from floodtwin.dispatch.settings import load_config
-from floodtwin.errors import ConfigError, FloodtwinError
-from floodtwin.feeds import FeedResult, StationStatus, check_observations, read_feeds, station_status
+from floodtwin.errors import ConfigError, FloodtwinError, StaleDataError
+from floodtwin.feeds import (FeedResult, StationStatus, check_observations, read_feeds, require_fresh,
+                             station_status)
 from floodtwin.preplan import Preplan, ReachTables
 
 __all__ = ["EXIT_OK", "EXIT_WARNINGS", "EXIT_CONFIG", "EXIT_FAILED", "STALE_NOTICE_KIND", "RunOutcome",
@@ -155,12 +156,15 @@ def flow_inputs(statuses: dict[str, StationStatus], history: pd.DataFrame, ctx: 
     if ctx.routing is None or observed is None:
         return observed, None, None, warnings
     ups = [s for s in cfg.feeds.stations if s.role == "upstream"]
-    too_old = [s.id for s in ups if statuses[s.id].value is None or statuses[s.id].age_h is None
-               or statuses[s.id].age_h > cfg.forecast.upstream_max_age_h]
+    upstream, too_old = 0.0, []
+    for s in ups:
+        try:
+            upstream += require_fresh(statuses[s.id], max_age_h=cfg.forecast.upstream_max_age_h)
+        except StaleDataError as exc:
+            too_old.append(str(exc))
     if too_old:
-        warnings.append(f"no forecast: upstream value missing or stale at {', '.join(too_old)}")
+        warnings.append(f"no forecast: {'; '.join(too_old)}")
         return observed, None, None, warnings
-    upstream = sum(statuses[s.id].value for s in ups)
     yesterday = [_value_near(history, s.id, statuses[s.id].time - timedelta(days=1)) for s in ups]
     up_y = sum(yesterday) if all(v is not None for v in yesterday) else None
     f1, f2 = forecast_next(observed, upstream, up_y, ctx.routing)
@@ -331,7 +335,8 @@ def _pipeline(conn: Any, ctx: RunContext, now: datetime, fetched: list[FeedResul
              if p.startswith(("stale", "fall-back", "no good"))]
     target_unreliable = target.stale or target.fallback or target.value is None
     # 3. forecast
-    observed, f1, f2, fwarn = flow_inputs(statuses, history, ctx, now)
+    known = pd.concat([history, checked[checked["qc"] == "ok"]], ignore_index=True) if len(history) else checked
+    observed, f1, f2, fwarn = flow_inputs(statuses, known, ctx, now)
     out.warnings.extend(fwarn)
     out.observed_m3s, out.forecast_m3s, out.forecast_2d_m3s = observed, f1, f2
     if stale:

@@ -14,9 +14,9 @@ from floodtwin.feeds.fetch import FeedResult, fetch_bytes, read_feeds, read_sour
 from floodtwin.feeds.formats import PARSERS, normalise, parse_time
 from floodtwin.feeds.model import (OBS_COLUMNS, UNIT_FACTORS, VARIABLE_UNITS, AuthHeader, FeedsConfig, QualityLimits,
                                    SourceSpec, StationSpec, empty_observations)
-from floodtwin.feeds.quality import RULES, StationStatus, check_observations, station_status
+from floodtwin.feeds.quality import RULES, StationStatus, check_observations, require_fresh, station_status
 
 __all__ = ["OBS_COLUMNS", "UNIT_FACTORS", "VARIABLE_UNITS", "AuthHeader", "FeedsConfig", "QualityLimits",
            "SourceSpec", "StationSpec", "empty_observations", "PARSERS", "normalise", "parse_time", "FeedResult",
            "fetch_bytes", "read_feeds", "read_source", "RULES", "StationStatus", "check_observations",
-           "station_status"]
+           "station_status", "require_fresh"]

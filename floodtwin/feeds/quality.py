@@ -17,10 +17,10 @@ from typing import Any
 
 import pandas as pd
 
-from floodtwin.errors import MAX_DISCHARGE_M3S
+from floodtwin.errors import MAX_DISCHARGE_M3S, StaleDataError
 from floodtwin.feeds.model import OBS_COLUMNS, FeedsConfig
 
-__all__ = ["RULES", "StationStatus", "check_observations", "station_status"]
+__all__ = ["RULES", "StationStatus", "check_observations", "station_status", "require_fresh"]
 
 #: the rules, in the order they are applied (docs/feeds.md explains each)
 RULES = {
@@ -163,3 +163,13 @@ def station_status(checked: pd.DataFrame, history: pd.DataFrame, *, now: datetim
         out[st.id] = StationStatus(st.id, variable, float(last["value"]), last["value_time"].to_pydatetime(),
                                    age_h, stale, fallback, problems)
     return out
+
+
+def require_fresh(status: StationStatus, *, max_age_h: float) -> float:
+    """The value of ``status`` if there is one no older than ``max_age_h``; StaleDataError otherwise."""
+    if status.value is None or status.age_h is None:
+        raise StaleDataError(f"{status.station_id} {status.variable}: no good value received or stored")
+    if status.age_h > max_age_h:
+        raise StaleDataError(f"{status.station_id} {status.variable}: newest good value is {status.age_h:.1f} h old "
+                             f"(limit {max_age_h:g} h)")
+    return status.value
