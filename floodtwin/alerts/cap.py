@@ -104,10 +104,10 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
 
 
 def cap_message(*, identifier: str, sender: str, sender_name: str, sent: datetime, status: str, msg_type: str,
-                references: str | None, decision: dict[str, Any], tier_names: dict[str, tuple[str, str]],
+                references: str | None, decision: dict[str, Any], tier_names: dict[str, tuple[str, str, str]],
                 areas: list[CapArea], deciding: str, expires_h: float) -> str:
     """The CAP 1.2 XML text of one message. ``decision`` is the TierDecision's dict, ``tier_names``
-    tier id -> (Chinese, English) names, ``deciding`` "observed" or "forecast" (which value set the
+    tier id -> (Chinese name, English name, Chinese colour), ``deciding`` "observed" or "forecast" (which value set the
     level), ``references`` the ``sender,identifier,sent`` of the message(s) replaced."""
     ET.register_namespace("", CAP_NS)
     root = ET.Element(f"{{{CAP_NS}}}alert")
@@ -118,7 +118,7 @@ def cap_message(*, identifier: str, sender: str, sender_name: str, sent: datetim
         _sub(root, "references", references)
     tier, colour = decision["tier"], decision["colour"]
     q = decision["discharge_m3s"]
-    name_zh, name_en = tier_names.get(tier, (tier, tier))
+    name_zh, name_en, colour_zh = tier_names.get(tier, (tier, tier, colour))
     cancel = msg_type == "Cancel"
     for lang in ("zh-CN", "en-US"):
         zh = lang == "zh-CN"
@@ -138,7 +138,7 @@ def cap_message(*, identifier: str, sender: str, sender_name: str, sent: datetim
         if cancel:
             head = ("花园口河段洪水预警解除" if zh else "Huayuankou reach: flood warning cancelled")
         else:
-            head = (f"花园口河段启动{name_zh}（{colour}）" if zh else
+            head = (f"花园口河段启动{name_zh}（{colour_zh}）" if zh else
                     f"Huayuankou reach: {name_en} ({colour})")
         _sub(info, "headline", head)
         reason = decision.get("reason_zh") if zh else decision.get("reason")

@@ -220,7 +220,7 @@ def _write_cap(conn: Any, ctx: RunContext, decision: Any, deciding: str, run_id:
             else []
         areas = village_areas(ctx.villages or [], flooded, radius_m=cap.village_radius_m,
                               discharge_m3s=decision.discharge_m3s)
-        names = {t.id: (t.name_zh, t.name_en) for t in ctx.plan.tiers}
+        names = {t.id: (t.name_zh, t.name_en, t.colour_zh) for t in ctx.plan.tiers}
         from floodtwin.alerts.cap import cap_time
 
         xml = cap_message(identifier=ident, sender=cap.sender, sender_name=cap.sender_name, sent=sent,

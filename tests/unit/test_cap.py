@@ -17,7 +17,7 @@ NS = {"c": "urn:oasis:names:tc:emergency:cap:1.2"}
 SENT = datetime(2026, 7, 20, 0, 5, tzinfo=timezone.utc)
 DECISION = {"tier": "III", "colour": "yellow", "discharge_m3s": 9000.0, "reason": "observed 9,000 m³/s ≥ 6,000",
             "reason_zh": "实测流量9,000 m³/s≥6,000"}
-NAMES = {"III": ("Ⅲ级应急响应", "level III response"), "normal": ("常态", "normal")}
+NAMES = {"III": ("Ⅲ级应急响应", "level III response", "黄色"), "normal": ("常态", "normal", "绿色")}
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,7 @@ def test_alert_with_the_flooded_villages_is_valid_cap(villages, flooded_at_9000)
               for p in info[1].findall("c:parameter", NS)}
     assert params == {"level": "III", "colour": "yellow", "discharge_m3s": "9000", "deciding_value": "observed"}
     assert info[1].findtext("c:severity", namespaces=NS) == "Severe"
+    assert info[0].findtext("c:headline", namespaces=NS) == "花园口河段启动Ⅲ级应急响应（黄色）"
     assert doc.findtext("c:sent", namespaces=NS) == "2026-07-20T08:05:00+08:00"
     for poly in info[0].findall("c:area/c:polygon", NS):
         pairs = [tuple(map(float, p.split(","))) for p in poly.text.split()]
