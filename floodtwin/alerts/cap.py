@@ -23,12 +23,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-__all__ = ["CAP_NS", "SEVERITY", "CapArea", "cap_time", "village_areas", "msg_type_for", "identifier_for",
+__all__ = ["CAP_NS", "SEVERITY", "RESPONSE", "CapArea", "cap_time", "village_areas", "msg_type_for", "identifier_for",
            "cap_message", "write_text_atomic"]
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 #: the preplan's tiers as CAP severity (CAP 1.2 §3.2.2: Extreme, Severe, Moderate, Minor)
 SEVERITY = {"normal": "Minor", "IV": "Moderate", "III": "Severe", "II": "Severe", "I": "Extreme"}
+#: the preplan's tiers as CAP responseType: the floodplain prepares at IV and III, moves at II and I
+RESPONSE = {"IV": "Prepare", "III": "Prepare", "II": "Evacuate", "I": "Evacuate"}
 #: the staff's clock (Beijing time) for the times written in messages
 CAP_UTC_OFFSET_H = 8.0
 
@@ -126,8 +128,7 @@ def cap_message(*, identifier: str, sender: str, sender_name: str, sent: datetim
         _sub(info, "language", lang)
         _sub(info, "category", "Met")
         _sub(info, "event", "黄河洪水" if zh else "Yellow River flood")
-        _sub(info, "responseType", "AllClear" if cancel else ("Prepare" if tier == "IV" else "Evacuate"
-                                                              if tier in ("II", "I") else "Monitor"))
+        _sub(info, "responseType", "AllClear" if cancel else RESPONSE.get(tier, "Monitor"))
         _sub(info, "urgency", "Past" if cancel else ("Immediate" if deciding == "observed" else "Expected"))
         _sub(info, "severity", "Minor" if cancel else SEVERITY.get(tier, "Unknown"))
         _sub(info, "certainty", "Observed" if cancel or deciding == "observed" else "Likely")
