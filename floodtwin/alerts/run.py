@@ -110,6 +110,9 @@ class RunContext:
         """Load what is not loaded yet (ConfigError / DataError name the bad file)."""
         from floodtwin.dispatch.roster import Roster
 
+        for src in self.cfg.feeds.sources:  # a token the environment lacks is a configuration error (exit 2)
+            if src.auth is not None:
+                src.auth.value()
         if self.dispatch is None:
             self.dispatch = load_config(self.cfg.dispatch_config)
         if self.plan is None:

@@ -62,7 +62,7 @@ class AlertsConfig(StrictModel):
         def r(p: Path | None) -> Path | None:
             return None if p is None else (p if p.is_absolute() else base / p)
 
-        sources = [s.model_copy(update={"path": r(s.path)}) for s in self.feeds.sources]
+        sources = [s.model_copy(update={"path": r(s.path), "ca_file": r(s.ca_file)}) for s in self.feeds.sources]
         return self.model_copy(update={
             "database": r(self.database), "dispatch_config": r(self.dispatch_config), "preplan": r(self.preplan),
             "lock_file": r(self.lock_file) or Path(f"{r(self.database)}.lock"),

@@ -35,7 +35,8 @@ def _get_once(session: Any, url: str, src: SourceSpec, headers: dict[str, str]) 
     started = time.monotonic()
     try:
         with session.get(url, headers=headers, timeout=(src.timeout_s, src.timeout_s), stream=True,
-                         verify=src.verify_tls, allow_redirects=True) as resp:
+                         verify=str(src.ca_file) if src.ca_file is not None and src.verify_tls else src.verify_tls,
+                         allow_redirects=True) as resp:
             if resp.status_code >= 500:
                 raise _Retryable(f"HTTP {resp.status_code} {resp.reason}")
             if resp.status_code >= 400:
@@ -116,7 +117,7 @@ class FeedResult:
 def read_source(src: SourceSpec, cfg: FeedsConfig, *, session: Any = None) -> FeedResult:
     """Fetch and parse one source into the observation table; a FeedError (unreachable, garbage,
     refused XML) comes back as the result's ``error`` with no rows, so one bad feed never stops the
-    others. The first page's bytes are kept (``raw``) for the run record of a rejected answer."""
+    others (a ConfigError, such as an auth token missing from the environment, is raised). The first page's bytes are kept (``raw``) for the run record of a rejected answer."""
     try:
         if src.format == "sensorthings":
             records, url, pages, first = [], src.url, 0, None

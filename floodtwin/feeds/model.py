@@ -92,6 +92,8 @@ class SourceSpec(StrictModel):
     max_pages: int = Field(50, gt=0)
     auth: AuthHeader | None = None
     verify_tls: bool = True
+    #: a CA bundle (PEM) to verify the server with, e.g. the feed provider's own CA (default: the system's)
+    ca_file: Path | None = None
     #: SensorThings: the station and variable of a single Datastream's Observations URL (else each
     #: observation must carry its expanded Datastream with Thing, ObservedProperty and unit)
     station: str | None = None

@@ -23,10 +23,11 @@ XML_BOMB = b"""<?xml version="1.0"?>
 
 
 class FeedServer:
-    """``routes[path] = dict(status=200, body=b"", delay_s=0, truncate=False, content_type=...)``;
-    ``hits[path]`` counts the requests, ``headers[path]`` keeps the last request's headers."""
+    """``routes[path] = dict(status=200, body=b"", delay_s=0, truncate=False, fail_first=0, content_type=...)``
+    (``fail_first``: the first n requests get HTTP 503); ``hits[path]`` counts the requests,
+    ``headers[path]`` keeps the last request's headers. ``tls=(certfile, keyfile)`` serves HTTPS."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[str, str] | None = None) -> None:
         self.routes: dict[str, dict[str, Any]] = {}
         self.hits: dict[str, int] = {}
         self.headers: dict[str, dict[str, str]] = {}
@@ -44,6 +45,9 @@ class FeedServer:
                 if spec is None:
                     self.send_error(404)
                     return
+                if server.hits[path] <= spec.get("fail_first", 0):
+                    self.send_error(503, "try again")
+                    return
                 if spec.get("delay_s"):
                     time.sleep(spec["delay_s"])
                 body = spec.get("body", b"")
@@ -58,11 +62,18 @@ class FeedServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        if tls is not None:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.scheme = "https" if tls is not None else "http"
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def __enter__(self) -> "FeedServer":
         self.thread.start()

@@ -180,3 +180,18 @@ def test_a_second_run_while_the_first_holds_the_lock_does_nothing(server, tmp_pa
     assert not (tmp_path / "floodtwin.sqlite").exists() or board(tmp_path) == []
     code, out = run_cli(cfg, NOW, capsys)  # released: the next run goes ahead
     assert code == 0 and out["decision"]["tier"] == "IV"
+
+
+def test_auth_token_missing_from_the_environment_is_a_configuration_error(server, tmp_path, capsys, monkeypatch):
+    from floodtwin.cli import main
+
+    monkeypatch.delenv("FT_ALERT_TOKEN", raising=False)
+    path = f"/auth/{tmp_path.name}"
+    server.routes[path] = {"body": sl323_csv(series(NOW, FLOWS))}
+    cfg = write_config(tmp_path, [source("main", "sl323_csv", server.url(path),
+                                         auth={"name": "Authorization", "env": "FT_ALERT_TOKEN"})])
+    with pytest.raises(SystemExit) as exc:
+        main(["alert-run", "--config", str(cfg), "--now", NOW.isoformat()])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and len(err) == 1 and "FT_ALERT_TOKEN is not set" in err[0]
+    assert path not in server.hits
