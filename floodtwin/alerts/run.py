@@ -78,6 +78,8 @@ class RunOutcome:
     forecast_m3s: float | None = None
     forecast_2d_m3s: float | None = None
     warnings: list[str] = field(default_factory=list)
+    #: what each feed gave (rows by quality flag, its error) and each station's value, age and flags
+    inputs: dict[str, Any] = field(default_factory=dict)
     stations: dict[str, Any] = field(default_factory=dict)
     created: int = 0
     stood_down: int = 0
@@ -333,6 +335,9 @@ def _pipeline(conn: Any, ctx: RunContext, now: datetime, fetched: list[FeedResul
         out.warnings.append(f"rejected {row.station_id} {row.variable} from {row.source}: {row.reason}")
     statuses = station_status(checked, history, now=now, cfg=cfg.feeds)
     out.stations = {k: s.to_dict() for k, s in statuses.items()}
+    out.inputs = {r.source: {"pages": r.pages, "error": r.error,
+                             "rows": {str(k): int(v) for k, v in checked[checked["source"] == r.source]["qc"]
+                                      .value_counts().items()}} for r in results}
     target = statuses[cfg.feeds.target.id]
     stale = [f"{sid}: {p}" for sid, s in statuses.items() for p in s.problems
              if p.startswith(("stale", "fall-back", "no good"))]

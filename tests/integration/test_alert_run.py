@@ -148,6 +148,10 @@ def test_each_fault_warns_and_keeps_the_board(fault, server, tmp_path, capsys):
     if fault in ("spike", "wrong_units"):
         flagged = query(tmp_path, "SELECT value, qc, reason FROM feed_observations WHERE qc = 'rejected'")
         assert len(flagged) == 1 and flagged[0][2].startswith(fault.split("_")[-1][:4])
+        # the run record keeps the inputs with their flags and the held decision
+        summary = json.loads(query(tmp_path, "SELECT summary FROM alert_runs ORDER BY id DESC LIMIT 1")[0][0])
+        assert summary["inputs"]["main"]["rows"]["rejected"] == 1
+        assert summary["stations"]["HYK"]["value"] == 4200.0 and summary["decision"]["tier"] == "IV"
     elif fault != "stale":
         errors = query(tmp_path, "SELECT source, error FROM feed_errors")
         assert len(errors) == 1 and words in errors[0][1]
