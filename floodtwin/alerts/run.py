@@ -47,6 +47,7 @@ from floodtwin.dispatch.settings import load_config
 from floodtwin.errors import ConfigError, FloodtwinError, StaleDataError
 from floodtwin.feeds import (FeedResult, StationStatus, check_observations, read_feeds, require_fresh,
                              station_status)
+from floodtwin.feeds.quality import ALREADY_REJECTED
 from floodtwin.preplan import Preplan, ReachTables
 
 __all__ = ["EXIT_OK", "EXIT_WARNINGS", "EXIT_CONFIG", "EXIT_FAILED", "STALE_NOTICE_KIND", "RunOutcome",
@@ -330,7 +331,7 @@ def _pipeline(conn: Any, ctx: RunContext, now: datetime, fetched: list[FeedResul
             if r.error:
                 conn.execute("INSERT INTO feed_errors(run_id, at, source, error, body) VALUES (?,?,?,?,?)",
                              (out.run_id, ts(now), r.source, r.error, r.raw[:100_000] if r.raw else None))
-    rejected = checked[checked["qc"] == "rejected"]
+    rejected = checked[(checked["qc"] == "rejected") & ~checked["reason"].str.startswith(ALREADY_REJECTED)]
     for row in rejected.head(5).itertuples():
         out.warnings.append(f"rejected {row.station_id} {row.variable} from {row.source}: {row.reason}")
     statuses = station_status(checked, history, now=now, cfg=cfg.feeds)

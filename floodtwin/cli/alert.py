@@ -49,9 +49,22 @@ def _print_outcome(out: Any, as_json: bool) -> None:
     if out.exit_code >= 2:
         fail(out.message, out.exit_code)
     colour = {0: "green", 1: "yellow"}.get(out.exit_code, "red")
-    say(f"[{colour}]{esc(out.message)}[/]")
-    for w in out.warnings[1:6]:
+    if out.status == "skipped":
+        say(f"[{colour}]{esc(out.message)}[/]")
+        return
+    d = out.decision or {}
+    level = f"level {d['tier']} ({d['colour']})" if d else "no level decided"
+    by = f", decided on {out.deciding}" if out.deciding else ""
+    fc = (f"forecast {out.forecast_m3s:,.0f} (+1 d) / {out.forecast_2d_m3s:,.0f} (+2 d)"
+          if out.forecast_m3s is not None else "no forecast")
+    obs = f"HYK {out.observed_m3s:,.0f} m³/s" if out.observed_m3s is not None else "HYK no value"
+    say(f"[bold {colour}]{esc(level)}[/]{esc(by)}: {obs}, {fc}")
+    say(f"tasks: {out.created} created, {out.stood_down} stood down, {out.escalated} escalated; "
+        f"notifications: {out.notifications}; run {out.run_id} in {out.duration_s:.1f} s")
+    for w in out.warnings[:6]:
         say(f"  [yellow]warning:[/] {esc(w)}")
+    if len(out.warnings) > 6:
+        say(f"  … {len(out.warnings) - 6} more warning(s) in the run record (--json)")
     for ident in out.cap:
         say(f"  CAP message {esc(ident)}")
 

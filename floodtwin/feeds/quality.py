@@ -20,7 +20,7 @@ import pandas as pd
 from floodtwin.errors import MAX_DISCHARGE_M3S, StaleDataError
 from floodtwin.feeds.model import OBS_COLUMNS, FeedsConfig
 
-__all__ = ["RULES", "StationStatus", "check_observations", "station_status", "require_fresh"]
+__all__ = ["RULES", "ALREADY_REJECTED", "StationStatus", "check_observations", "station_status", "require_fresh"]
 
 #: the rules, in the order they are applied (docs/feeds.md explains each)
 RULES = {
@@ -34,6 +34,8 @@ RULES = {
 }
 
 FUTURE_TOLERANCE_H = 1.0
+#: the reason of a value received again that was rejected when it first came (not warned twice)
+ALREADY_REJECTED = "already rejected: "
 
 
 @dataclass
@@ -97,16 +99,20 @@ def check_observations(obs: pd.DataFrame, history: pd.DataFrame, *, now: datetim
                        cfg: FeedsConfig) -> pd.DataFrame:
     """``obs`` with ``qc``/``reason`` set by the rules (rows already rejected by the reader stay so).
 
-    ``history`` holds stored good values (the same columns; only ``qc == "ok"`` rows are used as
-    references). A row identical to a stored one (station, variable, time, value, source) is marked
-    ``duplicate`` (already stored, judged then).
+    ``history`` holds stored values (the same columns; only ``qc == "ok"`` rows are used as
+    references). A row identical to a stored one (station, variable, time, value, source) keeps the
+    verdict it had: ``duplicate`` if it was good, rejected again (reason :data:`ALREADY_REJECTED` ...)
+    if it was not — a bad value the feed keeps serving is never used.
     """
     now_ts = pd.Timestamp(now).tz_convert("UTC")
     out = obs.copy()
     stations = {s.id: s for s in cfg.stations}
     hist = history[history["qc"] == "ok"] if len(history) else history
-    seen = set(zip(history["station_id"], history["variable"], history["value_time"], history["raw_value"],
-                   history["source"])) if len(history) else set()
+    # what was stored of each value already received: its flag and reason (a value the feed serves
+    # again keeps the verdict it had; a rejected one stays rejected)
+    seen = {k: (qc, reason) for k, qc, reason in zip(
+        zip(history["station_id"], history["variable"], history["value_time"], history["raw_value"],
+            history["source"]), history["qc"], history["reason"])} if len(history) else {}
     limits = cfg.quality
     for (sid, var), idx in out[out["qc"] == "ok"].groupby(["station_id", "variable"]).groups.items():
         h = hist[(hist["station_id"] == sid) & (hist["variable"] == var)].sort_values("value_time")
@@ -115,9 +121,11 @@ def check_observations(obs: pd.DataFrame, history: pd.DataFrame, *, now: datetim
             row = out.loc[i]
             key = (sid, var, row["value_time"], row["raw_value"], row["source"])
             if key in seen:
-                out.loc[i, ["qc", "reason"]] = ["duplicate", "already stored"]
+                qc, reason = seen[key]
+                out.loc[i, ["qc", "reason"]] = (["duplicate", "already stored"] if qc == "ok" else
+                                                ["rejected", f"{ALREADY_REJECTED}{reason}"])
                 continue
-            seen.add(key)
+            seen[key] = ("ok", "")
             before = [a for a in accepted if a[0] < row["value_time"]]
             ref = before[-1] if before else None
             qc, reason = _judge(float(row["value"]), row["value_time"], ref, stations.get(sid), var, now_ts,
@@ -142,7 +150,8 @@ def station_status(checked: pd.DataFrame, history: pd.DataFrame, *, now: datetim
     for st in cfg.stations:
         rows = checked[(checked["station_id"] == st.id) & (checked["variable"] == variable)]
         problems = [f"{r.value_time.isoformat() if pd.notna(r.value_time) else '?'} {r.source}: {r.reason}"
-                    for r in rows.itertuples() if r.reason and r.qc != "duplicate"]
+                    for r in rows.itertuples() if r.reason and r.qc != "duplicate"
+                    and not r.reason.startswith(ALREADY_REJECTED)]
         good = rows[rows["qc"].isin(["ok", "duplicate"]) & (rows["value_time"] <= now_ts + pd.Timedelta(hours=1))]
         fallback = good.empty
         if fallback and len(history):

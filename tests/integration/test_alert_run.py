@@ -152,6 +152,10 @@ def test_each_fault_warns_and_keeps_the_board(fault, server, tmp_path, capsys):
         summary = json.loads(query(tmp_path, "SELECT summary FROM alert_runs ORDER BY id DESC LIMIT 1")[0][0])
         assert summary["inputs"]["main"]["rows"]["rejected"] == 1
         assert summary["stations"]["HYK"]["value"] == 4200.0 and summary["decision"]["tier"] == "IV"
+        # the feed keeps serving the bad value: it stays rejected, is never used, and is not warned twice
+        code, out = run_cli(cfg, later + timedelta(minutes=10), capsys)
+        assert code == 0 and out["observed_m3s"] == 4200.0 and out["decision"]["tier"] == "IV", out["message"]
+        assert board(tmp_path) == before
     elif fault != "stale":
         errors = query(tmp_path, "SELECT source, error FROM feed_errors")
         assert len(errors) == 1 and words in errors[0][1]

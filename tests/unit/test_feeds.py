@@ -136,3 +136,13 @@ def test_duplicates_of_stored_values_are_not_judged_again():
     first = check_observations(series([4000, 4100]), empty_observations(), now=NOW, cfg=c)
     again = check_observations(series([4000, 4100]), first, now=NOW, cfg=c)
     assert list(again["qc"]) == ["duplicate", "duplicate"]
+
+
+def test_a_rejected_value_served_again_stays_rejected():
+    c = cfg()
+    first = check_observations(series([4000, 4100, 4.1]), empty_observations(), now=NOW, cfg=c)
+    again = check_observations(series([4000, 4100, 4.1]), first, now=NOW, cfg=c)
+    assert list(again["qc"]) == ["duplicate", "duplicate", "rejected"]
+    assert again.iloc[2]["reason"].startswith("already rejected: unit")
+    status = station_status(again, first, now=NOW, cfg=c)["HYK"]
+    assert status.value == 4100 and not status.problems  # the bad value is neither used nor warned again
