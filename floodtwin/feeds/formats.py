@@ -228,8 +228,9 @@ def _number(value: Any) -> float | None:
 
 def normalise(records: list[dict[str, Any]], src: SourceSpec, cfg: FeedsConfig) -> pd.DataFrame:
     """Raw records -> the observation table: station resolved, time in UTC, value converted to the
-    canonical unit. A record that cannot be read (unknown station, no time, not a number, unknown
-    unit) is kept, rejected, with the reason."""
+    canonical unit. A record that cannot be read (no time, not a number, unknown unit) is kept,
+    rejected, with the reason; one of a station the configuration does not have is kept as
+    ``ignored`` (an SL 323 table may hold the whole basin)."""
     rows = []
     for rec in records:
         raw_units = rec.get("units")
@@ -237,11 +238,11 @@ def normalise(records: list[dict[str, Any]], src: SourceSpec, cfg: FeedsConfig) 
         raw_value = _number(rec.get("value"))
         sid = cfg.resolve(rec["station"]) if rec.get("station") is not None else None
         t = parse_time(rec.get("time"), src.naive_utc_offset_h)
-        reason = ""
-        if sid is None:
-            reason = f"unknown station {rec.get('station')!r}"
+        reason, qc = "", "rejected"
+        if sid is None:  # a table of the whole basin: other stations are kept, not judged, not warned about
+            reason, qc = f"station {rec.get('station')!r} is not configured", "ignored"
         elif src.stations is not None and sid not in src.stations:
-            reason = f"station {sid} is not one this feed is configured for"
+            reason, qc = f"station {sid} is not one this feed is configured for", "ignored"
         elif var not in VARIABLE_UNITS:
             reason = "unknown observed property"
         elif t is None:
@@ -254,7 +255,7 @@ def normalise(records: list[dict[str, Any]], src: SourceSpec, cfg: FeedsConfig) 
         rows.append({"value_time": pd.Timestamp(t) if t is not None else pd.NaT,
                      "station_id": sid or str(rec.get("station")), "variable": var or "?",
                      "value": value, "units": VARIABLE_UNITS.get(var, ""), "raw_value": raw_value,
-                     "raw_units": str(raw_units), "qc": "rejected" if reason else "ok", "reason": reason,
+                     "raw_units": str(raw_units), "qc": qc if reason else "ok", "reason": reason,
                      "source": src.name})
     df = pd.DataFrame(rows, columns=OBS_COLUMNS)
     df["value_time"] = pd.to_datetime(df["value_time"], utc=True)

@@ -141,22 +141,23 @@ def check_observations(obs: pd.DataFrame, history: pd.DataFrame, *, now: datetim
 
 def station_status(checked: pd.DataFrame, history: pd.DataFrame, *, now: datetime, cfg: FeedsConfig,
                    variable: str = "discharge") -> dict[str, StationStatus]:
-    """For each configured station: the newest good ``variable`` value of this run's answers, else
-    the last stored good value (a fall-back), with its age and whether it is stale; the problems of
-    this run's rows (rejections, gaps) as lines."""
+    """For each configured station: the newest good ``variable`` value of this run's answers and
+    the store (a ``fallback`` when this run's answers had none), with its age and whether it is
+    stale; the problems of this run's rows (rejections, gaps) as lines."""
     now_ts = pd.Timestamp(now).tz_convert("UTC")
     max_age_h = cfg.quality.max_age_h
     out: dict[str, StationStatus] = {}
     for st in cfg.stations:
         rows = checked[(checked["station_id"] == st.id) & (checked["variable"] == variable)]
         problems = [f"{r.value_time.isoformat() if pd.notna(r.value_time) else '?'} {r.source}: {r.reason}"
-                    for r in rows.itertuples() if r.reason and r.qc != "duplicate"
+                    for r in rows.itertuples() if r.reason and r.qc not in ("duplicate", "ignored")
                     and not r.reason.startswith(ALREADY_REJECTED)]
         good = rows[rows["qc"].isin(["ok", "duplicate"]) & (rows["value_time"] <= now_ts + pd.Timedelta(hours=1))]
         fallback = good.empty
-        if fallback and len(history):
-            good = history[(history["station_id"] == st.id) & (history["variable"] == variable)
-                           & (history["qc"] == "ok") & (history["value_time"] <= now_ts)]
+        if len(history):  # the newest good value known, even if this answer lags behind the store
+            stored = history[(history["station_id"] == st.id) & (history["variable"] == variable)
+                             & (history["qc"] == "ok") & (history["value_time"] <= now_ts)]
+            good = pd.concat([good, stored], ignore_index=True) if len(stored) else good
         if good.empty:
             out[st.id] = StationStatus(st.id, variable, None, None, None, True, fallback,
                                        problems + ["no good value received or stored"])

@@ -41,12 +41,15 @@ def test_sl323_json_and_declared_units_convert():
     assert df.iloc[0]["value"] == pytest.approx(4210.0) and df.iloc[0]["raw_value"] == 4.21
 
 
-def test_unknown_station_and_bad_values_are_kept_rejected_with_reason():
+def test_bad_values_are_kept_rejected_and_other_stations_kept_ignored():
     body = ("STCD,TM,Q\n99999999,2026-07-20 08:00:00,100\n40105150,yesterday,100\n40105150,2026-07-20 08:00:00,"
             "n/a\n").encode()
     df = read("sl323_csv", body)
-    assert list(df["qc"]) == ["rejected"] * 3
-    assert [r.split(" ")[0] for r in df["reason"]] == ["unknown", "time", "value"]
+    assert list(df["qc"]) == ["ignored", "rejected", "rejected"]  # a basin-wide table holds other stations
+    assert [r.split(" ")[0] for r in df["reason"]] == ["station", "time", "value"]
+    status = station_status(check_observations(df, empty_observations(), now=NOW, cfg=cfg()), empty_observations(),
+                            now=NOW, cfg=cfg())["HYK"]
+    assert not any("99999999" in p for p in status.problems)
 
 
 @pytest.mark.parametrize("body, words", [(b"STCD,TM,Q\n40105150,2026-07-20 08:00:00", "wrong number"),
