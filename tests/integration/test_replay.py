@@ -46,6 +46,34 @@ def test_level_iv_when_huayuankou_passes_4000_and_normal_after_the_hold(season_2
     assert deciding(timeline[back - 1]) < STAND_DOWN_M3S and deciding(timeline[back]) < STAND_DOWN_M3S
     for r in timeline[first_iv:last_iv + 1]:
         assert r["tier"] == "IV" and r["stood_down"] == 0  # held through the dips above 3,800 m³/s
+    assert [r["tier"] for r in timeline] == expected_tiers(timeline)
+
+
+def expected_tiers(timeline: list[dict]) -> list[str]:
+    """The preplan's rule on the deciding flow of each day (the higher of observed and forecast): IV
+    from 4,000 m³/s; back to normal once the flow has been under 3,800 m³/s for the 6 h hold, i.e. on
+    the second day in a row under it (one day apart > 6 h); a day back at 3,800 or more restarts it."""
+    out, tier, below = [], "normal", 0
+    for r in timeline:
+        q = max(v for v in (r["observed_m3s"], r["forecast_m3s"]) if v is not None)
+        if q >= 4000:
+            tier, below = "IV", 0
+        elif tier == "IV":
+            below = below + 1 if q < STAND_DOWN_M3S else 0
+            tier = "normal" if below >= 2 else "IV"
+        out.append(tier)
+    return out
+
+
+@pytest.mark.parametrize("start, end", [(date(2012, 6, 15), date(2012, 7, 10)), (date(2018, 7, 10), date(2018, 7, 31)),
+                                        (date(2019, 7, 31), date(2019, 8, 15))])
+def test_other_seasons_follow_the_rule(start, end):
+    timeline = replay(BULLETIN, start, end, cap=False)
+    tiers = [r["tier"] for r in timeline]
+    assert "IV" in tiers and tiers == expected_tiers(timeline)
+    assert all(r["exit_code"] in (0, 1) for r in timeline)
+    changes = [(a, b) for a, b in zip(timeline, timeline[1:]) if a["tier"] != b["tier"]]
+    assert all((b["created"] if b["tier"] == "IV" else b["stood_down"]) > 50 for a, b in changes)
 
 
 def test_season_writes_cap_alert_then_cancel(season_2019):
