@@ -31,6 +31,14 @@ CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 SEVERITY = {"normal": "Minor", "IV": "Moderate", "III": "Severe", "II": "Severe", "I": "Extreme"}
 #: the preplan's tiers as CAP responseType: the floodplain prepares at IV and III, moves at II and I
 RESPONSE = {"IV": "Prepare", "III": "Prepare", "II": "Evacuate", "I": "Evacuate"}
+#: what the public is told to do: (Chinese?, cancelled?) -> text
+INSTRUCTION = {
+    (True, False): "滩区群众听从村委会安排，远离河道和滩区低洼地带。",
+    (False, False): "Floodplain residents: follow the village committee, keep away from the river and the low "
+                    "floodplain.",
+    (True, True): "预警解除，注意后续通知。",
+    (False, True): "Warning over; watch for further notices.",
+}
 #: the staff's clock (Beijing time) for the times written in messages
 CAP_UTC_OFFSET_H = 8.0
 
@@ -145,10 +153,7 @@ def cap_message(*, identifier: str, sender: str, sender_name: str, sent: datetim
         reason = decision.get("reason_zh") if zh else decision.get("reason")
         _sub(info, "description", (f"花园口站流量{q:,.0f}立方米每秒（{which}）。{reason or ''}" if zh else
                                    f"Huayuankou discharge {q:,.0f} m³/s ({which}). {reason or ''}").strip())
-        _sub(info, "instruction", ("滩区群众听从村委会安排，远离河道和滩区低洼地带。" if zh and not cancel else
-                                   "Floodplain residents: follow the village committee, keep away from the river "
-                                   "and the low floodplain." if not cancel else
-                                   ("预警解除，注意后续通知。" if zh else "Warning over; watch for further notices.")))
+        _sub(info, "instruction", INSTRUCTION[(zh, cancel)])
         for name, value in (("level", tier), ("colour", colour), ("discharge_m3s", f"{q:.0f}"),
                             ("deciding_value", deciding)):
             p = _sub(info, "parameter")

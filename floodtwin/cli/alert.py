@@ -107,7 +107,8 @@ def parse_every(text: str) -> float:
     return value
 
 
-def watch_cmd(config: Path = CONFIG_REQ, every: str = typer.Option("10m", "--every", help="Time between runs (10m, 90s, 1h)."),
+def watch_cmd(config: Path = CONFIG_REQ,
+              every: str = typer.Option("10m", "--every", help="Time between runs (10m, 90s, 1h)."),
               max_runs: Optional[int] = typer.Option(None, "--max-runs", help="Stop after this many runs."),
               as_json: bool = JSON_OPT) -> None:
     """Run the alert run every --every until SIGTERM or Ctrl-C; a run in progress finishes first."""
@@ -185,7 +186,8 @@ def replay_cmd(path: Path = typer.Argument(..., help="Daily bulletin CSV (data/y
 
 
 @forecast_app.command("skill")
-def skill_cmd(daily: Optional[Path] = typer.Option(None, "--daily", help="Daily bulletin CSV (default: the shipped one)."),
+def skill_cmd(daily: Optional[Path] = typer.Option(None, "--daily",
+                                                   help="Daily bulletin CSV (default: the shipped one)."),
               as_json: bool = JSON_OPT) -> None:
     """Fit the routing on 2001–2014 and score it on 2015–2019 (held out): NSE and level-IV days."""
     from floodtwin.files import require_file_to_read

@@ -117,7 +117,8 @@ class FeedResult:
 def read_source(src: SourceSpec, cfg: FeedsConfig, *, session: Any = None) -> FeedResult:
     """Fetch and parse one source into the observation table; a FeedError (unreachable, garbage,
     refused XML) comes back as the result's ``error`` with no rows, so one bad feed never stops the
-    others (a ConfigError, such as an auth token missing from the environment, is raised). The first page's bytes are kept (``raw``) for the run record of a rejected answer."""
+    others (a ConfigError, such as an auth token missing from the environment, is raised). The
+    first page's bytes are kept (``raw``) for the run record of a rejected answer."""
     try:
         if src.format == "sensorthings":
             records, url, pages, first = [], src.url, 0, None

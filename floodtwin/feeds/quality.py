@@ -132,7 +132,8 @@ def check_observations(obs: pd.DataFrame, history: pd.DataFrame, *, now: datetim
                                 limits.unit_ratio)
             if qc == "ok":
                 if ref is not None and (row["value_time"] - ref[0]).total_seconds() > limits.max_gap_h * 3600:
-                    reason = f"gap: {(row['value_time'] - ref[0]).total_seconds() / 3600:.0f} h since the previous value"
+                    gap_h = (row["value_time"] - ref[0]).total_seconds() / 3600
+                    reason = f"gap: {gap_h:.0f} h since the previous value"
                 accepted.append((row["value_time"], float(row["value"])))
                 accepted.sort(key=lambda a: a[0])
             out.loc[i, ["qc", "reason"]] = [qc, reason]
