@@ -37,6 +37,8 @@ def _get_once(session: Any, url: str, src: SourceSpec, headers: dict[str, str]) 
         with session.get(url, headers=headers, timeout=(src.timeout_s, src.timeout_s), stream=True,
                          verify=str(src.ca_file) if src.ca_file is not None and src.verify_tls else src.verify_tls,
                          allow_redirects=True) as resp:
+            if url.lower().startswith("https://") and not resp.url.lower().startswith("https://"):
+                raise FeedError(f"feed {src.name}: {url}: redirected to {resp.url}, off TLS (refused)")
             if resp.status_code >= 500:
                 raise _Retryable(f"HTTP {resp.status_code} {resp.reason}")
             if resp.status_code >= 400:
@@ -102,6 +104,14 @@ def fetch_bytes(src: SourceSpec, *, url: str | None = None, user_agent: str = "f
             session.close()
 
 
+def _origin(url: str) -> tuple[str, str]:
+    """(scheme, host:port) of a URL: the paging of a feed stays with the server it started on."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
 class FeedResult:
     """What one source gave: its observations (or none) and the error that stopped it (or None)."""
 
@@ -125,9 +135,12 @@ def read_source(src: SourceSpec, cfg: FeedsConfig, *, session: Any = None) -> Fe
             while True:
                 body = fetch_bytes(src, url=url if src.url else None, user_agent=cfg.user_agent, session=session)
                 first = body if first is None else first
-                page, url = parse_sensorthings(body, src)
+                page, next_url = parse_sensorthings(body, src)
                 records.extend(page)
                 pages += 1
+                if next_url is not None and src.url is not None and _origin(next_url) != _origin(src.url):
+                    raise FeedError(f"feed {src.name}: @iot.nextLink {next_url} leaves {_origin(src.url)} (refused)")
+                url = next_url
                 if url is None or src.path is not None:
                     break
                 if pages >= src.max_pages:

@@ -98,3 +98,15 @@ def test_tls_with_the_providers_ca_file(tls_server):
     cfg = feeds(srv.url("/hyk"), ca_file=str(cert))
     result = read_source(cfg.sources[0], cfg)
     assert result.error is None and len(result.observations) == 2
+
+
+def test_sensorthings_paging_stays_on_its_server(server):
+    import json
+
+    page = {"value": [{"phenomenonTime": "2026-07-20T00:00:00Z", "result": 4100}],
+            "@iot.nextLink": "http://203.0.113.9/v1.1/Observations?$skip=1"}  # another host (never contacted)
+    server.routes["/sta?$top=1"] = {"body": json.dumps(page).encode()}
+    cfg = FeedsConfig(stations=STATIONS, sources=[{"name": "sta", "format": "sensorthings", "station": "HYK",
+                                                   "variable": "discharge", "url": server.url("/sta?$top=1")}])
+    result = read_source(cfg.sources[0], cfg)
+    assert "leaves" in result.error and "refused" in result.error
