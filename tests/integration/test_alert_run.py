@@ -203,3 +203,47 @@ def test_auth_token_missing_from_the_environment_is_a_configuration_error(server
     err = capsys.readouterr().err.strip().splitlines()
     assert exc.value.code == 2 and len(err) == 1 and "FT_ALERT_TOKEN is not set" in err[0]
     assert path not in server.hits
+
+
+def test_cap_alert_update_cancel_follow_the_level(server, tmp_path):
+    """IV (Alert), then III (Update referencing it), then back under 3,800 m³/s: held for the 6 h,
+    then normal in one step (Cancel referencing the Update); every file valid CAP 1.2, none twice."""
+    from lxml import etree
+
+    from floodtwin.alerts.run import RunContext, run_alert
+    from floodtwin.alerts.settings import load_alerts_config
+
+    xsd = etree.XMLSchema(etree.parse(str(REPO / "tests" / "fixtures" / "cap" / "CAP-v1.2.xsd")))
+    ns = {"c": "urn:oasis:names:tc:emergency:cap:1.2"}
+    path = f"/cap/{tmp_path.name}"
+    cfg_path = write_config(tmp_path, [source("main", "sl323_csv", server.url(path))])
+    doc = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+    doc["cap"]["enabled"] = True
+    cfg_path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    cfg = load_alerts_config(cfg_path)
+    ctx = RunContext(cfg, flooded_villages=lambda q: [])
+    rows = series(NOW, FLOWS)
+    # rises and falls within the plausible 400 m³/s per hour (faster would be rejected as a spike)
+    steps = [(0, 4200.0, "IV", "Alert"), (8, 7000.0, "III", "Update"), (9, 7100.0, "III", None),
+             (20, 3000.0, "III", None), (27, 2900.0, "normal", "Cancel"), (28, 2800.0, "normal", None)]
+    for h, q, tier, kind in steps:
+        t = NOW + timedelta(hours=h)
+        if h:
+            hour = t.replace(minute=0)
+            rows += [("40105150", hour, q), ("40104450", hour, q * 0.97), ("41602500", hour, 80.0),
+                     ("41802500", hour, 6.0)]
+        server.routes[path] = {"body": sl323_csv(rows)}
+        out = run_alert(cfg, now=t, ctx=ctx)
+        assert out.decision["tier"] == tier, (h, out.message)
+        assert [c.rsplit(".", 1)[-1] for c in out.cap] == ([kind] if kind else []), (h, out.cap)
+    files = sorted((tmp_path / "cap").glob("*.xml"), key=lambda f: f.stat().st_mtime_ns)
+    docs = [etree.parse(str(f)) for f in files]
+    for d in docs:
+        xsd.assertValid(d)
+    kinds = [d.findtext("c:msgType", namespaces=ns) for d in docs]
+    assert kinds == ["Alert", "Update", "Cancel"]
+    ids = [d.findtext("c:identifier", namespaces=ns) for d in docs]
+    assert docs[1].findtext("c:references", namespaces=ns).split(",")[1] == ids[0]
+    assert docs[2].findtext("c:references", namespaces=ns).split(",")[1] == ids[1]
+    severity = [d.findtext("c:info/c:severity", namespaces=ns) for d in docs]
+    assert severity == ["Moderate", "Severe", "Minor"]
