@@ -29,7 +29,8 @@ RULES = {
     "absurd": f"a discharge above the station's plausible maximum (at most {MAX_DISCHARGE_M3S:,.0f} m³/s)",
     "unit": "a value about 1,000 times off the station's last good value, or below its plausible minimum "
             "(a feed in 1,000 m³/s, or in litres per second)",
-    "spike": "a change from the last good value faster than the station's plausible rate",
+    "spike": "a change from the last good value faster than the station's plausible rate (a second value "
+             "agreeing with it confirms a real jump, and is accepted)",
     "gap": "the value follows the previous one after more than max_gap_h (kept, flagged)",
 }
 
@@ -95,6 +96,23 @@ def _judge(value: float, t: pd.Timestamp, ref: tuple[pd.Timestamp, float] | None
     return "ok", ""
 
 
+def _confirm_jump(value: float, t: pd.Timestamp, ref: tuple[pd.Timestamp, float],
+                  spikes: list[tuple[pd.Timestamp, float]], station: Any, reason: str) -> tuple[str, str]:
+    """A value rejected as a spike is accepted when an earlier spike since the last good value
+    agrees with it (within the station's rate, on the same side of the last good value): two values
+    in a row do not lie the same way, a real fast rise does. Otherwise it waits as a spike."""
+    for t0, v0 in reversed(spikes):
+        if not ref[0] < t0 < t:
+            continue
+        dt_h = (t - t0).total_seconds() / 3600.0
+        same_side = (v0 - ref[1]) * (value - ref[1]) > 0
+        if same_side and abs(value - v0) <= station.max_rate_m3s_per_h * max(dt_h, 1.0):
+            return "ok", (f"jump confirmed: {v0:,.0f} then {value:,.0f} m³/s agree after {ref[1]:,.0f} m³/s "
+                          f"(a real change, not a spike)")
+    spikes.append((t, value))
+    return "rejected", reason
+
+
 def check_observations(obs: pd.DataFrame, history: pd.DataFrame, *, now: datetime,
                        cfg: FeedsConfig) -> pd.DataFrame:
     """``obs`` with ``qc``/``reason`` set by the rules (rows already rejected by the reader stay so).
@@ -117,6 +135,12 @@ def check_observations(obs: pd.DataFrame, history: pd.DataFrame, *, now: datetim
     for (sid, var), idx in out[out["qc"] == "ok"].groupby(["station_id", "variable"]).groups.items():
         h = hist[(hist["station_id"] == sid) & (hist["variable"] == var)].sort_values("value_time")
         accepted: list[tuple[pd.Timestamp, float]] = list(zip(h["value_time"], h["value"]))
+        # values rejected as spikes: a second value agreeing with one confirms a real jump
+        spikes: list[tuple[pd.Timestamp, float]] = []
+        if len(history):
+            hs = history[(history["station_id"] == sid) & (history["variable"] == var)
+                         & history["reason"].str.startswith("spike")]
+            spikes = list(zip(hs["value_time"], hs["value"]))
         for i in out.loc[idx].sort_values("value_time").index:
             row = out.loc[i]
             key = (sid, var, row["value_time"], row["raw_value"], row["source"])
@@ -130,6 +154,9 @@ def check_observations(obs: pd.DataFrame, history: pd.DataFrame, *, now: datetim
             ref = before[-1] if before else None
             qc, reason = _judge(float(row["value"]), row["value_time"], ref, stations.get(sid), var, now_ts,
                                 limits.unit_ratio)
+            if reason.startswith("spike"):
+                qc, reason = _confirm_jump(float(row["value"]), row["value_time"], ref, spikes, stations[sid],
+                                           reason)
             if qc == "ok":
                 if ref is not None and (row["value_time"] - ref[0]).total_seconds() > limits.max_gap_h * 3600:
                     gap_h = (row["value_time"] - ref[0]).total_seconds() / 3600

@@ -149,3 +149,19 @@ def test_a_rejected_value_served_again_stays_rejected():
     assert again.iloc[2]["reason"].startswith("already rejected: unit")
     status = station_status(again, first, now=NOW, cfg=c)["HYK"]
     assert status.value == 4100 and not status.problems  # the bad value is neither used nor warned again
+
+
+def test_a_jump_confirmed_by_the_next_value_is_real_not_a_spike():
+    """A flood can rise faster than the rate rule: one value off is a spike, two that agree are a rise
+    (else a real rise would be refused for ever, the gap growing as fast as the allowance)."""
+    c = cfg()
+    checked = check_observations(series([4000, 4100, 6000, 6150, 6300]), empty_observations(), now=NOW, cfg=c)
+    assert list(checked["qc"]) == ["ok", "ok", "rejected", "ok", "ok"]
+    assert checked.iloc[3]["reason"].startswith("jump confirmed: 6,000 then 6,150")
+    # across runs: the spike stored by one run is confirmed by the next run's value
+    first = check_observations(series([4000, 4100, 6000]), empty_observations(), now=NOW, cfg=c)
+    later = check_observations(series([4000, 4100, 6000, 6150]), first, now=NOW, cfg=c)
+    assert list(later["qc"]) == ["duplicate", "duplicate", "rejected", "ok"]
+    # a lone spike and a drop the other way confirm nothing
+    other = check_observations(series([4000, 4100, 9000, 1000, 4150]), empty_observations(), now=NOW, cfg=c)
+    assert list(other["qc"]) == ["ok", "ok", "rejected", "rejected", "ok"]
