@@ -35,6 +35,9 @@ RULES = {
 }
 
 FUTURE_TOLERANCE_H = 1.0
+#: the unit-ratio rule applies from this last good value up [m³/s]: a river near dry (the Qin at
+#: Wuzhi, 0.016 m³/s the day before 136 m³/s on 2019-08-06) rises by thousands of times for real
+UNIT_CHECK_MIN_M3S = 50.0
 #: the reason of a value received again that was rejected when it first came (not warned twice)
 ALREADY_REJECTED = "already rejected: "
 
@@ -75,7 +78,7 @@ def _judge(value: float, t: pd.Timestamp, ref: tuple[pd.Timestamp, float] | None
     if value > top:
         hint = f"; in L/s it would be {value / 1000:,.0f} m³/s" if value / 1000 <= top else ""
         return "rejected", f"absurd: {value:,.0f} m³/s is above the plausible maximum {top:,.0f} m³/s{hint}"
-    if ref is not None and ref[1] > 0 and value > 0:
+    if ref is not None and ref[1] >= UNIT_CHECK_MIN_M3S and value > 0:
         ratio = value / ref[1]
         if ratio <= 1.0 / unit_ratio:
             return "rejected", (f"unit: {value:g} is {1 / ratio:,.0f} times below the last good value "

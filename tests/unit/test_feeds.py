@@ -165,3 +165,12 @@ def test_a_jump_confirmed_by_the_next_value_is_real_not_a_spike():
     # a lone spike and a drop the other way confirm nothing
     other = check_observations(series([4000, 4100, 9000, 1000, 4150]), empty_observations(), now=NOW, cfg=c)
     assert list(other["qc"]) == ["ok", "ok", "rejected", "rejected", "ok"]
+
+
+def test_a_river_near_dry_may_rise_a_thousandfold():
+    """The Qin River at Wuzhi: 0.016 m³/s on 2019-08-05, 136 m³/s the next day (the YRCC bulletin)."""
+    near_dry = FeedsConfig(stations=[{**STATIONS[0], "min_discharge_m3s": 0}],
+                           sources=[{"name": "s", "format": "sl323_csv", "path": "x"}])
+    checked = check_observations(series([0.016, 136.0], start=NOW - timedelta(hours=25), step_h=24),
+                                 empty_observations(), now=NOW, cfg=near_dry)
+    assert list(checked["qc"]) == ["ok", "ok"], list(checked["reason"])
