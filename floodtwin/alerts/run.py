@@ -289,6 +289,11 @@ def _run_locked(cfg: AlertsConfig, ctx: RunContext, now: datetime, fetched: list
             out.status, out.exit_code = "failed", EXIT_FAILED
             out.message = f"alert run failed: {exc}"
             log.error("%s", out.message)
+        except Exception as exc:  # noqa: BLE001 - a bug must still end in a record and exit 3, not silence
+            out.status, out.exit_code = "failed", EXIT_FAILED
+            out.message = (f"alert run failed (a bug in floodtwin, please report it): {type(exc).__name__}: "
+                           f"{' '.join(str(exc).split())[:200]}")
+            log.exception("alert run %s failed", out.run_id)
         out.duration_s = round(time.monotonic() - started, 3)
         if not out.message:
             out.message = _summary_line(out)

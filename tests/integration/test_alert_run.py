@@ -247,3 +247,20 @@ def test_cap_alert_update_cancel_follow_the_level(server, tmp_path):
     assert docs[2].findtext("c:references", namespaces=ns).split(",")[1] == ids[1]
     severity = [d.findtext("c:info/c:severity", namespaces=ns) for d in docs]
     assert severity == ["Moderate", "Severe", "Minor"]
+
+
+def test_a_bug_inside_the_run_is_recorded_and_exits_3(server, tmp_path, capsys, monkeypatch):
+    import floodtwin.alerts.run as run
+
+    path = f"/bug/{tmp_path.name}"
+    server.routes[path] = {"body": sl323_csv(series(NOW, FLOWS))}
+    cfg = write_config(tmp_path, [source("main", "sl323_csv", server.url(path))])
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("probe")
+
+    monkeypatch.setattr(run, "choose_level", broken)
+    code, out = run_cli(cfg, NOW, capsys)
+    assert code == 3 and "ZeroDivisionError: probe" in out["message"]
+    assert query(tmp_path, "SELECT status FROM alert_runs") == [("failed",)]
+    assert board(tmp_path) == []

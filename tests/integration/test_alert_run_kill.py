@@ -19,17 +19,39 @@ from test_alert_run import FLOWS, NOW, REPO, source, write_config
 
 
 def _run(cfg: Path, env: dict, kill_after_s: float | None = None) -> int | None:
+    """Run alert-run to its end, or kill it with SIGKILL ``kill_after_s`` seconds after it has
+    recorded its start (so that the kill lands in the pipeline, not in the interpreter's start-up,
+    whatever the load of the machine)."""
+    db = cfg.parent / "floodtwin.sqlite"
+    before = _runs(db.parent, "running") + _runs(db.parent, "crashed") + _runs(db.parent, "ok") \
+        + _runs(db.parent, "warnings")
     proc = subprocess.Popen([sys.executable, "-m", "floodtwin", "alert-run", "--config", str(cfg), "--now",
                              NOW.isoformat(), "--json"], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     if kill_after_s is None:
         proc.communicate(timeout=120)
         return proc.returncode
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if _runs(db.parent, "running") + _runs(db.parent, "crashed") + _runs(db.parent, "ok") \
+                + _runs(db.parent, "warnings") > before:
+            break
+        time.sleep(0.01)
     time.sleep(kill_after_s)
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)
     return proc.returncode
+
+
+def _duration_s(tmp: Path) -> float:
+    """How long the last run's pipeline took (its record's duration), s."""
+    con = sqlite3.connect(tmp / "floodtwin.sqlite")
+    try:
+        return json.loads(con.execute("SELECT summary FROM alert_runs ORDER BY id DESC LIMIT 1").fetchone()[0])[
+            "duration_s"]
+    finally:
+        con.close()
 
 
 def _runs(tmp: Path, status: str) -> int:
@@ -65,12 +87,11 @@ def test_sigkill_at_random_points_then_rerun(tmp_path):
         clean_dir.mkdir(), killed_dir.mkdir()
         clean = write_config(clean_dir, [source("main", "sl323_json", server.url("/hyk"))])
         killed = write_config(killed_dir, [source("main", "sl323_json", server.url("/hyk"))])
-        t0 = time.monotonic()
         assert _run(clean, env) == 0
-        full_s = time.monotonic() - t0
+        pipeline_s = _duration_s(clean_dir)
         codes, mid_run = [], 0
-        for _ in range(8):  # kill at random points until two kills landed inside the pipeline
-            codes.append(_run(killed, env, kill_after_s=rng.uniform(0.3 * full_s, 1.0 * full_s)))
+        for _ in range(8):  # kill at random points of the pipeline until two kills landed inside it
+            codes.append(_run(killed, env, kill_after_s=rng.uniform(0.0, pipeline_s)))
             mid_run = _runs(killed_dir, "running") + _runs(killed_dir, "crashed")
             if mid_run >= 2:
                 break
