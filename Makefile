@@ -25,12 +25,14 @@ install-test: $(BIN)/python system-packages
 # fonts-wqy-microhei: a CJK font, so that maps draw Chinese place names.
 # libudunits2-0: the units library of cf-units, which the CF compliance checker of the tests needs.
 # chromium: the real browser the offline HTML map is loaded in (headless) by its integration test.
+# openssl: makes the self-signed certificate of the HTTPS feed server of the feed tests (TLS verification).
 system-packages:
 	@need=""; \
 	{ command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto; } || need="$$need mosquitto"; \
 	{ fc-list 2>/dev/null | grep -qi "wqy\|noto sans cjk"; } || need="$$need fonts-wqy-microhei"; \
 	{ ldconfig -p 2>/dev/null | grep -q "libudunits2\.so"; } || need="$$need libudunits2-0"; \
 	command -v chromium >/dev/null 2>&1 || need="$$need chromium"; \
+	command -v openssl >/dev/null 2>&1 || need="$$need openssl"; \
 	if [ -n "$$need" ]; then \
 	  echo "installing system packages:$$need"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -8,7 +8,7 @@ the class they care about.
 
 from __future__ import annotations
 
-__all__ = ["FloodtwinError", "InputError", "ConfigError", "DataError", "FeedError", "ModelError",
+__all__ = ["FloodtwinError", "InputError", "ConfigError", "DataError", "FeedError", "StaleDataError", "ModelError",
            "MAX_DISCHARGE_M3S", "require_discharge_m3s"]
 
 
@@ -39,6 +39,13 @@ class FeedError(FloodtwinError):
     observation."""
 
     exit_code = 4
+
+
+class StaleDataError(FeedError):
+    """A station's newest good value is older than its limit, or there is none: the data cannot
+    be acted on as current (the alert run holds the level and warns: exit 1)."""
+
+    exit_code = 1
 
 
 class ModelError(FloodtwinError):

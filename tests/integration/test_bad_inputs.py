@@ -74,6 +74,11 @@ BASE: dict[tuple[str, ...], list[str]] = {
     ("stones", "status"): ["--now", NOW],
     ("stones", "quarantine"): [],
     ("stones", "simulate"): ["--hours", "1", "--events", "1", "--bad", "0", "-o", "{tmp}/sim.jsonl", "--now", NOW],
+    ("alert-run",): ["--config", "{tmp}/alerts.yaml", "--now", NOW],
+    ("watch",): ["--config", "{tmp}/alerts.yaml", "--max-runs", "1"],
+    ("replay",): [str(ROOT / "data/yrcc/daily_lower_river_2001_2019.csv"), "--from", "2019-06-28", "--to",
+                  "2019-06-29", "--no-cap"],
+    ("forecast", "skill"): [],
 }
 
 #: options that name a file the command reads, writes, or the database; found by type (Path) and by
@@ -95,7 +100,7 @@ DOMAINS: dict[str, tuple[float | None, float | None, bool]] = {
     "--lat": (-90.0, 90.0, True), "--connect-timeout": (0.0, 3600.0, False), "--max-messages": (1, None, True),
     "--duration": (0.0, None, False), "--idle-exit": (0.0, None, False), "--hours": (0.0, 24 * 366.0, False),
     "--events": (0, 100_000, True), "--bad": (0, 100_000, True), "--seed": (0, None, True),
-    "--rate": (0.0, None, False), "--limit": (1, 1_000_000, True),
+    "--rate": (0.0, None, False), "--limit": (1, 1_000_000, True), "--max-runs": (1, None, True),
 }
 #: number options of a command that a value there is irrelevant to (kept out, with the reason)
 SKIP_NUMBERS = {

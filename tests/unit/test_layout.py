@@ -25,7 +25,7 @@ FLOORS: dict[str, int] = {
     "results": 2,
     # the reach and what flows into the engines
     "reach": 3,
-    "hydrograph": 4, "hydraulics": 4,
+    "hydrograph": 4, "hydraulics": 4, "forecast": 4,
     "risk": 5,
     "library": 6,
     # decisions and monitoring, side by side: neither imports the other
