@@ -207,7 +207,19 @@ ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
 ALTER TABLE sla_misses ADD COLUMN outcome TEXT NOT NULL DEFAULT 'escalated';
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+# v5: the duty rosters of the plan's units (issue 20): every task goes to a named person of its unit
+_V5 = """
+CREATE TABLE roster_units (
+    unit_id     TEXT PRIMARY KEY,
+    name_zh     TEXT,
+    name_en     TEXT,
+    leader_id   TEXT
+);
+ALTER TABLE roster_staff ADD COLUMN unit_id TEXT;
+ALTER TABLE roster_staff ADD COLUMN works_id TEXT;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 
 
 def ensure_schema(conn: sqlite3.Connection) -> int:
