@@ -63,6 +63,7 @@ BASE: dict[tuple[str, ...], list[str]] = {
     ("tasks", "deliver"): ["--now", NOW],
     ("tasks", "export"): ["--geojson", "{tmp}/layer.geojson"],
     ("tasks", "sync-roster"): [],
+    ("tasks", "load"): [],
     ("report", "add"): ["--danger", "seepage", "--dike", "right", "--chainage", "8+200", "--reporter", "S010",
                         "--no-deliver", "--now", NOW],
     ("report", "import"): ["{tmp}/reports.jsonl", "--no-deliver", "--now", NOW],
