@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -143,6 +143,13 @@ def activate_discharge(conn: sqlite3.Connection, discharge_m3s: float | None, *,
         roster = Roster.from_tables(reach) if isinstance(reach, ReachTables) else Roster.from_reach(reach)
     result = activate(conn, instructions, now=now, actor=actor, reason=f"{reason} ({decision.reason})".strip(),
                       decision=decision, config=config, roster=roster)
+    if plan.model.modes is not None:  # issue 20: a flood level of IV or above forces the emergency mode
+        from floodtwin.dispatch.modes import apply_level
+
+        switch = apply_level(conn, decision.tier, now=now, actor=actor, preplan=plan, reach=reach, config=config,
+                             roster=roster)
+        if switch is not None:
+            result = replace(result, mode_switch=switch.to_dict())
     return decision, result
 
 

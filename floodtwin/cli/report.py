@@ -149,6 +149,9 @@ def list_cmd(status: Optional[str] = typer.Option(None, "--status", help="accept
     if as_json:
         emit(rows)
         return
+    from floodtwin.cli.mode import mode_line
+
+    say(esc(mode_line(conn, offset_h)))  # the working mode and the flow level, as on the board
     dangers = load_dangers()
     table = Table(show_header=True, header_style="bold", title=f"{len(rows)} report(s)")
     for col in ("id", f"received ({zone_label(offset_h)})", "status", "kind", "severity", "where", "grid", "reporter", "note"):

@@ -188,6 +188,9 @@ def activate_cmd(
         f"{result.unchanged} unchanged (activation {result.activation_id})")
     for line in _load_lines(load_report(conn, config=cfg)):
         say(line)
+    from floodtwin.cli.mode import mode_line
+
+    say(esc(mode_line(conn, cfg.dispatch.utc_offset_h, preplan)))
 
 
 def _load_lines(report: dict[str, Any], shown: int = 6) -> list[str]:
@@ -258,6 +261,9 @@ def list_cmd(
     offset_h = cfg.dispatch.utc_offset_h
     missed = {task["key"]: [name for name, _ in missed_timers(task, t, cfg)] for task in tasks}
     late = {key for key, names in missed.items() if names}
+    from floodtwin.cli.mode import mode_line
+
+    say(esc(fit(mode_line(conn, offset_h), Console().width, pad=False)))  # the board's mode and level first
     if wide:
         for line in wide_records(tasks, offset_h=offset_h, overdue=missed):
             Console(highlight=False).print(line)

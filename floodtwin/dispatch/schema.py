@@ -219,7 +219,25 @@ ALTER TABLE roster_staff ADD COLUMN unit_id TEXT;
 ALTER TABLE roster_staff ADD COLUMN works_id TEXT;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
+# v6: the working mode of the board (normal, holiday, major event, emergency): every switch, who and why
+_V6 = """
+CREATE TABLE mode_switches (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          TEXT NOT NULL,
+    from_mode   TEXT NOT NULL,
+    to_mode     TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    trigger     TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    tier        TEXT
+);
+CREATE TRIGGER mode_switches_no_update BEFORE UPDATE ON mode_switches
+BEGIN SELECT RAISE(ABORT, 'mode switches are append-only'); END;
+CREATE TRIGGER mode_switches_no_delete BEFORE DELETE ON mode_switches
+BEGIN SELECT RAISE(ABORT, 'mode switches are append-only'); END;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
 
 
 def ensure_schema(conn: sqlite3.Connection) -> int:

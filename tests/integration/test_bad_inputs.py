@@ -64,6 +64,8 @@ BASE: dict[tuple[str, ...], list[str]] = {
     ("tasks", "export"): ["--geojson", "{tmp}/layer.geojson"],
     ("tasks", "sync-roster"): [],
     ("tasks", "load"): [],
+    ("mode", "set"): ["holiday", "--reason", "drill", "--no-deliver", "--now", NOW],
+    ("mode", "show"): [],
     ("report", "add"): ["--danger", "seepage", "--dike", "right", "--chainage", "8+200", "--reporter", "S010",
                         "--no-deliver", "--now", NOW],
     ("report", "import"): ["{tmp}/reports.jsonl", "--no-deliver", "--now", NOW],

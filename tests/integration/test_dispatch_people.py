@@ -47,17 +47,22 @@ def env(monkeypatch, tmp_path):
 def test_the_compact_list_of_a_level_one_activation_is_one_line_per_task_at_100_columns(capsys, env, board_db):
     code, out, err = run(capsys, "tasks", "list", "--db", board_db, "--json")
     tasks = json.loads(out)
-    assert code == 0 and len(tasks) == 310
+    # the plan's 310 and the emergency mode's routine tasks (level I forces the emergency mode)
+    assert code == 0 and sum(t["source"] == "preplan" for t in tasks) == 310
+    assert sum(t["source"] == "mode" for t in tasks) == 5
     code, out, err = run(capsys, "tasks", "list", "--db", board_db, "--now", LATER)
     assert code == 0, err
     lines = out.splitlines()
     assert max(cell_len(line) for line in lines) <= 100
     grids = {t["grid_id"] for t in tasks}
-    # a title line, a column header, one head per grid (and one for the town level), one line per task
+    # the mode line, a title line, a column header, one head per grid (and one for the town level), one line
+    # per task
+    assert lines[0].startswith("mode emergency 应急战时模式 since 2026-07-20 10:00 (UTC+8) (level, TOWN) · level I")
+    lines = lines[1:]
     assert len(lines) == 2 + len(grids) + len(tasks) < 400
     by_id = [line for line in lines if line[1:7] in {t["short_id"] for t in tasks}]
     assert len(by_id) == len(tasks) and len({line[1:7] for line in by_id}) == len(tasks)
-    assert lines[0].startswith("310 task(s) at 2026-07-20 10:04 (UTC+8); due times UTC+8")
+    assert lines[0].startswith("315 task(s) at 2026-07-20 10:04 (UTC+8); due times UTC+8")
     assert any(line.startswith("G01 ") and "leader S001" in line for line in lines)
     n_town = sum(t["grid_id"] is None for t in tasks)  # tasks without a grid come last
     assert lines[-n_town - 1].startswith("town level, no grid · town command TOWN")
@@ -162,7 +167,7 @@ def test_a_level_one_activation_gives_every_task_to_a_named_person_within_the_wi
         roster = load_roster(conn)
         level0 = {r[0]: r[1] for r in conn.execute("SELECT task_key, staff_id FROM assignments WHERE level = 0")}
         owners = {r[0]: r[1] for r in conn.execute("SELECT key, owner_role FROM tasks")}
-    assert len(tasks) == 310 and set(level0) == {t["key"] for t in tasks}
+    assert sum(t["source"] == "preplan" for t in tasks) == 310 and set(level0) == {t["key"] for t in tasks}
     lacking = sorted(k for k, who in level0.items() if who not in roster.staff)
     assert lacking == []
     # the unit still owns its task; the person is of that unit's roster (or of the exclusive grid's team)

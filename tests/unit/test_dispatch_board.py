@@ -454,6 +454,7 @@ def test_level_one_activation_escalates_without_a_storm(tmp_path):
     superior = config.dispatch.town_command.superior
     decision, act = alerts.activate_discharge(conn, 22000, now=T0, actor="duty", reason="design flood", config=config)
     assert decision.tier == "I" and len(act.created) >= 300
+    all_created = set(act.created) | set(act.mode_switch["created"])  # + the emergency mode's routine tasks
     roster = load_roster(conn)
     before = {r[0]: r[1] for r in conn.execute("SELECT task_key, staff_id FROM assignments WHERE level = 0")}
     outbox_before = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
@@ -462,11 +463,11 @@ def test_level_one_activation_escalates_without_a_storm(tmp_path):
     assert quiet.escalations == [] and quiet.digests == {}
     assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == outbox_before
     # overdue all the same: the lists show the missed acknowledgements from their due time
-    assert len(board.list_tasks(conn, overdue=True, now=T0 + timedelta(minutes=5), config=config)) == len(act.created)
+    assert len(board.list_tasks(conn, overdue=True, now=T0 + timedelta(minutes=5), config=config)) == len(all_created)
 
     late = tick_report(conn, now=T0 + timedelta(minutes=40), config=config)
     escalated = {e["task_key"] for e in late.escalations}
-    assert escalated == set(act.created)
+    assert escalated == all_created
     people = set(roster.staff) | {config.dispatch.town_command.id, superior.id}
     for e in late.escalations:  # a person of the roster, the town command or its superior: never a unit's name
         assert e["escalated_to"] in people, e

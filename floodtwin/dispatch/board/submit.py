@@ -32,10 +32,12 @@ class Activation:
     created: list[str]
     stood_down: list[str]
     unchanged: int
+    #: the working-mode switch the activation's level set off (dispatch.modes.ModeSwitch.to_dict), if any
+    mode_switch: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"activation_id": self.activation_id, "created": self.created,
-                "stood_down": self.stood_down, "unchanged": self.unchanged}
+                "stood_down": self.stood_down, "unchanged": self.unchanged, "mode_switch": self.mode_switch}
 
 
 def validate_instructions(instructions: Sequence[TaskInstruction]) -> None:
