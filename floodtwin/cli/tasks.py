@@ -460,12 +460,14 @@ def export_cmd(geojson: Path = typer.Option(..., "--geojson", help="GeoJSON file
     partial = geojson.with_name(f".{geojson.name}.partial")
     partial.write_text(text, encoding="utf-8")
     partial.replace(geojson)
-    n_tasks = sum(f["properties"]["layer"] == "task" for f in doc["features"])
-    summary = {"path": str(geojson), "tasks": n_tasks, "reports": len(doc["features"]) - n_tasks}
+    layers = [f["properties"]["layer"] for f in doc["features"]]
+    summary = {"path": str(geojson), "tasks": layers.count("task"), "reports": layers.count("report"),
+               "camera_events": layers.count("camera_event")}
     if as_json:
         emit(summary)
     else:
-        say(f"{summary['tasks']} task(s) and {summary['reports']} report(s) written to {esc(geojson)}")
+        say(f"{summary['tasks']} task(s), {summary['reports']} report(s) and {summary['camera_events']} camera "
+            f"event(s) written to {esc(geojson)}")
 
 
 @command(app, "sync-roster")

@@ -34,6 +34,7 @@ SYSTEM_ACTORS: dict[str, str] = {
     "alerts": "the alert run: activations from the live flow, re-assessments a preplan trigger sets off",
     "sensors": "the smart-stone alarms (floodtwin stones): their response tasks",
     "app": "the staff app's upload of field reports (floodtwin report import)",
+    "cameras": "the camera platform's video-analytics events (floodtwin camera ingest): their tasks, crowd switches",
 }
 
 

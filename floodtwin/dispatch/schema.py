@@ -237,7 +237,34 @@ CREATE TRIGGER mode_switches_no_delete BEFORE DELETE ON mode_switches
 BEGIN SELECT RAISE(ABORT, 'mode switches are append-only'); END;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
+# v7: camera and video-analytics events, accepted or rejected with the reason (nothing received is lost)
+_V7 = """
+CREATE TABLE camera_events (
+    event_id    TEXT PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    observed_at TEXT,
+    status      TEXT NOT NULL,
+    reject_reason TEXT,
+    camera_id   TEXT,
+    kind        TEXT,
+    confidence  REAL,
+    count       INTEGER,
+    snapshot    TEXT,
+    x           REAL,
+    y           REAL,
+    lon         REAL,
+    lat         REAL,
+    grid_id     TEXT,
+    chainage_m  REAL,
+    action      TEXT NOT NULL DEFAULT '',
+    task_keys   TEXT NOT NULL DEFAULT '[]',
+    source      TEXT NOT NULL DEFAULT '',
+    raw         TEXT NOT NULL
+);
+CREATE INDEX camera_events_kind ON camera_events(status, kind, camera_id);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
 
 
 def ensure_schema(conn: sqlite3.Connection) -> int:

@@ -20,7 +20,7 @@ from floodtwin.reach.params import ReachParams, load_params
 from floodtwin.reach.terrain import ReachTerrain, build_dem, write_dem
 
 __all__ = ["KIND_ZH", "ROLE_ZH", "WORKS_KIND_ZH", "post_chainage_m", "post_label", "build_centerline", "build_channel", "build_dikes",
-           "build_works_and_spurs", "build_stones", "town_depth_m", "build_grids", "build_staff", "build_units", "build_villages",
+           "build_works_and_spurs", "build_stones", "town_depth_m", "build_grids", "build_staff", "build_units", "build_cameras", "build_villages",
            "build_points", "build_gauge_rating", "build_layers", "build_reach"]
 
 log = logging.getLogger(__name__)
@@ -374,6 +374,29 @@ def build_units(t: ReachTerrain, p: ReachParams) -> tuple[list[dict], list[dict]
     return list(units.values()), staff
 
 
+#: what a camera watches (its kind in the cameras table)
+CAMERA_KINDS = ("works", "dike_road", "floodplain", "dike_toe", "scenic", "gauge")
+
+
+def build_cameras(t: ReachTerrain, p: ReachParams, grid_rows: list[dict]) -> list[dict]:
+    """The camera layer: id, names, kind, chainage and distance from the right dike, the grid it lies
+    in (an exclusive grid wins), whether it stands on the floodplain (river side of the dike toe), its
+    view radius (m)."""
+    rows = []
+    for cid, name_zh, name_en, kind, s, n, view in p.cameras.value:
+        if kind not in CAMERA_KINDS:
+            raise DataError(f"cameras: {cid}: kind {kind!r} is not one of {', '.join(CAMERA_KINDS)}")
+        pt = _point_sn(t, float(s), float(n))
+        exclusive = next((g["grid_id"] for g in grid_rows if g["level"] == "exclusive" and g["geometry"].covers(pt)),
+                         "")
+        on_floodplain = float(n) > float(t.dike_toe_offset_m(float(s)))
+        rows.append({"camera_id": cid, "name_zh": name_zh, "name_en": name_en, "kind": kind,
+                     "chainage_m": float(s), "offset_m": float(n), "dike_id": "right",
+                     "grid_id": exclusive or _grid_of(pt, grid_rows), "floodplain": bool(on_floodplain),
+                     "view_m": float(view), "geometry": pt})
+    return rows
+
+
 def _grid_of(point, grid_rows: list[dict]) -> str:
     for g in grid_rows:
         if g["level"] == "grid" and g["geometry"].covers(point):
@@ -480,7 +503,7 @@ def build_layers(params: ReachParams, terrain: ReachTerrain | None = None) -> di
         "centerline": build_centerline(t), "channel": build_channel(t), "dikes": build_dikes(t, p),
         "works": works, "spurs": spurs, "grids": grids, "staff": staff, "units": units, "unit_staff": unit_staff,
         "stones": build_stones(t, p, spurs), "villages": build_villages(t, p, grids),
-        "depots": depots, "gauges": gauges, "key_points": keys,
+        "depots": depots, "gauges": gauges, "key_points": keys, "cameras": build_cameras(t, p, grids),
     }
     out = {}
     for name, rows in raw.items():

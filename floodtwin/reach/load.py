@@ -49,6 +49,8 @@ LAYER_SCHEMAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "gauges": ("Point", ("gauge_id", "name_zh", "name_en", "stcd", "chainage_m")),
     "key_points": ("Point", ("point_id", "name_zh", "name_en", "kind", "works_id", "spur_id", "grid_id",
                              "chainage_m")),
+    "cameras": ("Point", ("camera_id", "name_zh", "name_en", "kind", "chainage_m", "offset_m", "dike_id", "grid_id",
+                          "floodplain", "view_m")),
 }
 
 STAFF_ROLES = ("grid_leader", "micro_grid_leader", "grid_member", "team_member")
@@ -335,6 +337,9 @@ def _validate_references(layers: dict[str, Any], source: str) -> None:
             _fail(source, "unit_staff", row["staff_id"], f"works '{row['works_id']}' does not exist")
         if row["staff_id"] in staff_ids:
             _fail(source, "unit_staff", row["staff_id"], "is also in the staff layer (ids must be unique)")
+    for _, row in layers["cameras"].iterrows():
+        if row["grid_id"] and row["grid_id"] not in grids:
+            _fail(source, "cameras", row["camera_id"], f"grid '{row['grid_id']}' does not exist")
     members = dict(zip(unit_staff["staff_id"], unit_staff["unit_id"]))
     for _, row in layers["units"].iterrows():
         if members.get(row["leader_id"]) != row["unit_id"]:

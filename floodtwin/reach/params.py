@@ -196,7 +196,7 @@ class DemSection(StrictModel):
 
 
 #: columns of each row of the tabular parameters (their ``unit`` names them)
-TABLE_COLUMNS = {"villages": 12, "depots": 14, "gauges": 8, "key_points": 8, "exclusive": 8, "units": 8}
+TABLE_COLUMNS = {"villages": 12, "depots": 14, "gauges": 8, "key_points": 8, "exclusive": 8, "units": 8, "cameras": 7}
 
 
 class ReachParams(StrictModel):
@@ -219,9 +219,10 @@ class ReachParams(StrictModel):
     depots: Param
     gauges: Param
     key_points: Param
+    cameras: Param
     dem: DemSection
 
-    @field_validator("villages", "depots", "gauges", "key_points")
+    @field_validator("villages", "depots", "gauges", "key_points", "cameras")
     @classmethod
     def _table(cls, p: Param, info) -> Param:
         width = TABLE_COLUMNS[info.field_name]

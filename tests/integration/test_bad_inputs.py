@@ -66,6 +66,9 @@ BASE: dict[tuple[str, ...], list[str]] = {
     ("tasks", "load"): [],
     ("mode", "set"): ["holiday", "--reason", "drill", "--no-deliver", "--now", NOW],
     ("mode", "show"): [],
+    ("camera", "ingest"): ["{tmp}/events.jsonl", "--now", NOW, "--no-deliver"],
+    ("camera", "list"): [],
+    ("camera", "cameras"): [],
     ("report", "add"): ["--danger", "seepage", "--dike", "right", "--chainage", "8+200", "--reporter", "S010",
                         "--no-deliver", "--now", NOW],
     ("report", "import"): ["{tmp}/reports.jsonl", "--no-deliver", "--now", NOW],
@@ -175,6 +178,8 @@ def workdir(tmp_path, monkeypatch):
     (tmp_path / "reports.jsonl").write_text('{"id": "A1", "kind": "patrol", "grid_id": "G07", "reporter": "S010"}\n',
                                             encoding="utf-8")
     (tmp_path / "readings.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "events.jsonl").write_text('{"event_id": "E1", "camera_id": "C12", "time": "2026-07-20T09:58:00+08:00", '
+                                           '"kind": "smoke", "confidence": 0.9, "snapshot": "s.jpg"}\n', encoding="utf-8")
     return tmp_path
 
 
