@@ -264,7 +264,54 @@ CREATE TABLE camera_events (
 CREATE INDEX camera_events_kind ON camera_events(status, kind, camera_id);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
+# v8: citizen and patrol photo reports (随手拍) and their closed loop; attachments stored by content hash
+_V8 = """
+CREATE TABLE citizen_reports (
+    report_id   TEXT PRIMARY KEY,
+    channel     TEXT,
+    received_at TEXT NOT NULL,
+    observed_at TEXT,
+    status      TEXT NOT NULL,
+    reject_reason TEXT,
+    kind        TEXT,
+    text        TEXT,
+    reporter    TEXT,
+    lon         REAL,
+    lat         REAL,
+    x           REAL,
+    y           REAL,
+    grid_id     TEXT,
+    task_key    TEXT,
+    triage_due_at TEXT,
+    triaged_at  TEXT,
+    dispatched_at TEXT,
+    handled_at  TEXT,
+    verify_due_at TEXT,
+    verified_at TEXT,
+    closed_at   TEXT,
+    escalations INTEGER NOT NULL DEFAULT 0,
+    raw         TEXT NOT NULL
+);
+CREATE INDEX citizen_reports_status ON citizen_reports(status, grid_id, kind);
+CREATE TABLE attachments (
+    sha256      TEXT PRIMARY KEY,
+    size_bytes  INTEGER NOT NULL,
+    suffix      TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    first_seen_at TEXT NOT NULL
+);
+CREATE TABLE report_attachments (
+    report_id   TEXT NOT NULL,
+    sha256      TEXT NOT NULL REFERENCES attachments(sha256),
+    step        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    added_at    TEXT NOT NULL,
+    PRIMARY KEY (report_id, sha256, step)
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8]
 
 
 def ensure_schema(conn: sqlite3.Connection) -> int:
