@@ -55,8 +55,7 @@ def set_cmd(
     db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
     as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT,
 ) -> None:
-    """Switch the working mode: its routine tasks go on the board, the previous mode's stand down, the
-    leaders on duty are told the new duty arrangements; refused below the emergency mode at level IV+."""
+    """Switch the working mode (routine tasks swapped, leaders told; at level IV+ only emergency)."""
     from floodtwin.dispatch.modes import set_mode
 
     t = clock(now)
@@ -81,7 +80,7 @@ def show_cmd(
     preplan: Optional[Path] = PREPLAN_OPT,
     db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, as_json: bool = JSON_OPT,
 ) -> None:
-    """The working mode and flow level now, the mode's duty arrangements, and the last switches (who, why)."""
+    """The working mode and flow level, the mode's duty arrangements, the last switches (who, why)."""
     from floodtwin.db import local_time
     from floodtwin.dispatch.modes import current_level, current_mode, mode_history
     from floodtwin.preplan import Preplan
