@@ -2,7 +2,7 @@
 Huayuankou by a Muskingum reach with a one-day lag, fitted on the real daily bulletin.
 
 The three stations gauge almost all the water that reaches Huayuankou: the Yellow River below the
-Xiaolangdi dam, the Yiluo River at Heishiguan and the Qin River at Wuzhi (DOMAIN.md, data/yrcc).
+Xiaolangdi dam, the Yiluo River at Heishiguan and the Qin River at Wuzhi (docs/reach.md, data/yrcc).
 Their sum ``U`` [m³/s] enters a Muskingum reach (storage constant ``K`` [d], weight ``X`` [-],
 time step 1 d) after a lag of one day (the travel time of about 130 km of channel), scaled by a
 ``gain`` [-] for the ungauged inflow and the losses (irrigation off-takes, seepage) between them:
@@ -46,7 +46,7 @@ DAILY_FILE = DATA_DIR / "yrcc" / "daily_lower_river_2001_2019.csv"
 #: years of the fit and years held out for the skill (both contain level-IV days: 2007–2013 and 2018–2019)
 FIT_YEARS = tuple(range(2001, 2015))
 TEST_YEARS = tuple(range(2015, 2020))
-#: the level-IV threshold at Huayuankou (data/preplans/huayuankou.yaml, DOMAIN.md §2)
+#: the level-IV threshold at Huayuankou (data/preplans/huayuankou.yaml, docs/reach.md §2)
 LEVEL_IV_M3S = 4000.0
 DT_D = 1.0
 

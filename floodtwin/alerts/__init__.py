@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -103,7 +103,7 @@ def works_dangers(conn: sqlite3.Connection, plan: Preplan) -> tuple[Danger, ...]
 
 
 def reassess(conn: sqlite3.Connection, *, now: datetime, actor: str, reason: str, preplan: Any = None,
-             config: DispatchConfig | None = None) -> tuple[TierDecision, Activation] | None:
+             config: DispatchConfig | None = None, risk: Any = None) -> tuple[TierDecision, Activation] | None:
     """Evaluate the plan again at the flow of the latest activation, e.g. after a major danger at a
     works was reported, so that the raised tier's tasks go out at once. None when no activation
     has recorded a flow yet (then the next ``tasks activate`` or alert run applies the trigger)."""
@@ -111,13 +111,13 @@ def reassess(conn: sqlite3.Connection, *, now: datetime, actor: str, reason: str
     if previous is None or (previous.observed_m3s is None and previous.forecast_m3s is None):
         return None
     return activate_discharge(conn, previous.observed_m3s, forecast_m3s=previous.forecast_m3s, now=now,
-                              actor=actor, reason=reason, preplan=preplan, config=config)
+                              actor=actor, reason=reason, preplan=preplan, config=config, risk=risk)
 
 
 def activate_discharge(conn: sqlite3.Connection, discharge_m3s: float | None, *, now: datetime, actor: str,
                        reason: str, forecast_m3s: float | None = None, preplan: Any = None, reach: Any = None,
                        config: DispatchConfig | None = None,
-                       roster: Roster | None = None) -> tuple[TierDecision, Activation]:
+                       roster: Roster | None = None, risk: Any = None) -> tuple[TierDecision, Activation]:
     """Evaluate the preplan for the flow at ``now`` and put its tasks on the board.
 
     ``discharge_m3s`` (observed) and ``forecast_m3s`` are m³/s at Huayuankou; ``preplan`` is a
@@ -136,13 +136,21 @@ def activate_discharge(conn: sqlite3.Connection, discharge_m3s: float | None, *,
     if reach is None:
         reach = ReachTables.read("huayuankou")
     state = FlowState(observed_m3s=discharge_m3s, forecast_m3s=forecast_m3s, time=now,
-                      previous=last_decision(conn), dangers=works_dangers(conn, plan))
+                      previous=last_decision(conn), dangers=works_dangers(conn, plan),
+                      risk=risk)  # risk: e.g. water a camera sees at a dike toe (issue 20), for the tier trigger
     decision = plan.evaluate(state)
     instructions = plan.tasks_for(decision, reach)
     if roster is None:
         roster = Roster.from_tables(reach) if isinstance(reach, ReachTables) else Roster.from_reach(reach)
     result = activate(conn, instructions, now=now, actor=actor, reason=f"{reason} ({decision.reason})".strip(),
                       decision=decision, config=config, roster=roster)
+    if plan.model.modes is not None:  # issue 20: a flood level of IV or above forces the emergency mode
+        from floodtwin.dispatch.modes import apply_level
+
+        switch = apply_level(conn, decision.tier, now=now, actor=actor, preplan=plan, reach=reach, config=config,
+                             roster=roster)
+        if switch is not None:
+            result = replace(result, mode_switch=switch.to_dict())
     return decision, result
 
 

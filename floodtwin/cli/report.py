@@ -14,9 +14,12 @@ import typer
 from floodtwin.cli._common import (ACTOR_OPT, CONFIG_OPT, DB_OPT, DELIVER_OPT, JSON_OPT, NOW_OPT, clock, command,
                                    deliver_now, emit, esc, open_db, say)
 
-__all__ = ["app", "add_cmd", "import_cmd", "list_cmd", "resolve_cmd", "kinds_cmd"]
+__all__ = ["app", "add_cmd", "import_cmd", "list_cmd", "resolve_cmd", "kinds_cmd", "snap_cmd", "triage_cmd",
+           "handle_cmd", "verify_cmd", "close_cmd", "show_cmd", "stats_cmd", "tick_cmd"]
 
-app = typer.Typer(help="Field reports: patrols and dike dangers (险情) on the grid map.", no_args_is_help=True)
+app = typer.Typer(help="Field reports (patrols, dike dangers 险情) and snap-and-send photo reports (随手拍) "
+                       "closed in a loop: snap, triage, handle, verify (with a photo), close; stats.",
+                  no_args_is_help=True)
 
 
 REASSESS_OPT = typer.Option(True, "--reassess/--no-reassess",
@@ -149,6 +152,9 @@ def list_cmd(status: Optional[str] = typer.Option(None, "--status", help="accept
     if as_json:
         emit(rows)
         return
+    from floodtwin.cli.mode import mode_line
+
+    say(esc(mode_line(conn, offset_h)))  # the working mode and the flow level, as on the board
     dangers = load_dangers()
     table = Table(show_header=True, header_style="bold", title=f"{len(rows)} report(s)")
     for col in ("id", f"received ({zone_label(offset_h)})", "status", "kind", "severity", "where", "grid", "reporter", "note"):
@@ -197,3 +203,162 @@ def kinds_cmd(as_json: bool = JSON_OPT) -> None:
         return
     for k, v in doc.items():
         say(f"[{v['colour']}]■[/] {k:<16} {v['zh']:<8} {v['en']} (default {v['default_severity']})")
+
+
+# ----------------------------------------------------------------------------------------------
+# snap-and-send photo reports (随手拍): report -> triage -> dispatch -> handle -> verify -> close
+
+def _status_line(row: dict[str, Any]) -> str:
+    extra = f": {row['reject_reason']}" if row.get("reject_reason") else ""
+    return esc(f"report {row['report_id']} {row['status']}{extra} (kind {row['kind'] or '-'}, grid "
+               f"{row['grid_id'] or '-'}, task {row['task_key'] or '-'}, {len(row['attachments'])} photo(s))")
+
+
+@command(app, "snap")
+def snap_cmd(
+    kind: str = typer.Option(..., "--kind", help="dike_damage, water_hazard, road_blocked, illegal_activity, "
+                             "public_facility or other (data/config/citizen.yaml)."),
+    text: str = typer.Option(..., "--text", help="What was seen."),
+    reporter: str = typer.Option(..., "--reporter", help="A resident's app id, or a patrol's staff id."),
+    photo: list[Path] = typer.Option(..., "--photo", help="Photo file (repeat for more); stored by content hash."),
+    channel: str = typer.Option("citizen", "--channel", help="citizen or patrol."),
+    lon: Optional[float] = typer.Option(None, "--lon", help="Longitude (WGS 84)."),
+    lat: Optional[float] = typer.Option(None, "--lat", help="Latitude (WGS 84)."),
+    grid: Optional[str] = typer.Option(None, "--grid", help="Grid id (default: from the location)."),
+    report_id: Optional[str] = typer.Option(None, "--id", help="Report id from the app (re-sending it is recognised)."),
+    observed_at: Optional[str] = typer.Option(None, "--observed-at", help="When it was seen (ISO time)."),
+    db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
+    as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT,
+) -> None:
+    """Receive a snap-and-send photo report; its photos are stored by content hash; the grid leader is told."""
+    from floodtwin.errors import InputError
+    from floodtwin.reports.citizen import receive
+
+    raw = {"id": report_id, "channel": channel, "kind": kind, "text": text, "reporter": reporter,
+           "photos": [str(p) for p in photo], "lon": lon, "lat": lat, "grid_id": grid, "observed_at": observed_at}
+    raw = {k: v for k, v in raw.items() if v is not None}
+    t = clock(now)
+    conn, cfg = open_db(db, config)
+    row = receive(conn, raw, now=t, config=cfg)
+    delivery = deliver_now(conn, cfg, t, as_json) if deliver and row["status"] != "rejected" else None
+    if as_json:
+        emit({"report": row, "delivery": delivery})
+    elif row["status"] != "rejected":
+        say(_status_line(row) + (" (already received)" if row["duplicate"] else ""))
+    if row["status"] == "rejected":
+        raise InputError(f"report {row['report_id']} rejected: {row['reject_reason']} (kept)")
+
+
+def _loop_command(name: str, doc: str) -> None:
+    def run(
+        report_id: str = typer.Argument(..., help="Report id."),
+        actor: str = ACTOR_OPT,
+        photo: Optional[Path] = typer.Option(None, "--photo", help="Photo file (verify: required)."),
+        note: str = typer.Option("", "--note", help="A note for the timeline."),
+        kind: Optional[str] = typer.Option(None, "--kind", help="triage: the corrected kind."),
+        grid: Optional[str] = typer.Option(None, "--grid", help="triage: the corrected grid."),
+        dismiss: Optional[str] = typer.Option(None, "--dismiss", help="triage: dismiss it, with this reason."),
+        db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
+        as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT,
+    ) -> None:
+        from floodtwin.errors import InputError
+        from floodtwin.reports import citizen
+
+        from floodtwin.files import require_file_to_read
+
+        if photo is not None:  # an action's photo is checked first: nothing is done without it
+            require_file_to_read(photo, option="--photo")
+        t = clock(now)
+        conn, cfg = open_db(db, config)
+        if name != "triage" and (kind or grid or dismiss):
+            raise InputError(f"report {name}: --kind, --grid and --dismiss are triage's options")
+        if name in ("triage", "close") and photo is not None:
+            raise InputError(f"report {name}: takes no --photo")
+        if name == "triage":
+            row = citizen.triage(conn, report_id, now=t, actor=actor, kind=kind, grid_id=grid, dismiss=dismiss,
+                                 config=cfg)
+        elif name == "handle":
+            row = citizen.handle(conn, report_id, now=t, actor=actor, photo=str(photo) if photo else None, note=note,
+                                 config=cfg)
+        elif name == "verify":
+            row = citizen.verify(conn, report_id, now=t, actor=actor, photo=str(photo) if photo else None, note=note,
+                                 config=cfg)
+        else:
+            row = citizen.close(conn, report_id, now=t, actor=actor, note=note, config=cfg)
+        delivery = deliver_now(conn, cfg, t, as_json) if deliver else None
+        if as_json:
+            emit({"report": row, "delivery": delivery})
+        else:
+            say(_status_line(row))
+
+    run.__doc__ = doc
+    command(app, name)(run)
+
+
+_loop_command("triage", "Triage a snap-and-send report (its grid's leader or the town command): confirm and "
+              "dispatch its task at once, or --dismiss it with a reason.")
+_loop_command("handle", "Report a snap-and-send report's work done (its task's assignee; optional --photo).")
+_loop_command("verify", "Verify the work with a photo (--photo required; a leader, not one's own work).")
+_loop_command("close", "Close a verified snap-and-send report and its task.")
+
+
+@command(app, "show")
+def show_cmd(report_id: str = typer.Argument(..., help="Report id."),
+             db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, as_json: bool = JSON_OPT) -> None:
+    """A snap-and-send report: its state, deadlines, photos (by content hash) and the timeline of every step."""
+    from floodtwin.db import local_time
+    from floodtwin.reports.citizen import get_report, timeline
+
+    conn, cfg = open_db(db, config)
+    row = get_report(conn, report_id)
+    steps = timeline(conn, report_id)
+    if as_json:
+        emit({"report": row, "timeline": steps})
+        return
+    offset_h = cfg.dispatch.utc_offset_h
+    say(_status_line(row))
+    for a in row["attachments"]:
+        say(f"  photo {esc(a['step'])}: {esc(a['name'])} sha256 {a['sha256'][:16]}… ({a['size_bytes']} bytes)")
+    for e in steps:
+        text = f"{e['kind']} {e['from_state'] or ''}->{e['to_state'] or ''} {e['actor']}: {e['reason']}"
+        say(f"  {local_time(e['at'], offset_h, zone=False)}  {esc(text[:84])}")
+
+
+@command(app, "stats")
+def stats_cmd(db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, as_json: bool = JSON_OPT) -> None:
+    """Snap-and-send reports: the closed share and the median time to close, per grid and per kind."""
+    from floodtwin.cli.mode import mode_line
+    from floodtwin.reports.citizen import stats
+
+    conn, cfg = open_db(db, config)
+    doc = stats(conn)
+    if as_json:
+        emit(doc)
+        return
+    say(esc(mode_line(conn, cfg.dispatch.utc_offset_h)))
+    share = "-" if doc["closed_share"] is None else f"{doc['closed_share']:.0%}"
+    say(f"{doc['reports']} report(s), {doc['closed']} closed ({share}), {doc['rejected']} rejected at receipt")
+    for key, title in (("by_grid", "grid"), ("by_kind", "kind")):
+        say(f"[bold]{title:<18} reports  closed  share  median min to close[/]")
+        for g in doc[key]:
+            med = "-" if g["median_min_to_close"] is None else f"{g['median_min_to_close']:.0f}"
+            say(f"{esc(g[key[3:] if key == 'by_kind' else 'grid_id']):<18} {g['reports']:>7} {g['closed']:>7} "
+                f"{g['closed_share']:>6.0%}  {med:>8}")
+
+
+@command(app, "tick")
+def tick_cmd(db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, now: Optional[str] = NOW_OPT,
+             as_json: bool = JSON_OPT, deliver: bool = DELIVER_OPT) -> None:
+    """Escalate snap-and-send reports whose triage or verification is late (grid leader, then town command)."""
+    from floodtwin.reports.citizen import tick
+
+    t = clock(now)
+    conn, cfg = open_db(db, config)
+    out = tick(conn, now=t, config=cfg)
+    delivery = deliver_now(conn, cfg, t, as_json) if deliver else None
+    if as_json:
+        emit({"escalated": out, "delivery": delivery})
+        return
+    say(f"{len(out)} report step(s) escalated")
+    for e in out:
+        say(esc(f"  {e['report_id']}: {e['step']} {e['late_min']:.0f} min late -> {e['to']} (level {e['level']})"))

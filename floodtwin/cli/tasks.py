@@ -22,7 +22,7 @@ app = typer.Typer(help="Dispatch: activate the plan, assign, acknowledge, escala
 from floodtwin.cli._common import (ACTOR_OPT, CONFIG_OPT, DB_OPT, DELIVER_OPT, JSON_OPT, NOW_OPT, clock, command,
                                    deliver_now, emit, esc, open_db, say)
 
-__all__ = ["app", "activate_cmd", "list_cmd", "show_cmd", "tick_cmd", "deliver_cmd", "export_cmd",
+__all__ = ["app", "activate_cmd", "load_cmd", "list_cmd", "show_cmd", "tick_cmd", "deliver_cmd", "export_cmd",
            "sync_roster_cmd", "compact_lines", "wide_records", "fit", "due_clock"]
 
 
@@ -177,12 +177,61 @@ def activate_cmd(
     decision, result = activate_discharge(conn, discharge, forecast_m3s=forecast, now=t, actor=actor,
                                           reason=reason or f"flow {flow:g} m3/s", preplan=preplan, config=cfg)
     delivery = deliver_now(conn, cfg, t, as_json) if deliver else None
+    from floodtwin.dispatch.board.queries import load_report
+
     if as_json:
-        emit({"decision": decision.to_dict(), **result.to_dict(), "delivery": delivery})
+        emit({"decision": decision.to_dict(), **result.to_dict(), "load": load_report(conn, config=cfg),
+              "delivery": delivery})
         return
     say(f"[bold]tier {esc(decision.tier)}[/] ({esc(decision.colour)}): {esc(decision.reason)}")
     say(f"{len(result.created)} task(s) created and assigned, {len(result.stood_down)} stood down, "
         f"{result.unchanged} unchanged (activation {result.activation_id})")
+    for line in _load_lines(load_report(conn, config=cfg)):
+        say(line)
+    from floodtwin.cli.mode import mode_line
+
+    say(esc(mode_line(conn, cfg.dispatch.utc_offset_h, preplan)))
+
+
+def _load_lines(report: dict[str, Any], shown: int = 6) -> list[str]:
+    """The load summary (each line under 100 columns): the most tasks one person holds due in the same
+    window against the cap, who, and the open tasks held by no named person."""
+    top, cap, window = report["max_tasks_in_window"], report["cap"], report["window_min"]
+    people = report["people_at_max"]
+    named = ", ".join(people[:shown]) + (f" and {len(people) - shown} more" if len(people) > shown else "")
+    verdict = "within" if top <= cap else "[red]OVER[/]"
+    lines = [f"load: at most {top} task(s) per person due in the same {window:g} min, {verdict} the cap of {cap}",
+             f"  (the cap: {window:g} min to be on site / {report['ack_min']:g} min to answer each, rounded down)",
+             f"  {len(people)} at {top}: {esc(named)}" if people else "  no open tasks"]
+    unnamed = report["unnamed_holders"]
+    if unnamed:
+        lines.append("  [red]held by no named person:[/] "
+                     + esc(", ".join(f"{k} {v}" for k, v in sorted(unnamed.items()))))
+    else:
+        lines.append(f"  every open task has a named person ({report['people_with_tasks']} people hold them)")
+    return lines
+
+
+@command(app, "load")
+def load_cmd(db: Optional[Path] = DB_OPT, config: Optional[Path] = CONFIG_OPT, as_json: bool = JSON_OPT) -> None:
+    """Who carries the open tasks: the most any one person holds with deadlines in the same 10 minutes
+    (against the cap the 3/5/10/30-minute rule allows), and tasks held by no named person."""
+    from floodtwin.dispatch.board.queries import load_report
+
+    from floodtwin.db import local_time
+
+    conn, cfg = open_db(db, config)
+    report = load_report(conn, config=cfg)
+    if as_json:
+        emit(report)
+        return
+    for line in _load_lines(report):
+        say(line)
+    offset_h = cfg.dispatch.utc_offset_h
+    for r in report["top"]:
+        start = local_time(r["window_start"], offset_h) if r["window_start"] else "-"
+        say(f"  {esc(r['staff_id']):<12} {r['tasks_in_window']} due within {report['window_min']:g} min from "
+            f"{start}, {r['open_tasks']} open in all")
 
 
 @command(app, "list")
@@ -212,6 +261,9 @@ def list_cmd(
     offset_h = cfg.dispatch.utc_offset_h
     missed = {task["key"]: [name for name, _ in missed_timers(task, t, cfg)] for task in tasks}
     late = {key for key, names in missed.items() if names}
+    from floodtwin.cli.mode import mode_line
+
+    say(esc(fit(mode_line(conn, offset_h), Console().width, pad=False)))  # the board's mode and level first
     if wide:
         for line in wide_records(tasks, offset_h=offset_h, overdue=missed):
             Console(highlight=False).print(line)
@@ -408,12 +460,14 @@ def export_cmd(geojson: Path = typer.Option(..., "--geojson", help="GeoJSON file
     partial = geojson.with_name(f".{geojson.name}.partial")
     partial.write_text(text, encoding="utf-8")
     partial.replace(geojson)
-    n_tasks = sum(f["properties"]["layer"] == "task" for f in doc["features"])
-    summary = {"path": str(geojson), "tasks": n_tasks, "reports": len(doc["features"]) - n_tasks}
+    layers = [f["properties"]["layer"] for f in doc["features"]]
+    summary = {"path": str(geojson), "tasks": layers.count("task"), "reports": layers.count("report"),
+               "camera_events": layers.count("camera_event")}
     if as_json:
         emit(summary)
     else:
-        say(f"{summary['tasks']} task(s) and {summary['reports']} report(s) written to {esc(geojson)}")
+        say(f"{summary['tasks']} task(s), {summary['reports']} report(s) and {summary['camera_events']} camera "
+            f"event(s) written to {esc(geojson)}")
 
 
 @command(app, "sync-roster")

@@ -1,6 +1,9 @@
-"""Who can be dispatched: the grid staff and grid leaders of the reach, kept in the database.
+"""Who can be dispatched: the grid staff and grid leaders of the reach, and the duty rosters of the
+plan's units (river bureau, works crews, materials group, rescue team, traffic police liaison, the
+town command's duty room ...), kept in the database.
 
-The reach's ``staff`` and ``grids`` layers are copied into ``roster_staff``/``roster_grids`` so
+The reach's ``staff``, ``grids``, ``units`` and ``unit_staff`` layers are copied into
+``roster_staff``/``roster_grids``/``roster_units`` so
 that dispatch (a hot path: 300 tasks in well under a second) never re-reads the GeoPackage, and
 so that several processes agree on the same roster. ``sync_roster`` refreshes the copy.
 """
@@ -15,11 +18,13 @@ from typing import Any
 from floodtwin.db import transaction
 from floodtwin.errors import DataError
 
-__all__ = ["STAFF_ROLES", "SYSTEM_ACTORS", "StaffMember", "GridInfo", "Roster", "actor_kind", "sync_roster",
+__all__ = ["STAFF_ROLES", "UNIT_ROLES", "SYSTEM_ACTORS", "StaffMember", "GridInfo", "UnitInfo", "Roster", "actor_kind", "sync_roster",
            "load_roster", "ensure_roster"]
 
 #: Roles of grid staff in the reach (the owner roles a grid task can name).
 STAFF_ROLES = ("grid_leader", "micro_grid_leader", "grid_member", "team_member")
+#: Roles in the duty rosters of the plan's units (reach layer ``unit_staff``).
+UNIT_ROLES = ("unit_leader", "unit_member")
 
 #: The programs that act on the board, by the name they record in the event log. They create, escalate
 #: and stand down tasks and receive reports; an action a person takes on a task (acknowledge, carry out,
@@ -29,16 +34,32 @@ SYSTEM_ACTORS: dict[str, str] = {
     "alerts": "the alert run: activations from the live flow, re-assessments a preplan trigger sets off",
     "sensors": "the smart-stone alarms (floodtwin stones): their response tasks",
     "app": "the staff app's upload of field reports (floodtwin report import)",
+    "cameras": "the camera platform's video-analytics events (floodtwin camera ingest): their tasks, crowd switches",
 }
 
 
 @dataclass(frozen=True)
 class StaffMember:
+    """A person who can be dispatched: grid staff (``grid_id``) or a member of a unit's duty roster
+    (``unit``; ``works_id`` the works a river-bureau crew serves)."""
+
     staff_id: str
     role: str
     grid_id: str | None
     shift: str | None
     on_duty: bool
+    unit: str | None = None
+    works_id: str | None = None
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    """A unit of the plan that is not grid staff, and its leader (the first step of its escalation)."""
+
+    unit_id: str
+    leader_id: str | None
+    name_zh: str = ""
+    name_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,16 +86,34 @@ class Roster:
 
     staff: dict[str, StaffMember]
     grids: dict[str, GridInfo]
+    #: the plan's units with a duty roster, by unit id (= the owner role their tasks name)
+    units: dict[str, UnitInfo] = field(default_factory=dict)
     #: grid outlines (shapely, reach CRS) where known; used to place located unit tasks in exclusive grids
     outlines: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     _by_grid_role: dict[tuple[str | None, str], list[StaffMember]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         index: dict[tuple[str | None, str], list[StaffMember]] = {}
+        by_unit: dict[str, list[StaffMember]] = {}
         for member in sorted(self.staff.values(), key=lambda m: m.staff_id):
-            index.setdefault((member.grid_id, member.role), []).append(member)
+            if member.unit is not None:
+                by_unit.setdefault(member.unit, []).append(member)
+            else:
+                index.setdefault((member.grid_id, member.role), []).append(member)
         self._by_grid_role = index
+        self._by_unit = by_unit
         self._exclusive = None
+
+    def unit_members(self, unit_id: str, works_id: str | None = None) -> list[StaffMember]:
+        """Members (not the leader) of ``unit_id``'s duty roster, sorted by id, on duty or not; with
+        ``works_id`` only the crew of that works."""
+        return [m for m in self._by_unit.get(unit_id, []) if m.role == "unit_member"
+                and (works_id is None or m.works_id == works_id)]
+
+    def unit_of(self, staff_id: str) -> str | None:
+        """The unit whose duty roster ``staff_id`` is on (None for grid staff and unknown ids)."""
+        member = self.staff.get(staff_id)
+        return member.unit if member is not None else None
 
     def exclusive_grid_at(self, x: float, y: float) -> str | None:
         """The exclusive grid (专属网格) whose outline covers the point (reach CRS), if any."""
@@ -108,8 +147,10 @@ class Roster:
         return self._by_grid_role.get((grid_id, role), [])
 
     @classmethod
-    def from_records(cls, staff: list[dict[str, Any]], grids: list[dict[str, Any]]) -> Roster:
-        """Build from plain rows (dicts with the reach's column names); unknown references are errors."""
+    def from_records(cls, staff: list[dict[str, Any]], grids: list[dict[str, Any]],
+                     units: list[dict[str, Any]] | None = None) -> Roster:
+        """Build from plain rows (dicts with the reach's column names; a unit member's row names its
+        ``unit_id``); unknown references are errors."""
         grid_map, outlines = {}, {}
         for g in grids:
             gid = str(g["grid_id"])
@@ -124,18 +165,30 @@ class Roster:
                 outlines[gid] = wkb.loads(bytes(geom))
             elif geom is not None and hasattr(geom, "geom_type"):
                 outlines[gid] = geom
+        unit_map = {str(u["unit_id"]): UnitInfo(unit_id=str(u["unit_id"]), leader_id=_opt(u.get("leader_id")),
+                                                name_zh=str(u.get("name_zh") or ""), name_en=str(u.get("name_en") or ""))
+                    for u in units or []}
         staff_map = {}
         for s in staff:
             sid = str(s["staff_id"])
             grid_id = _opt(s.get("grid_id"))
+            unit = _opt(s.get("unit_id"))
             if grid_id is not None and grid_id not in grid_map:
                 raise DataError(f"staff {sid}: grid {grid_id} is not in the grids layer")
+            if unit is not None and unit not in unit_map:
+                raise DataError(f"staff {sid}: unit {unit} is not in the units layer")
+            if sid in staff_map:
+                raise DataError(f"staff {sid}: listed twice (grid staff and unit rosters share one id space)")
             staff_map[sid] = StaffMember(staff_id=sid, role=str(s["role"]), grid_id=grid_id,
-                                         shift=_opt(s.get("shift")), on_duty=bool(s.get("on_duty", True)))
+                                         shift=_opt(s.get("shift")), on_duty=bool(s.get("on_duty", True)),
+                                         unit=unit, works_id=_opt(s.get("works_id")))
         for g in grid_map.values():
             if g.leader_id is not None and g.leader_id not in staff_map:
                 raise DataError(f"grid {g.grid_id}: leader {g.leader_id} is not in the staff layer")
-        return cls(staff=staff_map, grids=grid_map, outlines=outlines)
+        for u in unit_map.values():
+            if u.leader_id is not None and (u.leader_id not in staff_map or staff_map[u.leader_id].unit != u.unit_id):
+                raise DataError(f"unit {u.unit_id}: leader {u.leader_id} is not in its duty roster")
+        return cls(staff=staff_map, grids=grid_map, units=unit_map, outlines=outlines)
 
     @classmethod
     def from_reach(cls, reach: Any) -> Roster:
@@ -148,7 +201,11 @@ class Roster:
             row["cx"], row["cy"], row["geom"] = float(pt.x), float(pt.y), geom
             grids.append(row)
         staff = reach.staff.drop(columns="geometry").to_dict("records")
-        return cls.from_records(staff, grids)
+        units = []
+        if "units" in reach.layers:
+            staff += reach.unit_staff.drop(columns="geometry").to_dict("records")
+            units = reach.units.drop(columns="geometry").to_dict("records")
+        return cls.from_records(staff, grids, units)
 
 
     @classmethod
@@ -160,8 +217,9 @@ class Roster:
             pt = rec["_geom"].representative_point()  # as from_reach does (the records' _xy is rounded)
             grids.append({**{k: v for k, v in rec.items() if not k.startswith("_")}, "cx": float(pt.x),
                           "cy": float(pt.y), "geom": rec["_geom"]})
-        staff = [{k: v for k, v in rec.items() if not k.startswith("_")} for rec in tables.layers["staff"]]
-        return cls.from_records(staff, grids)
+        plain = lambda layer: [{k: v for k, v in rec.items() if not k.startswith("_")}
+                               for rec in tables.layers.get(layer, [])]
+        return cls.from_records(plain("staff") + plain("unit_staff"), grids, plain("units"))
 
 
 def actor_kind(roster: Roster, town_command_id: str, actor: str) -> str | None:
@@ -201,14 +259,18 @@ def sync_roster(conn: sqlite3.Connection, roster: Roster) -> None:
     with transaction(conn):
         conn.execute("DELETE FROM roster_staff")
         conn.execute("DELETE FROM roster_grids")
+        conn.execute("DELETE FROM roster_units")
+        conn.executemany("INSERT INTO roster_units(unit_id, name_zh, name_en, leader_id) VALUES (?,?,?,?)",
+                         [(u.unit_id, u.name_zh, u.name_en, u.leader_id) for u in roster.units.values()])
         conn.executemany(
             "INSERT INTO roster_grids(grid_id, name_zh, name_en, level, parent, leader_id, cx, cy, geom) "
             "VALUES (?,?,?,?,?,?,?,?,?)",
             [(g.grid_id, g.name_zh, g.name_en, g.level, g.parent, g.leader_id, g.cx, g.cy,
               _wkb(roster.outlines.get(g.grid_id))) for g in roster.grids.values()])
         conn.executemany(
-            "INSERT INTO roster_staff(staff_id, role, grid_id, shift, on_duty) VALUES (?,?,?,?,?)",
-            [(m.staff_id, m.role, m.grid_id, m.shift, int(m.on_duty)) for m in roster.staff.values()])
+            "INSERT INTO roster_staff(staff_id, role, grid_id, shift, on_duty, unit_id, works_id) VALUES (?,?,?,?,?,?,?)",
+            [(m.staff_id, m.role, m.grid_id, m.shift, int(m.on_duty), m.unit, m.works_id)
+             for m in roster.staff.values()])
 
 
 def load_roster(conn: sqlite3.Connection) -> Roster | None:
@@ -217,14 +279,16 @@ def load_roster(conn: sqlite3.Connection) -> Roster | None:
     if not grids:
         return None
     staff = [dict(r) for r in conn.execute("SELECT * FROM roster_staff")]
-    return Roster.from_records(staff, grids)
+    units = [dict(r) for r in conn.execute("SELECT * FROM roster_units")]
+    return Roster.from_records(staff, grids, units)
 
 
 def ensure_roster(conn: sqlite3.Connection, roster: Roster | None = None, reach_name: str = "huayuankou") -> Roster:
     """``roster`` (synced into the database), else the stored one, else the reach's (synced on first use)."""
     if roster is not None:
         stored = load_roster(conn)
-        if stored is None or stored.staff != roster.staff or stored.grids != roster.grids:
+        if (stored is None or stored.staff != roster.staff or stored.grids != roster.grids
+                or stored.units != roster.units):
             sync_roster(conn, roster)
         return roster
     stored = load_roster(conn)

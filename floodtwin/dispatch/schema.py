@@ -207,7 +207,111 @@ ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
 ALTER TABLE sla_misses ADD COLUMN outcome TEXT NOT NULL DEFAULT 'escalated';
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+# v5: the duty rosters of the plan's units (issue 20): every task goes to a named person of its unit
+_V5 = """
+CREATE TABLE roster_units (
+    unit_id     TEXT PRIMARY KEY,
+    name_zh     TEXT,
+    name_en     TEXT,
+    leader_id   TEXT
+);
+ALTER TABLE roster_staff ADD COLUMN unit_id TEXT;
+ALTER TABLE roster_staff ADD COLUMN works_id TEXT;
+"""
+
+# v6: the working mode of the board (normal, holiday, major event, emergency): every switch, who and why
+_V6 = """
+CREATE TABLE mode_switches (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          TEXT NOT NULL,
+    from_mode   TEXT NOT NULL,
+    to_mode     TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    trigger     TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    tier        TEXT
+);
+CREATE TRIGGER mode_switches_no_update BEFORE UPDATE ON mode_switches
+BEGIN SELECT RAISE(ABORT, 'mode switches are append-only'); END;
+CREATE TRIGGER mode_switches_no_delete BEFORE DELETE ON mode_switches
+BEGIN SELECT RAISE(ABORT, 'mode switches are append-only'); END;
+"""
+
+# v7: camera and video-analytics events, accepted or rejected with the reason (nothing received is lost)
+_V7 = """
+CREATE TABLE camera_events (
+    event_id    TEXT PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    observed_at TEXT,
+    status      TEXT NOT NULL,
+    reject_reason TEXT,
+    camera_id   TEXT,
+    kind        TEXT,
+    confidence  REAL,
+    count       INTEGER,
+    snapshot    TEXT,
+    x           REAL,
+    y           REAL,
+    lon         REAL,
+    lat         REAL,
+    grid_id     TEXT,
+    chainage_m  REAL,
+    action      TEXT NOT NULL DEFAULT '',
+    task_keys   TEXT NOT NULL DEFAULT '[]',
+    source      TEXT NOT NULL DEFAULT '',
+    raw         TEXT NOT NULL
+);
+CREATE INDEX camera_events_kind ON camera_events(status, kind, camera_id);
+"""
+
+# v8: citizen and patrol photo reports (随手拍) and their closed loop; attachments stored by content hash
+_V8 = """
+CREATE TABLE citizen_reports (
+    report_id   TEXT PRIMARY KEY,
+    channel     TEXT,
+    received_at TEXT NOT NULL,
+    observed_at TEXT,
+    status      TEXT NOT NULL,
+    reject_reason TEXT,
+    kind        TEXT,
+    text        TEXT,
+    reporter    TEXT,
+    lon         REAL,
+    lat         REAL,
+    x           REAL,
+    y           REAL,
+    grid_id     TEXT,
+    task_key    TEXT,
+    triage_due_at TEXT,
+    triaged_at  TEXT,
+    dispatched_at TEXT,
+    handled_at  TEXT,
+    verify_due_at TEXT,
+    verified_at TEXT,
+    closed_at   TEXT,
+    escalations INTEGER NOT NULL DEFAULT 0,
+    raw         TEXT NOT NULL
+);
+CREATE INDEX citizen_reports_status ON citizen_reports(status, grid_id, kind);
+CREATE TABLE attachments (
+    sha256      TEXT PRIMARY KEY,
+    size_bytes  INTEGER NOT NULL,
+    suffix      TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    first_seen_at TEXT NOT NULL
+);
+CREATE TABLE report_attachments (
+    report_id   TEXT NOT NULL,
+    sha256      TEXT NOT NULL REFERENCES attachments(sha256),
+    step        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    added_at    TEXT NOT NULL,
+    PRIMARY KEY (report_id, sha256, step)
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8]
 
 
 def ensure_schema(conn: sqlite3.Connection) -> int:

@@ -25,7 +25,8 @@ __all__ = ["MESSAGE_KINDS", "DEFAULT_GRACE_MIN", "DEFAULT_CATEGORY_ORDER", "SlaS
            "default_config_path", "load_config"]
 
 #: Message kinds a notifier can subscribe to.
-MESSAGE_KINDS = ("dispatched", "reopened", "escalated", "stood_down", "cancelled", "push", "danger_report")
+MESSAGE_KINDS = ("dispatched", "reopened", "escalated", "stood_down", "cancelled", "push", "danger_report",
+                 "mode_switch")
 
 #: minutes past a timer's due time before it escalates, for configuration files written before the
 #: setting existed (the shipped dispatch.yaml states it, with the reason)

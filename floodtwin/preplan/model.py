@@ -21,7 +21,8 @@ from floodtwin.preplan.filters import FilterSyntaxError, parse_filter
 from floodtwin.preplan.layers import BOOL, COMMON_PLACEHOLDERS, LAYERS, NUM, STR
 from floodtwin.tasks import CATEGORIES, MATERIALS
 
-__all__ = ["TierSpec", "Hysteresis", "DurationTrigger", "WorksDangerTrigger", "DikeToeTrigger", "CommandTrigger",
+__all__ = ["MODE_IDS", "DutyArrangement", "ModeTemplate", "ModeSpec", "CrowdRule", "AutomaticRules", "ModesSection",
+           "TierSpec", "Hysteresis", "DurationTrigger", "WorksDangerTrigger", "DikeToeTrigger", "CommandTrigger",
            "Triggers", "Role", "TierRange", "Scope", "MaterialSpec", "Template", "PreplanModel", "check_semantics",
            "load_preplan_model"]
 
@@ -143,6 +144,64 @@ class Template(StrictModel):
         return None if isinstance(self.tiers, str) else self.tiers.to
 
 
+#: the four working modes of the grid model (平时, 节假日, 重大活动, 应急战时), in this order everywhere
+MODE_IDS = ("normal", "holiday", "major_event", "emergency")
+
+
+class DutyArrangement(StrictModel):
+    """Who is on duty in a working mode, as the staff are told on a switch (both languages)."""
+
+    summary_zh: str = Field(min_length=1)
+    summary_en: str = Field(min_length=1)
+    #: staffed key points (重点点位) and mobile patrol teams (流动巡查队) the mode keeps [E]
+    key_points: int = Field(ge=0)
+    patrol_teams: int = Field(ge=0)
+    #: a leader on duty around the clock (领导带班)
+    leader_24h: bool
+
+
+class ModeTemplate(Template):
+    """A routine task of a working mode: a preplan template whose ``tiers`` is not given (a mode's
+    routine holds at every flow level)."""
+
+    tiers: Union[str, TierRange, None] = None
+
+
+class ModeSpec(StrictModel):
+    """One working mode: names, duty arrangements and its routine task templates."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    duty: DutyArrangement
+    tasks: list[ModeTemplate] = []
+
+
+class CrowdRule(StrictModel):
+    """A crowd count above ``max_people`` in exclusive grid ``grid`` switches ``from_modes`` to ``to``."""
+
+    grid: str
+    max_people: int = Field(gt=0)
+    from_modes: list[str]
+    to: str = "emergency"
+    note: str = ""
+
+
+class AutomaticRules(StrictModel):
+    """A flow level at or above ``emergency_from_tier`` forces the emergency mode; crowd rules."""
+
+    emergency_from_tier: str = "IV"
+    crowd: list[CrowdRule] = []
+
+
+class ModesSection(StrictModel):
+    """The ``modes:`` section of a preplan, beside the flow levels."""
+
+    default: str = "normal"
+    modes: list[ModeSpec]
+    automatic: AutomaticRules = AutomaticRules()
+
+
 class PreplanModel(StrictModel):
     """The whole preplan file."""
 
@@ -154,6 +213,7 @@ class PreplanModel(StrictModel):
     triggers: Triggers = Triggers()
     roles: list[Role]
     templates: list[Template]
+    modes: ModesSection | None = None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -172,6 +232,20 @@ class _Checker:
         where = f"{self.path}:{line}" if line else str(self.path)
         key = ".".join(str(p) for p in loc)
         raise ConfigError(f"{where}: {key}: {message}")
+
+
+class _ModeChecker(_Checker):
+    """A checker for the routine templates of mode number ``k``: ``templates.i...`` keys are reported
+    (and their lines looked up) as ``modes.modes.k.tasks.i...``."""
+
+    def __init__(self, parent: _Checker, k: int):
+        super().__init__(parent.path, parent._lines)
+        self.k = k
+
+    def fail(self, loc: tuple, message: str) -> None:
+        if loc and loc[0] == "templates":
+            loc = ("modes", "modes", self.k, "tasks") + tuple(loc[1:])
+        super().fail(loc, message)
 
 
 def _placeholders(text: str) -> list[str]:
@@ -212,6 +286,45 @@ def check_semantics(model: PreplanModel, path: Path,
     for i, tpl in enumerate(model.templates):
         _check_template(tpl, i, model, roles, rank, ids, ck)
     _check_cycles(model, ids, ck)
+    if model.modes is not None:
+        _check_modes(model, roles, rank, ck)
+
+
+def _check_modes(model: PreplanModel, roles: dict[str, Role], rank: dict[str, int], ck: _Checker) -> None:
+    """The four working modes, each once; their routine templates as the tier templates; the rules."""
+    section = model.modes
+    got = [m.id for m in section.modes]
+    for i, mode_id in enumerate(got):
+        if mode_id not in MODE_IDS:
+            ck.fail(("modes", "modes", i, "id"), f"unknown working mode '{mode_id}' (one of {', '.join(MODE_IDS)})")
+        if got.count(mode_id) > 1:
+            ck.fail(("modes", "modes", i, "id"), f"working mode '{mode_id}' is defined twice")
+    missing = [m for m in MODE_IDS if m not in got]
+    if missing:
+        ck.fail(("modes", "modes"), f"working modes {', '.join(missing)} are missing (all of {', '.join(MODE_IDS)})")
+    if section.default not in got:
+        ck.fail(("modes", "default"), f"unknown working mode '{section.default}'")
+    if section.automatic.emergency_from_tier not in rank:
+        ck.fail(("modes", "automatic", "emergency_from_tier"),
+                f"unknown tier '{section.automatic.emergency_from_tier}' (tiers: {', '.join(rank)})")
+    for i, rule in enumerate(section.automatic.crowd):
+        for j, mode_id in enumerate(rule.from_modes):
+            if mode_id not in got:
+                ck.fail(("modes", "automatic", "crowd", i, "from_modes", j), f"unknown working mode '{mode_id}'")
+        if rule.to not in got:
+            ck.fail(("modes", "automatic", "crowd", i, "to"), f"unknown working mode '{rule.to}'")
+    lowest = model.tiers[0].id
+    for k, spec in enumerate(section.modes):
+        sub = model.model_copy(update={"templates": [t.model_copy(update={"tiers": lowest}) for t in spec.tasks]})
+        ids: dict[str, int] = {}
+        for i, tpl in enumerate(spec.tasks):
+            if tpl.id in ids:
+                ck.fail(("modes", "modes", k, "tasks", i, "id"), f"duplicate task id '{tpl.id}' in mode {spec.id}")
+            ids[tpl.id] = i
+        sub_ck = _ModeChecker(ck, k)
+        for i, tpl in enumerate(sub.templates):
+            _check_template(tpl, i, sub, roles, rank, ids, sub_ck)
+        _check_cycles(sub, ids, sub_ck)
 
 
 def _check_tiers(model: PreplanModel, ck: _Checker) -> None:

@@ -50,7 +50,11 @@ class ReachTables:
         """Records from a loaded Reach (GeoDataFrames); the fallback is ``reach.fallback_water_level_m``."""
         raw = {}
         for layer in _needed_layers():
-            gdf = getattr(reach, layer)
+            gdf = getattr(reach, layer, None)
+            if gdf is None and layer in ("units", "unit_staff"):
+                continue  # a reach without unit duty rosters: their tasks stay with the grid chain
+            if gdf is None:
+                gdf = getattr(reach, layer)  # the missing layer's own error
             cols = [c for c in gdf.columns if c != gdf.geometry.name]
             records = gdf[cols].to_dict("records")
             for rec, geom in zip(records, gdf.geometry.values):
@@ -75,7 +79,7 @@ class ReachTables:
 
 
 def _needed_layers() -> list[str]:
-    return sorted({l.gpkg_layer for l in LAYERS.values()} | {"staff"})
+    return sorted({l.gpkg_layer for l in LAYERS.values()} | {"staff", "units", "unit_staff"})
 
 
 def _light_fallback(name: str, gpkg: Path, yaml_path: Path | None,

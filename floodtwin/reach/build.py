@@ -20,14 +20,14 @@ from floodtwin.reach.params import ReachParams, load_params
 from floodtwin.reach.terrain import ReachTerrain, build_dem, write_dem
 
 __all__ = ["KIND_ZH", "ROLE_ZH", "WORKS_KIND_ZH", "post_chainage_m", "post_label", "build_centerline", "build_channel", "build_dikes",
-           "build_works_and_spurs", "build_stones", "town_depth_m", "build_grids", "build_staff", "build_villages",
+           "build_works_and_spurs", "build_stones", "town_depth_m", "build_grids", "build_staff", "build_units", "build_cameras", "build_villages",
            "build_points", "build_gauge_rating", "build_layers", "build_reach"]
 
 log = logging.getLogger(__name__)
 
 KIND_ZH = {"spur": "坝", "short_spur": "垛", "revetment": "护岸"}
 ROLE_ZH = {"grid_leader": "网格长", "micro_grid_leader": "社区微网格长", "grid_member": "网格员",
-           "team_member": "专业队员"}
+           "team_member": "专业队员", "unit_leader": "带班负责人", "unit_member": "值班人员"}
 WORKS_KIND_ZH = {"dike_works": "险工", "control_works": "控导"}
 
 
@@ -336,6 +336,67 @@ def build_staff(p: ReachParams, grid_rows: list[dict]):
     return rows
 
 
+def build_units(t: ReachTerrain, p: ReachParams) -> tuple[list[dict], list[dict]]:
+    """The plan's units and their duty rosters: (units rows, unit_staff rows).
+
+    Per roster row of ``units.rosters``, ``people per shift`` members on each duty shift, ids
+    ``<prefix>-[<works>-]<shift><nn>`` (representative, no names); every ``staff.off_duty_every``-th
+    member of a unit is off duty, as for the grid staff. Each unit has one leader ``<prefix>-L01``
+    on no fixed shift (reachable at any hour, ``units.leader_on_duty``), at the unit's first base."""
+    from shapely.geometry import Point
+
+    shifts = list(p.staff.shifts.value)
+    off_every = int(p.staff.off_duty_every.value)
+    leader_on_duty = bool(p.units.leader_on_duty.value)
+    units: dict[str, dict] = {}
+    staff: list[dict] = []
+    counter: dict[str, int] = {}
+    for unit_id, name_zh, name_en, prefix, works, per_shift, s, n in p.units.rosters.value:
+        base = _point_sn(t, float(s), float(n))
+        if unit_id not in units:
+            leader = f"{prefix}-L01"
+            units[unit_id] = {"unit_id": unit_id, "name_zh": name_zh, "name_en": name_en, "leader_id": leader,
+                              "parent": "HYK-TOWN", "geometry": base}
+            staff.append({"staff_id": leader, "unit_id": unit_id, "role": "unit_leader",
+                          "role_zh": ROLE_ZH["unit_leader"], "works_id": "", "shift": "",
+                          "on_duty": leader_on_duty, "geometry": base})
+        crew = f"{prefix}-{works}-" if works else f"{prefix}-"
+        j = 0
+        for shift in shifts:
+            for k in range(1, int(per_shift) + 1):
+                j += 1
+                counter[unit_id] = counter.get(unit_id, 0) + 1
+                ang, rad = j * 2.39996, 10.0 * np.sqrt(j)
+                staff.append({"staff_id": f"{crew}{shift}{k:02d}", "unit_id": unit_id, "role": "unit_member",
+                              "role_zh": ROLE_ZH["unit_member"], "works_id": works or "", "shift": shift,
+                              "on_duty": counter[unit_id] % off_every != 0,
+                              "geometry": Point(base.x + rad * np.cos(ang), base.y + rad * np.sin(ang))})
+    return list(units.values()), staff
+
+
+#: what a camera watches (its kind in the cameras table)
+CAMERA_KINDS = ("works", "dike_road", "floodplain", "dike_toe", "scenic", "gauge")
+
+
+def build_cameras(t: ReachTerrain, p: ReachParams, grid_rows: list[dict]) -> list[dict]:
+    """The camera layer: id, names, kind, chainage and distance from the right dike, the grid it lies
+    in (an exclusive grid wins), whether it stands on the floodplain (river side of the dike toe), its
+    view radius (m)."""
+    rows = []
+    for cid, name_zh, name_en, kind, s, n, view in p.cameras.value:
+        if kind not in CAMERA_KINDS:
+            raise DataError(f"cameras: {cid}: kind {kind!r} is not one of {', '.join(CAMERA_KINDS)}")
+        pt = _point_sn(t, float(s), float(n))
+        exclusive = next((g["grid_id"] for g in grid_rows if g["level"] == "exclusive" and g["geometry"].covers(pt)),
+                         "")
+        on_floodplain = float(n) > float(t.dike_toe_offset_m(float(s)))
+        rows.append({"camera_id": cid, "name_zh": name_zh, "name_en": name_en, "kind": kind,
+                     "chainage_m": float(s), "offset_m": float(n), "dike_id": "right",
+                     "grid_id": exclusive or _grid_of(pt, grid_rows), "floodplain": bool(on_floodplain),
+                     "view_m": float(view), "geometry": pt})
+    return rows
+
+
 def _grid_of(point, grid_rows: list[dict]) -> str:
     for g in grid_rows:
         if g["level"] == "grid" and g["geometry"].covers(point):
@@ -433,15 +494,16 @@ def build_layers(params: ReachParams, terrain: ReachTerrain | None = None) -> di
     works, spurs = build_works_and_spurs(t, p)
     grids, _depth = build_grids(t, p)
     staff = build_staff(p, grids)
+    units, unit_staff = build_units(t, p)
     for g in grids:
         g.pop("column")
         g.pop("row")
     depots, gauges, keys = build_points(t, p, grids, spurs)
     raw = {
         "centerline": build_centerline(t), "channel": build_channel(t), "dikes": build_dikes(t, p),
-        "works": works, "spurs": spurs, "grids": grids, "staff": staff,
+        "works": works, "spurs": spurs, "grids": grids, "staff": staff, "units": units, "unit_staff": unit_staff,
         "stones": build_stones(t, p, spurs), "villages": build_villages(t, p, grids),
-        "depots": depots, "gauges": gauges, "key_points": keys,
+        "depots": depots, "gauges": gauges, "key_points": keys, "cameras": build_cameras(t, p, grids),
     }
     out = {}
     for name, rows in raw.items():

@@ -20,7 +20,7 @@ import numpy as np
 from floodtwin.config import DATA_DIR
 from floodtwin.errors import DataError, InputError, require_discharge_m3s
 
-__all__ = ["LAYER_SCHEMAS", "STAFF_ROLES", "STONE_TOLERANCE_M", "Reach", "GaugeRating", "dem_filename", "reach_paths",
+__all__ = ["LAYER_SCHEMAS", "STAFF_ROLES", "UNIT_ROLES", "STONE_TOLERANCE_M", "Reach", "GaugeRating", "dem_filename", "reach_paths",
            "load_reach", "read_dem", "read_gauge_rating", "validate_dem", "validate_layers"]
 
 #: layer -> (geometry type, required columns)
@@ -37,6 +37,8 @@ LAYER_SCHEMAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "grids": ("Polygon", ("grid_id", "name_zh", "name_en", "level", "kind", "parent", "leader_id", "covers",
                           "area_km2")),
     "staff": ("Point", ("staff_id", "role", "grid_id", "shift", "on_duty")),
+    "units": ("Point", ("unit_id", "name_zh", "name_en", "leader_id", "parent")),
+    "unit_staff": ("Point", ("staff_id", "unit_id", "role", "works_id", "shift", "on_duty")),
     "stones": ("Point", ("stone_id", "works_id", "spur_id", "spur_number", "install_depth_m",
                          "baseline_roll_deg", "baseline_pitch_deg", "report_interval_min")),
     "villages": ("Point", ("village_id", "name_zh", "name_en", "grid_id", "chainage_m", "ground_elevation_m",
@@ -47,9 +49,13 @@ LAYER_SCHEMAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "gauges": ("Point", ("gauge_id", "name_zh", "name_en", "stcd", "chainage_m")),
     "key_points": ("Point", ("point_id", "name_zh", "name_en", "kind", "works_id", "spur_id", "grid_id",
                              "chainage_m")),
+    "cameras": ("Point", ("camera_id", "name_zh", "name_en", "kind", "chainage_m", "offset_m", "dike_id", "grid_id",
+                          "floodplain", "view_m")),
 }
 
 STAFF_ROLES = ("grid_leader", "micro_grid_leader", "grid_member", "team_member")
+#: roles of the duty rosters of the plan's units (layer ``unit_staff``)
+UNIT_ROLES = ("unit_leader", "unit_member")
 #: a stone may sit at most this far (m) from its spur's line
 STONE_TOLERANCE_M = 1.0
 
@@ -320,6 +326,24 @@ def _validate_references(layers: dict[str, Any], source: str) -> None:
         if row["role"] not in STAFF_ROLES:
             _fail(source, "staff", row["staff_id"], f"role '{row['role']}' is not one of {', '.join(STAFF_ROLES)}")
     staff_ids = set(staff["staff_id"])
+    units = set(layers["units"]["unit_id"])
+    unit_staff = layers["unit_staff"]
+    for _, row in unit_staff.iterrows():
+        if row["unit_id"] not in units:
+            _fail(source, "unit_staff", row["staff_id"], f"unit '{row['unit_id']}' is not in the units layer")
+        if row["role"] not in UNIT_ROLES:
+            _fail(source, "unit_staff", row["staff_id"], f"role '{row['role']}' is not one of {', '.join(UNIT_ROLES)}")
+        if row["works_id"] and row["works_id"] not in works:
+            _fail(source, "unit_staff", row["staff_id"], f"works '{row['works_id']}' does not exist")
+        if row["staff_id"] in staff_ids:
+            _fail(source, "unit_staff", row["staff_id"], "is also in the staff layer (ids must be unique)")
+    for _, row in layers["cameras"].iterrows():
+        if row["grid_id"] and row["grid_id"] not in grids:
+            _fail(source, "cameras", row["camera_id"], f"grid '{row['grid_id']}' does not exist")
+    members = dict(zip(unit_staff["staff_id"], unit_staff["unit_id"]))
+    for _, row in layers["units"].iterrows():
+        if members.get(row["leader_id"]) != row["unit_id"]:
+            _fail(source, "units", row["unit_id"], f"leader '{row['leader_id']}' is not in its duty roster")
     for _, row in layers["grids"].iterrows():
         if row["leader_id"] not in staff_ids:
             _fail(source, "grids", row["grid_id"], f"leader '{row['leader_id']}' is not in the staff layer")

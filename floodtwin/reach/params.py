@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from floodtwin.config import StrictModel, load_yaml
 
 __all__ = ["Param", "ReachSection", "ChannelSection", "RatingSection", "FloodplainSection", "DikeSection",
-           "WorksEntry", "CountedSection", "StaffSection", "StonesSection", "DemSection", "TABLE_COLUMNS",
+           "WorksEntry", "CountedSection", "StaffSection", "UnitsSection", "StonesSection", "DemSection", "TABLE_COLUMNS",
            "ReachParams", "load_params"]
 
 
@@ -152,6 +152,38 @@ class StaffSection(StrictModel):
     off_duty_every: Param
 
 
+class UnitsSection(StrictModel):
+    """The plan's units that are not grid staff (river bureau, works crews, materials group, rescue
+    teams, traffic police liaison, the town command's duty room ...) and their duty rosters: rows
+    of [unit id, name_zh, name_en, id prefix, works ("" for none), people per shift, base chainage m,
+    base n m]; a unit may have several rows (one crew per works). Each unit gets one leader."""
+
+    rosters: Param
+    leader_on_duty: Param
+
+    @field_validator("rosters")
+    @classmethod
+    def _rows(cls, p: Param) -> Param:
+        width = TABLE_COLUMNS["units"]
+        rows = p.value
+        if not isinstance(rows, list) or not rows:
+            raise ValueError(f"expected a list of rows of {width} values (see its unit)")
+        names: dict[str, tuple] = {}
+        prefixes: dict[str, str] = {}
+        for i, row in enumerate(rows):
+            if not isinstance(row, list) or len(row) != width:
+                raise ValueError(f"row {i + 1} has {len(row) if isinstance(row, list) else 'not a list'} values, "
+                                 f"expected {width} (see its unit)")
+            unit, name_zh, name_en, prefix, _works, per_shift = row[:6]
+            if not isinstance(per_shift, int) or isinstance(per_shift, bool) or per_shift < 1:
+                raise ValueError(f"row {i + 1} ({unit}): people per shift must be a whole number >= 1")
+            if names.setdefault(unit, (name_zh, name_en, prefix)) != (name_zh, name_en, prefix):
+                raise ValueError(f"row {i + 1} ({unit}): names and id prefix differ from the unit's first row")
+            if prefixes.setdefault(prefix, unit) != unit:
+                raise ValueError(f"row {i + 1} ({unit}): id prefix {prefix} is already {prefixes[prefix]}'s")
+        return p
+
+
 class StonesSection(StrictModel):
     total: Param
     report_interval_min: Param
@@ -164,7 +196,7 @@ class DemSection(StrictModel):
 
 
 #: columns of each row of the tabular parameters (their ``unit`` names them)
-TABLE_COLUMNS = {"villages": 12, "depots": 14, "gauges": 8, "key_points": 8, "exclusive": 8}
+TABLE_COLUMNS = {"villages": 12, "depots": 14, "gauges": 8, "key_points": 8, "exclusive": 8, "units": 8, "cameras": 7}
 
 
 class ReachParams(StrictModel):
@@ -181,14 +213,16 @@ class ReachParams(StrictModel):
     works: list[WorksEntry] = Field(min_length=1)
     grids: CountedSection
     staff: StaffSection
+    units: UnitsSection
     stones: StonesSection
     villages: Param
     depots: Param
     gauges: Param
     key_points: Param
+    cameras: Param
     dem: DemSection
 
-    @field_validator("villages", "depots", "gauges", "key_points")
+    @field_validator("villages", "depots", "gauges", "key_points", "cameras")
     @classmethod
     def _table(cls, p: Param, info) -> Param:
         width = TABLE_COLUMNS[info.field_name]

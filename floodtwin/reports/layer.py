@@ -1,8 +1,10 @@
 """The map layer of the board: open tasks coloured by state (with their assignees and missed
-timers) and accepted reports coloured by danger kind, as GeoJSON in WGS 84 (RFC 7946)."""
+timers), accepted reports coloured by danger kind, and the camera events that set off a task (at their
+camera, coloured by event kind), as GeoJSON in WGS 84 (RFC 7946)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime
 from typing import Any
@@ -58,4 +60,19 @@ def export_geojson(conn: sqlite3.Connection, *, crs: str = "EPSG:4547", include_
                                         "works_id": r["works_id"], "spur_id": r["spur_id"],
                                         "reporter": r["reporter"], "photo": r["photo"], "text": r["text"],
                                         "received_at": r["received_at"]}})
+    from floodtwin.reports.cameras import load_camera_rules
+
+    kinds = load_camera_rules().kinds
+    for r in conn.execute("SELECT * FROM camera_events WHERE status='accepted' AND task_keys != '[]' "
+                          "ORDER BY received_at, event_id"):
+        spec = kinds.get(r["kind"])
+        features.append({"type": "Feature",
+                         "geometry": {"type": "Point", "coordinates": [round(r["lon"], 7), round(r["lat"], 7)]},
+                         "properties": {"layer": "camera_event", "event_id": r["event_id"], "kind": r["kind"],
+                                        "label_zh": spec.zh if spec else r["kind"],
+                                        "label_en": spec.en if spec else r["kind"],
+                                        "colour": spec.colour if spec else "#607d8b", "camera_id": r["camera_id"],
+                                        "grid_id": r["grid_id"], "confidence": r["confidence"], "count": r["count"],
+                                        "snapshot": r["snapshot"], "observed_at": r["observed_at"],
+                                        "tasks": json.loads(r["task_keys"])}})
     return {"type": "FeatureCollection", "features": features}

@@ -1,14 +1,27 @@
 """Alarm state machine of one smart stone, thresholds from YAML, and the events it emits.
 
 States: ``normal`` -> ``shaking`` (abnormal readings: tilt change beyond ``shake_tilt_deg``,
-an acceleration spike, or a device movement event, ``confirm_readings`` of them within
-``confirm_window_s`` so one noisy reading never alarms) -> ``displaced`` (after shaking, a new
-attitude that persists: ``displace_persist_readings`` settled readings off the reference spanning
-``displace_persist_s``) -> ``lost`` (link or cable gone, or silence beyond ``offline_intervals``
+an acceleration spike, or a device movement event, ``confirm_readings`` of them within the
+stone's confirmation window, so one noisy reading never alarms) -> ``displaced`` (after shaking, a
+new attitude that persists: settled readings off the reference spanning ``displace_persist_s``)
+-> ``lost`` (link or cable gone, or silence beyond ``offline_intervals``
 reporting intervals, after a movement). Any alarm clears to ``normal`` only after readings stay
 calm at the reference attitude for ``clear_stable_s``. Two conditions run beside the state:
 ``offline`` (silence beyond ``offline_intervals`` intervals, or a lost link, without a prior
 movement; clears on the next reading) and ``low_battery`` (debounced, with hysteresis).
+
+**The stone's own interval.** A stone reports a heartbeat every ``report_interval_min`` (1 to 60
+minutes) and an event message at once when it moves, sometimes as a burst of a few messages seconds
+apart. A fixed confirmation window shorter than the interval can never hold two readings of a
+stone that moves once and then reports its new attitude at its interval, so it would never alarm.
+The window is therefore :func:`confirm_window_ms`: ``confirm_window_s`` or
+``confirm_window_intervals`` reporting intervals, whichever is longer (the next regular report
+after an event message always falls inside it); and a lasting attitude needs
+:func:`displace_readings_needed` settled readings: ``displace_persist_readings``, but never more
+than the readings the stone sends in ``displace_persist_s`` plus one, and never fewer than two (a
+lasting attitude is the same attitude reported twice, ``displace_persist_s`` apart at least). The
+reading that confirms shaking counts as settled when it is off the reference without a shock, so
+a slow stone is ``displaced`` one interval after its first settled report.
 
 The machine is pure: :func:`step` takes the machine's state (a plain dict, stored as JSON) and
 one reading and returns the transitions; :func:`sweep` applies the clock (silence). Replaying a
@@ -28,7 +41,7 @@ from pydantic import Field
 from floodtwin.config import DATA_DIR, StrictModel, load_yaml
 
 __all__ = ["STATES", "MAJOR", "DEFAULT_THRESHOLDS", "Thresholds",
-           "load_thresholds", "Transition", "new_machine", "angle_diff_deg", "tilt_change_deg", "shock_g", "sweep",
+           "load_thresholds", "Transition", "new_machine", "confirm_window_ms", "displace_readings_needed", "angle_diff_deg", "tilt_change_deg", "shock_g", "sweep",
            "step"]
 
 STATES = ("normal", "shaking", "displaced", "lost")
@@ -43,6 +56,7 @@ class Thresholds(StrictModel):
     accel_spike_g: float = Field(gt=0)
     confirm_readings: int = Field(ge=1)
     confirm_window_s: float = Field(gt=0)
+    confirm_window_intervals: float = Field(gt=0)
     displace_persist_readings: int = Field(ge=1)
     displace_persist_s: float = Field(ge=0)
     stable_tolerance_deg: float = Field(gt=0)
@@ -96,6 +110,20 @@ def new_machine(baseline_roll_deg: float, baseline_pitch_deg: float) -> dict[str
         "boot": 0,               # restarts of the stone's sequence counter seen so far (the ingest's)
         "boot_start_ms": None,   # time of the first stored reading of that boot (None for boot 0)
     }
+
+
+def confirm_window_ms(th: Thresholds, interval_s: float) -> float:
+    """The confirmation window (ms) of a stone reporting every ``interval_s`` seconds: the longer
+    of ``confirm_window_s`` and ``confirm_window_intervals`` intervals (see the module docstring)."""
+    return max(th.confirm_window_s, th.confirm_window_intervals * interval_s) * 1000.0
+
+
+def displace_readings_needed(th: Thresholds, interval_s: float) -> int:
+    """Settled readings off the reference that make a lasting new attitude for a stone reporting
+    every ``interval_s`` seconds: ``displace_persist_readings``, capped at the readings sent in
+    ``displace_persist_s`` plus one, at least two."""
+    per_span = 1 + math.ceil(th.displace_persist_s / interval_s) if interval_s > 0 else th.displace_persist_readings
+    return max(2, min(th.displace_persist_readings, per_span))
 
 
 def angle_diff_deg(a: float, b: float) -> float:
@@ -152,10 +180,15 @@ def sweep(m: dict, stone_id: str, now_ms: int, offline_after_s: float) -> list[T
     return out
 
 
-def step(m: dict, stone_id: str, r: tuple, th: Thresholds, offline_after_s: float) -> list[Transition]:
+def step(m: dict, stone_id: str, r: tuple, th: Thresholds, offline_after_s: float,
+         interval_s: float | None = None) -> list[Transition]:
     """Advance the machine ``m`` (mutated) by reading ``r`` (a tuple in Batch.COLUMNS order);
-    return the transitions it causes, each with the readings that are its evidence."""
+    return the transitions it causes, each with the readings that are its evidence.
+    ``interval_s`` is the stone's reporting interval (s); by default the one ``offline_after_s``
+    was made from (``offline_intervals`` intervals)."""
     (_, seq, t_ms, roll, pitch, ax, ay, az, battery, _rssi, event, link) = r
+    if interval_s is None:
+        interval_s = offline_after_s / th.offline_intervals
     out: list[Transition] = []
     limit_ms = round(offline_after_s * 1000)
     if m["last_t_ms"] is not None and t_ms - m["last_t_ms"] > limit_ms:
@@ -199,17 +232,21 @@ def step(m: dict, stone_id: str, r: tuple, th: Thresholds, offline_after_s: floa
     abnormal = tilt > th.shake_tilt_deg or spike or event == "movement"
     evidence_row = [t_ms, seq, round(tilt, 2), round(shock, 3), event]
     state = m["state"]
+    window_ms = confirm_window_ms(th, interval_s)
     if state == "normal":
         if not abnormal and m["abnormal"]:
-            m["abnormal"] = [a for a in m["abnormal"] if t_ms - a[0] <= th.confirm_window_s * 1000]
+            m["abnormal"] = [a for a in m["abnormal"] if t_ms - a[0] <= window_ms]
         if abnormal:
-            window_ms = th.confirm_window_s * 1000
             recent = [a for a in m["abnormal"] if t_ms - a[0] <= window_ms] + [evidence_row]
             m["abnormal"] = recent
             if len(recent) >= th.confirm_readings:
                 _set_state(m, out, stone_id, t_ms, "shaking", {
                     "readings": [{"time": _iso(a[0]), "seq": a[1], "tilt_change_deg": a[2], "shock_g": a[3],
-                                  "event": a[4]} for a in recent]})
+                                  "event": a[4]} for a in recent],
+                    "window_s": window_ms / 1000})
+                if tilt > th.shake_tilt_deg and not spike:
+                    # the confirming report is already at the new attitude: it opens the settled run
+                    m["settled"] = [[t_ms, seq, roll, pitch]]
     else:
         calm = not abnormal
         if calm:
@@ -230,7 +267,7 @@ def step(m: dict, stone_id: str, r: tuple, th: Thresholds, offline_after_s: floa
                 settled[:] = [[t_ms, seq, roll, pitch]]
             else:
                 settled.clear()
-            if (len(settled) >= th.displace_persist_readings
+            if (len(settled) >= displace_readings_needed(th, interval_s)
                     and settled[-1][0] - settled[0][0] >= th.displace_persist_s * 1000):
                 _set_state(m, out, stone_id, t_ms, "displaced", {
                     "attitude": {"roll_deg": roll, "pitch_deg": pitch},

@@ -52,7 +52,8 @@ from typing import Any
 from floodtwin.db import migrate, transaction
 from floodtwin.errors import DataError, InputError
 from floodtwin.sensors import readings as rd
-from floodtwin.sensors.alarms import Thresholds, Transition, load_thresholds, new_machine, step, sweep
+from floodtwin.sensors.alarms import (Thresholds, Transition, confirm_window_ms, load_thresholds, new_machine, step,
+                                     sweep)
 from floodtwin.sensors.registry import Registry, ensure_registry, save_registry
 from floodtwin.sensors.store import COMPONENT, MIGRATIONS, ms_to_iso
 
@@ -171,6 +172,7 @@ class Ingestor:
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.future_ms = round(self.th.future_tolerance_s * 1000)
         self.offline_after_s = {s.stone_id: s.offline_after_s(self.th.offline_intervals) for s in self.registry}
+        self.interval_s = {s.stone_id: s.report_interval_min * 60.0 for s in self.registry}
         self.machines: dict[str, dict] = {}
         self._data_version: int | None = None
         self._load_machines()
@@ -291,7 +293,8 @@ class Ingestor:
         ref_pitch = np.array([m["ref_pitch"] for m in ms])
         limit = np.array([round(self.offline_after_s[sid] * 1000) for sid in ids], dtype=np.int64)
         quiet = np.array([m["state"] == "normal" and not m["offline"] and not m["low_battery"] for m in ms])
-        window_ms = th.confirm_window_s * 1000
+        # each stone's own confirmation window (it scales with its reporting interval)
+        window_ms = np.array([confirm_window_ms(th, self.interval_s[sid]) for sid in ids])
         pending_abnormal = np.array([max((a[0] for a in m["abnormal"]), default=None) or 0 for m in ms],
                                     dtype=np.float64)
         has_abnormal = np.array([bool(m["abnormal"]) for m in ms])
@@ -391,7 +394,8 @@ class Ingestor:
         if sid in out.replay:
             m["last_seq"], m["last_t_ms"] = row[1], row[2]  # the replay after the batch redoes the rest
             return
-        out.transitions.extend(step(m, sid, batch.row(i), self.th, self.offline_after_s[sid]))
+        out.transitions.extend(step(m, sid, batch.row(i), self.th, self.offline_after_s[sid],
+                                          self.interval_s[sid]))
 
     def _verdict(self, sid: str, m: dict, row: tuple) -> tuple:
         """Where a reading that is not simply next in its stone's newest boot belongs (the rules
@@ -485,7 +489,7 @@ class Ingestor:
             "CASE link_lost WHEN 1 THEN 'lost' ELSE 'ok' END "
             "FROM readings WHERE stone_no = ? ORDER BY t_ms, boot, seq", (sid, self.numbers[sid])).fetchall()
         for row in rows:
-            fresh.extend(step(m, sid, tuple(row), self.th, self.offline_after_s[sid]))
+            fresh.extend(step(m, sid, tuple(row), self.th, self.offline_after_s[sid], self.interval_s[sid]))
         if old.get("swept_ms") is not None:
             fresh.extend(sweep(m, sid, old["swept_ms"], self.offline_after_s[sid]))
         self.machines[sid] = m

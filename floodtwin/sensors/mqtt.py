@@ -354,10 +354,13 @@ class Subscriber:
 
 
 def publish(cfg: BrokerConfig, messages: Iterable[tuple[str, str]], *, client_id: str = "floodtwin-publisher",
-            rate_per_s: float | None = None, timeout_s: float = 60.0) -> int:
-    """Publish ``(stone_id, payload)`` messages with QoS 1 on each stone's topic and wait until
-    the broker has acknowledged every one (a persistent session: messages published while the
-    broker is away are sent once it is back). Returns the number published."""
+            rate_per_s: float | None = None, timeout_s: float = 60.0,
+            topic: Callable[[str], str] | None = None) -> int:
+    """Publish ``(stone_id, payload)`` messages with QoS 1 on each stone's topic (``topic`` maps the
+    id to another topic, e.g. a camera's) and wait until the broker has acknowledged every one (a
+    persistent session: messages published while the broker is away are sent once it is back).
+    Returns the number published."""
+    to_topic = topic or topic_for
     import paho.mqtt.client as mqtt
 
     client = make_client(cfg, client_id=client_id)
@@ -384,9 +387,9 @@ def publish(cfg: BrokerConfig, messages: Iterable[tuple[str, str]], *, client_id
                 if delay > 0:
                     time.sleep(delay)
             # while the broker is away paho keeps QoS 1 messages (rc NO_CONN) and sends them on reconnect
-            info = client.publish(topic_for(stone_id), payload, qos=QOS)
+            info = client.publish(to_topic(stone_id), payload, qos=QOS)
             if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN, mqtt.MQTT_ERR_QUEUE_SIZE):
-                raise FeedError(f"mqtt publish to {topic_for(stone_id)} failed: {mqtt.error_string(info.rc)}")
+                raise FeedError(f"mqtt publish to {to_topic(stone_id)} failed: {mqtt.error_string(info.rc)}")
             mids.append(info.mid)
         deadline = time.monotonic() + timeout_s
         while True:

@@ -63,6 +63,19 @@ BASE: dict[tuple[str, ...], list[str]] = {
     ("tasks", "deliver"): ["--now", NOW],
     ("tasks", "export"): ["--geojson", "{tmp}/layer.geojson"],
     ("tasks", "sync-roster"): [],
+    ("tasks", "load"): [],
+    ("mode", "set"): ["holiday", "--reason", "drill", "--no-deliver", "--now", NOW],
+    ("mode", "show"): [],
+    ("camera", "ingest"): ["{tmp}/events.jsonl", "--now", NOW, "--no-deliver"],
+    ("camera", "list"): [],
+    ("camera", "cameras"): [],
+    ("report", "snap"): ["--kind", "dike_damage", "--text", "crack", "--reporter", "W-1", "--photo", "{tmp}/snap.jpg",
+                         "--grid", "G07", "--no-deliver", "--now", NOW],
+    **{("report", a): ["x", "--actor", "TOWN", "--no-deliver", "--now", NOW] for a in ("triage", "handle", "verify",
+                                                                                      "close")},
+    ("report", "show"): ["x"],
+    ("report", "stats"): [],
+    ("report", "tick"): ["--no-deliver", "--now", NOW],
     ("report", "add"): ["--danger", "seepage", "--dike", "right", "--chainage", "8+200", "--reporter", "S010",
                         "--no-deliver", "--now", NOW],
     ("report", "import"): ["{tmp}/reports.jsonl", "--no-deliver", "--now", NOW],
@@ -89,6 +102,8 @@ WRITES = {"-o", "--output", "--truth", "--geojson"}
 #: options that name a folder the command writes into (created when its parent exists, and said so)
 WRITE_FOLDERS = {"--out"}
 DATABASE = {"--db"}
+#: files read as bytes, where any content is valid (a photo): no "binary" case
+BINARY_READS = {"--photo"}
 #: positional file arguments (read)
 READ_ARGS = {"yaml_path", "path", "flows", "file"}
 #: the valid domain of each number option: (lowest, highest, lowest included) — None: unbounded
@@ -147,6 +162,8 @@ def _cases():
                        "write": ("directory", "missing-folder", "under-a-file"),
                        "folder": ("a-file", "under-a-file"),
                        "db": ("binary", "directory", "missing-folder")}[role]
+                if role == "read" and param.opts[0] in BINARY_READS:
+                    bad = ("missing", "empty", "directory")
                 cases += [pytest.param(path, param.opts[0] if param.param_type_name == "option" else param.name,
                                        role, b, id=f"{' '.join(path)}:{param.name}:{b}") for b in bad]
             kind = _number_kind(param)
@@ -177,6 +194,9 @@ def workdir(tmp_path, monkeypatch):
     (tmp_path / "reports.jsonl").write_text('{"id": "A1", "kind": "patrol", "grid_id": "G07", "reporter": "S010"}\n',
                                             encoding="utf-8")
     (tmp_path / "readings.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "snap.jpg").write_bytes(b"\xff\xd8 photo \xff\xd9")
+    (tmp_path / "events.jsonl").write_text('{"event_id": "E1", "camera_id": "C12", "time": "2026-07-20T09:58:00+08:00", '
+                                           '"kind": "smoke", "confidence": 0.9, "snapshot": "s.jpg"}\n', encoding="utf-8")
     return tmp_path
 
 

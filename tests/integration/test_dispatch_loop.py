@@ -70,9 +70,12 @@ def test_tier_one_activation_runs_the_whole_loop(cli, tmp_path):
     rx = cli.rx
     out = cli.json("tasks", "activate", "--discharge", "16000", "--reason", "drill", "--now", T0)
     assert out["decision"]["tier"] == "I" and out["decision"]["colour"] == "red"
-    created = out["created"]
-    assert len(created) >= 300  # the plan's "300+ task instructions" (docs/reach.md §1)
-    assert out["delivery"]["sent"] == 2 * len(created) and out["delivery"]["still_pending"] == 0
+    assert len(out["created"]) >= 300  # the plan's "300+ task instructions" (docs/reach.md §1)
+    # level I forces the emergency working mode: its routine tasks, and a notice to every leader on duty
+    mode = out["mode_switch"]
+    assert (mode["from"], mode["to"], mode["trigger"]) == ("normal", "emergency", "level") and mode["created"]
+    created = out["created"] + mode["created"]
+    assert out["delivery"]["sent"] == 2 * (len(created) + mode["notified"]) and out["delivery"]["still_pending"] == 0
     # one signed, keyed webhook per task, to its assignee; no duplicates
     dispatched = [a for a in rx.accepted if a["body"]["kind"] == "dispatched"]
     assert len(dispatched) == len(created) and rx.duplicates == [] and rx.rejected == 0
@@ -82,7 +85,8 @@ def test_tier_one_activation_runs_the_whole_loop(cli, tmp_path):
 
     # the same flow again: nothing new, nothing sent
     again = cli.json("tasks", "activate", "--discharge", "16000", "--now", at(1))
-    assert again["created"] == [] and again["stood_down"] == [] and len(rx.accepted) == len(created)
+    assert again["created"] == [] and again["stood_down"] == [] and again["mode_switch"] is None
+    assert len(rx.accepted) == len(created) + mode["notified"]
 
     # a grid member's dike patrol, through every state
     patrol = next(t for t in tasks if t["template_id"].startswith("patrol") and t["owner_role"] == "grid_member"
@@ -201,9 +205,12 @@ def test_major_danger_report_raises_the_tier_at_once(cli):
     plan = out["plan"]
     assert plan["reassessed"] and plan["decision"]["tier"] == "II" and plan["decision"]["trigger"] == "works_danger"
     assert plan["decision"]["observed_m3s"] == 3000 and len(plan["created"]) > 0
-    # the raised tier's tasks and the report's own two tasks were dispatched and delivered in the same command
+    # the raised tier's tasks, the emergency mode's routine tasks it forces and the report's own two tasks
+    # were dispatched and delivered in the same command
+    assert plan["mode_switch"]["to"] == "emergency"
     sent = [a["body"] for a in rx.accepted[before:] if a["body"]["kind"] == "dispatched"]
-    assert {b["task"]["key"] for b in sent} == set(plan["created"]) | set(out["report"]["task_keys"])
+    assert {b["task"]["key"] for b in sent} == (set(plan["created"]) | set(plan["mode_switch"]["created"])
+                                                 | set(out["report"]["task_keys"]))
     # the same report again changes nothing
     again = cli.json("report", "add", "--danger", "leak", "--dike", "right", "--chainage", "8+200",
                      "--reporter", "S010", "--now", at(5))

@@ -47,19 +47,25 @@ def env(monkeypatch, tmp_path):
 def test_the_compact_list_of_a_level_one_activation_is_one_line_per_task_at_100_columns(capsys, env, board_db):
     code, out, err = run(capsys, "tasks", "list", "--db", board_db, "--json")
     tasks = json.loads(out)
-    assert code == 0 and len(tasks) == 310
+    # the plan's 310 and the emergency mode's routine tasks (level I forces the emergency mode)
+    assert code == 0 and sum(t["source"] == "preplan" for t in tasks) == 310
+    assert sum(t["source"] == "mode" for t in tasks) == 5
     code, out, err = run(capsys, "tasks", "list", "--db", board_db, "--now", LATER)
     assert code == 0, err
     lines = out.splitlines()
     assert max(cell_len(line) for line in lines) <= 100
     grids = {t["grid_id"] for t in tasks}
-    # a title line, a column header, one head per grid (and one for the town level), one line per task
+    # the mode line, a title line, a column header, one head per grid (and one for the town level), one line
+    # per task
+    assert lines[0].startswith("mode emergency 应急战时模式 since 2026-07-20 10:00 (UTC+8) (level, TOWN) · level I")
+    lines = lines[1:]
     assert len(lines) == 2 + len(grids) + len(tasks) < 400
     by_id = [line for line in lines if line[1:7] in {t["short_id"] for t in tasks}]
     assert len(by_id) == len(tasks) and len({line[1:7] for line in by_id}) == len(tasks)
-    assert lines[0].startswith("310 task(s) at 2026-07-20 10:04 (UTC+8); due times UTC+8")
+    assert lines[0].startswith("315 task(s) at 2026-07-20 10:04 (UTC+8); due times UTC+8")
     assert any(line.startswith("G01 ") and "leader S001" in line for line in lines)
-    assert lines[-123].startswith("town level, no grid · town command TOWN")  # 122 tasks without a grid, last
+    n_town = sum(t["grid_id"] is None for t in tasks)  # tasks without a grid come last
+    assert lines[-n_town - 1].startswith("town level, no grid · town command TOWN")
     # long titles are cut with an ellipsis, never wrapped; deadlines on the local clock, missed ones marked
     assert sum(line.endswith("…") for line in by_id) > 100
     respond = next(line for line in by_id if "leader responds" in line)
@@ -146,3 +152,35 @@ def test_reports_read_in_local_time_and_carry_their_task_keys_as_lists(capsys, e
     code, _, err = run(capsys, "report", "add", "--kind", "patrol", "--grid", "G07", "--reporter", "S999",
                        "--db", db, "--now", T0, "--no-deliver")
     assert code == 2 and "reporter 'S999' is not a staff id of the roster (kept)" in err
+
+
+def test_a_level_one_activation_gives_every_task_to_a_named_person_within_the_window_cap(capsys, env, board_db):
+    """Issue 20.2: `floodtwin tasks activate --discharge 22000`: all 310 tasks held by a person of the
+    roster (grid staff or a unit's duty roster), never a unit's name or the town command as a body; no one
+    holds more than the cap due in the same 10 minutes; the output says so at 100 columns."""
+    from floodtwin.dispatch.roster import load_roster
+
+    code, out, _ = run(capsys, "tasks", "list", "--db", board_db, "--json")
+    tasks = json.loads(out)
+    with sqlite3.connect(board_db) as conn:
+        conn.row_factory = sqlite3.Row
+        roster = load_roster(conn)
+        level0 = {r[0]: r[1] for r in conn.execute("SELECT task_key, staff_id FROM assignments WHERE level = 0")}
+        owners = {r[0]: r[1] for r in conn.execute("SELECT key, owner_role FROM tasks")}
+    assert sum(t["source"] == "preplan" for t in tasks) == 310 and set(level0) == {t["key"] for t in tasks}
+    lacking = sorted(k for k, who in level0.items() if who not in roster.staff)
+    assert lacking == []
+    # the unit still owns its task; the person is of that unit's roster (or of the exclusive grid's team)
+    units = {k: owners[k] for k in level0 if owners[k] in roster.units}
+    assert len(units) > 120
+    assert all(roster.unit_of(level0[k]) == unit or roster.staff[level0[k]].role == "team_member"
+               for k, unit in units.items())
+    code, out, err = run(capsys, "tasks", "load", "--db", board_db, "--json")
+    report = json.loads(out)
+    assert code == 0 and report["cap"] == 3 and report["max_tasks_in_window"] <= report["cap"]
+    assert report["unnamed_holders"] == {} and report["over_cap"] == []
+    code, out, err = run(capsys, "tasks", "load", "--db", board_db)
+    assert code == 0 and max(cell_len(line) for line in out.splitlines()) <= 100
+    assert out.startswith(f"load: at most {report['max_tasks_in_window']} task(s) per person due in the same 10 min, "
+                          "within the cap of 3")
+    assert "every open task has a named person" in out

@@ -64,7 +64,7 @@ def test_alert_with_the_flooded_villages_is_valid_cap(villages, flooded_at_9000)
     for poly in info[0].findall("c:area/c:polygon", NS):
         pairs = [tuple(map(float, p.split(","))) for p in poly.text.split()]
         assert pairs[0] == pairs[-1] and len(pairs) >= 4  # a closed ring (CAP 1.2 §3.3.2)
-        for lat, lon in pairs:  # WGS 84 lat,lon around Huayuankou (34.91 N 113.66 E, DOMAIN.md §3)
+        for lat, lon in pairs:  # WGS 84 lat,lon around Huayuankou (34.91 N 113.66 E, docs/reach.md §3)
             assert 34.8 < lat < 35.0 and 113.5 < lon < 113.9
 
 

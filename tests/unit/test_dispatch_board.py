@@ -419,7 +419,9 @@ def test_roster_from_the_fast_reach_tables_equals_the_reach_roster():
 
     fast = Roster.from_tables(ReachTables.read("huayuankou"))
     full = Roster.from_reach(load_reach("huayuankou"))
-    assert fast.staff == full.staff and fast.grids == full.grids and len(fast.staff) == 294
+    assert fast.staff == full.staff and fast.grids == full.grids and fast.units == full.units
+    assert sum(m.unit is None for m in fast.staff.values()) == 294  # the grid staff of docs/reach.md
+    assert len(fast.units) == 8 and all(fast.unit_members(u) for u in fast.units)
     assert sorted(fast.outlines) == sorted(full.outlines)
     assert all(fast.outlines[g].equals(full.outlines[g]) for g in fast.outlines)
 
@@ -452,6 +454,7 @@ def test_level_one_activation_escalates_without_a_storm(tmp_path):
     superior = config.dispatch.town_command.superior
     decision, act = alerts.activate_discharge(conn, 22000, now=T0, actor="duty", reason="design flood", config=config)
     assert decision.tier == "I" and len(act.created) >= 300
+    all_created = set(act.created) | set(act.mode_switch["created"])  # + the emergency mode's routine tasks
     roster = load_roster(conn)
     before = {r[0]: r[1] for r in conn.execute("SELECT task_key, staff_id FROM assignments WHERE level = 0")}
     outbox_before = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
@@ -460,18 +463,26 @@ def test_level_one_activation_escalates_without_a_storm(tmp_path):
     assert quiet.escalations == [] and quiet.digests == {}
     assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == outbox_before
     # overdue all the same: the lists show the missed acknowledgements from their due time
-    assert len(board.list_tasks(conn, overdue=True, now=T0 + timedelta(minutes=5), config=config)) == len(act.created)
+    assert len(board.list_tasks(conn, overdue=True, now=T0 + timedelta(minutes=5), config=config)) == len(all_created)
 
     late = tick_report(conn, now=T0 + timedelta(minutes=40), config=config)
     escalated = {e["task_key"] for e in late.escalations}
-    assert escalated == set(act.created)
+    assert escalated == all_created
     people = set(roster.staff) | {config.dispatch.town_command.id, superior.id}
     for e in late.escalations:  # a person of the roster, the town command or its superior: never a unit's name
         assert e["escalated_to"] in people, e
         assert e["escalated_to"] != before[e["task_key"]], e  # never to whoever held it
-    # the town command's own tasks go to its superior
-    town_tasks = {k for k, who in before.items() if who == config.dispatch.town_command.id}
-    assert town_tasks and {e["escalated_to"] for e in late.escalations if e["task_key"] in town_tasks} == {superior.id}
+    # issue 20: no task is held by a unit: the town command's own tasks are held by a duty officer of its
+    # duty room and go to the room's leader; unit tasks to their unit's leader
+    assert set(before.values()) <= set(roster.staff)
+    owners = {r[0]: r[1] for r in conn.execute("SELECT key, owner_role FROM tasks")}
+    town_tasks = {k for k in before if owners[k] == "town_command"}
+    leader = roster.units["town_command"].leader_id
+    assert town_tasks and {e["escalated_to"] for e in late.escalations if e["task_key"] in town_tasks} == {leader}
+    crew_tasks = {k for k, who in before.items() if roster.unit_of(who) == "works_team"}
+    assert len(crew_tasks) > 50
+    assert {e["escalated_to"] for e in late.escalations if e["task_key"] in crew_tasks} == \
+        {roster.units["works_team"].leader_id}
     for key in escalated:  # each task's rows still record its escalation: one step, one new person
         row = board.show_task(conn, key)
         assert [a["level"] for a in row["assignments"]] == [0, 1] and row["escalation_level"] == 1
@@ -482,18 +493,24 @@ def test_level_one_activation_escalates_without_a_storm(tmp_path):
     # one digest per person in the outbox, each listing that person's tasks, most urgent first
     rows = [json.loads(r[0]) for r in conn.execute("SELECT payload FROM outbox WHERE kind = 'escalated'")]
     recipients = [r["recipient"] for r in rows]
-    assert len(recipients) == len(set(recipients)) == len(late.digests) < len(escalated) // 2
+    # (issue 20: the tasks are spread over named people now, so more people get a digest, each one)
+    targets = {e["escalated_to"] for e in late.escalations}
+    assert len(recipients) == len(set(recipients)) == len(late.digests) == len(set(before.values()) | targets)
+    assert len(late.digests) < len(escalated)
     holders = {r[0] for r in conn.execute("SELECT staff_id FROM assignments WHERE active = 1")}
     assert set(recipients) == holders
-    town = next(r for r in rows if r["recipient"] == config.dispatch.town_command.id)
-    listed = town["digest"]["tasks"]
+    lead_id = roster.units["works_team"].leader_id
+    lead = next(r for r in rows if r["recipient"] == lead_id)
+    listed = lead["digest"]["tasks"]
     order = config.dispatch.digest.category_order
     ranks = [order.index(e["category"]) for e in listed]
     assert ranks == sorted(ranks) and listed[0]["category"] == "works_emergency"
-    assert town["digest"]["to_you"] == sum(e["escalated_to"] == "TOWN" for e in listed) > 0
-    assert f"{len(listed)}项" in town["text_zh"] and f"{len(listed)} task(s)" in town["text_en"]
-    boss = next(r for r in rows if r["recipient"] == superior.id)
-    assert boss["to"]["contact"] == superior.contact and boss["digest"]["to_you"] == len(town_tasks)
+    assert lead["digest"]["to_you"] == sum(e["escalated_to"] == lead_id for e in listed) == len(crew_tasks)
+    assert f"{len(listed)}项" in lead["text_zh"] and f"{len(listed)} task(s)" in lead["text_en"]
+    town = next(r for r in rows if r["recipient"] == config.dispatch.town_command.id)
+    assert town["digest"]["to_you"] > 0  # the grid leaders' own tasks
+    # one step up each: the superior stands two steps above every holder, nothing reaches them yet
+    assert superior.id not in recipients
     # the next tick a minute later: nothing new to escalate, nothing sent
     assert tick_report(conn, now=T0 + timedelta(minutes=41), config=config).digests == {}
 
@@ -732,3 +749,82 @@ def test_short_ids_are_unique_prefixes_of_the_hash_that_resolve_back(env):
     assert short_ids(["a:x:abcdef1234", "b:y:abcdef9999", "c:z:123456aaaa"]) == {
         "a:x:abcdef1234": "abcdef1", "b:y:abcdef9999": "abcdef9", "c:z:123456aaaa": "123456"}
     assert short_ids(["ab1234:x:ab12345678"])["ab1234:x:ab12345678"] == "ab1234:x:ab12345678"
+
+
+# -- issue 20.2: every task a named person; load in the 10-minute window; the unit's chain -------------
+def unit_roster() -> Roster:
+    """small_roster plus a works team with a crew at works HYK (two on shift A, one off duty) and one
+    member at no works, and the town command's duty room."""
+    base = small_roster()
+    staff = [{"staff_id": m.staff_id, "role": m.role, "grid_id": m.grid_id, "shift": m.shift, "on_duty": m.on_duty}
+             for m in base.staff.values()]
+    staff += [
+        {"staff_id": "WL", "role": "unit_leader", "unit_id": "works_team", "shift": None, "on_duty": True},
+        {"staff_id": "W1", "role": "unit_member", "unit_id": "works_team", "works_id": "HYK", "shift": "A"},
+        {"staff_id": "W2", "role": "unit_member", "unit_id": "works_team", "works_id": "HYK", "shift": "A"},
+        {"staff_id": "W3", "role": "unit_member", "unit_id": "works_team", "works_id": "HYK", "shift": "A",
+         "on_duty": False},
+        {"staff_id": "W4", "role": "unit_member", "unit_id": "works_team", "works_id": None, "shift": "A"},
+        {"staff_id": "CL", "role": "unit_leader", "unit_id": "town_command", "shift": None, "on_duty": True},
+        {"staff_id": "C1", "role": "unit_member", "unit_id": "town_command", "shift": "A"},
+    ]
+    grids = [{"grid_id": g.grid_id, "level": g.level, "parent": g.parent, "leader_id": g.leader_id, "cx": g.cx,
+              "cy": g.cy} for g in base.grids.values()]
+    units = [{"unit_id": "works_team", "leader_id": "WL"}, {"unit_id": "town_command", "leader_id": "CL"}]
+    return Roster.from_records(staff, grids, units)
+
+
+def crew_task(n: int, deadline: float = 60.0) -> TaskInstruction:
+    return TaskInstruction(key=task_key(f"wt{n}", "works", "HYK"), template_id=f"wt{n}", category="works_emergency",
+                           tier="I", owner_role="works_team", title_zh=f"工程{n}", title_en=f"works {n}",
+                           deadline_min=deadline, scope_kind="works", scope_id="HYK", grid_id=None,
+                           works_id="HYK", source="preplan")
+
+
+def test_unit_tasks_go_to_named_people_of_the_crew_then_the_unit_within_the_window_cap(env):
+    conn, config, _ = env
+    roster = unit_roster()
+    from floodtwin.dispatch.board.assign import load_cap
+
+    cap = load_cap(config)
+    assert cap == 3  # floor(10 min on site / 3 min to answer)
+    tasks = [crew_task(n) for n in range(8)]
+    board.submit(conn, tasks, now=T0, actor="test", reason="drill", config=config, roster=roster)
+    who = [r[0] for r in conn.execute("SELECT staff_id FROM assignments ORDER BY id")]
+    # the HYK crew on duty (W1, W2) takes 3 each (the cap), then the rest of the unit (W4): nobody is a unit
+    assert sorted(who) == ["W1", "W1", "W1", "W2", "W2", "W2", "W4", "W4"]
+    from floodtwin.dispatch.board.queries import load_report
+
+    report = load_report(conn, config=config, roster=roster)
+    assert report["max_tasks_in_window"] == 3 and report["over_cap"] == [] and report["unnamed_holders"] == {}
+    # deadlines an hour apart do not add up: a second batch due 60 min later goes to the crew again
+    later = [crew_task(n, deadline=120.0) for n in range(8, 11)]
+    board.submit(conn, later, now=T0, actor="test", reason="drill", config=config, roster=roster)
+    assert {r[0] for r in conn.execute("SELECT staff_id FROM assignments WHERE task_key IN (%s)"
+                                       % ",".join("?" * 3), [t.key for t in later])} <= {"W1", "W2"}
+
+
+def test_a_town_command_task_goes_to_its_duty_officer_and_a_unit_task_climbs_to_its_leader(env):
+    conn, config, _ = env
+    roster = unit_roster()
+    town = instr(90, grid=None, role="town_command", category="command", deadline=10.0)
+    crew = crew_task(91, deadline=30.0)
+    board.submit(conn, [town, crew], now=T0, actor="test", reason="drill", config=config, roster=roster)
+    held = {r[0]: r[1] for r in conn.execute("SELECT task_key, staff_id FROM assignments")}
+    assert held == {town.key: "C1", crew.key: "W1"}
+    superior = config.dispatch.town_command.superior.id
+    climbed = {town.key: [], crew.key: []}
+    # a missed timer climbs one step per tick: ack (due 3 min), set-out and on-site (5, 10), handle (30)
+    for minutes in (7, 14, 34):  # person -> unit leader -> town command -> superior
+        for e in board.tick(conn, now=T0 + timedelta(minutes=minutes), config=config, roster=roster):
+            if e["action"] == "escalated" and e["escalated_to"] not in climbed[e["task_key"]]:
+                climbed[e["task_key"]].append(e["escalated_to"])
+    assert climbed[crew.key] == ["WL", "TOWN", superior]
+    assert climbed[town.key] == ["CL", "TOWN"]  # a command task: ack and its 10-min deadline, two misses
+    # the unit's leader judges the crew's work
+    for action in ("ack", "start", "done"):
+        board.transition(conn, crew.key, action, now=T0 + timedelta(minutes=35), actor="W1", config=config,
+                         roster=roster)
+    row = board.transition(conn, crew.key, "verify", now=T0 + timedelta(minutes=36), actor="WL", config=config,
+                           roster=roster)
+    assert row["state"] == "verified"

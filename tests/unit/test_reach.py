@@ -357,6 +357,29 @@ def test_broken_staff_in_no_grid(tmp_path, layers):
     _expect(tmp_path, dict(layers, staff=staff), r"layer 'staff' feature S008: is in no grid")
 
 
+def test_unit_duty_rosters(reach):
+    """Issue 20.2: every unit of the plan has a leader and people on duty on both shifts, ids only."""
+    units, staff = reach.units, reach.unit_staff
+    assert set(units["unit_id"]) == {"works_team", "river_bureau", "materials_group", "rescue_team",
+                                     "traffic_police", "hydrology", "info_office", "town_command"}
+    on = staff[staff["on_duty"] & (staff["role"] == "unit_member")]
+    assert all(set(on[on["unit_id"] == u]["shift"]) == {"A", "B"} for u in units["unit_id"])
+    crews = staff[(staff["unit_id"] == "works_team") & (staff["role"] == "unit_member")]
+    assert set(crews["works_id"]) == set(reach.works["works_id"])  # a crew at every works
+    assert not set(staff["staff_id"]) & set(reach.staff["staff_id"]) and len(reach.staff) == 294
+    assert set(staff.columns) - {"geometry"} == {"staff_id", "unit_id", "role", "role_zh", "works_id", "shift",
+                                                 "on_duty"}
+
+
+def test_broken_unit_rosters(tmp_path, layers):
+    staff = layers["unit_staff"].copy()
+    staff.loc[3, "unit_id"] = "navy"
+    _expect(tmp_path, dict(layers, unit_staff=staff), r"layer 'unit_staff' feature WT-HYK-A03: unit 'navy' is not")
+    units = layers["units"].copy()
+    units.loc[0, "leader_id"] = "S001"
+    _expect(tmp_path, dict(layers, units=units), r"layer 'units' feature works_team: leader 'S001' is not in its")
+
+
 def test_broken_duplicate_id(tmp_path, layers):
     grids = layers["grids"].copy()
     grids.loc[1, "grid_id"] = "G01"

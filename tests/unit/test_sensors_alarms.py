@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from floodtwin.errors import ConfigError
-from floodtwin.sensors.alarms import load_thresholds, new_machine, step, sweep, tilt_change_deg
+from floodtwin.sensors.alarms import (confirm_window_ms, displace_readings_needed, load_thresholds, new_machine, step,
+                                     sweep, tilt_change_deg)
 
 TH = load_thresholds()
 SID = "ST001"
@@ -50,7 +51,7 @@ def test_one_noisy_reading_does_not_alarm():
 
 
 def test_two_abnormal_readings_outside_the_window_do_not_alarm():
-    gap = TH.confirm_window_s + 1
+    gap = confirm_window_ms(TH, INTERVAL_S) / 1000 + 1
     rows = [reading(0, 1), reading(100, 2, accel=SHOCK), reading(100 + gap, 3, accel=SHOCK)]
     _, events = run(rows)
     assert events == []
@@ -246,3 +247,114 @@ def test_lost_clears_only_after_calm_readings_at_the_reference_for_the_stable_pe
     from floodtwin.sensors.store import ms_to_iso
 
     assert events[0].evidence["calm_since"] == ms_to_iso(T0 + round((2100 + TH.clear_stable_s) * 1000))
+
+
+# -- a stone that slides, at its own reporting interval (issue 20.1) -----------------------------
+INTERVALS_MIN = (1, 10, 30, 60)
+TILT_DEG = 25.0  # the new attitude, off the reference
+
+
+def at_interval(interval_min: float, rows_spec, interval_s=None):
+    """Readings of a stone reporting every ``interval_min``: ``rows_spec`` is a list of
+    (t_s, roll, event, accel) and the machine is stepped with that stone's interval."""
+    interval_s = interval_min * 60.0
+    m = new_machine(*REF)
+    events = []
+    for seq, (t_s, roll, event, accel) in enumerate(rows_spec, start=1):
+        events.extend(step(m, SID, reading(t_s, seq, roll=roll, accel=accel, event=event), TH,
+                           TH.offline_intervals * interval_s, interval_s))
+    return m, events
+
+
+def heartbeats(interval_min, k0, k1, roll=REF[0]):
+    return [(k * interval_min * 60.0, roll, "heartbeat", (0.0, 0.0, 1.0)) for k in range(k0, k1)]
+
+
+@pytest.mark.parametrize("interval_min", INTERVALS_MIN)
+def test_a_stone_that_tilts_and_stays_is_displaced_at_any_interval(interval_min):
+    """A movement event, then the stone's regular reports from a new attitude 25 degrees off: the
+    old fixed 300 s window never saw two of them and the stone stayed normal at 10-60 minutes."""
+    iv = interval_min * 60.0
+    t_event = 5 * iv + 7.0
+    rows = heartbeats(interval_min, 0, 6)[:-1]
+    rows.append((t_event, REF[0] + TILT_DEG, "movement", SHOCK))
+    rows += heartbeats(interval_min, 6, 12, roll=REF[0] + TILT_DEG)
+    m, events = at_interval(interval_min, rows)
+    assert kinds(events) == [("state", "normal", "shaking"), ("state", "shaking", "displaced")]
+    shaking, displaced = events
+    assert shaking.t_ms == T0 + round(6 * iv * 1000)  # the first regular report after the event confirms it
+    # lasting: at least displace_persist_s at the new attitude, and at most three reports after the event
+    assert displaced.t_ms - shaking.t_ms >= TH.displace_persist_s * 1000
+    assert displaced.t_ms <= T0 + round(8 * iv * 1000)
+    assert m["state"] == "displaced"
+    assert displaced.evidence["tilt_change_deg"] == pytest.approx(TILT_DEG, abs=0.01)
+
+
+@pytest.mark.parametrize("interval_min", INTERVALS_MIN)
+def test_one_noisy_reading_never_alarms_at_any_interval(interval_min):
+    rows = heartbeats(interval_min, 0, 4)
+    rows.append((4 * interval_min * 60.0, REF[0] + TILT_DEG, "heartbeat", (0.0, 0.0, 1.0)))
+    rows += heartbeats(interval_min, 5, 12)
+    m, events = at_interval(interval_min, rows)
+    assert events == [] and m["state"] == "normal"
+
+
+@pytest.mark.parametrize("interval_min", INTERVALS_MIN)
+def test_a_movement_event_alone_with_the_stone_back_in_place_never_alarms(interval_min):
+    """Tilt and return before the next report: one abnormal message, no alarm."""
+    iv = interval_min * 60.0
+    rows = heartbeats(interval_min, 0, 3) + [(2 * iv + 5.0, REF[0] + TILT_DEG, "movement", SHOCK)]
+    rows += heartbeats(interval_min, 3, 10)
+    m, events = at_interval(interval_min, rows)
+    assert events == [] and m["state"] == "normal"
+
+
+@pytest.mark.parametrize("interval_min", INTERVALS_MIN)
+def test_a_stone_that_tilts_and_comes_back_shakes_but_is_never_displaced(interval_min):
+    """A movement event, one regular report still tilted, then back at the reference: shaking,
+    cleared after clear_stable_s of calm reports, never displaced."""
+    iv = interval_min * 60.0
+    rows = heartbeats(interval_min, 0, 3) + [(2 * iv + 5.0, REF[0] + TILT_DEG, "movement", SHOCK)]
+    rows += heartbeats(interval_min, 3, 4, roll=REF[0] + TILT_DEG)
+    n_calm = 2 + int(TH.clear_stable_s // iv) + 1
+    rows += heartbeats(interval_min, 4, 4 + n_calm)
+    m, events = at_interval(interval_min, rows)
+    assert kinds(events) == [("state", "normal", "shaking"), ("state", "shaking", "normal")]
+    assert events[1].t_ms - T0 >= 4 * iv * 1000 + TH.clear_stable_s * 1000
+    assert m["state"] == "normal"
+
+
+@pytest.mark.parametrize("interval_min", INTERVALS_MIN)
+def test_a_burst_with_a_noisy_first_message_and_calm_repeats_never_alarms(interval_min):
+    """A device that re-samples in a burst after an abnormal reading: calm repeats, no alarm."""
+    iv = interval_min * 60.0
+    rows = heartbeats(interval_min, 0, 3)
+    rows += [(3 * iv, REF[0] + 12, "heartbeat", (0.0, 0.0, 1.0)),
+             (3 * iv + 5, REF[0], "heartbeat", (0.0, 0.0, 1.0)), (3 * iv + 10, REF[0], "heartbeat", (0.0, 0.0, 1.0))]
+    rows += heartbeats(interval_min, 4, 8)
+    assert at_interval(interval_min, rows)[1] == []
+
+
+@pytest.mark.parametrize("interval_min", INTERVALS_MIN)
+def test_a_movement_burst_that_stays_is_displaced_after_the_next_reports(interval_min):
+    """A burst of movement messages 5 s apart, then the stone reports at its interval from the new
+    attitude: shaking at once, displaced once the attitude has lasted displace_persist_s."""
+    iv = interval_min * 60.0
+    new = REF[0] + TILT_DEG
+    t_event = 2 * iv + 3.0
+    rows = heartbeats(interval_min, 0, 3)
+    rows += [(t_event, new, "movement", SHOCK), (t_event + 5, new, "movement", SHOCK),
+             (t_event + 10, new, "heartbeat", (0.0, 0.0, 1.0))]
+    rows += heartbeats(interval_min, 3, 10, roll=new)
+    m, events = at_interval(interval_min, rows)
+    assert kinds(events) == [("state", "normal", "shaking"), ("state", "shaking", "displaced")]
+    assert events[0].t_ms == T0 + round((t_event + 5) * 1000)
+    assert events[1].t_ms - round((t_event + 10) * 1000) - T0 >= TH.displace_persist_s * 1000
+
+
+def test_the_window_and_the_settled_count_follow_the_interval():
+    assert confirm_window_ms(TH, 60.0) == TH.confirm_window_s * 1000  # 1.5 min < 5 min
+    assert confirm_window_ms(TH, 1800.0) == TH.confirm_window_intervals * 1800.0 * 1000
+    assert displace_readings_needed(TH, 5.0) == TH.displace_persist_readings
+    assert displace_readings_needed(TH, 60.0) == 3
+    assert displace_readings_needed(TH, 600.0) == 2 and displace_readings_needed(TH, 3600.0) == 2

@@ -375,3 +375,23 @@ def test_offline_after_the_configured_number_of_silent_intervals(tmp_path, regis
     swept = ing.sweep(NOW - timedelta(minutes=34))
     assert [(e["kind"], e["to"], e["time"]) for e in swept.events] == [
         ("offline", "offline", "2026-07-21T10:55:00.000Z" if intervals == 2 else "2026-07-21T11:25:00.000Z")]
+
+
+@pytest.mark.parametrize("one_batch", [True, False], ids=["one-batch", "reading-by-reading"])
+def test_a_30_minute_stone_that_slides_and_stays_is_displaced_through_the_ingest(ing, registry, one_batch):
+    """Issue 20.1 end to end: a movement message, then ST005's regular 30-minute reports from an
+    attitude 25 degrees off. The fast path (calm stones in bulk) must keep the stone's own window."""
+    assert registry["ST005"].report_interval_min == 30
+    shock = [0.5, 0.3, 2.6]
+    items = [msg("ST005", 1, -240), msg("ST005", 2, -210), msg("ST005", 3, -185, roll_deg=25.0, accel_g=shock,
+                                                               event="movement")]
+    items += [msg("ST005", 4 + k, -180 + 30 * k, roll_deg=25.0) for k in range(4)]
+    events = []
+    if one_batch:
+        events = feed(ing, items).events
+    else:
+        for item in items:
+            events += feed(ing, [item]).events
+    assert [(e["from"], e["to"], e["time"]) for e in events] == [
+        ("normal", "shaking", "2026-07-21T09:00:00.000Z"), ("shaking", "displaced", "2026-07-21T09:30:00.000Z")]
+    assert [d["stone_id"] for d in active_major_dangers(ing.conn)] == ["ST005"]

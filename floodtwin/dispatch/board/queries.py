@@ -10,6 +10,7 @@ from typing import Any
 from floodtwin.db import transaction, ts
 from floodtwin.dispatch import notify
 from floodtwin.dispatch.board._common import board_context, log_event
+from floodtwin.dispatch.board.assign import load_cap, load_due_times, load_window_min
 from floodtwin.dispatch.board.states import STATES, decoded_task, require_actor, resolve_key, short_ids
 from floodtwin.dispatch.board.timers import missed_timers
 from floodtwin.dispatch.roster import STAFF_ROLES, Roster
@@ -17,7 +18,7 @@ from floodtwin.dispatch.schema import ensure_schema
 from floodtwin.dispatch.settings import DispatchConfig, load_config
 from floodtwin.errors import InputError
 
-__all__ = ["list_tasks", "show_task", "events", "push"]
+__all__ = ["list_tasks", "show_task", "events", "push", "window_loads", "load_report"]
 
 
 def list_tasks(conn: sqlite3.Connection, *, grid: str | None = None, state: str | None = None,
@@ -113,3 +114,48 @@ def push(conn: sqlite3.Connection, *, message: str, now: datetime, actor: str, g
                               payload={"at": ts(now), "subject_zh": "通知", "subject_en": "Notice",
                                        "text_zh": message, "text_en": message, "scope": scope})
     return {"event_id": event_id, "recipients": recipients, "outbox_rows": rows}
+
+
+def window_loads(dues_s: dict[str, list[float]], window_s: float) -> list[dict[str, Any]]:
+    """Per person, the most of their deadlines (epoch s) that fall within one span shorter than
+    ``window_s``, and when that span starts; sorted most loaded first (pure)."""
+    out = []
+    for person, dues in dues_s.items():
+        ordered = sorted(dues)
+        best, start, j = 0, None, 0
+        for i, d in enumerate(ordered):
+            while d - ordered[j] >= window_s:
+                j += 1
+            if i - j + 1 > best:
+                best, start = i - j + 1, ordered[j]
+        out.append({"staff_id": person, "tasks_in_window": best, "window_start_s": start, "open_tasks": len(dues)})
+    return sorted(out, key=lambda r: (-r["tasks_in_window"], -r["open_tasks"], r["staff_id"]))
+
+
+def load_report(conn: sqlite3.Connection, *, config: DispatchConfig | None = None,
+                roster: Roster | None = None) -> dict[str, Any]:
+    """The board's load on its people: the most open tasks any one person holds with deadlines within
+    the same ``on_site_min`` (10 min), against the cap the 3/5/10/30-minute rule allows
+    (:func:`~floodtwin.dispatch.board.assign.load_cap`); who holds them; and how many open tasks are
+    held by no named person (a unit id, the town command as a body)."""
+    config, roster = board_context(conn, config, roster)
+    window_min, cap = load_window_min(config), load_cap(config)
+    loads = window_loads(load_due_times(conn), window_min * 60.0)
+    marks = ",".join("?" * 3)
+    holders = conn.execute(
+        f"SELECT a.staff_id, COUNT(*) FROM assignments a JOIN tasks t ON t.key = a.task_key WHERE a.active = 1 "
+        f"AND a.level = 0 AND t.state IN ({marks}) GROUP BY a.staff_id", ("dispatched", "acknowledged", "in_progress"))
+    unnamed = {who: n for who, n in holders if who not in roster.staff}
+    top = loads[0]["tasks_in_window"] if loads else 0
+    return {"window_min": window_min, "ack_min": config.dispatch.sla.ack_min, "cap": cap, "max_tasks_in_window": top,
+            "people_at_max": [r["staff_id"] for r in loads if r["tasks_in_window"] == top] if loads else [],
+            "over_cap": [r for r in loads if r["tasks_in_window"] > cap],
+            "people_with_tasks": len(loads), "unnamed_holders": unnamed,
+            "top": [{**r, "window_start": ts_or_none(r["window_start_s"])} for r in loads[:10]]}
+
+
+def ts_or_none(epoch_s: float | None) -> str | None:
+    """UTC text of an epoch time (None stays None)."""
+    from datetime import timezone
+
+    return None if epoch_s is None else ts(datetime.fromtimestamp(epoch_s, tz=timezone.utc))

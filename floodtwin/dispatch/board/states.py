@@ -9,8 +9,8 @@ Who may do what (the grid model's closed loop, docs/reach.md §1: report → dis
 - ``ack``, ``start``, ``on_site``, ``done``: the task's assignees (the person it was given to and those
   it was escalated to); a task given to a unit of the plan that is not on the roster (river bureau,
   works team ...) is carried by the town command, which liaises with the unit;
-- ``verify``, ``reject``, ``close``: the leader of the task's grid or of a grid above it, or the town
-  command; never someone judging their own work (who reported it done, or to whom it was given). The
+- ``verify``, ``reject``, ``close``: the leader of the unit whose duty roster the task was given to,
+  the leader of the task's grid or of a grid above it, or the town command; never someone judging their own work (who reported it done, or to whom it was given). The
   town command is exempt from that last rule: nobody in the town stands above it;
 - ``cancel``: the town command only.
 
@@ -164,7 +164,10 @@ def who_may(action: str, task: dict[str, Any], assignees: list[str], roster: Ros
     if action in DOER_ACTIONS:
         units = [a for a in assignees if a not in roster.staff and a != town_id]
         return [*assignees, town_id] if units and town_id not in assignees else list(assignees)
-    return [*roster.leaders_above(task.get("grid_id")), town_id]
+    # a task given to a unit's duty roster is judged by the unit's leader too
+    unit = roster.units.get(roster.unit_of(assignees[0]) or "") if assignees else None
+    unit_leader = [unit.leader_id] if unit is not None and unit.leader_id else []
+    return [*unit_leader, *[g for g in roster.leaders_above(task.get("grid_id")) if g not in unit_leader], town_id]
 
 
 def refusal(action: str, actor: str, task: dict[str, Any], *, assignees: list[str], level0: list[str],
@@ -207,8 +210,9 @@ def _may(action: str, task: dict[str, Any], allowed: list[str], roster: Roster, 
             return (f"{action} is for " + (f"{', '.join(others)} or " if others else "")
                     + f"the town command ({town_id}), which acts for the unit {', '.join(units)}")
         return f"{action} is for its assignee{'s' if len(people) > 1 else ''} {', '.join(people)}"
-    leaders = [a for a in allowed if a != town_id]
-    parts = []
+    unit_leaders = [a for a in allowed if roster.unit_of(a) is not None]
+    leaders = [a for a in allowed if a != town_id and a not in unit_leaders]
+    parts = [f"the leader of the unit {roster.unit_of(a)} ({a})" for a in unit_leaders]
     if leaders:
         parts.append(f"the leader of {task.get('grid_id')} or of a grid above it ({', '.join(leaders)})")
     if town_id in allowed:

@@ -14,7 +14,7 @@ from typing import Any
 from floodtwin.db import transaction, ts
 from floodtwin.dispatch import notify
 from floodtwin.dispatch.board._common import board_context, log_event, message
-from floodtwin.dispatch.board.assign import choose_assignee, current_shift, deadline_min, load_counts
+from floodtwin.dispatch.board.assign import choose_assignee, current_shift, deadline_min, load_counts, load_due_times
 from floodtwin.dispatch.board.states import FINISHED_STATES, OPEN_STATES, change_state
 from floodtwin.dispatch.roster import Roster
 from floodtwin.dispatch.settings import DispatchConfig
@@ -32,10 +32,12 @@ class Activation:
     created: list[str]
     stood_down: list[str]
     unchanged: int
+    #: the working-mode switch the activation's level set off (dispatch.modes.ModeSwitch.to_dict), if any
+    mode_switch: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"activation_id": self.activation_id, "created": self.created,
-                "stood_down": self.stood_down, "unchanged": self.unchanged}
+                "stood_down": self.stood_down, "unchanged": self.unchanged, "mode_switch": self.mode_switch}
 
 
 def validate_instructions(instructions: Sequence[TaskInstruction]) -> None:
@@ -72,6 +74,7 @@ def submit_in_transaction(conn: sqlite3.Connection, instructions: Sequence[TaskI
         existing.update({r[0]: r[1] for r in conn.execute(
             f"SELECT key, state FROM tasks WHERE key IN ({','.join('?' * len(chunk))})", chunk)})
     load = load_counts(conn)
+    dues = load_due_times(conn)
     shift = current_shift(now, config)
     now_s = ts(now)
     created: list[str] = []
@@ -79,10 +82,13 @@ def submit_in_transaction(conn: sqlite3.Connection, instructions: Sequence[TaskI
         prior = existing.get(instr.key)
         if prior is not None and prior != "stood_down":
             continue  # idempotent: live, finished or cancelled tasks are left as they are
-        staff_id, role, why, grid_id = choose_assignee(instr, roster, load, shift, config)
-        load[staff_id] = load.get(staff_id, 0) + 1
         handle_min = deadline_min(instr, config)
-        due = ts(now + timedelta(minutes=handle_min))
+        due_at = now + timedelta(minutes=handle_min)
+        staff_id, role, why, grid_id = choose_assignee(instr, roster, load, shift, config,
+                                                       due_s=due_at.timestamp(), dues=dues)
+        load[staff_id] = load.get(staff_id, 0) + 1
+        dues.setdefault(staff_id, []).append(due_at.timestamp())
+        due = ts(due_at)
         location = instr.location
         if location is None and grid_id in roster.grids:
             g = roster.grids[grid_id]

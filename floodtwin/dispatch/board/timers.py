@@ -20,7 +20,8 @@ from floodtwin.db import parse_ts, transaction, ts
 from floodtwin.dispatch import notify
 from floodtwin.dispatch.board._common import (board_context, digest_message, digest_summary_message, log_event,
                                               message, task_instruction)
-from floodtwin.dispatch.board.assign import choose_assignee, current_shift, deadline_min, escalation_chain, load_counts
+from floodtwin.dispatch.board.assign import (choose_assignee, current_shift, deadline_min, escalation_chain, load_counts,
+                                             load_due_times)
 from floodtwin.dispatch.board.states import ACTIVE_STATES, FINISHED_STATES, change_state
 from floodtwin.dispatch.roster import Roster
 from floodtwin.dispatch.settings import DispatchConfig
@@ -85,10 +86,12 @@ def missed_timers(task: dict[str, Any], now: datetime, config: DispatchConfig, *
     return out
 
 
-def chain_above(roster: Roster, grid_id: str | None, config: DispatchConfig) -> list[tuple[str, str]]:
+def chain_above(roster: Roster, grid_id: str | None, config: DispatchConfig,
+                unit: str | None = None) -> list[tuple[str, str]]:
     """(id, role) of everyone a task of ``grid_id`` can escalate to, lowest first: the grid chain up to
-    the town command, then the town command's superior when one is configured."""
-    chain = escalation_chain(roster, grid_id, config)
+    the town command (for a task held by a member of ``unit``'s duty roster: the unit's leader, then the
+    town command), then the town command's superior when one is configured."""
+    chain = escalation_chain(roster, grid_id, config, unit)
     superior = config.dispatch.town_command.superior
     if superior is not None and superior.id not in (c[0] for c in chain):
         chain.append((superior.id, "superior"))
@@ -197,8 +200,9 @@ def _escalate(conn: sqlite3.Connection, task: dict[str, Any], missed: list[tuple
               roster: Roster) -> dict[str, Any]:
     """One step up for the timers of ``task`` missed in this tick (or "no one above"); returns the
     task's digest entry. Writes the assignment, one sla_misses row per timer and one event."""
-    target = next(((who, role) for who, role in chain_above(roster, task["grid_id"], config) if who not in holders),
-                  None)
+    unit = roster.unit_of(holders[0]) if holders else None  # the person it was given to: their unit's chain
+    target = next(((who, role) for who, role in chain_above(roster, task["grid_id"], config, unit)
+                   if who not in holders), None)
     timers = [name for name, _ in missed]
     first_due = min(due for _, due in missed)
     late_min = (now - first_due).total_seconds() / 60.0
@@ -258,14 +262,18 @@ def _start_due_rounds(conn: sqlite3.Connection, *, now: datetime, actor: str, co
     if not due_rows:
         return []
     load = load_counts(conn)
+    dues = load_due_times(conn)
     shift = current_shift(now, config)
     now_s = ts(now)
     out = []
     for task in due_rows:
         instr = task_instruction(task)
-        staff_id, role, why, _ = choose_assignee(instr, roster, load, shift, config)
+        due_at = now + timedelta(minutes=deadline_min(instr, config))
+        staff_id, role, why, _ = choose_assignee(instr, roster, load, shift, config, due_s=due_at.timestamp(),
+                                                 dues=dues)
         load[staff_id] = load.get(staff_id, 0) + 1
-        due = ts(now + timedelta(minutes=deadline_min(instr, config)))
+        dues.setdefault(staff_id, []).append(due_at.timestamp())
+        due = ts(due_at)
         conn.execute(
             "UPDATE tasks SET state='dispatched', updated_at=?, dispatched_at=?, acknowledged_at=NULL,"
             " started_at=NULL, on_site_at=NULL, done_at=NULL, verified_at=NULL, closed_at=NULL, ended_at=NULL,"
