@@ -89,6 +89,8 @@ class RunOutcome:
     cap: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     changed: bool = False
+    #: the working-mode switch the level forced (dispatch.modes: from, to, trigger, its routine tasks), if any
+    mode_switch: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items()}
@@ -312,6 +314,8 @@ def _summary_line(out: RunOutcome) -> str:
                                                         ("forecast +1 d", out.forecast_m3s)) if v is not None)
     head = f"{level}{by}" + (f" ({flows})" if flows else "")
     counts = f"{out.created} task(s) created, {out.stood_down} stood down, {out.escalated} escalated"
+    if out.mode_switch and out.mode_switch.get("switched"):
+        counts += f"; working mode {out.mode_switch['from']} -> {out.mode_switch['to']}"
     warn = f"; {len(out.warnings)} warning(s): {out.warnings[0]}" if out.warnings else ""
     return f"{head}; {counts}{warn}"
 
@@ -382,8 +386,14 @@ def _pipeline(conn: Any, ctx: RunContext, now: datetime, fetched: list[FeedResul
                                                reason=reason, preplan=ctx.plan, reach=ctx.tables,
                                                config=ctx.dispatch, roster=ctx.roster)
             out.decision = decision.to_dict()
-            out.created, out.stood_down = len(act.created), len(act.stood_down)
-            out.changed = bool(act.created or act.stood_down) or previous is None or previous.tier != decision.tier
+            # the level's tasks and the routine tasks of the working mode it forces (level IV and above:
+            # emergency) are both on the board: both count
+            mode = act.mode_switch or {}
+            out.mode_switch = act.mode_switch
+            out.created = len(act.created) + len(mode.get("created", []))
+            out.stood_down = len(act.stood_down) + len(mode.get("stood_down", []))
+            out.changed = (bool(act.created or act.stood_down or mode.get("switched")) or previous is None
+                           or previous.tier != decision.tier)
             if cfg.cap.enabled:
                 out.cap = _write_cap(conn, ctx, decision, out.deciding, out.run_id)
         if not target_unreliable:
