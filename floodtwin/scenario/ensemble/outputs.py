@@ -10,6 +10,7 @@ a freeboard below 1 m, and each village with its probability of flooding.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,7 @@ def render_probability_png(run, villages, dikes, reach, path: Path, *, dpi: int 
     from floodtwin.reach.map_layout import AROUND, FAR, Labeller
 
     cjk = setup_fonts()
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)  # no bold face in WenQuanYi
     dem = reach.dem
     dx = reach.resolution_m
     x, y = dem.x.values, dem.y.values

@@ -18,7 +18,8 @@ import numpy as np
 
 from floodtwin.errors import InputError
 
-__all__ = ["EnsembleRun", "default_ensemble_folder", "member_tasks", "reduce_members", "run_ensemble"]
+__all__ = ["EnsembleRun", "default_ensemble_folder", "member_tasks", "reduce_members", "require_ensemble_folder",
+           "run_ensemble"]
 
 
 @dataclass
@@ -36,6 +37,7 @@ class EnsembleRun:
     villages: Any = None  # DataFrame per village
     dikes: Any = None  # DataFrame per dike segment
     files: dict[str, Path] = field(default_factory=dict)
+    reach: Any = field(default=None, repr=False)
 
 
 def default_ensemble_folder(name: str) -> Path:
@@ -112,7 +114,7 @@ def run_ensemble(spec, *, folder: str | Path | None = None, workers: int = 2, sc
     _check_folder_holds_these(member_dir, tasks)
     report = run_members(tasks, compute_member, member_dir, workers=workers, scheduler=scheduler,
                          progress=(lambda o, k, n: progress("members", o, k, n)) if progress else None)
-    run = EnsembleRun(spec, folder, {n: t.params for n, t in tasks.items()}, report)
+    run = EnsembleRun(spec, folder, {n: t.params for n, t in tasks.items()}, report, reach=reach)
     run.used = [n for n in tasks if n not in report.failed]
     if report.failed and not allow_failed:
         return run
@@ -154,3 +156,21 @@ def reduce_members(folder: Path, names: list[str], reach, *, workers: int = 2, s
     cells = xr.Dataset({k: (("y", "x"), v, CELL_VARIABLES[k]) for k, v in grids.items()},
                        coords={"y": reach.dem["y"].values, "x": reach.dem["x"].values})
     return cells, village_table(member_dir, names), dike_table(member_dir, names)
+
+
+def require_ensemble_folder(path: str | Path, *, option: str = "--out") -> Path:
+    """``path`` as an ensemble's folder: an existing folder (its finished members are resumed) or a new
+    one under a writable folder (created later, with missing parents). Creates nothing."""
+    import os
+
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise InputError(f"{option} {p}: is a file, expected a folder")
+    probe = p
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"{option} {p}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {p}: folder {probe} is not writable")
+    return p
