@@ -181,3 +181,27 @@ def test_village_and_dike_probabilities_from_the_members_tables(tmp_path):
     d = dike_table(tmp_path, ["m1", "m2", "m3", "m4"]).set_index("segment_id")
     assert d.loc["L-1", "prob_freeboard_lt_1m"] == 0.5 and d.loc["R-1", "prob_freeboard_lt_1m"] == 0.25  # 1.0 is not < 1
     assert d.loc["L-1", "freeboard_median_m"] == 1.2
+
+
+def test_breaches_off_the_dikes_or_outside_a_run_are_refused_before_any_member_runs():
+    from floodtwin.reach import load_reach
+    from floodtwin.scenario.ensemble.run import check_breaches_on_reach
+
+    spec = load_ensemble_spec(SMALL)
+    reach = load_reach("huayuankou", resolution_m=100)
+    ok = sample_members(spec, load_scenario(spec.base_scenario))
+    check_breaches_on_reach(spec, reach, ok)
+
+    def gap(after_h):
+        return MemberParams("m0009", None, None, 20000.0, "design", ({"chainage_m": 5000.0, "bank": "left",
+                            "start_after_crest_h": after_h, "final_width_m": 200.0, "time_to_full_h": 1.0},))
+
+    with pytest.raises(InputError, match="m0009: breach at 5,000 m left opens -7 h after the crest, before the run"):
+        check_breaches_on_reach(spec, reach, [gap(-7.0)])  # the window starts 6 h before the crest
+    with pytest.raises(InputError, match="member m0009's breach opens at 9 h, at or after the end of its run .9 h"):
+        check_breaches_on_reach(spec, reach, [gap(3.0)])
+    far = spec.parameters.breach.chainage_m.model_copy(update={"high": 30000.0})
+    wide = spec.model_copy(update={"parameters": spec.parameters.model_copy(
+        update={"breach": spec.parameters.breach.model_copy(update={"chainage_m": far})})})
+    with pytest.raises(InputError, match="breach.chainage_m: draws from 4,000 to 30,000 m leave the left dike .0–27,000 m"):
+        check_breaches_on_reach(wide, reach, ok)

@@ -105,9 +105,14 @@ def reduce_rows(task: RowsTask, folder: Path) -> None:
 
 
 def band_folder_name(files: list[str] | tuple[str, ...]) -> str:
-    """The folder of a reduction's bands: named by a digest of the member files it reduces, so a rerun
-    over the same finished members reuses its bands and a different set never does."""
-    return "reduce-" + hashlib.sha256("\n".join(sorted(map(str, files))).encode()).hexdigest()[:12]
+    """The folder of a reduction's bands: named by a digest of the member files it reduces (path, size
+    and modification time of each), so a rerun over the same finished members reuses its bands and a
+    different set, or a member computed again, never does."""
+    keys = []
+    for f in sorted(map(str, files)):
+        st = Path(f).stat()
+        keys.append(f"{f}:{st.st_size}:{st.st_mtime_ns}")
+    return "reduce-" + hashlib.sha256("\n".join(keys).encode()).hexdigest()[:12]
 
 
 def _read(folder: Path, name: str, file: str):

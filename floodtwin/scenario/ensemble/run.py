@@ -48,19 +48,36 @@ def default_ensemble_folder(name: str) -> Path:
 
 
 def check_breaches_on_reach(spec, reach, members) -> None:
-    """InputError naming the spec's key when a breach it can draw lies off the dikes of its bank."""
+    """InputError naming the spec's key when a breach it can draw lies off the dikes of its bank, or a
+    member's breach would open before its run starts or at or after its end (found before any member
+    runs, rather than as failed members)."""
+    from floodtwin.scenario.ensemble.member import member_breaches, member_hydrograph
+
     b = spec.parameters.breach
-    if b is None:
-        return
-    lo, hi = b.chainage_m.bounds()
-    for bank in b.bank.values:
-        dikes = reach.dikes[reach.dikes["bank"] == bank]
-        if dikes.empty:
-            raise InputError(f"ensemble {spec.name}: parameters.breach.bank: the reach has no {bank} dike")
-        d_lo, d_hi = float(dikes["chainage_from_m"].min()), float(dikes["chainage_to_m"].max())
-        if lo < d_lo or hi > d_hi:
-            raise InputError(f"ensemble {spec.name}: parameters.breach.chainage_m: draws from {lo:,.0f} to {hi:,.0f} m "
-                             f"leave the {bank} dike ({d_lo:,.0f}–{d_hi:,.0f} m)")
+    if b is not None:
+        lo, hi = b.chainage_m.bounds()
+        for bank in b.bank.values:
+            dikes = reach.dikes[reach.dikes["bank"] == bank]
+            if dikes.empty:
+                raise InputError(f"ensemble {spec.name}: parameters.breach.bank: the reach has no {bank} dike")
+            d_lo, d_hi = float(dikes["chainage_from_m"].min()), float(dikes["chainage_to_m"].max())
+            if lo < d_lo or hi > d_hi:
+                raise InputError(f"ensemble {spec.name}: parameters.breach.chainage_m: draws from {lo:,.0f} to "
+                                 f"{hi:,.0f} m leave the {bank} dike ({d_lo:,.0f}–{d_hi:,.0f} m)")
+    window = None if spec.window is None else (spec.window.before_crest_h, spec.window.after_crest_h)
+    for m in members:
+        if not m.breaches:
+            continue
+        hydro, crest_s = member_hydrograph(m, window)
+        try:
+            opens = member_breaches(m, crest_s)
+        except InputError as exc:
+            raise InputError(f"ensemble {spec.name}: parameters.breach.start_after_crest_h: {exc}") from None
+        for gap in opens:
+            if gap.start_h * 3600.0 >= hydro.duration_s:
+                raise InputError(f"ensemble {spec.name}: parameters.breach.start_after_crest_h: member {m.name}'s "
+                                 f"breach opens at {gap.start_h:g} h, at or after the end of its run "
+                                 f"({hydro.duration_s / 3600:g} h, {m.shape} wave)")
 
 
 def member_tasks(spec, members) -> dict[str, Any]:
