@@ -291,6 +291,10 @@ def render_probability_html(run, villages, dikes, reach, path: Path) -> Path:
     bounds = overlay(grey_hillshade(reach), "hillshade", base=True)
     overlay(probability_rgba(run.cells["prob_depth_gt_0.3m"].values), "P(depth > 0.3 m) 水深>0.3米概率")
     overlay(probability_rgba(run.cells["prob_depth_gt_1.0m"].values), "P(depth > 1.0 m) 水深>1米概率", show=False)
+    channel = reach.channel.to_crs("EPSG:4326")[["geometry"]].assign(label="黄河主槽 Yellow River main channel")
+    folium.GeoJson(channel, name="main channel 主槽",
+                   style_function=lambda f: {"color": "#1f4e79", "weight": 1, "fillColor": "#8fb8de", "fillOpacity": 0.9},
+                   tooltip=folium.GeoJsonTooltip(["label"], labels=False)).add_to(m)
     d = dikes.to_crs("EPSG:4326")
     d["label"] = [f"{r.segment_id} {r.post_from}–{r.post_to}: P(freeboard < 1 m) {r.prob_freeboard_lt_1m:.0%}"
                   for r in d.itertuples()]
@@ -308,7 +312,8 @@ def render_probability_html(run, villages, dikes, reach, path: Path) -> Path:
                   for r in v.itertuples()]
     v["colour"] = [VILLAGE_COLOURS[int(b)] for b in _band(v.prob_flooded.to_numpy(float), PROB_BOUNDS)]
     folium.GeoJson(v[["label", "popup", "colour", "geometry"]], name="villages 村庄",
-                   marker=folium.CircleMarker(radius=9, weight=2.5, color="#212121", fill=True, fill_opacity=1.0),
+                   # a white ring: a village stays visible on the purple of its own probability band
+                   marker=folium.CircleMarker(radius=9, weight=3, color="#ffffff", fill=True, fill_opacity=1.0),
                    style_function=lambda f: {"fillColor": f["properties"]["colour"]},
                    tooltip=folium.GeoJsonTooltip(["label"], labels=False),
                    popup=folium.GeoJsonPopup(["popup"], labels=False, max_width=420)).add_to(m)
@@ -316,10 +321,13 @@ def render_probability_html(run, villages, dikes, reach, path: Path) -> Path:
     m.fit_bounds([list(b) for b in bounds])
     legend = "".join(f"<div><span style='display:inline-block;width:14px;height:10px;background:{c}'></span> {lab}</div>"
                      for c, lab in zip(PROB_COLOURS, PROB_LABELS))
+    legend += "<b>dike: P(freeboard &lt; 1 m)</b>" + "".join(
+        f"<div><span style='display:inline-block;width:14px;height:4px;background:{c};vertical-align:middle'></span> "
+        f"{lab}</div>" for c, lab in zip(DIKE_COLOURS, DIKE_LABELS))
     root = m.get_root()
     root.html.add_child(folium.Element(
         "<div style='position:fixed;bottom:24px;left:12px;z-index:9999;background:white;padding:8px;"
-        f"font:12px sans-serif;border:1px solid #999'><b>{escape(_title(run))}</b><br>P(max depth &gt; 0.3 m)"
+        f"font:12px sans-serif;border:1px solid #999'><b>{escape(_title(run))}</b><br><b>P(max depth &gt; 0.3 m)</b>"
         f"{legend}</div>"))
     root.header.add_child(folium.Element(leaflet_inline()), name="leaflet_inline", index=0)
     strip_cdn(m)
