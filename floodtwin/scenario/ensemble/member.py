@@ -28,7 +28,8 @@ import numpy as np
 from floodtwin.errors import InputError
 from floodtwin.scenario.ensemble.sampling import MemberParams
 
-__all__ = ["MEMBER_FILES", "MemberTask", "compute_member", "member_breaches", "member_hydrograph", "member_reach"]
+__all__ = ["MEMBER_FILES", "MemberTask", "compute_member", "member_breaches", "member_hydrograph", "member_reach",
+           "write_member"]
 
 #: the files of a finished member
 MEMBER_FILES = ("member.nc", "villages.csv", "dikes.csv", "member.json")

@@ -33,8 +33,8 @@ QUANTILES = (0.05, 0.5, 0.95)
 FREEBOARD_LIMIT_M = 1.0
 #: most bytes of member depths one band holds on a worker (float32)
 BAND_BYTES = 64 * 2 ** 20
-#: hazard class codes counted as "danger for most" or worse (risk.HAZARD_CLASSES: significant, extreme)
-SIGNIFICANT_CODE = 3
+#: the hazard class from which a cell counts as "danger for most" or worse (FD2320: significant, extreme)
+SIGNIFICANT_CLASS = "significant"
 
 
 
@@ -69,6 +69,8 @@ def row_bands(n_rows: int, n_cols: int, n_members: int, *, band_bytes: int = BAN
 def cell_statistics(depth: np.ndarray, hazard: np.ndarray) -> dict[str, np.ndarray]:
     """The per-cell statistics of ``depth`` (members, rows, cols; m; NaN outside the 2D model, the same
     cells in every member) and ``hazard`` (codes 0-4). NaN where the cells are outside the model."""
+    from floodtwin.risk import HAZARD_CLASSES
+
     inside = np.isfinite(depth).all(axis=0)
     if not np.array_equal(inside, np.isfinite(depth).any(axis=0)):
         raise DataError("ensemble: the members' grids differ in which cells are inside the model")
@@ -79,7 +81,8 @@ def cell_statistics(depth: np.ndarray, hazard: np.ndarray) -> dict[str, np.ndarr
     q = np.quantile(np.where(inside, depth, 0.0).astype(np.float64), QUANTILES, axis=0)
     for k, qq in zip(QUANTILES, q):
         out[f"depth_q{round(k * 100):02d}"] = np.where(inside, qq, np.nan).astype(np.float32)
-    out["prob_hazard_significant"] = np.where(inside, np.mean(hazard >= SIGNIFICANT_CODE, axis=0), np.nan).astype(np.float32)
+    danger = np.mean(hazard >= HAZARD_CLASSES.index(SIGNIFICANT_CLASS), axis=0)
+    out["prob_hazard_significant"] = np.where(inside, danger, np.nan).astype(np.float32)
     return out
 
 
