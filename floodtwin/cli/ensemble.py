@@ -79,21 +79,30 @@ class _Progress:
                            TextColumn("{task.fields[note]}"), TimeElapsedColumn(), TextColumn("ETA"),
                            TimeRemainingColumn(), console=self.console, transient=True)
         self._tasks: dict[str, int] = {}
-        self._p.start()
+        self._live = self.console.is_terminal  # a log file gets lines, not a bar
+        if self._live:
+            self._p.start()
 
     def __call__(self, phase: str, outcome, finished: int, total: int) -> None:
         from rich.markup import escape
 
+        if not self._live:
+            if outcome.status == "failed":
+                self.console.print(f"{phase}: {escape(outcome.name)} failed: {escape(outcome.error or '')}")
+            elif outcome.status == "done":
+                self.console.print(f"{phase}: {escape(outcome.name)} done in {outcome.wall_s:.0f} s ({finished} of {total})")
+            return
         if phase not in self._tasks:
             self._tasks[phase] = self._p.add_task("members" if phase == "members" else "reduction", total=total,
                                                   note="")
         if outcome.status == "failed":
-            self._p.console.print(f"[red]member {escape(outcome.name)} failed:[/] {escape(outcome.error or '')}")
+            self._p.console.print(f"[red]{escape(outcome.name)} failed:[/] {escape(outcome.error or '')}")
         note = "resumed" if outcome.status == "skipped" else f"last {outcome.name} {outcome.wall_s:.0f} s"
         self._p.update(self._tasks[phase], completed=finished, note=note)
 
     def close(self) -> None:
-        self._p.stop()
+        if self._live:
+            self._p.stop()
 
 
 def _render(run) -> None:
@@ -114,9 +123,9 @@ def _render(run) -> None:
                     "or give --allow-failed")
         return
     t = Table(title=f"villages over {len(run.used)} members", title_justify="left")
-    t.add_column("village", no_wrap=True, overflow="ellipsis", max_width=44)
-    for col in ("P(flooded)", "P(significant)", "P(extreme)", "median depth"):
-        t.add_column(col, justify="right")
+    t.add_column("village", no_wrap=True, overflow="ellipsis", max_width=38)
+    for col in ("P(flooded)", "P(signif.)", "P(extreme)", "median depth"):
+        t.add_column(col, justify="right", no_wrap=True)
     names = run.villages.merge(run.reach.villages[["village_id", "name_zh", "name_en"]], on="village_id", how="left")
     for v in names.sort_values("prob_flooded", ascending=False).itertuples():
         t.add_row(f"{v.village_id} {v.name_zh} {v.name_en}", f"{v.prob_flooded:.0%}", f"{v.prob_significant:.0%}",

@@ -191,7 +191,7 @@ def render_probability_png(run, villages, dikes, reach, path: Path, *, dpi: int 
     lab.block_points(villages.geometry.x, villages.geometry.y, 7)
     for r in villages.sort_values("population", ascending=False).itertuples():
         name = bilingual(r.name_zh, r.name_en, cjk, " ")
-        lab.place(f"{name}\nflooded in {r.prob_flooded:.0%} · median {r.depth_median_m:.1f} m",
+        lab.place(f"{name}\nflooded in {r.prob_flooded:.0%} of members · median {r.depth_median_m:.1f} m",
                   (r.geometry.x, r.geometry.y), AROUND + FAR + VILLAGE_CALLOUTS, leader="#424242", fontsize=7.5,
                   zorder=13, bbox=dict(boxstyle="round,pad=0.25", fc="white", ec="#424242", lw=0.8, alpha=0.92))
     for text, point in dike_runs(dikes):
@@ -257,8 +257,9 @@ def _side_text(run, reach) -> str:
         lines.append("shapes: " + ", ".join(p.shape.values))
     if p.breach is not None:
         lo, hi = p.breach.chainage_m.bounds()
-        lines.append(f"breach in {p.breach.probability:.0%} of members,\n  {lo:,.0f}–{hi:,.0f} m, "
-                     f"{'/'.join(p.breach.bank.values)} bank")
+        n_breach = sum(1 for n in run.used if run.members[n].breaches)
+        lines.append(f"breach drawn in {p.breach.probability:.0%} of members ({n_breach} of {len(run.used)}),\n"
+                     f"  {lo:,.0f}–{hi:,.0f} m, {'/'.join(p.breach.bank.values)} bank")
     area = float(np.nansum(run.cells["prob_depth_gt_0.3m"].values >= 0.5)) * reach.resolution_m ** 2 / 1e6
     lines.append(f"area > 0.3 m in ≥ 50 % of members: {area:.1f} km²")
     return "\n".join(lines)
