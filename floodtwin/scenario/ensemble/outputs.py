@@ -184,6 +184,11 @@ def render_probability_png(run, villages, dikes, reach, path: Path, *, dpi: int 
     ax.set_yticks([])
     ax.apply_aspect()
     lab = Labeller(fig, ax)
+    from matplotlib.transforms import Bbox
+
+    # keep labels off the north arrow (upper left) and the scale bar (lower left), drawn at fixed places
+    for x0, y0, x1, y1 in ((0.012, 0.78, 0.06, 0.97), (0.0, 0.0, 0.25, 0.09)):
+        lab.taken.append(Bbox(ax.transAxes.transform([[x0, y0], [x1, y1]])))
     pv = villages.prob_flooded.to_numpy(float)
     ax.scatter(villages.geometry.x, villages.geometry.y, s=190, c="black", linewidths=0, zorder=10)
     ax.scatter(villages.geometry.x, villages.geometry.y, s=95, zorder=10, edgecolors="white", linewidths=1.6,
