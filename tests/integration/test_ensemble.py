@@ -206,3 +206,18 @@ def test_the_cli_resumes_a_finished_ensemble_and_writes_its_files(spec, serial, 
     got = read_result(out / "ensemble.nc")
     np.testing.assert_array_equal(got["depth_q50"].values, cells["depth_q50"])
     assert [v["prob_flooded"] for v in summary["villages"]] == villages["prob_flooded"].tolist()
+
+
+def test_the_cli_refuses_a_breach_off_the_dikes_in_one_line_before_anything_runs(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    text = SMALL.read_text(encoding="utf-8")
+    assert "low: 4000, high: 8000" in text
+    bad.write_text(text.replace("low: 4000, high: 8000", "low: 4000, high: 31000"), encoding="utf-8")
+    out = tmp_path / "ens"
+    proc = subprocess.run([sys.executable, "-m", "floodtwin", "ensemble", str(bad), "--out", str(out)],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    assert "parameters.breach.chainage_m: draws from 4,000 to 31,000 m leave the left dike (0–27,000 m)" in lines[0]
+    assert not out.exists()  # nothing written, no member started
