@@ -142,8 +142,8 @@ def test_cell_statistics_against_hand_counts():
     depth = np.array([[[0.0, 0.5, nan]], [[0.2, 1.5, nan]], [[0.4, 2.5, nan]], [[0.31, 0.9, nan]]], dtype=np.float32)
     hazard = np.array([[[0, 2, 0]], [[0, 3, 0]], [[1, 4, 0]], [[1, 2, 0]]], dtype=np.int8)
     s = cell_statistics(depth, hazard)
-    np.testing.assert_allclose(s["prob_depth_gt_0.3m"][0], [0.5, 1.0, nan])
-    np.testing.assert_allclose(s["prob_depth_gt_1.0m"][0], [0.0, 0.5, nan])
+    np.testing.assert_allclose(s["prob_depth_gt_0_3m"][0], [0.5, 1.0, nan])
+    np.testing.assert_allclose(s["prob_depth_gt_1_0m"][0], [0.0, 0.5, nan])
     # median of (0, 0.2, 0.31, 0.4) and of (0.5, 0.9, 1.5, 2.5): halfway between the middle two
     np.testing.assert_allclose(s["depth_q50"][0], [0.255, 1.2, nan], rtol=1e-6)
     # 5 %: position 0.05 * 3 = 0.15 between the two smallest; 95 %: 2.85 between the two largest

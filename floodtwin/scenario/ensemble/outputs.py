@@ -101,7 +101,7 @@ def write_ensemble_outputs(run, reach) -> dict[str, Path]:
                "villages": json.loads(run.villages.to_json(orient="records")),
                "dikes_freeboard_lt_1m": json.loads(
                    run.dikes[run.dikes["prob_freeboard_lt_1m"] > 0].to_json(orient="records")),
-               "area_prob_depth_gt_0.3m_ge_50pct_km2": float(np.nansum(run.cells["prob_depth_gt_0.3m"].values >= 0.5)
+               "area_prob_depth_gt_0_3m_ge_50pct_km2": float(np.nansum(run.cells["prob_depth_gt_0_3m"].values >= 0.5)
                                                              * reach.resolution_m ** 2 / 1e6)}
     (folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
     files["summary.json"] = folder / "summary.json"
@@ -168,7 +168,7 @@ def render_probability_png(run, villages, dikes, reach, path: Path, *, dpi: int 
 
     ax = fig.add_axes(rect(left, 1.0, map_w, map_h))
     ax.imshow(north_up(y, grey_hillshade(reach)), extent=extent, origin="upper", interpolation="bilinear", zorder=0)
-    prob = run.cells["prob_depth_gt_0.3m"].values
+    prob = run.cells["prob_depth_gt_0_3m"].values
     ax.imshow(north_up(y, probability_rgba(prob)), extent=extent, origin="upper", interpolation="nearest", zorder=1)
     _fill(ax, reach.channel.geometry, fc="#8fb8de", ec="white", hatch="////", lw=0.0, zorder=2)
     _lines(ax, reach.channel.geometry, color="#1f4e79", linewidth=0.7, zorder=2)
@@ -265,7 +265,7 @@ def _side_text(run, reach) -> str:
         n_breach = sum(1 for n in run.used if run.members[n].breaches)
         lines.append(f"breach drawn in {p.breach.probability:.0%} of members ({n_breach} of {len(run.used)}),\n"
                      f"  {lo:,.0f}–{hi:,.0f} m, {'/'.join(p.breach.bank.values)} bank")
-    area = float(np.nansum(run.cells["prob_depth_gt_0.3m"].values >= 0.5)) * reach.resolution_m ** 2 / 1e6
+    area = float(np.nansum(run.cells["prob_depth_gt_0_3m"].values >= 0.5)) * reach.resolution_m ** 2 / 1e6
     lines.append(f"area > 0.3 m in ≥ 50 % of members: {area:.1f} km²")
     return "\n".join(lines)
 
@@ -295,8 +295,8 @@ def render_probability_html(run, villages, dikes, reach, path: Path) -> Path:
         return bounds
 
     bounds = overlay(grey_hillshade(reach), "hillshade", base=True)
-    overlay(probability_rgba(run.cells["prob_depth_gt_0.3m"].values), "P(depth > 0.3 m) 水深>0.3米概率")
-    overlay(probability_rgba(run.cells["prob_depth_gt_1.0m"].values), "P(depth > 1.0 m) 水深>1米概率", show=False)
+    overlay(probability_rgba(run.cells["prob_depth_gt_0_3m"].values), "P(depth > 0.3 m) 水深>0.3米概率")
+    overlay(probability_rgba(run.cells["prob_depth_gt_1_0m"].values), "P(depth > 1.0 m) 水深>1米概率", show=False)
     channel = reach.channel.to_crs("EPSG:4326")[["geometry"]].assign(label="黄河主槽 Yellow River main channel")
     folium.GeoJson(channel, name="main channel 主槽",
                    style_function=lambda f: {"color": "#1f4e79", "weight": 1, "fillColor": "#8fb8de", "fillOpacity": 0.9},

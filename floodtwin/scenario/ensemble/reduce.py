@@ -40,8 +40,8 @@ SIGNIFICANT_CLASS = "significant"
 
 
 CELL_VARIABLES = {
-    "prob_depth_gt_0.3m": {"long_name": "probability that the maximum depth exceeds 0.3 m", "units": "1"},
-    "prob_depth_gt_1.0m": {"long_name": "probability that the maximum depth exceeds 1.0 m", "units": "1"},
+    "prob_depth_gt_0_3m": {"long_name": "probability that the maximum depth exceeds 0.3 m", "units": "1"},
+    "prob_depth_gt_1_0m": {"long_name": "probability that the maximum depth exceeds 1.0 m", "units": "1"},
     "depth_q05": {"long_name": "5 % quantile of the maximum depth over the members", "units": "m"},
     "depth_q50": {"long_name": "median of the maximum depth over the members", "units": "m"},
     "depth_q95": {"long_name": "95 % quantile of the maximum depth over the members", "units": "m"},
@@ -77,7 +77,8 @@ def cell_statistics(depth: np.ndarray, hazard: np.ndarray) -> dict[str, np.ndarr
     out: dict[str, np.ndarray] = {}
     for thr in DEPTH_THRESHOLDS_M:
         p = np.mean(depth > thr, axis=0)
-        out[f"prob_depth_gt_{thr:.1f}m"] = np.where(inside, p, np.nan).astype(np.float32)
+        # CF names are letters, digits and underscores: prob_depth_gt_0_3m
+        out[f"prob_depth_gt_{thr:.1f}m".replace(".", "_")] = np.where(inside, p, np.nan).astype(np.float32)
     q = np.quantile(np.where(inside, depth, 0.0).astype(np.float64), QUANTILES, axis=0)
     for k, qq in zip(QUANTILES, q):
         out[f"depth_q{round(k * 100):02d}"] = np.where(inside, qq, np.nan).astype(np.float32)

@@ -33,7 +33,7 @@ from floodtwin.scenario.ensemble.sampling import MemberParams, sample_members  #
 REPO = Path(__file__).resolve().parents[2]
 SMALL = REPO / "scenarios" / "ensembles" / "test-small.yaml"
 DASK = Path(sys.executable).with_name("dask")
-CELL_KEYS = ("prob_depth_gt_0.3m", "prob_depth_gt_1.0m", "depth_q05", "depth_q50", "depth_q95", "prob_hazard_significant")
+CELL_KEYS = ("prob_depth_gt_0_3m", "prob_depth_gt_1_0m", "depth_q05", "depth_q50", "depth_q95", "prob_hazard_significant")
 
 
 @pytest.fixture(scope="module")
