@@ -7,7 +7,6 @@ spur heads). No tile server, no CDN: Leaflet ships in ``static/`` and is inlined
 
 from __future__ import annotations
 
-import io
 import logging
 from html import escape
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 from floodtwin.errors import InputError
 from floodtwin.maps.inputs import check_flood, check_layers, check_title
 from floodtwin.maps.offline import leaflet_inline, require_offline, strip_cdn
-from floodtwin.maps.raster import depth_rgba, grey_hillshade, hazard_rgba, warp_to_mercator
+from floodtwin.maps.raster import depth_rgba, grey_hillshade, hazard_rgba, png_data_uri, warp_to_mercator
 from floodtwin.maps.style import DEPTH_BOUNDS_M, DEPTH_COLOURS, FREEBOARD, HAZARD, village_colour
 
 log = logging.getLogger(__name__)
@@ -65,7 +64,7 @@ def render_html(flood, layers, reach, *, title: str, path: str | Path) -> Path:
     def overlay(rgba, name, *, show=True, base=False, opacity=1.0):
         image, bounds = warp_to_mercator(rgba, x, y, reach.crs, width_px=width)
         group = folium.FeatureGroup(name=name, overlay=not base, show=show)
-        folium.raster_layers.ImageOverlay(_png_data_uri(image), bounds=[list(b) for b in bounds], opacity=opacity,
+        folium.raster_layers.ImageOverlay(png_data_uri(image), bounds=[list(b) for b in bounds], opacity=opacity,
                                           interactive=False, zindex=1).add_to(group)
         group.add_to(m)
         return bounds
@@ -87,16 +86,6 @@ def render_html(flood, layers, reach, *, title: str, path: str | Path) -> Path:
     except OSError as exc:
         raise InputError(f"{path}: cannot write the map ({exc.strerror or exc})") from None
     return path
-
-
-def _png_data_uri(rgba: np.ndarray) -> str:
-    import base64
-
-    from matplotlib.image import imsave
-
-    buf = io.BytesIO()
-    imsave(buf, np.clip(rgba, 0.0, 1.0), format="png")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 # --------------------------------------------------------------------------------------------

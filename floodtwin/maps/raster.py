@@ -10,7 +10,7 @@ import numpy as np
 
 from floodtwin.maps.style import DEPTH_BOUNDS_M, DEPTH_COLOURS, DRY_DEPTH_M, HAZARD
 
-__all__ = ["depth_rgba", "grey_hillshade", "hazard_rgba", "north_up", "warp_to_mercator", "wet_mask"]
+__all__ = ["depth_rgba", "grey_hillshade", "hazard_rgba", "north_up", "png_data_uri", "warp_to_mercator", "wet_mask"]
 
 #: opacity of the flood over the hillshade: the terrain stays readable through the water
 FLOOD_ALPHA = 0.82
@@ -102,3 +102,15 @@ def warp_to_mercator(image: np.ndarray, x: np.ndarray, y: np.ndarray, crs, *, wi
     to_ll = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
     (west, east), (south, north) = to_ll.transform([mx0, mx1], [my0, my1])
     return out, ((south, west), (north, east))
+
+
+def png_data_uri(rgba: np.ndarray) -> str:
+    """An RGBA image (values 0–1) as a ``data:image/png;base64`` URI: an overlay inlined in an offline page."""
+    import base64
+    import io
+
+    from matplotlib.image import imsave
+
+    buf = io.BytesIO()
+    imsave(buf, np.clip(rgba, 0.0, 1.0), format="png")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

@@ -46,6 +46,7 @@ BASE: dict[tuple[str, ...], list[str]] = {
     ("calibrate",): ["--years", "2018", "--output", "{tmp}/cal.yaml", "--quiet"],
     ("rating",): ["--discharge", "1000"],
     ("scenario",): ["--discharge", "22000", "--steady"],
+    ("ensemble",): [str(ROOT / "scenarios/ensembles/test-small.yaml"), "--out", "{tmp}/ens", "--workers", "2", "--quiet"],
     ("reach", "info"): [],
     ("reach", "map"): ["-o", "{tmp}/map.png", "--dpi", "30"],
     ("reach", "build"): [str(ROOT / "data/dikes/huayuankou.yaml"), "--out", "{tmp}/build", "--resolution", "500"],
@@ -116,6 +117,7 @@ DOMAINS: dict[str, tuple[float | None, float | None, bool]] = {
     "--duration": (0.0, None, False), "--idle-exit": (0.0, None, False), "--hours": (0.0, 24 * 366.0, False),
     "--events": (0, 100_000, True), "--bad": (0, 100_000, True), "--seed": (0, None, True),
     "--rate": (0.0, None, False), "--limit": (1, 1_000_000, True), "--max-runs": (1, None, True),
+    "--workers": (1, 512, True),
 }
 #: number options of a command that a value there is irrelevant to (kept out, with the reason)
 SKIP_NUMBERS = {

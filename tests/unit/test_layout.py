@@ -22,7 +22,7 @@ FLOORS: dict[str, int] = {
     "errors": 0, "_lazy": 0, "hydraulics._codes": 0, "hydraulics._jit": 0,
     # shared facts and storage
     "config": 1, "variables": 1, "tasks": 1, "db": 1, "_renamed": 1, "files": 1,
-    "results": 2,
+    "results": 2, "batch": 2,
     # the reach and what flows into the engines
     "reach": 3,
     "hydrograph": 4, "hydraulics": 4, "forecast": 4,
