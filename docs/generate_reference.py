@@ -42,6 +42,9 @@ CONFIG_FILES = [
      "floodtwin.reach.params:ReachParams"),
     ("data/dikes/<reach>.calibration.yaml", "the 1D channel's calibration (`floodtwin calibrate`)",
      "floodtwin.hydraulics.sections:CalibrationFile"),
+    ("alerts.yaml", "the scheduled alert run: database, dispatch file, preplan, feeds (stations, sources, quality "
+     "limits), forecast, CAP messages (`floodtwin alert-run --config`, `watch`; annotated example "
+     "`data/config/alerts.example.yaml`)", "floodtwin.alerts.settings:AlertsConfig"),
 ]
 
 
@@ -96,6 +99,35 @@ def _default(field) -> str:
     return f"`{text}`" if len(text) <= 60 else f"`{text[:57]}…`"
 
 
+def _field_comments(model: type) -> dict[str, str]:
+    """The ``#:`` comments written above the fields in the source of ``model`` and its bases (the
+    autodoc convention the models use for a field without a ``description``): field name -> text."""
+    found: dict[str, str] = {}
+    for cls in reversed(model.__mro__):
+        if "model_fields" not in vars(cls) and cls is not model:
+            continue
+        try:
+            source = inspect.getsource(cls)
+        except (OSError, TypeError):
+            continue
+        pending: list[str] = []
+        for line in source.splitlines():
+            stripped = line.strip()
+            if stripped.startswith("#:"):
+                pending.append(stripped[2:].strip())
+                continue
+            m = re.match(r"(\w+)\s*:", stripped)
+            if m and pending:
+                found[m.group(1)] = " ".join(pending)
+            pending = []
+    return found
+
+
+def _cell(text: str) -> str:
+    """``text`` safe inside a Markdown table cell (a ``|``, even in a code span, would split the cell)."""
+    return text.replace("|", "\\|")
+
+
 def _model_section(model: type, title: str, seen: set[type]) -> list[str]:
     """Markdown of one model's fields, then of the models it contains (each once)."""
     lines = [f"### {title}", ""]
@@ -104,11 +136,12 @@ def _model_section(model: type, title: str, seen: set[type]) -> list[str]:
         lines += [doc, ""]
     lines += ["| key | type | default |", "|---|---|---|"]
     nested: list[type] = []
+    comments = _field_comments(model)
     for name, field in model.model_fields.items():
         key = field.alias or name
-        notes = " ".join((field.description or "").split())
-        lines.append(f"| `{key}` | `{_type_name(field.annotation)}` | {_default(field)}"
-                     + (f" — {notes}" if notes else "") + " |")
+        notes = " ".join((field.description or comments.get(name, "")).split())
+        lines.append(f"| `{key}` | `{_cell(_type_name(field.annotation))}` | {_cell(_default(field))}"
+                     + (f" — {_cell(notes)}" if notes else "") + " |")
         nested += [m for m in _models_in(field.annotation) if m not in seen]
     lines.append("")
     for m in dict.fromkeys(nested):
