@@ -73,9 +73,14 @@ def evaluate(model: PreplanModel, state: FlowState) -> TierDecision:
         cands.append((flow_idx, "forecast", f"forecast {fmt_q(fc)} ≥ {low_q} (tier {tier_of.id})",
                       f"预报流量{fmt_q(fc)}≥{low_q}（{tier_of.name_zh}）"))
     elif flow_idx > 0:
-        kind_en, kind_zh = ("observed", "实测流量") if obs is not None else ("forecast", "预报流量")
-        cands.append((flow_idx, "discharge", f"{kind_en} {fmt_q(q)} ≥ {low_q} (tier {tier_of.id})",
-                      f"{kind_zh}{fmt_q(q)}≥{low_q}（{tier_of.name_zh}）"))
+        # the value the reason names is the one that sets this tier: the observed flow when it is in the
+        # tier (a higher forecast in the same tier changes nothing), else the forecast
+        if obs is not None and tier_index(model, obs) == flow_idx:
+            kind_en, kind_zh, q_named = "observed", "实测流量", obs
+        else:
+            kind_en, kind_zh, q_named = "forecast", "预报流量", q
+        cands.append((flow_idx, "discharge", f"{kind_en} {fmt_q(q_named)} ≥ {low_q} (tier {tier_of.id})",
+                      f"{kind_zh}{fmt_q(q_named)}≥{low_q}（{tier_of.name_zh}）"))
     else:
         first = fmt_q(model.tiers[1].min_discharge_m3s) if len(model.tiers) > 1 else ""
         cands.append((0, "discharge", f"{fmt_q(q)} below {first}" if first else fmt_q(q),

@@ -35,6 +35,11 @@ def test_forecast_raises_the_tier_and_says_so(plan):
     assert d.tier == "III" and d.trigger == "discharge"
     # forecast only
     assert plan.evaluate(FlowState(forecast_m3s=12000)).tier == "II"
+    # a higher forecast in the observed flow's tier: the reason names the observed flow and its value, not the
+    # forecast's value labelled "observed" (as an alert run on 2019-06-30 printed: 4,174 for an observed 4,160)
+    d = plan.evaluate(FlowState(observed_m3s=4160, forecast_m3s=4174))
+    assert d.tier == "IV" and "observed 4,160" in d.reason and "4,174" not in d.reason
+    assert "实测流量4,160" in d.reason_zh
 
 
 def _walk(plan, flows, step_h=1.0, **state):
