@@ -152,8 +152,9 @@ def run_members(members: Mapping[str, Any], compute: Callable[[Any, Path], None]
     if scheduler is None:
         env = {} if numba_threads is None else {"NUMBA_NUM_THREADS": str(int(numba_threads))}
         env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+        # loopback only; the dashboard on a free port (a fixed one clashes with a second batch running)
         cluster = LocalCluster(n_workers=min(workers, len(todo)), threads_per_worker=1, processes=True,
-                               dashboard_address=None, env=env)
+                               host="127.0.0.1", dashboard_address="127.0.0.1:0", env=env)
     try:
         with Client(cluster if cluster is not None else scheduler) as client:
             futures = {client.submit(_compute_member, n, members[n], compute, str(folder.resolve()), numba_threads,
