@@ -106,8 +106,11 @@ def info(library: Optional[Path] = LIBRARY_OPT,
          as_json: bool = typer.Option(False, "--json", help="Machine-readable JSON.")) -> None:
     """What a library holds, what it was built from, and whether it is still fresh (exit 1 when stale)."""
     from floodtwin.cli._common import emit, esc, say
+    from floodtwin.files import require_file_to_read
     from floodtwin.library import open_library
 
+    if library is not None:
+        require_file_to_read(library, option="--library")
     with open_library(library, resolution_m=float(resolution)) as lib:
         stale = lib.stale_reasons()
         doc = {"library": str(lib.path), "members": len(lib.discharges_m3s),

@@ -64,6 +64,11 @@ def scenario(
     if resolution not in RESOLUTIONS_M:
         raise InputError(f"--resolution {resolution}: expected one of {', '.join(map(str, RESOLUTIONS_M))} (m)")
     require_number(show_tasks, option="--tasks", low=0, high=10_000)
+    if library is not None:  # a named library must be one, whichever model ends up answering
+        from floodtwin.files import require_file_to_read
+        from floodtwin.library import open_library
+
+        open_library(require_file_to_read(library, option="--library")).close()
     series, name, breaches = None, "design", []
     if discharge is not None:
         discharge = require_discharge_m3s(discharge, name="--discharge", positive=True)

@@ -33,6 +33,8 @@ def serve(
     from floodtwin.files import require_file_to_read, require_number
 
     require_number(port, option="--port", low=1, high=65535)
+    if library is not None:
+        require_file_to_read(library, option="--library")
     token = None
     if token_file is not None:
         token = require_file_to_read(token_file, option="--token-file").read_text(encoding="utf-8").strip()

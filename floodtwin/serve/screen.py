@@ -60,6 +60,7 @@ class Screen:
         self.db = db
         self.config_path = config
         self.config = load_config(config)
+        self._conn().close()  # a database that cannot be opened is said at start, not on the first request
         self.tables = ReachTables.read(self.library.reach)
         self.preplan = Preplan.load()
         self._lock = threading.Lock()  # the netCDF4 file handle is not thread-safe
