@@ -62,9 +62,10 @@ def _thin_series(run):
 
 
 def _task_rows(tasks) -> list[dict[str, Any]]:
+    """tasks.csv's rows of task instructions (or of their ``to_dict()`` dicts)."""
     rows = []
     for t in tasks:
-        d = t.to_dict()
+        d = dict(t) if isinstance(t, dict) else t.to_dict()
         loc = d.pop("location") or [None, None]
         d["location_x_m"], d["location_y_m"] = loc
         d["materials"] = "; ".join(f"{m['item']} {m['quantity']:g}" + (f" from {m['depot_id']}" if m.get("depot_id") else "")
@@ -159,18 +160,18 @@ def _write_library_outputs(result, folder: str | Path, *, now: datetime | None =
     work.mkdir()
     try:
         paths: dict[str, Path] = {}
-        (work / "tasks.json").write_text(json.dumps([t.to_dict() for t in result.tasks], ensure_ascii=False, indent=1),
-                                         encoding="utf-8")
+        docs = [t.to_dict() for t in result.tasks]
+        (work / "tasks.json").write_text(json.dumps(docs, ensure_ascii=False, indent=1), encoding="utf-8")
         paths["tasks.json"] = work / "tasks.json"
         with open(work / "tasks.csv", "w", newline="", encoding="utf-8") as fh:
             w = csv.DictWriter(fh, fieldnames=list(TASK_COLUMNS))
             w.writeheader()
-            w.writerows(_task_rows(result.tasks))
+            w.writerows(_task_rows(docs))
         paths["tasks.csv"] = work / "tasks.csv"
         for name, table in (("villages.csv", result.villages), ("dikes.csv", result.dikes)):
             table.to_csv(work / name, index=False, encoding="utf-8")
             paths[name] = work / name
-        summary = result.to_dict()
+        summary = result.to_dict(with_tasks=False)
         summary.pop("tasks", None)
         summary["files"] = sorted(list(paths) + ["summary.json"])
         summary["written_utc"] = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat()

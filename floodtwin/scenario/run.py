@@ -4,7 +4,9 @@ discharge (or a hydrograph, or a named scenario) -> the run -> water against eve
 (freeboard), floodplain villages that flood and when, who must be moved -> the preplan's tier and its
 task instructions, with the risk-driven scopes decided by the run. Two runs answer:
 
-* the quick one (default, about a second): the calibrated 1D channel model of the reach (Preissmann)
+* the quick one (default): from the flood-map library when it is built and fresh (the full coupled runs
+  of the neighbouring discharges, water level interpolated; docs/library.md), in well under a second;
+  else the calibrated 1D channel model of the reach (Preissmann)
   on the design hydrograph; a village floods when the channel's level at its chainage stands above
   its ground and above the natural levee;
 * the full one (``full=True``): the coupled 1D channel + 2D floodplain model on the reach DEM, with
@@ -69,8 +71,9 @@ class ScenarioResult:
         return {"population": int(v["population"].sum()), "households": int(v["households"].sum()),
                 "special_attention": int(v["special_attention"].sum()), "villages": int(len(v))}
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary: tier, gauge stage, dike segments, villages, people, tasks."""
+    def to_dict(self, *, with_tasks: bool = True) -> dict[str, Any]:
+        """JSON-ready summary: tier, gauge stage, dike segments, villages, people, tasks (the task
+        instructions themselves left out with ``with_tasks=False``: summary.json holds their count)."""
         d = self.decision
         dikes = self.dikes
         cols = ["segment_id", "bank", "post_from", "post_to", "crest_elevation_m", "max_water_level_m",
@@ -88,7 +91,7 @@ class ScenarioResult:
             "villages": _records(self.villages),
             "people_to_move": self.people_to_move(),
             "task_count": len(self.tasks),
-            "tasks": [t.to_dict() for t in self.tasks],
+            "tasks": [t.to_dict() for t in self.tasks] if with_tasks else None,
             "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
         }
         if self.from_library:
