@@ -37,7 +37,10 @@ def serve(
         require_file_to_read(library, option="--library")
     token = None
     if token_file is not None:
-        token = require_file_to_read(token_file, option="--token-file").read_text(encoding="utf-8").strip()
+        try:
+            token = require_file_to_read(token_file, option="--token-file").read_bytes().decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise ConfigError(f"--token-file {token_file}: not UTF-8 text") from None
         if not token:
             raise ConfigError(f"--token-file {token_file}: empty")
     elif os.environ.get(TOKEN_ENV, "").strip():
