@@ -89,6 +89,7 @@ class Screen:
             keep = [c for c in cols if c in gdf.columns]
             layers[name] = json.loads(gdf[keep + ["geometry"]].to_crs(4326).to_json(drop_id=True))
         crs = gpd.read_file(gpkg, layer="grids", engine="pyogrio", rows=1).crs
+        self.crs = crs
         lib = self.library
         index = (np.arange(lib.y_m.size * lib.x_m.size, dtype=np.int64) + 1).reshape(lib.y_m.size, lib.x_m.size)
         warped, ((s, w), (n, e)) = warp_to_mercator(index[..., None], lib.x_m, lib.y_m, crs,
@@ -264,9 +265,20 @@ class Screen:
         return {"huayuankou": flow, "stones_by_state": by_state,
                 "stones": {f["properties"]["stone_id"]: f["properties"]["state"] for f in self.layers["stones"]["features"]
                            if f["properties"]["state"] != "normal"},
-                "reports": [{"report_id": r["report_id"], "kind": r.get("kind"), "state": r.get("status"),
-                             "grid_id": r.get("grid_id"), "text": (r.get("text") or "")[:120],
-                             "lon": r.get("lon"), "lat": r.get("lat")} for r in open_reports[:200]]}
+                "reports": [{"report_id": r["report_id"], "kind": r.get("kind"), "danger_kind": r.get("danger_kind"),
+                             "severity": r.get("severity"), "grid_id": r.get("grid_id"),
+                             "text": (r.get("text") or "")[:120], **self._lonlat(r)} for r in open_reports[:200]]}
+
+    def _lonlat(self, report: dict) -> dict[str, float | None]:
+        """A report's place in WGS84: its own lon/lat, else its reach x/y (EPSG:4547) converted."""
+        if report.get("lon") is not None and report.get("lat") is not None:
+            return {"lon": float(report["lon"]), "lat": float(report["lat"])}
+        if report.get("x") is None or report.get("y") is None:
+            return {"lon": None, "lat": None}
+        from pyproj import Transformer
+
+        lon, lat = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True).transform(report["x"], report["y"])
+        return {"lon": float(lon), "lat": float(lat)}
 
     # ------------------------------------------------------------------ actions (token checked by the app)
     def activate(self, q: float, actor: str | None) -> dict[str, Any]:

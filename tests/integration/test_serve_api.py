@@ -170,3 +170,14 @@ def test_activation_push_and_acknowledge_with_the_token(server):
     assert 400 <= status < 500  # not the assignee: refused by the board
     status, out, _ = call(base, "/api/acknowledge", {"key": task["key"], "actor": task["assignees"][0]}, token=TOKEN)
     assert status == 200 and json.loads(out)["state"] == "acknowledged"
+
+
+def test_an_open_field_report_is_on_the_screen_with_its_place(server):
+    base, db = server
+    run = subprocess.run([sys.executable, "-m", "floodtwin", "report", "add", "--danger", "seepage", "--dike", "right",
+                          "--chainage", "8+200", "--reporter", "S010", "--no-deliver", "--db", str(db)],
+                         capture_output=True, text=True, env=_env(), timeout=120)
+    assert run.returncode == 0, run.stderr
+    reports = json.loads(call(base, "/api/monitoring")[1])["reports"]
+    assert len(reports) == 1 and reports[0]["kind"] == "danger" and reports[0]["danger_kind"] == "seepage"
+    assert 113.0 < reports[0]["lon"] < 114.5 and 34.5 < reports[0]["lat"] < 35.2  # Huayuankou, Zhengzhou

@@ -4,7 +4,7 @@
 (function () {
   var HAZARD_COLOUR = {dry: "#78909c", low: "#2e7d32", moderate: "#f9a825", significant: "#ef6c00", extreme: "#c62828"};
   var STONE_COLOUR = {normal: "#43a047", shaking: "#fdd835", displaced: "#ef6c00", lost: "#c62828", offline: "#757575"};
-  var REPORT_COLOUR = {patrol: "#1e88e5", danger: "#c62828", camera: "#8e24aa", citizen: "#00897b"};
+  var REPORT_COLOUR = {patrol: "#1e88e5", danger: "#c62828"};
   var state = {q: null, seq: 0, shown: 0, villages: {}, overlay: null, reportLayer: null, stoneMarks: {}};
   var map = L.map("map", {zoomControl: true, attributionControl: false, zoomSnap: 0.25});
 
@@ -163,12 +163,18 @@
         return "<span style='color:" + (STONE_COLOUR[k] || "#000") + "'>" + esc(k) + " " + doc.stones_by_state[k] + "</span>"; }).join(" · ");
       Object.keys(state.stoneMarks).forEach(function (id) {
         state.stoneMarks[id].setStyle({fillColor: STONE_COLOUR[doc.stones[id] || "normal"] || STONE_COLOUR.normal}); });
-      el("reports").innerHTML = "现场报告 open field reports: " + doc.reports.length;
+      var kinds = {};
+      doc.reports.forEach(function (r) { var k = r.kind + (r.severity ? " " + r.severity : ""); kinds[k] = (kinds[k] || 0) + 1; });
+      el("reports").innerHTML = "现场报告 open field reports: " + doc.reports.length + (doc.reports.length ? " (" +
+        Object.keys(kinds).map(function (k) { return esc(k) + " " + kinds[k]; }).join(", ") + ")" : "");
       state.reportLayer.clearLayers();
       doc.reports.forEach(function (r) {
         if (r.lat == null || r.lon == null) { return; }
-        L.circleMarker([r.lat, r.lon], {radius: 6, color: REPORT_COLOUR[r.kind] || "#000", weight: 3, fillOpacity: 0.2})
-          .bindPopup(esc(r.kind) + " · " + esc(r.state) + "<br>" + esc(r.text)).addTo(state.reportLayer);
+        var major = r.severity === "major";
+        L.circleMarker([r.lat, r.lon], {radius: major ? 9 : 6, color: REPORT_COLOUR[r.kind] || "#000", weight: major ? 4 : 2,
+                                        dashArray: major ? null : "3,3", fillOpacity: 0.25})
+          .bindPopup(esc(r.kind) + (r.danger_kind ? " · " + esc(r.danger_kind) : "") + " · " + esc(r.severity || "") +
+                     " · " + esc(r.grid_id || "") + "<br>" + esc(r.text)).addTo(state.reportLayer);
       });
     }).catch(function (e) { el("hyk").textContent = e.message; });
   }
