@@ -78,17 +78,17 @@ class Screen:
         """GeoJSON (WGS84) of the e-map layers, and the index map that warps the library grid onto the
         Web-Mercator pixels of the inundation overlay (nearest cell; -1 outside)."""
         from floodtwin.maps.raster import warp_to_mercator
+        from floodtwin.reach.gpkg import read_layers
         from floodtwin.reach.load import reach_paths
 
-        import geopandas as gpd
-
         gpkg, _, _ = reach_paths(self.library.reach)
+        frames = read_layers(gpkg, list(MAP_COLUMNS), as_frames=True)  # the one GeoPackage reader
         layers = {}
         for name, cols in MAP_COLUMNS.items():
-            gdf = gpd.read_file(gpkg, layer=name, engine="pyogrio")
+            gdf = frames[name]
             keep = [c for c in cols if c in gdf.columns]
             layers[name] = json.loads(gdf[keep + ["geometry"]].to_crs(4326).to_json(drop_id=True))
-        crs = gpd.read_file(gpkg, layer="grids", engine="pyogrio", rows=1).crs
+        crs = frames["grids"].crs
         self.crs = crs
         lib = self.library
         index = (np.arange(lib.y_m.size * lib.x_m.size, dtype=np.int64) + 1).reshape(lib.y_m.size, lib.x_m.size)
