@@ -206,6 +206,7 @@ class Screen:
 
     def board(self, now: datetime | None = None) -> dict[str, Any]:
         """The live task board: every open task with state, holder, deadline, missed timers, escalation."""
+        from floodtwin.db import local_time, zone_label
         from floodtwin.dispatch.board import list_tasks, missed_timers
         from floodtwin.dispatch.board.states import OPEN_STATES
 
@@ -215,17 +216,19 @@ class Screen:
             tasks = list_tasks(conn, now=now, config=self.config)
         finally:
             conn.close()
+        offset_h = self.config.dispatch.utc_offset_h
         rows = []
         for t in tasks:
             late = [name for name, _ in missed_timers(t, now, self.config)] if t["state"] in OPEN_STATES else []
             rows.append({"key": t["key"], "short_id": t["short_id"], "state": t["state"], "grid_id": t["grid_id"],
                          "owner_role": t["owner_role"], "assignees": t["assignees"], "title_zh": t["title_zh"],
                          "title_en": t["title_en"], "due_at": t["handle_due_at"], "overdue": late,
+                         "due_local": local_time(t["handle_due_at"], offset_h, zone=False),
                          "escalation_level": t["escalation_level"] or 0, "tier": t["tier"]})
         counts: dict[str, int] = {}
         for r in rows:
             counts[r["state"]] = counts.get(r["state"], 0) + 1
-        return {"now": now.isoformat(), "tasks": rows, "counts": counts,
+        return {"now": now.isoformat(), "zone": zone_label(offset_h), "tasks": rows, "counts": counts,
                 "overdue": sum(1 for r in rows if r["overdue"])}
 
     def monitoring(self) -> dict[str, Any]:

@@ -143,11 +143,12 @@
   function refreshBoard() {
     getJSON("/api/board").then(function (doc) {
       var c = doc.counts;
+      el("due-head").textContent = "期限 due (" + doc.zone + ")";
       el("board-counts").textContent = "(" + doc.tasks.length + " tasks: " + Object.keys(c).map(function (k) { return k + " " + c[k]; }).join(", ") + "; overdue " + doc.overdue + ")";
       el("board").querySelector("tbody").innerHTML = doc.tasks.map(function (t) {
         var cls = "state-" + t.state + (t.overdue.length ? " overdue" : "");
         return "<tr class='" + cls + "' data-key='" + esc(t.key) + "'><td>" + esc(t.short_id) + "</td><td class=state>" + esc(t.state) +
-          "</td><td>" + esc(t.grid_id || "") + "</td><td>" + esc(t.assignees.join(", ")) + "</td><td>" + esc((t.due_at || "").slice(11, 16)) +
+          "</td><td>" + esc(t.grid_id || "") + "</td><td>" + esc(t.assignees.join(", ")) + "</td><td>" + esc((t.due_local || "").slice(11, 16)) +
           (t.overdue.length ? " overdue: " + esc(t.overdue.join(", ")) : "") + "</td><td>" + t.escalation_level + "</td><td>" + esc(t.title_zh) +
           "</td><td>" + (t.state === "dispatched" ? "<button class=ack data-key='" + esc(t.key) + "'>ack</button>" : "") + "</td></tr>";
       }).join("");
