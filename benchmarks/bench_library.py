@@ -99,7 +99,7 @@ def slowest_imports(library: Path, n: int = 8) -> list[tuple[str, float]]:
     for line in run.stderr.splitlines():
         if line.startswith("import time:") and "|" in line:
             _, cum, name = line.split("|")
-            if not name.startswith("  "):  # top-level imports only (their time includes what they import)
+            if cum.strip().isdigit() and not name.startswith("  "):  # top-level imports only (their time includes what they import)
                 top.append((name.strip(), int(cum) / 1e6))
     total = sum(t for _, t in top)
     return sorted(top, key=lambda x: -x[1])[:n] + [("(all top-level imports)", total)]
@@ -133,6 +133,9 @@ def main() -> None:
     ap.add_argument("--between", type=float, nargs="+", default=[7500.0, 8500.0, 9500.0, 13500.0, 21500.0, 22000.0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--library", type=Path, default=None)
+    ap.add_argument("--accuracy-cache", type=Path, default=None,
+                    help="JSON of the accuracy rows: read when it exists (the full runs are not repeated), else "
+                         "written (to time the quick answer again at a quieter moment)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     from floodtwin.library import open_library
@@ -141,10 +144,15 @@ def main() -> None:
     lib = open_library(args.library)
     lib.require_fresh()
     reach = load_reach(lib.reach, resolution_m=lib.resolution_m)
-    acc = []
-    for q in args.between:
-        acc.append(accuracy(q, lib, reach))
-        print(acc[-1], flush=True)
+    if args.accuracy_cache is not None and args.accuracy_cache.is_file():
+        acc = json.loads(args.accuracy_cache.read_text(encoding="utf-8"))
+    else:
+        acc = []
+        for q in args.between:
+            acc.append(accuracy(q, lib, reach))
+            print(acc[-1], flush=True)
+        if args.accuracy_cache is not None:
+            args.accuracy_cache.write_text(json.dumps(acc), encoding="utf-8")
     quick = [quick_process(q, args.repeats, lib.path) for q in (22000.0, 3000.0)]
     print(quick, flush=True)
     imports = slowest_imports(lib.path)
