@@ -182,3 +182,20 @@ def test_a_changed_calibration_or_dem_makes_the_library_stale_and_unused(built, 
     shutil.copy(DIKES / "huayuankou_dem_50m.nc", copied_reach.with_name("huayuankou_dem_100m.nc"))
     with open_library(lib_path) as lib:
         assert lib.stale_reasons() == ["the DEM changed"]
+
+
+SHIPPED = REPO / "data" / "library" / "huayuankou-50m.nc"
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="the default library is not built (floodtwin library build)")
+@pytest.mark.parametrize("discharge, tier, colour, flooded", [("22000", "I", "red", 6), ("3000", "normal", "green", 0)])
+def test_the_shipped_library_answers_the_quick_scenario(discharge, tier, colour, flooded, tmp_path):
+    """``floodtwin scenario --discharge Q`` with the repository's library: from the library, fresh, 22,000
+    m³/s level I red with every floodplain village flooded (as the full run: benchmarks/RESULTS.md), 3,000
+    m³/s the normal state with none."""
+    run = _cli("scenario", "--discharge", discharge, "--out", str(tmp_path / "o"))
+    assert "answer from: the flood-map library" in run.stdout
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert (summary["tier"], summary["colour"]) == (tier, colour)
+    assert sum(v["flooded"] for v in summary["villages"]) == flooded == summary["people_to_move"]["villages"]
+    assert summary["library"]["lower_m3s"] == float(discharge) and summary["library"]["weight"] == 0.0
