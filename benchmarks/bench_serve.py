@@ -128,6 +128,8 @@ def main() -> None:
              f"{local['png_p95']:.1f} | | | {local['load']:.1f} |",
              f"| over HTTP (uvicorn, loopback) | {http['p50']:.1f} | {http['p95']:.1f} | {http['png_p50']:.1f} | "
              f"{http['png_p95']:.1f} | {http['board_p50']:.1f} | {http['board_p95']:.1f} | {http['load']:.1f} |", "",
+             "flood.png in process includes its lookup and the tasks (the cache cleared first); over HTTP it follows "
+             "the /api/answer of the same discharge, as the page asks them. "
              "The answer: one library lookup (water level interpolated between the two neighbouring members), the "
              "level, the plan's tasks grouped by grid and owner, the villages' hazard. Target: within 0.5 s of the "
              "discharge being set, the banner, the inundation layer and the to-do list updated (the browser test "
