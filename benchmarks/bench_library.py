@@ -165,8 +165,8 @@ def main() -> None:
              f"library {lib.path.name}: {len(lib.discharges_m3s)} members {lib.discharges_m3s[0]:,.0f}–"
              f"{lib.discharges_m3s[-1]:,.0f} m³/s, {lib.resolution_m:g} m, {size:.1f} MiB", "",
              "**Interpolation against the full run** (targets: area within 5 %, the same villages flooded, depth RMSE "
-             "over wet cells ≤ 0.10 m)" + (f"; rows from {args.accuracy_cache.name}, written by the run that computed "
-                                           "them (their load column is theirs)" if args.accuracy_cache else "") + ":", "",
+             "over wet cells ≤ 0.10 m)" + (f"; rows of an earlier run of this script, kept in {args.accuracy_cache.name} "
+                                           "(their load column is that run's)" if args.accuracy_cache else "") + ":", "",
              "| Q m³/s | members | floodplain km² full / library | area error | depth RMSE m (wet cells) | villages "
              "flooded full / library | level full / library | full run s | 1-min load |",
              "|---|---|---|---|---|---|---|---|---|"]
