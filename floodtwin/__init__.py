@@ -48,6 +48,8 @@ _LAZY = {
     "read_hydrograph_csv": "floodtwin.hydrograph:read_hydrograph_csv",
     "render_png": "floodtwin.maps:render_png",
     "render_html": "floodtwin.maps:render_html",
+    "open_library": "floodtwin.library:open_library",
+    "run_members": "floodtwin.batch:run_members",
 }
 
 __getattr__, __dir__, __all__ = attach(__name__, _LAZY, globals())

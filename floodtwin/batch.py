@@ -26,7 +26,11 @@ from typing import Any
 
 from floodtwin.errors import InputError
 
-__all__ = ["MEMBER_NAME", "BatchReport", "MemberOutcome", "member_folder", "run_members"]
+__all__ = ["MAX_LOCAL_WORKERS", "MEMBER_NAME", "BatchReport", "MemberOutcome", "member_folder", "run_members"]
+
+#: most worker processes a local cluster may start (the library build and the ensembles alike): one per core of a
+#: large node; more is a typo, not a machine
+MAX_LOCAL_WORKERS = 256
 
 #: a member's name is its folder's name: letters, digits, dot, dash, underscore (no path, no hidden file)
 MEMBER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
@@ -152,8 +156,9 @@ def run_members(members: Mapping[str, Any], compute: Callable[[Any, Path], None]
     if scheduler is None:
         env = {} if numba_threads is None else {"NUMBA_NUM_THREADS": str(int(numba_threads))}
         env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+        # loopback only; the dashboard on a free port (a fixed one clashes with a second batch running)
         cluster = LocalCluster(n_workers=min(workers, len(todo)), threads_per_worker=1, processes=True,
-                               dashboard_address=None, env=env)
+                               host="127.0.0.1", dashboard_address="127.0.0.1:0", env=env)
     try:
         with Client(cluster if cluster is not None else scheduler) as client:
             futures = {client.submit(_compute_member, n, members[n], compute, str(folder.resolve()), numba_threads,

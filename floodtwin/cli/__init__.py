@@ -27,7 +27,7 @@ app = typer.Typer(
 # Command groups, in the order they appear in --help. A module either has ``app`` (mounted as a
 # sub-command group named after the module) or ``register(root_app)`` (adds top-level commands).
 _GROUPS = ["reach", "preplan", "tasks", "mode", "report", "camera", "push", "stones", "hydraulics", "scenario",
-           "ensemble", "alert"]
+           "library", "ensemble", "alert", "serve"]
 
 for _name in _GROUPS:
     _module = importlib.import_module(f"floodtwin.cli.{_name}")

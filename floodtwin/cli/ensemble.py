@@ -46,7 +46,9 @@ def ensemble(
             raise InputError(f"--scheduler {scheduler!r}: expected an address such as tcp://10.0.0.5:8786")
         scheduler = scheduler.strip()
     else:
-        require_number(workers, option="--workers", low=1, high=512)
+        from floodtwin.batch import MAX_LOCAL_WORKERS
+
+        require_number(workers, option="--workers", low=1, high=MAX_LOCAL_WORKERS)
     if out is not None:
         require_ensemble_folder(out)
     spec = load_ensemble_spec(file)

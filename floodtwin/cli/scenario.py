@@ -41,6 +41,9 @@ def scenario(
     lang: str = typer.Option("en", "--lang", help="Task text language: en or zh."),
     show_tasks: int = typer.Option(12, "--tasks", help="How many task instructions to list (by deadline)."),
     as_json: bool = typer.Option(False, "--json", help="Print the run's summary (summary.json) as JSON."),
+    library: Optional[Path] = typer.Option(None, "--library", help="Flood-map library to answer from (default: "
+                                           "data/library/huayuankou-50m.nc when built; see floodtwin library)."),
+    no_library: bool = typer.Option(False, "--no-library", help="Answer with the 1D model even when a library is there."),
 ) -> None:
     """Response level, water against every dike section, flooded villages and when, people to move, tasks;
     with --full the flood of the whole reach, its hazard and maps. Writes the run's files to one folder."""
@@ -61,6 +64,11 @@ def scenario(
     if resolution not in RESOLUTIONS_M:
         raise InputError(f"--resolution {resolution}: expected one of {', '.join(map(str, RESOLUTIONS_M))} (m)")
     require_number(show_tasks, option="--tasks", low=0, high=10_000)
+    if library is not None:  # a named library must be one, whichever model ends up answering
+        from floodtwin.files import require_file_to_read
+        from floodtwin.library import open_library
+
+        open_library(require_file_to_read(library, option="--library")).close()
     series, name, breaches = None, "design", []
     if discharge is not None:
         discharge = require_discharge_m3s(discharge, name="--discharge", positive=True)
@@ -87,7 +95,7 @@ def scenario(
     try:
         result = run_scenario(discharge if series is None else None, hydrograph=series, name=name, full=full,
                               breaches=tuple(breaches), resolution_m=float(resolution), unsteady=not steady,
-                              progress=progress)
+                              progress=progress, library=False if no_library else library)
     finally:
         if progress is not None:
             progress.close()
@@ -148,6 +156,8 @@ def _render(result, lang: str, show_tasks: int) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
+    from floodtwin.cli._common import esc
+
     c = Console()
     d = result.decision
     style = COLOUR_STYLE.get(d.colour, "bold")
@@ -156,7 +166,12 @@ def _render(result, lang: str, show_tasks: int) -> None:
                   title="floodtwin scenario", expand=False))
     if result.full:
         c.print("  [bold]answer from:[/] the coupled 1D–2D run (the water's path over the floodplain and behind the dikes)")
+    elif result.from_library:
+        c.print("  [bold]answer from:[/] the flood-map library (precomputed full coupled 1D–2D runs, fresh: built "
+                "from today's DEM and calibration); --full runs the model")
     else:
+        if result.library_note:
+            c.print(f"  [bold yellow]library not used:[/] {esc(result.library_note)}")
         c.print("  [bold]answer from:[/] the 1D channel model alone (no flood map; add --full for the coupled 1D–2D run)")
     peak_s = result.hydrograph.time_of_peak_s if result.hydrograph is not None else float("nan")
 
@@ -177,7 +192,7 @@ def _render(result, lang: str, show_tasks: int) -> None:
     v = result.villages
     vt = Table(title="Floodplain villages (滩区村庄): depth at the crest, hours from the start of the wave",
                header_style="bold")
-    cols = ("village", "people", "special", "depth m") + (("hazard",) if result.full else ()) + (
+    cols = ("village", "people", "special", "depth m") + (("hazard",) if result.full or result.from_library else ()) + (
         "arrives", "crest in", "evacuate to")
     for col in cols:
         # an evacuation point's name wraps in its cell rather than losing its end
@@ -192,7 +207,7 @@ def _render(result, lang: str, show_tasks: int) -> None:
                 lead = f"{(peak_s - r.arrival_time_s) / 3600:.0f} h"
         mark = "[bold red]" if r.flooded else ""
         hazard = ((HAZARD_STYLE.get(r.hazard_class, "") + r.hazard_class + "[/]" if r.hazard_class != "dry" else "dry"),) \
-            if result.full else ()
+            if result.full or result.from_library else ()
         vt.add_row(f"{mark}{r.name_zh}", str(r.population), str(r.special_attention), f"{mark}{r.max_depth_m:.2f}",
                    *hazard, arrival, lead, r.evacuation_point.replace("安置点（堤后）", "安置点"))
     c.print(vt)
@@ -202,6 +217,11 @@ def _render(result, lang: str, show_tasks: int) -> None:
 
     if result.full:
         _render_flood(c, result)
+    elif result.from_library:
+        f = result.flood_summary
+        c.print(f"  [bold]flood between the dikes (滩区):[/] {f['floodplain_inundated_area_km2']:.1f} km² under water; "
+                f"behind the dikes: " + ("[bold green]dry[/]" if f["behind_dikes_inundated_area_km2"] == 0 else
+                                         f"[bold red]{f['behind_dikes_inundated_area_km2']:.2f} km² under water[/]"))
 
     tasks = result.tasks
     by_cat: dict[str, int] = {}

@@ -63,9 +63,10 @@ def _thin_series(run):
 
 
 def _task_rows(tasks) -> list[dict[str, Any]]:
+    """tasks.csv's rows of task instructions (or of their ``to_dict()`` dicts)."""
     rows = []
     for t in tasks:
-        d = t.to_dict()
+        d = dict(t) if isinstance(t, dict) else t.to_dict()
         loc = d.pop("location") or [None, None]
         d["location_x_m"], d["location_y_m"] = loc
         d["materials"] = "; ".join(f"{m['item']} {m['quantity']:g}" + (f" from {m['depot_id']}" if m.get("depot_id") else "")
@@ -92,6 +93,8 @@ def write_outputs(result, folder: str | Path, *, layer: str = "depth", now: date
     """
     from floodtwin.results import write_result
 
+    if getattr(result, "from_library", False):
+        return _write_library_outputs(result, folder, now=now)
     reach = result.reach
     final = prepare_output_folder(folder)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -142,6 +145,43 @@ def write_outputs(result, folder: str | Path, *, layer: str = "depth", now: date
         paths["summary.json"] = work / "summary.json"
         if final.exists():
             final.rmdir()  # empty (prepare_output_folder checked): replaced by the finished folder
+        os.replace(work, final)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return {name: final / p.name for name, p in paths.items()}
+
+
+def _write_library_outputs(result, folder: str | Path, *, now: datetime | None = None) -> dict[str, Path]:
+    """The files of an answer from the flood-map library: ``tasks.json``, ``tasks.csv``, ``villages.csv``,
+    ``dikes.csv`` (the library's values per village and dike segment) and ``summary.json``; nothing that
+    needs the geometry libraries (the quick answer's one-second budget). Atomic as ``write_outputs``."""
+    final = prepare_output_folder(folder)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = final.parent / f".{final.name}.partial-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    try:
+        paths: dict[str, Path] = {}
+        docs = [t.to_dict() for t in result.tasks]
+        (work / "tasks.json").write_text(json.dumps(docs, ensure_ascii=False, indent=1), encoding="utf-8")
+        paths["tasks.json"] = work / "tasks.json"
+        with open(work / "tasks.csv", "w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(TASK_COLUMNS))
+            w.writeheader()
+            w.writerows(_task_rows(docs))
+        paths["tasks.csv"] = work / "tasks.csv"
+        for name, table in (("villages.csv", result.villages), ("dikes.csv", result.dikes)):
+            table.to_csv(work / name, index=False, encoding="utf-8")
+            paths[name] = work / name
+        summary = result.to_dict(with_tasks=False)
+        summary.pop("tasks", None)
+        summary["files"] = sorted(list(paths) + ["summary.json"])
+        summary["written_utc"] = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat()
+        (work / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+        paths["summary.json"] = work / "summary.json"
+        if final.exists():
+            final.rmdir()
         os.replace(work, final)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

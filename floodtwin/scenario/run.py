@@ -4,7 +4,9 @@ discharge (or a hydrograph, or a named scenario) -> the run -> water against eve
 (freeboard), floodplain villages that flood and when, who must be moved -> the preplan's tier and its
 task instructions, with the risk-driven scopes decided by the run. Two runs answer:
 
-* the quick one (default, about a second): the calibrated 1D channel model of the reach (Preissmann)
+* the quick one (default): from the flood-map library when it is built and fresh (the full coupled runs
+  of the neighbouring discharges, water level interpolated; docs/library.md), in well under a second;
+  else the calibrated 1D channel model of the reach (Preissmann)
   on the design hydrograph; a village floods when the channel's level at its chainage stands above
   its ground and above the natural levee;
 * the full one (``full=True``): the coupled 1D channel + 2D floodplain model on the reach DEM, with
@@ -47,6 +49,13 @@ class ScenarioResult:
     flood_summary: dict[str, float] = field(default_factory=dict)
     breaches: tuple = ()
     reach: Any = field(default=None, repr=False)  # the reach the run was made on (its layers, its grid)
+    answer: Any = field(default=None, repr=False)  # the flood-map library's LibraryAnswer, when it answered
+    library_note: str = ""  # why the library did not answer (stale, out of range), when one was looked for
+
+    @property
+    def from_library(self) -> bool:
+        """Whether the answer came from the flood-map library (precomputed full runs, interpolated)."""
+        return self.answer is not None
 
     @property
     def full(self) -> bool:
@@ -62,8 +71,9 @@ class ScenarioResult:
         return {"population": int(v["population"].sum()), "households": int(v["households"].sum()),
                 "special_attention": int(v["special_attention"].sum()), "villages": int(len(v))}
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary: tier, gauge stage, dike segments, villages, people, tasks."""
+    def to_dict(self, *, with_tasks: bool = True) -> dict[str, Any]:
+        """JSON-ready summary: tier, gauge stage, dike segments, villages, people, tasks (the task
+        instructions themselves left out with ``with_tasks=False``: summary.json holds their count)."""
         d = self.decision
         dikes = self.dikes
         cols = ["segment_id", "bank", "post_from", "post_to", "crest_elevation_m", "max_water_level_m",
@@ -74,15 +84,24 @@ class ScenarioResult:
             "tier": d.tier, "colour": d.colour, "reason": d.reason,
             "gauge_stage_m": round(self.gauge_stage_m, 3),
             "method": self.method,
-            "model": "coupled 1D-2D" if self.full else "1D",
+            "model": ("coupled 1D-2D" if self.full else "flood-map library of coupled 1D-2D runs"
+                      if self.from_library else "1D"),
             "min_freeboard_m": round(float(dikes["freeboard_m"].min()), 3),
             "dike_segments": _records(dikes[cols]),
             "villages": _records(self.villages),
             "people_to_move": self.people_to_move(),
             "task_count": len(self.tasks),
-            "tasks": [t.to_dict() for t in self.tasks],
+            "tasks": [t.to_dict() for t in self.tasks] if with_tasks else None,
             "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
         }
+        if self.from_library:
+            a = self.answer
+            out["library"] = {"source": a.source, "lower_m3s": a.lower_m3s, "upper_m3s": a.upper_m3s,
+                              "weight": round(a.weight, 4), "answer": a.describe()}
+            out["flood"] = {k: round(v, 3) for k, v in self.flood_summary.items()}
+            out["villages_by_hazard"] = _counts(self.villages["hazard_class"])
+        elif self.library_note:
+            out["library"] = {"not_used": self.library_note}
         if self.full:
             out["flood"] = {k: (v if "mass_balance" in k else round(v, 3)) for k, v in self.flood_summary.items()}
             out["breaches"] = [dict(b.__dict__) for b in self.breaches]
@@ -113,7 +132,7 @@ def _records(df) -> list[dict]:
 
 def run_scenario(discharge_m3s: float | None = None, *, hydrograph=None, name: str | None = None, full: bool = False,
                  breaches=(), resolution_m: float = 50.0, reach=None, preplan=None, unsteady: bool = True,
-                 dt_s: float = 120.0, progress=None, now=None) -> ScenarioResult:
+                 dt_s: float = 120.0, progress=None, now=None, library=None) -> ScenarioResult:
     """Run the scenario of a peak discharge at Huayuankou (m³/s), or of a ``hydrograph``
     (``floodtwin.hydrograph.Hydrograph``; its peak is the flow the tier is decided on).
 
@@ -128,7 +147,30 @@ def run_scenario(discharge_m3s: float | None = None, *, hydrograph=None, name: s
     A discharge outside the model's valid range, or a run that fails its sanity checks (not
     converged, not finite, outside the tables, volume not balanced), is a ModelError with the
     reason: never a level or a task.
+
+    The quick run of a discharge on the design wave is answered from the flood-map library when one
+    is there and fresh (``library``: its path; None: the reach's default library if built; False:
+    never): the full coupled runs of the neighbouring discharges, water level interpolated
+    (``floodtwin.library``), in well under a second. A stale library (its DEM, calibration or
+    parameters changed) or a discharge outside its range is not used: the 1D model answers and
+    ``library_note`` says why.
     """
+    note = ""
+    if (library is not False and not full and unsteady and hydrograph is None and not breaches and reach is None
+            and discharge_m3s is not None):
+        answered, note = _library_quick(discharge_m3s, library, preplan, name, resolution_m)
+        if answered is not None:
+            return answered
+    result = _run_models(discharge_m3s, hydrograph=hydrograph, name=name, full=full, breaches=breaches,
+                         resolution_m=resolution_m, reach=reach, preplan=preplan, unsteady=unsteady, dt_s=dt_s,
+                         progress=progress, now=now)
+    result.library_note = note
+    return result
+
+
+def _run_models(discharge_m3s, *, hydrograph, name, full, breaches, resolution_m, reach, preplan, unsteady, dt_s,
+                progress, now) -> ScenarioResult:
+    """The model runs of :func:`run_scenario` (quick 1D or full coupled)."""
     from floodtwin.hydraulics import sections_from_reach
     from floodtwin.hydraulics.sanity import require_in_range
     from floodtwin.hydrograph import design_hydrograph
@@ -274,3 +316,110 @@ def _full(q, hydro, name, label, reach, preplan, breaches, timings, progress, no
     return ScenarioResult(q, decision, gauge_stage, dikes.drop(columns="geometry"), villages.drop(columns="geometry"),
                           tasks, hydro, method, timings, name=name, run=run, flood=flood, layers=layers,
                           flood_summary=summary, breaches=breaches, reach=reach)
+
+
+def library_member(discharge_m3s: float, folder, *, resolution_m: float = 50.0, duration_h: float | None = None,
+                   reach_name: str = "huayuankou") -> None:
+    """One member of the flood-map library: the full coupled run of the design wave peaking at
+    ``discharge_m3s`` (m³/s) on the reach at ``resolution_m``, written to ``folder/member.nc``
+    (``floodtwin.library.store.write_member``). ``duration_h`` compresses the wave's time axis to that
+    length (same peak and shape; for small test libraries). Runs on a batch worker."""
+    from pathlib import Path
+
+    from floodtwin.hydrograph import Hydrograph, design_hydrograph
+    from floodtwin.library.inputs import input_hashes
+    from floodtwin.library.store import MEMBER_FILE, write_member
+    from floodtwin.reach import load_reach
+
+    q = require_discharge_m3s(discharge_m3s, name="member discharge", positive=True)
+    reach = load_reach(reach_name, resolution_m=resolution_m)
+    hydro = design_hydrograph(q)
+    if duration_h is not None:
+        scale = float(duration_h) * 3600.0 / float(hydro.times_s[-1])
+        hydro = Hydrograph(hydro.times_s * scale, hydro.discharge_m3s)
+    result = run_scenario(hydrograph=hydro, name=f"library-{q:.0f}", full=True, reach=reach)
+    flood = result.flood
+    xx, yy = np.meshgrid(flood.x.values, flood.y.values)
+    s, _ = reach.terrain.frame.to_sn(xx.ravel(), yy.ravel())
+    chain = result.run["chainage"].values.astype(float)
+    peak = result.run["max_stage"].values.astype(float)
+    channel_level = np.interp(s, chain, peak).reshape(xx.shape)
+    villages = result.villages.copy()
+    where = reach.villages.set_index("village_id").geometry
+    villages["x_m"] = [float(where[v].x) for v in villages["village_id"]]
+    villages["y_m"] = [float(where[v].y) for v in villages["village_id"]]
+    write_member(Path(folder) / MEMBER_FILE, discharge_m3s=q, flood=flood, channel_level_m=channel_level,
+                 chainage_m=chain, max_stage_m=peak, gauge_stage_m=result.gauge_stage_m, villages=villages,
+                 dikes=result.dikes, works=result.layers["works"],
+                 attrs=input_hashes(reach_name, resolution_m, duration_h=duration_h))
+
+
+def _library_quick(discharge_m3s, library, preplan, name, resolution_m) -> tuple[ScenarioResult | None, str]:
+    """(the library's answer, "") or (None, why the library did not answer). An explicitly named
+    library that is missing is a DataError; the default one missing is just not used."""
+    from floodtwin.library import open_library
+    from floodtwin.library.inputs import default_library_path
+
+    t0 = time.perf_counter()
+    q = require_discharge_m3s(discharge_m3s, name="discharge_m3s", positive=True)
+    path = library if library is not None else default_library_path("huayuankou", resolution_m)
+    if library is None and not path.is_file():
+        return None, f"no flood-map library at {path} (floodtwin library build makes it)"
+    with open_library(path) as lib:
+        stale = lib.stale_reasons()
+        if stale:
+            return None, f"flood-map library {lib.path} is stale ({'; '.join(stale)}): not used"
+        lo, hi = float(lib.discharges_m3s[0]), float(lib.discharges_m3s[-1])
+        if not lo <= q <= hi:
+            return None, f"{q:,.0f} m³/s is outside the flood-map library ({lo:,.0f}–{hi:,.0f} m³/s)"
+        answer = lib.lookup(q)
+        reach_name = lib.reach
+    timings = {"library_lookup": time.perf_counter() - t0}
+    t0 = time.perf_counter()
+    result = library_result(answer, reach_name=reach_name, preplan=preplan, name=name)
+    result.timings_s.update(timings, risk_and_tasks=time.perf_counter() - t0)
+    return result, ""
+
+
+def library_result(answer, *, reach_name: str = "huayuankou", preplan=None, name: str | None = None,
+                   tables=None) -> ScenarioResult:
+    """A ScenarioResult from a library answer: dike freeboard, villages, tier and tasks, on the reach's
+    plain tables (``preplan.tables.ReachTables``: no GeoPackage geometry library, no DEM)."""
+    import pandas as pd
+
+    from floodtwin.preplan import Preplan, RiskFacts
+    from floodtwin.preplan.tables import ReachTables
+    from floodtwin.risk.stage import freeboard_class
+
+    tables = tables if tables is not None else ReachTables.read(reach_name)
+    preplan = preplan if preplan is not None else Preplan.load()
+    plain = lambda recs: [{k: v for k, v in r.items() if not k.startswith("_")} for r in recs]  # noqa: E731
+    dikes = pd.DataFrame(plain(tables.layers["dikes"]))
+    seg = pd.DataFrame({"segment_id": answer.segment_ids, **{k: v for k, v in answer.segments.items()
+                                                             if k != "crest_elevation_m"}})
+    dikes = dikes.merge(seg, on="segment_id", how="left", validate="one_to_one")
+    missing = dikes["max_water_level_m"].isna()
+    if missing.any():
+        raise ModelError(f"flood-map library: no answer for dike segment(s) {', '.join(dikes['segment_id'][missing])} "
+                         "(the reach changed since the library was built: rebuild it)")
+    dikes["freeboard_m"] = dikes["crest_elevation_m"] - dikes["max_water_level_m"]
+    dikes["freeboard_class"] = freeboard_class(dikes["freeboard_m"].to_numpy(float))
+    villages = pd.DataFrame(plain(tables.layers["villages"]))
+    vil = pd.DataFrame({"village_id": answer.village_ids, **answer.villages})
+    villages = villages.merge(vil, on="village_id", how="left", validate="one_to_one")
+    if villages["max_depth_m"].isna().any():
+        raise ModelError("flood-map library: villages of the reach missing from the library (rebuild it)")
+    villages["max_water_level_m"] = villages["ground_elevation_m"] + villages["max_depth_m"]
+    method = answer.describe()
+    risk = RiskFacts(
+        village_max_depth_m=dict(zip(villages["village_id"], villages["max_depth_m"].astype(float))),
+        village_arrival_time_s={v: float(t) for v, t in zip(villages["village_id"], villages["arrival_time_s"])
+                                if np.isfinite(t)},
+        segment_freeboard_m=dict(zip(dikes["segment_id"], dikes["freeboard_m"].astype(float))),
+        segment_toe_depth_m=dict(zip(dikes["segment_id"], dikes["toe_depth_m"].astype(float))),
+        source=method,
+    )
+    decision, tasks = _tier_and_tasks(preplan, answer.discharge_m3s, risk, tables)
+    return ScenarioResult(answer.discharge_m3s, decision, answer.gauge_stage_m, dikes, villages, tasks, None, method,
+                          dict(answer.timings_s), name=name or "design", flood_summary=dict(answer.summary),
+                          answer=answer)

@@ -93,12 +93,17 @@ BASE: dict[tuple[str, ...], list[str]] = {
     ("replay",): [str(ROOT / "data/yrcc/daily_lower_river_2001_2019.csv"), "--from", "2019-06-28", "--to",
                   "2019-06-29", "--no-cap"],
     ("forecast", "skill"): [],
+    # a small build (two members, 100 m, a 1 h wave) so that a bad input wrongly accepted cannot run for long
+    ("library", "build"): ["--from", "8000", "--to", "9000", "--step", "1000", "--resolution", "100",
+                           "--duration-h", "1", "--library", "{tmp}/lib.nc", "--quiet"],
+    ("library", "info"): [],
+    ("serve",): ["--port", "8059"],
 }
 
 #: options that name a file the command reads, writes, or the database; found by type (Path) and by
 #: these names for options typed as text
 READS = {"--config", "--preplan", "--file", "--risk", "--thresholds", "--calibration", "--data", "--ca-file",
-         "--cert", "--key"}
+         "--cert", "--key", "--token-file"}
 WRITES = {"-o", "--output", "--truth", "--geojson"}
 #: options that name a folder the command writes into (created when its parent exists, and said so)
 WRITE_FOLDERS = {"--out"}
@@ -117,7 +122,8 @@ DOMAINS: dict[str, tuple[float | None, float | None, bool]] = {
     "--duration": (0.0, None, False), "--idle-exit": (0.0, None, False), "--hours": (0.0, 24 * 366.0, False),
     "--events": (0, 100_000, True), "--bad": (0, 100_000, True), "--seed": (0, None, True),
     "--rate": (0.0, None, False), "--limit": (1, 1_000_000, True), "--max-runs": (1, None, True),
-    "--workers": (1, 512, True),
+    "--step": (0.0, 100_000.0, False), "--workers": (1, 256, True), "--duration-h": (1.0, 240.0, True),
+    "--port": (1, 65535, True),
 }
 #: number options of a command that a value there is irrelevant to (kept out, with the reason)
 SKIP_NUMBERS = {

@@ -16,12 +16,12 @@ from floodtwin.scenario import run_scenario
 
 @pytest.fixture(scope="module")
 def design():
-    return run_scenario(22000)
+    return run_scenario(22000, library=False)  # the 1D model itself (the library answers by default)
 
 
 @pytest.fixture(scope="module")
 def numbered_flood():
-    return run_scenario(5000)
+    return run_scenario(5000, library=False)
 
 
 def test_design_flood_is_red_and_floods_every_floodplain_village(design):
