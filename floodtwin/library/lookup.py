@@ -11,6 +11,12 @@ safe side). Villages, the inundated area and the hazard are then taken from thes
 layers take them from a run (worst cell within the village radius, wet above ``wet_depth_m``);
 stage, dike levels, toe depths and works speeds are interpolated linearly in discharge.
 
+Where the floodplain starts to fill between two members (the lower one nearly dry, the upper one wet:
+:data:`ONSET_AREA_FRACTION`), no interpolation knows at which flow the river spills over the natural
+levee: between 8,000 (dry) and 9,000 m³/s (120 km²) the water-level interpolation gave 1.8 km² and no
+village at 8,500 where the full run floods 77 km² and 3 villages. There the answer is the upper
+member's, whole, on the safe side, and says so (``onset``); ``--full`` runs the model at the flow asked.
+
 Reads with netCDF4 alone (no xarray), only the two members needed: the quick answer's budget.
 """
 
@@ -25,7 +31,12 @@ import numpy as np
 
 from floodtwin.errors import DataError, InputError, require_discharge_m3s
 
-__all__ = ["Library", "LibraryAnswer", "StaleLibraryError", "open_library"]
+__all__ = ["ONSET_AREA_FRACTION", "Library", "LibraryAnswer", "StaleLibraryError", "open_library"]
+
+#: a pair of neighbouring members brackets the onset of floodplain flooding when the lower member's
+#: inundated area is below this fraction of the upper one's (the library's 9,000 → 10,000 m³/s pair,
+#: 120 → 208 km², interpolates within 2 % of a full run; 8,000 → 9,000, 0 → 120 km², does not)
+ONSET_AREA_FRACTION = 0.25
 
 
 class StaleLibraryError(DataError):
@@ -58,6 +69,8 @@ class LibraryAnswer:
     summary: dict[str, float]
     source: str
     timings_s: dict[str, float] = field(default_factory=dict)
+    #: the flow lies between a nearly dry and a wet member: the answer is the upper member's (safe side)
+    onset: bool = False
 
     @property
     def exact(self) -> bool:
@@ -65,6 +78,11 @@ class LibraryAnswer:
 
     def describe(self) -> str:
         """One line: where the answer came from."""
+        if self.onset:
+            return (f"flood-map library ({self.source}): the floodplain starts to fill between the runs at "
+                    f"{self.lower_m3s:,.0f} and {self.upper_m3s:,.0f} m³/s, where no interpolation is safe: the "
+                    f"{self.upper_m3s:,.0f} m³/s run's flood is shown for {self.discharge_m3s:,.0f} m³/s (on the safe "
+                    f"side; --full runs the model at {self.discharge_m3s:,.0f} m³/s)")
         if self.exact:
             return f"flood-map library ({self.source}): the full coupled 1D–2D run at {self.discharge_m3s:,.0f} m³/s"
         return (f"flood-map library ({self.source}): full coupled 1D–2D runs at {self.lower_m3s:,.0f} and "
@@ -156,9 +174,11 @@ class Library:
         v = self._get(name)
         return np.asarray(v[lo], float) * (1.0 - w) + np.asarray(v[hi], float) * w
 
-    def lookup(self, discharge_m3s: float) -> LibraryAnswer:
+    def lookup(self, discharge_m3s: float, *, onset_fraction: float = ONSET_AREA_FRACTION) -> LibraryAnswer:
         """The answer at ``discharge_m3s`` (m³/s) by interpolation between the neighbouring members (see
-        the module docstring); InputError outside the library's range."""
+        the module docstring); InputError outside the library's range. ``onset_fraction``: below this ratio
+        of the two members' inundated areas the upper member is taken whole (0: always interpolate, for
+        studies of the interpolation itself)."""
         from floodtwin.risk.hazard import HAZARD_CLASSES, hazard_class_code
 
         t0 = time.perf_counter()
@@ -166,6 +186,9 @@ class Library:
         q = float(discharge_m3s)
         wet_m = float(self.attrs["wet_depth_m"])
         h0, h1 = self._pair("level_above_bed", lo, hi, w)
+        onset = hi != lo and np.count_nonzero(h0 > wet_m) < onset_fraction * np.count_nonzero(h1 > wet_m)
+        if onset:
+            w = 1.0  # the upper member, whole (see the module docstring)
         level = h0 * np.float32(1.0 - w) + h1 * np.float32(w)
         depth = np.maximum(level, np.float32(0.0))  # NaN stays NaN (outside the model)
         wet = depth > 0.0
@@ -193,11 +216,11 @@ class Library:
         t1 = time.perf_counter()
         return LibraryAnswer(
             discharge_m3s=q, lower_m3s=float(self.discharges_m3s[lo]), upper_m3s=float(self.discharges_m3s[hi]),
-            weight=w if hi != lo else 0.0, depth_m=depth, speed_ms=speed, arrival_s=arrival, hazard_rating=hr,
+            weight=w if hi != lo and not onset else (0.0 if hi == lo else 1.0), depth_m=depth, speed_ms=speed, arrival_s=arrival, hazard_rating=hr,
             hazard_code=code, stage_m=self._line("max_stage", lo, hi, w), chainage_m=self.chainage_m,
             gauge_stage_m=float(self._line("gauge_stage", lo, hi, w)), village_ids=self.village_ids,
             villages=villages, segment_ids=self.segment_ids, segments=segments, works_ids=self.works_ids, works=works,
-            summary=summary, source=source,
+            summary=summary, source=source, onset=bool(onset),
             timings_s={"cells": t_cells - t0, "objects": t1 - t_cells, "lookup": t1 - t0})
 
     def _villages(self, depth, speed, arrival, hr, lo, hi, w, wet_m) -> dict[str, np.ndarray]:

@@ -97,7 +97,7 @@ class ScenarioResult:
         if self.from_library:
             a = self.answer
             out["library"] = {"source": a.source, "lower_m3s": a.lower_m3s, "upper_m3s": a.upper_m3s,
-                              "weight": round(a.weight, 4), "answer": a.describe()}
+                              "weight": round(a.weight, 4), "onset": a.onset, "answer": a.describe()}
             out["flood"] = {k: round(v, 3) for k, v in self.flood_summary.items()}
             out["villages_by_hazard"] = _counts(self.villages["hazard_class"])
         elif self.library_note:
