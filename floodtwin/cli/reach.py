@@ -110,7 +110,7 @@ def build(
     from floodtwin.config import DATA_DIR
     from floodtwin.errors import InputError
     from floodtwin.files import require_file_to_read, require_folder_to_write, require_number
-    from floodtwin.reach.build import build_reach
+    from floodtwin.reach.build import build_reach, build_targets, refuse_to_replace
 
     yaml_path = require_file_to_read(yaml_path or DATA_DIR / "dikes" / "huayuankou.yaml", option="YAML_PATH")
     for r in resolution:
@@ -123,36 +123,9 @@ def build(
         if created:
             typer.echo(f"created folder {out_dir}")
     elif not in_place:
-        _refuse_to_replace(_build_targets(yaml_path, resolution))
+        refuse_to_replace(build_targets(yaml_path, resolution))
     written = build_reach(yaml_path, out_dir, resolutions_m=tuple(resolution))
     for what, path in written.items():
         typer.echo(f"{what}: {path}")
 
 
-def _build_targets(yaml_path: Path, resolutions_m: list[float]) -> list[Path]:
-    """The files a build beside ``yaml_path`` writes: ``<name>.gpkg`` and one DEM per resolution."""
-    from floodtwin.reach.load import dem_filename
-    from floodtwin.reach.params import load_params
-
-    name = load_params(yaml_path).name
-    folder = yaml_path.parent
-    return [folder / f"{name}.gpkg", *(folder / dem_filename(name, r) for r in resolutions_m)]
-
-
-def _refuse_to_replace(targets: list[Path]) -> None:
-    """One clear line (exit 2) when a build beside the YAML would replace files that are already there."""
-    from floodtwin.errors import InputError
-
-    existing = [p for p in targets if p.exists()]
-    if existing:
-        names = ", ".join(_shown(p) for p in existing)
-        raise InputError(f"reach build would replace {names}: write elsewhere with --out FOLDER, "
-                         f"or pass --in-place to replace {'it' if len(existing) == 1 else 'them'}")
-
-
-def _shown(path: Path) -> str:
-    """A path as the user typed it: relative to the working folder where it lies below it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)

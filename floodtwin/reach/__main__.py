@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from floodtwin.errors import FloodtwinError
+from floodtwin.errors import FloodtwinError, InputError
 
 __all__ = ["main"]
 
@@ -26,17 +26,24 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("yaml_path", nargs="?", type=Path,
                        help="reach parameter YAML (default data/dikes/huayuankou.yaml)")
     build.add_argument("--out", dest="out_dir", type=Path, default=None,
-                       help="folder for the GeoPackage and DEM (default: beside the YAML)")
+                       help="folder for the GeoPackage and DEM (default: beside the YAML, where it replaces no file)")
+    build.add_argument("--in-place", action="store_true",
+                       help="replace the GeoPackage and DEM beside the YAML (the committed reach data for the default)")
     build.add_argument("--resolution", dest="resolutions_m", type=float, action="append",
                        help="DEM resolution in m (repeatable; default 50)")
     args = parser.parse_args(argv)
 
     from floodtwin.config import DATA_DIR
-    from floodtwin.reach.build import build_reach
+    from floodtwin.reach.build import build_reach, build_targets, refuse_to_replace
 
     yaml_path = args.yaml_path or DATA_DIR / "dikes" / "huayuankou.yaml"
+    resolutions = tuple(args.resolutions_m or [50.0])
     try:
-        written = build_reach(yaml_path, args.out_dir, resolutions_m=tuple(args.resolutions_m or [50.0]))
+        if args.out_dir is not None and args.in_place:
+            raise InputError("--out and --in-place: give one")
+        if args.out_dir is None and not args.in_place:
+            refuse_to_replace(build_targets(yaml_path, resolutions))  # never a silent rewrite of committed files
+        written = build_reach(yaml_path, args.out_dir, resolutions_m=resolutions)
     except FloodtwinError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

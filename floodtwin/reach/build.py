@@ -21,7 +21,7 @@ from floodtwin.reach.terrain import ReachTerrain, build_dem, write_dem
 
 __all__ = ["KIND_ZH", "ROLE_ZH", "WORKS_KIND_ZH", "post_chainage_m", "post_label", "build_centerline", "build_channel", "build_dikes",
            "build_works_and_spurs", "build_stones", "town_depth_m", "build_grids", "build_staff", "build_units", "build_cameras", "build_villages",
-           "build_points", "build_gauge_rating", "build_layers", "build_reach"]
+           "build_points", "build_gauge_rating", "build_layers", "build_reach", "build_targets", "refuse_to_replace"]
 
 log = logging.getLogger(__name__)
 
@@ -543,3 +543,29 @@ def build_reach(yaml_path: str | Path, out_dir: str | Path | None = None, *,
         raise DataError(f"{out_dir}: cannot write the reach files ({exc.strerror or exc})") from None
     log.info("built %s", ", ".join(str(v) for v in written.values()))
     return written
+
+
+def build_targets(yaml_path: Path, resolutions_m) -> list[Path]:
+    """The files a build beside ``yaml_path`` writes: ``<name>.gpkg`` and one DEM per resolution (m)."""
+    name = load_params(yaml_path).name
+    folder = Path(yaml_path).parent
+    return [folder / f"{name}.gpkg", *(folder / dem_filename(name, float(r)) for r in resolutions_m)]
+
+
+def refuse_to_replace(targets: list[Path]) -> None:
+    """InputError (one line, exit 2) when a build beside the YAML would replace files already there (for the
+    default YAML: the committed reach data): write elsewhere, or say ``--in-place``. The command line and
+    ``python -m floodtwin.reach`` both ask it before building."""
+    existing = [p for p in targets if p.exists()]
+    if existing:
+        names = ", ".join(_shown(p) for p in existing)
+        raise InputError(f"reach build would replace {names}: write elsewhere with --out FOLDER, "
+                         f"or pass --in-place to replace {'it' if len(existing) == 1 else 'them'}")
+
+
+def _shown(path: Path) -> str:
+    """A path as the user typed it: relative to the working folder where it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

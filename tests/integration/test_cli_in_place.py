@@ -45,6 +45,17 @@ def test_reach_build_refuses_to_replace_the_committed_reach():
     assert digests(COMMITTED) == before, "nothing written"
 
 
+def test_the_module_entry_point_refuses_as_the_command_line_does():
+    """``python -m floodtwin.reach build`` (the entry point without Typer) asks the same question first."""
+    before = digests(COMMITTED)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-m", "floodtwin.reach", "build"], capture_output=True, text=True, cwd=REPO,
+                          env=env, timeout=300)
+    line = one_line(proc)
+    assert "reach build would replace data/dikes/huayuankou.gpkg" in line and "--in-place" in line
+    assert digests(COMMITTED) == before, "nothing written"
+
+
 def test_reach_build_beside_a_new_yaml_then_only_in_place(tmp_path):
     yaml_copy = tmp_path / "huayuankou.yaml"
     shutil.copyfile(DIKES / "huayuankou.yaml", yaml_copy)
