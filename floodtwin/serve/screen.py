@@ -300,8 +300,12 @@ class Screen:
         finally:
             conn.close()
         self.last_entered = {"discharge_m3s": q, "at": now.isoformat()}
-        return {"tier": decision.tier, "colour": decision.colour, "created": len(result.created),
-                "stood_down": len(result.stood_down), "activation_id": result.activation_id}
+        # the level's tasks and the routine tasks of the working mode it forces (level IV and above: emergency)
+        mode = result.mode_switch or {}
+        return {"tier": decision.tier, "colour": decision.colour,
+                "created": len(result.created) + len(mode.get("created", [])),
+                "stood_down": len(result.stood_down) + len(mode.get("stood_down", [])),
+                "activation_id": result.activation_id, "mode_switch": result.mode_switch}
 
     def push(self, message: str, actor: str, grid: str | None, role: str | None) -> dict[str, Any]:
         """The existing one-click push (``dispatch.board.push``) to everyone on duty in a grid and/or role."""

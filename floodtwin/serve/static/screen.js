@@ -197,7 +197,14 @@
 
   getJSON("/api/reach").then(function (doc) {
     buildMap(doc);
-    setDischarge(Number(el("q-box").value), null);
+    // start at the river's flow now (the feeds' or the last activation's), so that the banner opens on the
+    // level in force, not on a normal state while the board works a level-I flood; else 3,000 m³/s
+    getJSON("/api/monitoring").then(function (m) { return m.huayuankou ? m.huayuankou.discharge_m3s : null; })
+      .catch(function () { return null; })
+      .then(function (q) {
+        var qs = doc.library.discharges_m3s;
+        setDischarge(q == null ? Number(el("q-box").value) : Math.min(Math.max(Math.round(q), qs[0]), qs[qs.length - 1]), null);
+      });
     refreshBoard(); refreshMonitoring();
     setInterval(refreshBoard, 1000);
     setInterval(refreshMonitoring, 5000);
