@@ -19,6 +19,7 @@ import csv
 import json
 import os
 import shutil
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -97,12 +98,8 @@ def write_outputs(result, folder: str | Path, *, layer: str = "depth", now: date
         return _write_library_outputs(result, folder, now=now)
     reach = result.reach
     final = prepare_output_folder(folder)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    work = final.parent / f".{final.name}.partial-{os.getpid()}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
-    try:
-        paths: dict[str, Path] = {}
+    paths: dict[str, Path] = {}
+    with _written_whole(final) as work:
         run = _thin_series(result.run)
         paths["result.nc"] = write_result(run, work / "result.nc",
                                           source=f"floodtwin scenario {result.name}: {result.method}")
@@ -117,14 +114,7 @@ def write_outputs(result, folder: str | Path, *, layer: str = "depth", now: date
                                                 geometry="geometry", crs=reach.crs)}
         _write_gpkg(layers, work / "risk.gpkg")
         paths["risk.gpkg"] = work / "risk.gpkg"
-        tasks = [t.to_dict() for t in result.tasks]
-        (work / "tasks.json").write_text(json.dumps(tasks, ensure_ascii=False, indent=1), encoding="utf-8")
-        paths["tasks.json"] = work / "tasks.json"
-        with open(work / "tasks.csv", "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(TASK_COLUMNS))
-            w.writeheader()
-            w.writerows(_task_rows(result.tasks))
-        paths["tasks.csv"] = work / "tasks.csv"
+        _write_tasks(work, [t.to_dict() for t in result.tasks], paths)
         if result.full:
             from floodtwin.maps import render_html, render_png
 
@@ -137,18 +127,7 @@ def write_outputs(result, folder: str | Path, *, layer: str = "depth", now: date
             paths["map.png"] = render_png(result.flood, layers, reach, title=title, subtitle=subtitle,
                                           path=work / "map.png", layer=layer)
             paths["map.html"] = render_html(result.flood, layers, reach, title=title, path=work / "map.html")
-        summary = result.to_dict()
-        summary.pop("tasks", None)
-        summary["files"] = sorted(list(paths) + ["summary.json"])
-        summary["written_utc"] = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat()
-        (work / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
-        paths["summary.json"] = work / "summary.json"
-        if final.exists():
-            final.rmdir()  # empty (prepare_output_folder checked): replaced by the finished folder
-        os.replace(work, final)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+        _write_summary(work, result.to_dict(), paths, now)
     return {name: final / p.name for name, p in paths.items()}
 
 
@@ -157,33 +136,49 @@ def _write_library_outputs(result, folder: str | Path, *, now: datetime | None =
     ``dikes.csv`` (the library's values per village and dike segment) and ``summary.json``; nothing that
     needs the geometry libraries (the quick answer's one-second budget). Atomic as ``write_outputs``."""
     final = prepare_output_folder(folder)
+    paths: dict[str, Path] = {}
+    with _written_whole(final) as work:
+        _write_tasks(work, [t.to_dict() for t in result.tasks], paths)
+        for name, table in (("villages.csv", result.villages), ("dikes.csv", result.dikes)):
+            table.to_csv(work / name, index=False, encoding="utf-8")
+            paths[name] = work / name
+        _write_summary(work, result.to_dict(with_tasks=False), paths, now)
+    return {name: final / p.name for name, p in paths.items()}
+
+
+@contextmanager
+def _written_whole(final: Path):
+    """A hidden sibling of ``final`` to write into, moved into place when the block ends without an error and
+    removed when it raises: a run that fails (bad data, a model error, a full disk) leaves nothing half-written."""
     final.parent.mkdir(parents=True, exist_ok=True)
     work = final.parent / f".{final.name}.partial-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     try:
-        paths: dict[str, Path] = {}
-        docs = [t.to_dict() for t in result.tasks]
-        (work / "tasks.json").write_text(json.dumps(docs, ensure_ascii=False, indent=1), encoding="utf-8")
-        paths["tasks.json"] = work / "tasks.json"
-        with open(work / "tasks.csv", "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(TASK_COLUMNS))
-            w.writeheader()
-            w.writerows(_task_rows(docs))
-        paths["tasks.csv"] = work / "tasks.csv"
-        for name, table in (("villages.csv", result.villages), ("dikes.csv", result.dikes)):
-            table.to_csv(work / name, index=False, encoding="utf-8")
-            paths[name] = work / name
-        summary = result.to_dict(with_tasks=False)
-        summary.pop("tasks", None)
-        summary["files"] = sorted(list(paths) + ["summary.json"])
-        summary["written_utc"] = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat()
-        (work / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
-        paths["summary.json"] = work / "summary.json"
+        yield work
         if final.exists():
-            final.rmdir()
+            final.rmdir()  # empty (prepare_output_folder checked): replaced by the finished folder
         os.replace(work, final)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return {name: final / p.name for name, p in paths.items()}
+
+
+def _write_tasks(work: Path, docs: list[dict[str, Any]], paths: dict[str, Path]) -> None:
+    """``tasks.json`` and ``tasks.csv`` (one task a line) of the task dicts."""
+    (work / "tasks.json").write_text(json.dumps(docs, ensure_ascii=False, indent=1), encoding="utf-8")
+    paths["tasks.json"] = work / "tasks.json"
+    with open(work / "tasks.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(TASK_COLUMNS))
+        w.writeheader()
+        w.writerows(_task_rows(docs))
+    paths["tasks.csv"] = work / "tasks.csv"
+
+
+def _write_summary(work: Path, summary: dict[str, Any], paths: dict[str, Path], now: datetime | None) -> None:
+    """``summary.json``: what ``--json`` prints, with the files written and the time (UTC)."""
+    summary.pop("tasks", None)
+    summary["files"] = sorted(list(paths) + ["summary.json"])
+    summary["written_utc"] = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat()
+    (work / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    paths["summary.json"] = work / "summary.json"

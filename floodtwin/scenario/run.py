@@ -387,7 +387,7 @@ def library_result(answer, *, reach_name: str = "huayuankou", preplan=None, name
     plain tables (``preplan.tables.ReachTables``: no GeoPackage geometry library, no DEM)."""
     import pandas as pd
 
-    from floodtwin.preplan import Preplan, RiskFacts
+    from floodtwin.preplan import Preplan
     from floodtwin.preplan.tables import ReachTables
     from floodtwin.risk.stage import freeboard_class
 
@@ -411,14 +411,7 @@ def library_result(answer, *, reach_name: str = "huayuankou", preplan=None, name
         raise ModelError("flood-map library: villages of the reach missing from the library (rebuild it)")
     villages["max_water_level_m"] = villages["ground_elevation_m"] + villages["max_depth_m"]
     method = answer.describe()
-    risk = RiskFacts(
-        village_max_depth_m=dict(zip(villages["village_id"], villages["max_depth_m"].astype(float))),
-        village_arrival_time_s={v: float(t) for v, t in zip(villages["village_id"], villages["arrival_time_s"])
-                                if np.isfinite(t)},
-        segment_freeboard_m=dict(zip(dikes["segment_id"], dikes["freeboard_m"].astype(float))),
-        segment_toe_depth_m=dict(zip(dikes["segment_id"], dikes["toe_depth_m"].astype(float))),
-        source=method,
-    )
+    risk = _risk_facts(villages, dikes, method)
     decision, tasks = _tier_and_tasks(preplan, answer.discharge_m3s, risk, tables)
     return ScenarioResult(answer.discharge_m3s, decision, answer.gauge_stage_m, dikes, villages, tasks, None, method,
                           dict(answer.timings_s), name=name or "design", flood_summary=dict(answer.summary),
