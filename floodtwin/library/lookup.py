@@ -13,9 +13,11 @@ stage, dike levels, toe depths and works speeds are interpolated linearly in dis
 
 Where the floodplain starts to fill between two members (the lower one nearly dry, the upper one wet:
 :data:`ONSET_AREA_FRACTION`), no interpolation knows at which flow the river spills over the natural
-levee: between 8,000 (dry) and 9,000 m³/s (120 km²) the water-level interpolation gave 1.8 km² and no
-village at 8,500 where the full run floods 77 km² and 3 villages. There the answer is the upper
-member's, whole, on the safe side, and says so (``onset``); ``--full`` runs the model at the flow asked.
+levee: between 8,000 (dry) and 9,000 m³/s (120 km²) the water-level interpolation gave 77 km² and 3
+villages flooded at 8,500 where the full run floods 1.8 km² and none (benchmarks/RESULTS.md). There the
+answer is marked ``onset`` and carries the upper member whole (the screen shows it as the flood to
+prepare for, and says so); ``run_scenario`` does not take it as the answer (it says why and answers
+from the 1D model; ``--full`` runs the model at the flow asked).
 
 Reads with netCDF4 alone (no xarray), only the two members needed: the quick answer's budget.
 """
@@ -72,6 +74,11 @@ class LibraryAnswer:
     #: the flow lies between a nearly dry and a wet member: the answer is the upper member's (safe side)
     onset: bool = False
 
+    def gap(self) -> str:
+        """Why an ``onset`` answer is no interpolation: one phrase."""
+        return (f"the floodplain starts to fill between the runs at {self.lower_m3s:,.0f} and {self.upper_m3s:,.0f} "
+                f"m³/s, where the library cannot interpolate")
+
     @property
     def exact(self) -> bool:
         return self.weight in (0.0, 1.0)
@@ -79,10 +86,8 @@ class LibraryAnswer:
     def describe(self) -> str:
         """One line: where the answer came from."""
         if self.onset:
-            return (f"flood-map library ({self.source}): the floodplain starts to fill between the runs at "
-                    f"{self.lower_m3s:,.0f} and {self.upper_m3s:,.0f} m³/s, where no interpolation is safe: the "
-                    f"{self.upper_m3s:,.0f} m³/s run's flood is shown for {self.discharge_m3s:,.0f} m³/s (on the safe "
-                    f"side; --full runs the model at {self.discharge_m3s:,.0f} m³/s)")
+            return (f"flood-map library ({self.source}): {self.gap()}; shown: the {self.upper_m3s:,.0f} m³/s run's "
+                    f"flood, the one to prepare for (--full runs the model at {self.discharge_m3s:,.0f} m³/s)")
         if self.exact:
             return f"flood-map library ({self.source}): the full coupled 1D–2D run at {self.discharge_m3s:,.0f} m³/s"
         return (f"flood-map library ({self.source}): full coupled 1D–2D runs at {self.lower_m3s:,.0f} and "

@@ -374,6 +374,8 @@ def _library_quick(discharge_m3s, library, preplan, name, resolution_m) -> tuple
             return None, f"{q:,.0f} m³/s is outside the flood-map library ({lo:,.0f}–{hi:,.0f} m³/s)"
         answer = lib.lookup(q)
         reach_name = lib.reach
+    if answer.onset:  # a dry and a wet member around q: no interpolated flood is an answer (library.lookup)
+        return None, f"flood-map library {path.name}: {answer.gap()} ({q:,.0f} m³/s): not used"
     timings = {"library_lookup": time.perf_counter() - t0}
     t0 = time.perf_counter()
     result = library_result(answer, reach_name=reach_name, preplan=preplan, name=name)

@@ -212,17 +212,22 @@ def test_the_shipped_library_answers_the_quick_scenario(discharge, tier, colour,
 
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="the default library is not built (floodtwin library build)")
-def test_between_a_dry_and_a_wet_member_the_library_takes_the_wetter_one_and_says_so():
+def test_between_a_dry_and_a_wet_member_the_library_does_not_answer_and_says_why(tmp_path):
     """8,000 m³/s floods nothing, 9,000 m³/s 120 km²: the river spills over the natural levee in between, at a
-    flow no interpolation knows (at 8,500 the full run floods 77 km² and 3 villages; the water-level
-    interpolation gave 1.8 km² and none). The answer there is the 9,000 m³/s run's, on the safe side, and says
-    so; between two wet members (9,000 and 10,000) the water level is interpolated as before."""
+    flow no interpolation knows (at 8,500 the full run floods 1.8 km² and no village; the water-level
+    interpolation gave 77 km² and 3 villages: benchmarks/RESULTS.md). The lookup marks it (``onset``, the
+    9,000 m³/s run's flood to prepare for) and the quick answer does not use it: it says why and answers from
+    the 1D model. Between two wet members (9,000 and 10,000) the water level is interpolated as before."""
     from floodtwin.library import open_library
+    from floodtwin.scenario import run_scenario
 
     with open_library(SHIPPED) as lib:
         onset, upper, wet = lib.lookup(8500.0), lib.lookup(9000.0), lib.lookup(9500.0)
-    assert onset.onset and onset.weight == 1.0 and "starts to fill" in onset.describe()
+    assert onset.onset and "starts to fill between the runs at 8,000 and 9,000" in onset.describe()
     assert onset.summary["floodplain_inundated_area_km2"] == upper.summary["floodplain_inundated_area_km2"] > 50.0
-    assert list(onset.villages["flooded"]) == list(upper.villages["flooded"]) and upper.villages["flooded"].any()
-    assert not wet.onset and 0.0 < wet.weight < 1.0
-    assert upper.summary["floodplain_inundated_area_km2"] < wet.summary["floodplain_inundated_area_km2"]
+    assert not wet.onset and 0.0 < wet.weight < 1.0 and not upper.onset
+    result = run_scenario(8500.0)
+    assert not result.from_library and "cannot interpolate" in result.library_note
+    assert run_scenario(9500.0).from_library
+    run = _cli("scenario", "--discharge", "8500", "--out", str(tmp_path / "o"))
+    assert "library not used:" in run.stdout and "answer from: the 1D channel model" in run.stdout
