@@ -79,12 +79,9 @@ def _compute_member(name: str, arg: Any, compute: Callable[[Any, Path], None], f
     of ``compute`` becomes a failed outcome (so Dask does not retry a member that fails by itself;
     only a lost worker is retried)."""
     if numba_threads:
-        try:
-            import numba
+        import numba  # a dependency of floodtwin: a worker without it is a broken install, not a silent default
 
-            numba.set_num_threads(min(int(numba_threads), int(numba.config.NUMBA_NUM_THREADS)))
-        except ImportError:
-            pass
+        numba.set_num_threads(min(int(numba_threads), int(numba.config.NUMBA_NUM_THREADS)))
     final = Path(folder) / name
     if final.is_dir():  # finished meanwhile (a rerun of a lost worker's member)
         return MemberOutcome(name, "skipped")
