@@ -5,11 +5,8 @@ need the token and are refused without it; an activation fills the board and the
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -19,51 +16,23 @@ import pytest
 pytest.importorskip("uvicorn")
 pytest.importorskip("distributed")
 
-REPO = Path(__file__).resolve().parents[2]
+from screen_server import build_high_library, serve_env, start_server  # noqa: E402
+
 TOKEN = "api-test-token-0123456"
 
 
-def _env(**extra) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), COLUMNS="100")
-    env.pop("FLOODTWIN_SERVE_TOKEN", None)
-    env.update(extra)
-    return env
+_env = serve_env
 
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("apilib") / "high.nc"
-    run = subprocess.run([sys.executable, "-m", "floodtwin", "library", "build", "--from", "20000", "--to", "24000",
-                          "--step", "4000", "--resolution", "100", "--duration-h", "12", "--quiet", "--library",
-                          str(path)], capture_output=True, text=True, env=_env(), timeout=600)
-    assert run.returncode == 0, run.stderr[-2000:]
-    return path
-
-
-def _serve(library: Path, db: Path, token: str | None):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = _env(**({"FLOODTWIN_SERVE_TOKEN": token} if token else {}))
-    proc = subprocess.Popen([sys.executable, "-m", "floodtwin", "serve", "--port", str(port), "--library", str(library),
-                             "--db", str(db)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        if proc.poll() is not None:
-            raise AssertionError(proc.stdout.read()[-2000:])
-        try:
-            urllib.request.urlopen(base + "/api/reach", timeout=2).read()
-            return proc, base
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("no answer")
+    return build_high_library(tmp_path_factory.mktemp("apilib") / "high.nc")
 
 
 @pytest.fixture(scope="module")
 def server(library, tmp_path_factory):
     db = tmp_path_factory.mktemp("apidb") / "board.db"
-    proc, base = _serve(library, db, TOKEN)
+    proc, base = start_server(library, db, token=TOKEN)
     yield base, db
     proc.terminate()
     proc.wait(timeout=20)
@@ -143,7 +112,7 @@ def test_actions_need_the_token(server):
 
 
 def test_a_screen_without_token_is_read_only(library, tmp_path):
-    proc, base = _serve(library, tmp_path / "ro.db", None)
+    proc, base = start_server(library, tmp_path / "ro.db", token=None)
     try:
         status, out, _ = call(base, "/api/activate", {"discharge": 22000}, token="anything-at-all-1234")
         assert status == 403 and "read-only screen" in json.loads(out)["error"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,13 +24,12 @@ CHROMEDRIVER = shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(CHROMEDRIVER is None or shutil.which("chromium") is None,
                                 reason="chromium and chromium-driver are not installed (make system-packages)")
 
-REPO = Path(__file__).resolve().parents[2]
+from screen_server import build_high_library, serve_env, start_server  # noqa: E402
+
 TOKEN = "screen-test-token-0123"
 
 
-def _env(**extra) -> dict:
-    return dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), COLUMNS="100",
-                **extra)
+_env = serve_env
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -41,45 +39,15 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     return run
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def high_library(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("highlib") / "high.nc"
-    _cli("library", "build", "--from", "20000", "--to", "24000", "--step", "4000", "--resolution", "100",
-         "--duration-h", "12", "--workers", "2", "--quiet", "--library", str(path))
-    return path
-
-
-def start_server(library: Path, db: Path, *, token: str | None = TOKEN):
-    """``floodtwin serve`` on a free loopback port; returns (process, base URL) once it answers."""
-    port = free_port()
-    env = _env(FLOODTWIN_SERVE_TOKEN=token) if token else _env()
-    env.pop("FLOODTWIN_SERVE_TOKEN", None) if token is None else None
-    proc = subprocess.Popen([sys.executable, "-m", "floodtwin", "serve", "--port", str(port), "--library", str(library),
-                             "--db", str(db)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"floodtwin serve stopped: {proc.stdout.read()[-2000:]}")
-        try:
-            urllib.request.urlopen(base + "/api/reach", timeout=2).read()
-            return proc, base
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise AssertionError("floodtwin serve did not answer within 120 s")
+    return build_high_library(tmp_path_factory.mktemp("highlib") / "high.nc")
 
 
 @pytest.fixture(scope="module")
 def server(high_library, tmp_path_factory):
     db = tmp_path_factory.mktemp("screen") / "floodtwin.db"
-    proc, base = start_server(high_library, db)
+    proc, base = start_server(high_library, db, token=TOKEN)
     yield base, db
     proc.terminate()
     proc.wait(timeout=20)
